@@ -1,0 +1,1219 @@
+//! The agent core: one task (an actor) owning frameworks, tasks and the status update
+//! manager. It reacts to the master link, to task exits and to `/state` queries; all
+//! checkpointing goes through it so that the order "checkpoint, then act" holds.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mesos_common::resources::{Attributes, Resources};
+use mesos_proto::internal::{
+    agent_message, master_message, AgentMessage, KillTask, Register, Registered, RunTask,
+    ShutdownFramework, StatusUpdate, StatusUpdateAcknowledgement,
+};
+use mesos_proto::v1::{
+    self, container_info, framework_info, task_status, AgentId, AgentInfo, ContainerId,
+    ContainerStatus, ExecutorId, FrameworkId, FrameworkInfo, MasterInfo, TaskId, TaskInfo,
+    TaskState, TaskStatus,
+};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, info_span, warn};
+
+use crate::checkpoint::{self, FileJournal};
+use crate::config::Config;
+use crate::launcher::{self, CommandLine, EnvContext, Launcher, Supervised};
+use crate::master_link::LinkEvent;
+use crate::paths::{valid_id, write_atomic, Layout, RunPaths};
+use crate::resources;
+use crate::status_update::{
+    is_terminal, state_of, AckOutcome, Record, StatusUpdateManager, StreamKey,
+};
+use crate::supervisor::ExitStatus;
+use crate::{AgentError, VERSION};
+
+/// Grace period between SIGTERM and SIGKILL when neither the task nor the kill says.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
+/// Completed tasks kept per framework for `/state`.
+const MAX_COMPLETED_TASKS: usize = 150;
+/// Completed frameworks kept for `/state`.
+const MAX_COMPLETED_FRAMEWORKS: usize = 50;
+/// Marker file of a framework the master shut down.
+const FRAMEWORK_REMOVED: &str = "framework.removed";
+
+/// How the agent presents itself.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub hostname: String,
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl Identity {
+    /// `--hostname`, else the IP when `--ip` names one, else the system hostname; the
+    /// advertised IP is `--advertise_ip`, else `--ip` when it names one, else the first
+    /// non-loopback address the hostname resolves to, else 127.0.0.1.
+    pub fn new(config: &Config, port: u16) -> Identity {
+        let system_hostname = hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".to_string());
+        let hostname = match (&config.hostname, config.ip.is_unspecified()) {
+            (Some(h), _) => h.clone(),
+            (None, false) => config.ip.to_string(),
+            (None, true) => system_hostname.clone(),
+        };
+        let ip = config
+            .advertise_ip
+            .or_else(|| (!config.ip.is_unspecified()).then_some(config.ip))
+            .or_else(|| resolve_non_loopback(&system_hostname))
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Identity { hostname, ip, port }
+    }
+
+    /// `ip:port` of the agent's HTTP endpoint.
+    pub fn endpoint(&self) -> String {
+        std::net::SocketAddr::new(self.ip, self.port).to_string()
+    }
+
+    /// The libprocess pid tools split at `@`.
+    pub fn pid(&self) -> String {
+        format!("slave(1)@{}", self.endpoint())
+    }
+}
+
+fn resolve_non_loopback(hostname: &str) -> Option<IpAddr> {
+    use std::net::ToSocketAddrs;
+    (hostname, 0)
+        .to_socket_addrs()
+        .ok()?
+        .map(|a| a.ip())
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+}
+
+/// A task exit reported by a watcher.
+#[derive(Debug)]
+pub struct Exit {
+    pub key: StreamKey,
+    pub container_id: String,
+    pub status: Option<ExitStatus>,
+}
+
+/// Questions the HTTP side asks the core.
+#[derive(Debug)]
+pub enum Query {
+    State(oneshot::Sender<serde_json::Value>),
+}
+
+#[derive(Debug)]
+struct Task {
+    framework_id: String,
+    info: TaskInfo,
+    container_id: String,
+    run: RunPaths,
+    command: String,
+    state: TaskState,
+    statuses: Vec<TaskStatus>,
+    /// The task's process ended (or never started).
+    exited: bool,
+    killing: bool,
+}
+
+impl Task {
+    fn id(&self) -> &str {
+        &self.info.task_id.value
+    }
+
+    fn key(&self) -> StreamKey {
+        StreamKey::new(self.framework_id.clone(), self.id())
+    }
+}
+
+#[derive(Debug)]
+struct Framework {
+    info: FrameworkInfo,
+    /// Tasks running, or ended with their terminal update not yet acknowledged.
+    tasks: BTreeMap<String, Task>,
+    completed: VecDeque<Task>,
+    /// Shut down by the master: its updates are dropped and its tasks killed.
+    removed: bool,
+}
+
+impl Framework {
+    fn new(info: FrameworkInfo) -> Self {
+        Framework {
+            info,
+            tasks: BTreeMap::new(),
+            completed: VecDeque::new(),
+            removed: false,
+        }
+    }
+
+    fn id(&self) -> &str {
+        self.info.id.as_ref().map(|i| i.value.as_str()).unwrap_or_default()
+    }
+
+    fn has_capability(&self, capability: framework_info::capability::Type) -> bool {
+        self.info
+            .capabilities
+            .iter()
+            .any(|c| c.r#type() == capability)
+    }
+
+    fn complete(&mut self, task: Task) {
+        self.completed.push_back(task);
+        while self.completed.len() > MAX_COMPLETED_TASKS {
+            self.completed.pop_front();
+        }
+    }
+}
+
+/// Everything the core needs at start.
+pub struct CoreSetup {
+    pub config: Config,
+    pub launcher: Launcher,
+    pub identity: Identity,
+    pub resources: Resources,
+    pub attributes: Attributes,
+}
+
+pub struct Core {
+    config: Config,
+    layout: Layout,
+    launcher: Launcher,
+    identity: Identity,
+    resources: Resources,
+    attributes: Attributes,
+    agent_id: Option<String>,
+    start_time: f64,
+    master: Option<mpsc::Sender<AgentMessage>>,
+    registered: bool,
+    master_info: Option<MasterInfo>,
+    frameworks: BTreeMap<String, Framework>,
+    completed_frameworks: VecDeque<Framework>,
+    sum: StatusUpdateManager<FileJournal>,
+    exits: mpsc::UnboundedSender<Exit>,
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+impl Core {
+    pub fn new(setup: CoreSetup, exits: mpsc::UnboundedSender<Exit>) -> Core {
+        let layout = Layout::new(&setup.config.work_dir);
+        let sum = StatusUpdateManager::new(
+            FileJournal::default(),
+            setup.config.status_update_retry_interval_min,
+        );
+        Core {
+            layout,
+            launcher: setup.launcher,
+            identity: setup.identity,
+            resources: setup.resources,
+            attributes: setup.attributes,
+            agent_id: None,
+            start_time: now_secs(),
+            master: None,
+            registered: false,
+            master_info: None,
+            frameworks: BTreeMap::new(),
+            completed_frameworks: VecDeque::new(),
+            sum,
+            exits,
+            config: setup.config,
+        }
+    }
+
+    pub fn agent_id(&self) -> Option<&str> {
+        self.agent_id.as_deref()
+    }
+
+    fn agent_info(&self) -> AgentInfo {
+        AgentInfo {
+            hostname: self.identity.hostname.clone(),
+            port: Some(i32::from(self.identity.port)),
+            resources: resources::to_protos(&self.resources),
+            attributes: resources::attributes_to_protos(&self.attributes),
+            id: self.agent_id.clone().map(|value| AgentId { value }),
+            domain: None,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Recovery
+
+    /// Picks up where an earlier agent process on the same work directory left off.
+    pub fn recover(&mut self) {
+        let Some((agent_id, checkpointed)) = checkpoint::read_agent(&self.layout) else {
+            return;
+        };
+        let recovered = checkpoint::recover_runs(&self.layout, &agent_id);
+        let same_resources = resources::from_protos(&checkpointed.resources) == self.resources;
+        let same_attributes =
+            checkpointed.attributes == resources::attributes_to_protos(&self.attributes);
+        if !(same_resources && same_attributes) {
+            warn!(
+                agent_id,
+                was_resources = %resources::from_protos(&checkpointed.resources),
+                now_resources = %self.resources,
+                "--resources or --attributes changed since agent {agent_id} last ran; \
+                 starting as a new agent (tasks of the old agent are killed)"
+            );
+            for run in recovered.runs {
+                if Supervised::adopt(&run.paths).is_some() {
+                    tokio::spawn(launcher::kill(run.paths, DEFAULT_KILL_GRACE));
+                }
+            }
+            return;
+        }
+        info!(agent_id, "recovering agent from {}", self.layout.work_dir().display());
+        self.agent_id = Some(agent_id);
+        for info in recovered.frameworks {
+            let id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
+            let mut framework = Framework::new(info);
+            framework.removed = self
+                .layout
+                .framework_meta(self.agent_id.as_deref().unwrap_or_default(), &id)
+                .join(FRAMEWORK_REMOVED)
+                .exists();
+            self.frameworks.insert(id, framework);
+        }
+        for run in recovered.runs {
+            self.recover_run(run);
+        }
+        let idle: Vec<String> = self
+            .frameworks
+            .iter()
+            .filter(|(_, f)| f.tasks.is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in idle {
+            self.retire_framework(&id);
+        }
+    }
+
+    fn recover_run(&mut self, run: checkpoint::RecoveredRun) {
+        let task_id = run.task.task_id.value.clone();
+        let span = info_span!("task", framework_id = %run.framework_id, task_id = %task_id);
+        let _enter = span.enter();
+        let key = StreamKey::new(run.framework_id.clone(), task_id.clone());
+        let statuses: Vec<TaskStatus> = run
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Update(u) => Some(u.status.clone()),
+                Record::Ack(_) => None,
+            })
+            .collect();
+        let newest_state = run.records.iter().rev().find_map(|r| match r {
+            Record::Update(u) => Some(state_of(u)),
+            Record::Ack(_) => None,
+        });
+        let Some(framework) = self.frameworks.get_mut(&run.framework_id) else {
+            return;
+        };
+        let command = run
+            .task
+            .command
+            .as_ref()
+            .and_then(|c| CommandLine::from_command(c).ok())
+            .map(|c| c.display())
+            .unwrap_or_default();
+        let mut task = Task {
+            framework_id: run.framework_id.clone(),
+            container_id: run.container_id.clone(),
+            command,
+            state: newest_state.unwrap_or(TaskState::TaskStaging),
+            statuses,
+            exited: false,
+            killing: run.paths.killed().exists(),
+            run: run.paths.clone(),
+            info: run.task,
+        };
+        let alive = Supervised::adopt(&run.paths);
+        if framework.removed {
+            if alive.is_some() {
+                tokio::spawn(launcher::kill(run.paths, Duration::ZERO));
+            }
+            task.exited = true;
+            framework.complete(task);
+            return;
+        }
+        self.sum
+            .journal_mut()
+            .register(key.clone(), run.paths.task_updates(&task_id));
+        if self.sum.recover(key.clone(), run.records).is_none() && newest_state.is_some() {
+            // Its terminal update was acknowledged before the restart.
+            task.exited = true;
+            framework.complete(task);
+            self.sum.journal_mut().forget(&key);
+            return;
+        }
+        if self.sum.has_terminal(&key) {
+            task.exited = true;
+            framework.tasks.insert(task_id, task);
+            return;
+        }
+        let grace = kill_grace(&task.info, None);
+        let killing = task.killing;
+        let container_id = task.container_id.clone();
+        framework.tasks.insert(task_id.clone(), task);
+        match alive {
+            Some(supervised) => {
+                info!(pid = supervised.pid, "re-adopting running task");
+                if killing {
+                    tokio::spawn(launcher::kill(run.paths.clone(), grace));
+                }
+                self.watch(key, container_id, supervised);
+            }
+            None => {
+                let status = ExitStatus::read(&run.paths);
+                info!(?status, "task ended while the agent was down");
+                self.on_exit(Exit {
+                    key,
+                    container_id,
+                    status,
+                });
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Master link
+
+    pub fn on_link(&mut self, event: LinkEvent) -> Result<(), AgentError> {
+        match event {
+            LinkEvent::NeedRegister(reply) => {
+                let _ = reply.send(AgentMessage {
+                    message: Some(agent_message::Message::Register(self.register_message())),
+                });
+            }
+            LinkEvent::Connected(outbound) => {
+                debug!("stream to the master open; waiting for Registered");
+                self.master = Some(outbound);
+                self.registered = false;
+            }
+            LinkEvent::Disconnected => {
+                self.master = None;
+                self.registered = false;
+            }
+            LinkEvent::Message(message) => {
+                let Some(message) = message.message else {
+                    return Ok(());
+                };
+                match message {
+                    master_message::Message::Registered(r) => self.on_registered(r)?,
+                    master_message::Message::RunTask(r) => self.on_run_task(r),
+                    master_message::Message::KillTask(k) => self.on_kill_task(k),
+                    master_message::Message::Acknowledgement(a) => self.on_acknowledgement(a),
+                    master_message::Message::ShutdownFramework(s) => self.on_shutdown_framework(s),
+                    master_message::Message::FrameworkMessage(m) => {
+                        debug!(
+                            framework_id = %m.framework_id.value,
+                            executor_id = %m.executor_id.value,
+                            "dropping framework message: command tasks have no executor to receive it"
+                        );
+                    }
+                    master_message::Message::Refused(r) => {
+                        error!(message = %r.message, "the master refused this agent; stopping");
+                        return Err(AgentError::Refused(r.message));
+                    }
+                    // The link answers pings itself.
+                    master_message::Message::Ping(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn register_message(&self) -> Register {
+        let mut tasks = Vec::new();
+        let mut frameworks = Vec::new();
+        for framework in self.frameworks.values().filter(|f| !f.removed) {
+            if framework.tasks.is_empty() {
+                continue;
+            }
+            frameworks.push(framework.info.clone());
+            tasks.extend(framework.tasks.values().map(|t| self.task_proto(t)));
+        }
+        Register {
+            agent_info: self.agent_info(),
+            tasks,
+            frameworks,
+            version: Some(VERSION.to_string()),
+            http_address: Some(self.identity.endpoint()),
+        }
+    }
+
+    fn task_proto(&self, task: &Task) -> v1::Task {
+        let in_flight = self.sum.in_flight(&task.key());
+        v1::Task {
+            name: task.info.name.clone(),
+            task_id: task.info.task_id.clone(),
+            framework_id: FrameworkId {
+                value: task.framework_id.clone(),
+            },
+            executor_id: None,
+            agent_id: AgentId {
+                value: self.agent_id.clone().unwrap_or_default(),
+            },
+            state: task.state as i32,
+            resources: task.info.resources.clone(),
+            statuses: task.statuses.clone(),
+            status_update_state: in_flight.map(|u| u.status.state),
+            status_update_uuid: in_flight.and_then(|u| u.status.uuid.clone()),
+            labels: task.info.labels.clone(),
+            discovery: task.info.discovery.clone(),
+            container: task.info.container.clone(),
+            health_check: task.info.health_check.clone(),
+            kill_policy: task.info.kill_policy.clone(),
+            user: None,
+            limits: task.info.limits.clone(),
+        }
+    }
+
+    fn send(&self, message: agent_message::Message) {
+        let Some(master) = self.master.as_ref().filter(|_| self.registered) else {
+            return;
+        };
+        if let Err(e) = master.try_send(AgentMessage {
+            message: Some(message),
+        }) {
+            // Status updates are re-sent until acknowledged, so a full queue loses nothing.
+            warn!(error = %e, "cannot queue a message for the master");
+        }
+    }
+
+    fn on_registered(&mut self, registered: Registered) -> Result<(), AgentError> {
+        let id = registered.agent_id.value;
+        match &self.agent_id {
+            Some(ours) if *ours != id => {
+                return Err(AgentError::Refused(format!(
+                    "the master registered this agent as {id}, but it is {ours}"
+                )));
+            }
+            Some(_) => info!(agent_id = %id, "re-registered with the master"),
+            None => {
+                self.agent_id = Some(id.clone());
+                if let Err(e) = checkpoint::write_agent(&self.layout, &self.agent_info()) {
+                    error!(error = %e, "cannot checkpoint the agent id; a restart will register anew");
+                }
+                info!(agent_id = %id, "registered with the master");
+            }
+        }
+        self.registered = true;
+        self.master_info = Some(registered.master_info);
+        for update in self.sum.resend_all(Instant::now()) {
+            self.send(agent_message::Message::StatusUpdate(update));
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Tasks
+
+    fn on_run_task(&mut self, run: RunTask) {
+        let RunTask {
+            framework_info,
+            task,
+        } = run;
+        let framework_id = framework_info
+            .id
+            .as_ref()
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
+        let task_id = task.task_id.value.clone();
+        let span = info_span!("task", framework_id = %framework_id, task_id = %task_id);
+        let _enter = span.enter();
+        let Some(agent_id) = self.agent_id.clone().filter(|_| self.registered) else {
+            warn!("ignoring a task sent before this agent registered");
+            return;
+        };
+        if !valid_id(&framework_id) || !valid_id(&task_id) {
+            warn!("rejecting a task whose framework or task id cannot name a directory");
+            self.send_unreliable(
+                &framework_id,
+                &task_id,
+                TaskState::TaskError,
+                "Framework and task ids must be non-empty and contain no '/' or control characters",
+                task_status::Reason::TaskInvalid,
+            );
+            return;
+        }
+        if self.frameworks.get(&framework_id).is_some_and(|f| f.tasks.contains_key(&task_id)) {
+            warn!("ignoring a task with the id of a task this agent already runs");
+            return;
+        }
+        let meta = self.layout.framework_meta(&agent_id, &framework_id);
+        let _ = std::fs::remove_file(meta.join(FRAMEWORK_REMOVED));
+        if let Err(e) = checkpoint::write_message(
+            &self.layout.framework_info(&agent_id, &framework_id),
+            &framework_info,
+        ) {
+            error!(error = %e, "cannot checkpoint the framework");
+        }
+        let container_id = uuid::Uuid::new_v4().to_string();
+        let run = self.layout.run(&agent_id, &framework_id, &task_id, &container_id);
+        let command = task.command.as_ref().map(CommandLine::from_command);
+        let key = StreamKey::new(framework_id.clone(), task_id.clone());
+        let framework = self.framework_entry(framework_info);
+        framework.removed = false;
+        framework.tasks.insert(
+            task_id.clone(),
+            Task {
+                framework_id: framework_id.clone(),
+                container_id: container_id.clone(),
+                run: run.clone(),
+                command: command
+                    .as_ref()
+                    .and_then(|c| c.as_ref().ok())
+                    .map(CommandLine::display)
+                    .unwrap_or_default(),
+                state: TaskState::TaskStaging,
+                statuses: Vec::new(),
+                exited: false,
+                killing: false,
+                info: task.clone(),
+            },
+        );
+        self.sum
+            .journal_mut()
+            .register(key.clone(), run.task_updates(&task_id));
+        if let Err(e) = checkpoint::write_message(&run.task_info(&task_id), &task) {
+            error!(error = %e, "cannot checkpoint the task");
+        }
+        match self.launch(&task, &framework_id, &run, command) {
+            Ok(supervised) => {
+                info!(pid = supervised.pid, sandbox = %run.sandbox.display(), "task started");
+                for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
+                    self.update(&key, state, None, None, task_status::Source::Executor);
+                }
+                self.watch(key, container_id, supervised);
+            }
+            Err(message) => {
+                warn!(message, "task could not be started");
+                if let Some(task) = self.task_mut(&key) {
+                    task.exited = true;
+                }
+                self.update(
+                    &key,
+                    TaskState::TaskFailed,
+                    Some(message),
+                    Some(task_status::Reason::ContainerLaunchFailed),
+                    task_status::Source::Agent,
+                );
+            }
+        }
+    }
+
+    fn framework_entry(&mut self, info: FrameworkInfo) -> &mut Framework {
+        let id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
+        if !self.frameworks.contains_key(&id) {
+            let revived = self
+                .completed_frameworks
+                .iter()
+                .position(|f| f.id() == id)
+                .and_then(|i| self.completed_frameworks.remove(i));
+            let framework = revived.unwrap_or_else(|| Framework::new(info.clone()));
+            self.frameworks.insert(id.clone(), framework);
+        }
+        let framework = self.frameworks.get_mut(&id).expect("inserted above");
+        framework.info = info;
+        framework
+    }
+
+    fn launch(
+        &self,
+        task: &TaskInfo,
+        framework_id: &str,
+        run: &RunPaths,
+        command: Option<Result<CommandLine, String>>,
+    ) -> Result<Supervised, String> {
+        if task.executor.is_some() {
+            return Err("Tasks with a custom executor are not supported yet".to_string());
+        }
+        if let Some(container) = &task.container {
+            let docker = container.r#type() == container_info::Type::Docker;
+            let image = container
+                .mesos
+                .as_ref()
+                .is_some_and(|m| m.image.is_some());
+            if docker || image || container.docker.is_some() {
+                return Err(
+                    "Containerized tasks (docker or container images) are not supported yet"
+                        .to_string(),
+                );
+            }
+        }
+        let command = command.ok_or_else(|| "Task has no command".to_string())??;
+        launcher::prepare_sandbox(run).map_err(|e| {
+            format!("Failed to create sandbox {}: {e}", run.sandbox.display())
+        })?;
+        let endpoint = self.identity.endpoint();
+        let ctx = EnvContext {
+            framework_id,
+            executor_id: &task.task_id.value,
+            sandbox: &run.sandbox,
+            agent_endpoint: &endpoint,
+            hostname: &self.identity.hostname,
+        };
+        let env = launcher::task_environment(std::env::vars(), task, &ctx);
+        self.launcher
+            .launch(run, &command, &env)
+            .map_err(|e| format!("Failed to launch task: {e}"))
+    }
+
+    fn watch(&self, key: StreamKey, container_id: String, supervised: Supervised) {
+        let exits = self.exits.clone();
+        tokio::spawn(async move {
+            let status = supervised.wait().await;
+            let _ = exits.send(Exit {
+                key,
+                container_id,
+                status,
+            });
+        });
+    }
+
+    fn task_mut(&mut self, key: &StreamKey) -> Option<&mut Task> {
+        self.frameworks
+            .get_mut(&key.framework_id)
+            .and_then(|f| f.tasks.get_mut(&key.task_id))
+    }
+
+    /// Creates, journals and (when it is the stream's head) sends a status update.
+    fn update(
+        &mut self,
+        key: &StreamKey,
+        state: TaskState,
+        message: Option<String>,
+        reason: Option<task_status::Reason>,
+        source: task_status::Source,
+    ) {
+        let agent_id = self.agent_id.clone().unwrap_or_default();
+        let Some(framework) = self.frameworks.get_mut(&key.framework_id) else {
+            return;
+        };
+        if framework.removed {
+            return;
+        }
+        let Some(task) = framework.tasks.get_mut(&key.task_id) else {
+            return;
+        };
+        let status = TaskStatus {
+            task_id: task.info.task_id.clone(),
+            state: state as i32,
+            message,
+            source: Some(source as i32),
+            reason: reason.map(|r| r as i32),
+            agent_id: Some(AgentId { value: agent_id }),
+            executor_id: Some(ExecutorId {
+                value: key.task_id.clone(),
+            }),
+            timestamp: Some(now_secs()),
+            uuid: Some(mesos_common::ids::new_uuid_bytes()),
+            container_status: Some(ContainerStatus {
+                container_id: Some(ContainerId {
+                    value: task.container_id.clone(),
+                    parent: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        task.state = state;
+        task.statuses.push(status.clone());
+        let update = StatusUpdate {
+            framework_id: FrameworkId {
+                value: key.framework_id.clone(),
+            },
+            status,
+            latest_state: None,
+        };
+        info!(
+            framework_id = %key.framework_id,
+            task_id = %key.task_id,
+            state = state.as_str_name(),
+            "status update"
+        );
+        match self.sum.update(update, Instant::now()) {
+            Ok(Some(head)) => self.send(agent_message::Message::StatusUpdate(head)),
+            Ok(None) => {}
+            Err(e) => error!(error = %e, "status update not recorded"),
+        }
+    }
+
+    /// An update that is neither journaled nor acknowledged (no uuid): the answer about a
+    /// task this agent does not hold.
+    fn send_unreliable(
+        &self,
+        framework_id: &str,
+        task_id: &str,
+        state: TaskState,
+        message: &str,
+        reason: task_status::Reason,
+    ) {
+        let status = TaskStatus {
+            task_id: TaskId {
+                value: task_id.to_string(),
+            },
+            state: state as i32,
+            message: Some(message.to_string()),
+            source: Some(task_status::Source::Agent as i32),
+            reason: Some(reason as i32),
+            agent_id: self.agent_id.clone().map(|value| AgentId { value }),
+            timestamp: Some(now_secs()),
+            ..Default::default()
+        };
+        self.send(agent_message::Message::StatusUpdate(StatusUpdate {
+            framework_id: FrameworkId {
+                value: framework_id.to_string(),
+            },
+            latest_state: Some(state as i32),
+            status,
+        }));
+    }
+
+    pub fn on_exit(&mut self, exit: Exit) {
+        let key = exit.key;
+        let span = info_span!("task", framework_id = %key.framework_id, task_id = %key.task_id);
+        let _enter = span.enter();
+        let Some(framework) = self.frameworks.get_mut(&key.framework_id) else {
+            return;
+        };
+        let removed = framework.removed;
+        let Some(task) = framework.tasks.get_mut(&key.task_id) else {
+            return;
+        };
+        if task.container_id != exit.container_id || task.exited {
+            return;
+        }
+        task.exited = true;
+        if removed {
+            let task = framework.tasks.remove(&key.task_id).expect("present");
+            framework.complete(task);
+            self.retire_framework_if_idle(&key.framework_id);
+            return;
+        }
+        let killing = task.killing;
+        let (state, message, reason, source) = match &exit.status {
+            None => (
+                TaskState::TaskFailed,
+                "Abnormal executor termination: the task's supervisor exited without \
+                 recording how the task ended"
+                    .to_string(),
+                Some(task_status::Reason::ExecutorTerminated),
+                task_status::Source::Agent,
+            ),
+            Some(status @ ExitStatus::Error(_)) => (
+                TaskState::TaskFailed,
+                status.describe(),
+                Some(task_status::Reason::ContainerLaunchFailed),
+                task_status::Source::Executor,
+            ),
+            Some(status) if killing => (
+                TaskState::TaskKilled,
+                status.describe(),
+                None,
+                task_status::Source::Executor,
+            ),
+            Some(status) if status.success() => (
+                TaskState::TaskFinished,
+                status.describe(),
+                None,
+                task_status::Source::Executor,
+            ),
+            Some(status) => (
+                TaskState::TaskFailed,
+                status.describe(),
+                None,
+                task_status::Source::Executor,
+            ),
+        };
+        info!(message, "task ended");
+        self.update(&key, state, Some(message), reason, source);
+    }
+
+    fn on_kill_task(&mut self, kill: KillTask) {
+        let key = StreamKey::new(kill.framework_id.value.clone(), kill.task_id.value.clone());
+        let span = info_span!("task", framework_id = %key.framework_id, task_id = %key.task_id);
+        let _enter = span.enter();
+        let framework = self.frameworks.get(&key.framework_id);
+        let Some(task) = framework.and_then(|f| f.tasks.get(&key.task_id)) else {
+            warn!("asked to kill a task this agent does not run");
+            let partition_aware = framework.is_some_and(|f| {
+                f.has_capability(framework_info::capability::Type::PartitionAware)
+            });
+            let state = if partition_aware {
+                TaskState::TaskDropped
+            } else {
+                TaskState::TaskLost
+            };
+            self.send_unreliable(
+                &key.framework_id,
+                &key.task_id,
+                state,
+                "Task is unknown to the agent",
+                task_status::Reason::TaskUnknown,
+            );
+            return;
+        };
+        if task.exited || task.killing {
+            debug!("kill ignored: the task is already ending");
+            return;
+        }
+        let grace = kill_grace(&task.info, kill.kill_policy.as_ref());
+        let killing_state = framework
+            .is_some_and(|f| f.has_capability(framework_info::capability::Type::TaskKillingState));
+        self.start_kill(&key, grace);
+        if killing_state {
+            self.update(&key, TaskState::TaskKilling, None, None, task_status::Source::Executor);
+        }
+    }
+
+    fn start_kill(&mut self, key: &StreamKey, grace: Duration) {
+        let Some(task) = self.task_mut(key) else {
+            return;
+        };
+        task.killing = true;
+        if let Err(e) = write_atomic(&task.run.killed(), b"") {
+            warn!(error = %e, "cannot checkpoint the kill");
+        }
+        info!(grace = ?grace, "killing task");
+        tokio::spawn(launcher::kill(task.run.clone(), grace));
+    }
+
+    fn on_acknowledgement(&mut self, ack: StatusUpdateAcknowledgement) {
+        let key = StreamKey::new(ack.framework_id.value, ack.task_id.value);
+        match self.sum.acknowledge(&key, &ack.uuid, Instant::now()) {
+            Ok(AckOutcome::Accepted { next, finished }) => {
+                if let Some(next) = next {
+                    self.send(agent_message::Message::StatusUpdate(next));
+                }
+                if finished {
+                    self.sum.journal_mut().forget(&key);
+                    self.finish_task(&key);
+                }
+            }
+            Ok(AckOutcome::Ignored) => debug!(
+                task_id = %key.task_id,
+                uuid = %mesos_common::ids::uuid_to_string(&ack.uuid),
+                "ignoring an acknowledgement of no update in flight"
+            ),
+            Err(e) => error!(error = %e, "cannot record acknowledgement"),
+        }
+    }
+
+    fn finish_task(&mut self, key: &StreamKey) {
+        let Some(framework) = self.frameworks.get_mut(&key.framework_id) else {
+            return;
+        };
+        if let Some(task) = framework.tasks.remove(&key.task_id) {
+            framework.complete(task);
+        }
+        self.retire_framework_if_idle(&key.framework_id);
+    }
+
+    fn on_shutdown_framework(&mut self, shutdown: ShutdownFramework) {
+        let framework_id = shutdown.framework_id.value;
+        let span = info_span!("framework", framework_id = %framework_id);
+        let _enter = span.enter();
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            debug!("shutdown of a framework with no tasks here");
+            return;
+        };
+        info!("shutting down framework: killing its tasks");
+        framework.removed = true;
+        if let Some(agent_id) = &self.agent_id {
+            let marker = self
+                .layout
+                .framework_meta(agent_id, &framework_id)
+                .join(FRAMEWORK_REMOVED);
+            if let Err(e) = write_atomic(&marker, b"") {
+                warn!(error = %e, "cannot checkpoint the framework's shutdown");
+            }
+        }
+        let ids = |exited: bool| -> Vec<String> {
+            framework
+                .tasks
+                .iter()
+                .filter(|(_, t)| t.exited == exited)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let (ended, running) = (ids(true), ids(false));
+        for task_id in ended {
+            if let Some(task) = framework.tasks.remove(&task_id) {
+                framework.complete(task);
+            }
+        }
+        for key in self.sum.cleanup_framework(&framework_id) {
+            self.sum.journal_mut().forget(&key);
+        }
+        for task_id in running {
+            let key = StreamKey::new(framework_id.clone(), task_id);
+            let grace = self
+                .task_mut(&key)
+                .map(|t| kill_grace(&t.info, None))
+                .unwrap_or(DEFAULT_KILL_GRACE);
+            if self.task_mut(&key).is_some_and(|t| !t.killing) {
+                self.start_kill(&key, grace);
+            }
+        }
+        self.retire_framework_if_idle(&framework_id);
+    }
+
+    fn retire_framework_if_idle(&mut self, framework_id: &str) {
+        if self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.tasks.is_empty())
+        {
+            self.retire_framework(framework_id);
+        }
+    }
+
+    fn retire_framework(&mut self, framework_id: &str) {
+        if let Some(framework) = self.frameworks.remove(framework_id) {
+            self.completed_frameworks.push_back(framework);
+            while self.completed_frameworks.len() > MAX_COMPLETED_FRAMEWORKS {
+                self.completed_frameworks.pop_front();
+            }
+        }
+    }
+
+    /// Re-sends the updates whose retry time has come.
+    pub fn resend_due(&mut self) {
+        for update in self.sum.due(Instant::now()) {
+            debug!(
+                task_id = %update.status.task_id.value,
+                state = ?state_of(&update),
+                "re-sending unacknowledged status update"
+            );
+            self.send(agent_message::Message::StatusUpdate(update));
+        }
+    }
+
+    pub fn next_retry(&self) -> Option<Instant> {
+        self.sum.next_deadline()
+    }
+
+    // -----------------------------------------------------------------------------------
+    // /state
+
+    pub fn on_query(&self, query: Query) {
+        match query {
+            Query::State(reply) => {
+                let _ = reply.send(self.state_json());
+            }
+        }
+    }
+
+    fn state_json(&self) -> serde_json::Value {
+        let frameworks: Vec<serde_json::Value> =
+            self.frameworks.values().map(|f| self.framework_json(f)).collect();
+        let completed: Vec<serde_json::Value> = self
+            .completed_frameworks
+            .iter()
+            .map(|f| self.framework_json(f))
+            .collect();
+        let mut state = json!({
+            "version": VERSION,
+            "git_sha": "",
+            "git_branch": "",
+            "build_date": "",
+            "build_time": 0,
+            "build_user": "",
+            "start_time": self.start_time,
+            "id": self.agent_id.clone().unwrap_or_default(),
+            "pid": self.identity.pid(),
+            "hostname": self.identity.hostname,
+            "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+            "resources": resources::state_json(&self.resources),
+            "unreserved_resources": resources::state_json(&self.resources.unreserved()),
+            "reserved_resources": reserved_by_role(&self.resources),
+            "attributes": resources::attributes_state_json(&self.attributes),
+            "flags": self.config.flags(),
+            "frameworks": frameworks,
+            "completed_frameworks": completed,
+        });
+        if let Some(master) = self.master_info.as_ref().filter(|_| self.registered) {
+            state["master_hostname"] = json!(master.hostname.clone().unwrap_or_default());
+        }
+        if let Some(log_dir) = &self.config.log_dir {
+            state["log_dir"] = json!(log_dir.display().to_string());
+        }
+        state
+    }
+
+    fn framework_json(&self, framework: &Framework) -> serde_json::Value {
+        let info = &framework.info;
+        let executors: Vec<serde_json::Value> = framework
+            .tasks
+            .values()
+            .map(|t| self.executor_json(t))
+            .collect();
+        let completed: Vec<serde_json::Value> = framework
+            .completed
+            .iter()
+            .map(|t| self.executor_json(t))
+            .collect();
+        let capabilities: Vec<&str> = info
+            .capabilities
+            .iter()
+            .map(|c| c.r#type().as_str_name())
+            .collect();
+        json!({
+            "id": framework.id(),
+            "name": info.name,
+            "user": info.user,
+            "failover_timeout": info.failover_timeout(),
+            "checkpoint": info.checkpoint(),
+            "hostname": info.hostname.clone().unwrap_or_default(),
+            "role": info.roles.first().cloned().unwrap_or_else(|| info.role().to_string()),
+            "roles": info.roles,
+            "principal": info.principal,
+            "capabilities": capabilities,
+            "executors": executors,
+            "completed_executors": completed,
+        })
+    }
+
+    fn executor_json(&self, task: &Task) -> serde_json::Value {
+        let task_json = self.task_json(task);
+        let (live, done) = if is_terminal(task.state) || task.exited {
+            (vec![], vec![task_json])
+        } else {
+            (vec![task_json], vec![])
+        };
+        json!({
+            "id": task.id(),
+            "name": format!("Command Executor (Task: {}) (Command: {})", task.id(), task.command),
+            "source": task.id(),
+            "framework_id": task.framework_id,
+            "container": task.container_id,
+            "directory": task.run.sandbox.display().to_string(),
+            "resources": resources::state_json(&resources::from_protos(&task.info.resources)),
+            "type": "COMMAND",
+            "tasks": live,
+            "queued_tasks": [],
+            "completed_tasks": done,
+        })
+    }
+
+    fn task_json(&self, task: &Task) -> serde_json::Value {
+        let statuses: Vec<serde_json::Value> = task
+            .statuses
+            .iter()
+            .map(|s| {
+                let mut status = json!({
+                    "state": TaskState::try_from(s.state).unwrap_or(TaskState::TaskStaging).as_str_name(),
+                    "timestamp": s.timestamp.unwrap_or_default(),
+                });
+                if let Some(container) = &s.container_status {
+                    status["container_status"] = mesos_proto::json::to_json_value(container);
+                }
+                if let Some(healthy) = s.healthy {
+                    status["healthy"] = json!(healthy);
+                }
+                status
+            })
+            .collect();
+        let mut value = json!({
+            "id": task.id(),
+            "name": task.info.name,
+            "framework_id": task.framework_id,
+            "executor_id": "",
+            "slave_id": self.agent_id.clone().unwrap_or_default(),
+            "state": task.state.as_str_name(),
+            "resources": resources::state_json(&resources::from_protos(&task.info.resources)),
+            "statuses": statuses,
+        });
+        let info = &task.info;
+        if let Some(labels) = &info.labels {
+            value["labels"] = mesos_proto::json::to_json_value(labels)["labels"].clone();
+        }
+        if let Some(discovery) = &info.discovery {
+            value["discovery"] = mesos_proto::json::to_json_value(discovery);
+        }
+        if let Some(container) = &info.container {
+            value["container"] = mesos_proto::json::to_json_value(container);
+        }
+        if let Some(kill_policy) = &info.kill_policy {
+            value["kill_policy"] = mesos_proto::json::to_json_value(kill_policy);
+        }
+        value
+    }
+}
+
+/// `{role: {...}}` of the reserved resources, as `/state` shows them.
+fn reserved_by_role(all: &Resources) -> serde_json::Value {
+    let mut by_role: BTreeMap<String, Resources> = BTreeMap::new();
+    for r in all.reserved().iter() {
+        by_role.entry(r.role.clone()).or_default().add_resource(r);
+    }
+    let object: serde_json::Map<String, serde_json::Value> = by_role
+        .into_iter()
+        .map(|(role, resources)| (role, resources::state_json(&resources)))
+        .collect();
+    serde_json::Value::Object(object)
+}
+
+/// The kill's policy, else the task's, else [`DEFAULT_KILL_GRACE`].
+pub fn kill_grace(task: &TaskInfo, kill: Option<&v1::KillPolicy>) -> Duration {
+    kill.and_then(|k| k.grace_period.as_ref())
+        .or_else(|| task.kill_policy.as_ref().and_then(|k| k.grace_period.as_ref()))
+        .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+        .unwrap_or(DEFAULT_KILL_GRACE)
+}
+
+/// Runs the core until `shutdown` resolves or a fatal error.
+pub async fn run_core(
+    mut core: Core,
+    mut link: mpsc::Receiver<LinkEvent>,
+    mut exits: mpsc::UnboundedReceiver<Exit>,
+    mut queries: mpsc::Receiver<Query>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), AgentError> {
+    tokio::pin!(shutdown);
+    loop {
+        let retry_at = core.next_retry();
+        let retry = async move {
+            match retry_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            Some(event) = link.recv() => core.on_link(event)?,
+            Some(exit) = exits.recv() => core.on_exit(exit),
+            Some(query) = queries.recv() => core.on_query(query),
+            _ = retry => core.resend_due(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_proto::v1::{DurationInfo, KillPolicy};
+
+    #[test]
+    fn kill_grace_prefers_the_kill_then_the_task() {
+        let policy = |secs: i64| KillPolicy {
+            grace_period: Some(DurationInfo {
+                nanoseconds: secs * 1_000_000_000,
+            }),
+        };
+        let mut task = TaskInfo::default();
+        assert_eq!(kill_grace(&task, None), DEFAULT_KILL_GRACE);
+        task.kill_policy = Some(policy(7));
+        assert_eq!(kill_grace(&task, None), Duration::from_secs(7));
+        assert_eq!(kill_grace(&task, Some(&policy(1))), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,2 @@
+//! `mesos-slave`: the agent under its historical name.
+include!("../main.rs");

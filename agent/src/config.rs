@@ -1,0 +1,309 @@
+//! Agent configuration: Mesos agent flag names (with underscores), each also read from
+//! `MESOS_<NAME>`. Binaries run [`mesos_common::flags::prepare_command_line`] first so that
+//! Mesos value syntax (`--no-flag`, `file://` values) reaches clap already normalized.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use mesos_common::flags::{duration_arg, format_duration};
+
+/// Flags of `mesos-agent` (alias `mesos-slave`).
+///
+/// Programmatic construction (e.g. `mesos-local`):
+/// `Config::try_parse_from(["mesos-agent", "--master=127.0.0.1:5050", "--work_dir=/tmp/a"])`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "mesos-agent", version, about = "Mesos agent: runs tasks for the master")]
+pub struct Config {
+    /// Master address: `host:port` (a `zk://` URL is not supported yet).
+    #[arg(long = "master", env = "MESOS_MASTER")]
+    pub master: Option<String>,
+
+    /// IP address to listen on.
+    #[arg(long = "ip", env = "MESOS_IP", default_value = "0.0.0.0")]
+    pub ip: IpAddr,
+
+    /// Port to listen on.
+    #[arg(long = "port", env = "MESOS_PORT", default_value_t = 5051)]
+    pub port: u16,
+
+    /// Hostname the agent reports to the master (default: the IP when --ip is set, else
+    /// the system hostname).
+    #[arg(long = "hostname", env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// IP address advertised to the master and frameworks, when it differs from --ip.
+    #[arg(long = "advertise_ip", env = "MESOS_ADVERTISE_IP")]
+    pub advertise_ip: Option<IpAddr>,
+
+    /// Directory for checkpoints and task sandboxes.
+    #[arg(long = "work_dir", env = "MESOS_WORK_DIR", default_value = "/var/lib/mesos")]
+    pub work_dir: PathBuf,
+
+    /// Total resources: `cpus:4;mem:2048;ports:[31000-32000]` or a JSON array of resources.
+    /// Kinds left out (cpus, mem, disk, ports) are detected from the machine.
+    #[arg(long = "resources", env = "MESOS_RESOURCES")]
+    pub resources: Option<String>,
+
+    /// Attributes: `rack:r1;zone:a`.
+    #[arg(long = "attributes", env = "MESOS_ATTRIBUTES")]
+    pub attributes: Option<String>,
+
+    /// Comma-separated containerizers; only `mesos` is supported for now.
+    #[arg(long = "containerizers", env = "MESOS_CONTAINERIZERS", default_value = "mesos")]
+    pub containerizers: String,
+
+    /// Isolation mechanisms (accepted for compatibility; tasks run as plain processes).
+    #[arg(long = "isolation", env = "MESOS_ISOLATION", default_value = "posix/cpu,posix/mem")]
+    pub isolation: String,
+
+    /// Role given to resources that name none.
+    #[arg(long = "default_role", env = "MESOS_DEFAULT_ROLE", default_value = "*")]
+    pub default_role: String,
+
+    /// Time between SIGTERM and SIGKILL when a task is killed without a kill policy of its own.
+    #[arg(long = "executor_shutdown_grace_period", env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+          default_value = "5secs", value_parser = duration_arg)]
+    pub executor_shutdown_grace_period: Duration,
+
+    /// Accepted for compatibility (command tasks need no executor registration).
+    #[arg(long = "executor_registration_timeout", env = "MESOS_EXECUTOR_REGISTRATION_TIMEOUT",
+          default_value = "1mins", value_parser = duration_arg)]
+    pub executor_registration_timeout: Duration,
+
+    /// Base of the randomized backoff between attempts to reach the master.
+    #[arg(long = "registration_backoff_factor", env = "MESOS_REGISTRATION_BACKOFF_FACTOR",
+          default_value = "1secs", value_parser = duration_arg)]
+    pub registration_backoff_factor: Duration,
+
+    /// Directory for log files (logs go to stderr when unset).
+    #[arg(long = "log_dir", env = "MESOS_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Directory holding the `mesos-agent` binary used to supervise tasks (default: the
+    /// running binary, or a `mesos-agent` next to it).
+    #[arg(long = "launcher_dir", env = "MESOS_LAUNCHER_DIR")]
+    pub launcher_dir: Option<PathBuf>,
+
+    /// First delay before re-sending an unacknowledged status update; it doubles up to 10mins.
+    #[arg(long = "status_update_retry_interval_min",
+          env = "MESOS_STATUS_UPDATE_RETRY_INTERVAL_MIN", default_value = "10secs",
+          value_parser = duration_arg, hide = true)]
+    pub status_update_retry_interval_min: Duration,
+}
+
+/// A flag value the agent cannot start with.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("flag --master is required (host:port)")]
+    MissingMaster,
+    #[error("flag --master: {0}")]
+    Master(String),
+    #[error("flag --containerizers: docker containerizer not supported yet")]
+    DockerUnsupported,
+    #[error("flag --containerizers: unknown containerizer '{0}' (only 'mesos' is supported)")]
+    UnknownContainerizer(String),
+    #[error("flag --resources: {0}")]
+    Resources(String),
+    #[error("flag --attributes: {0}")]
+    Attributes(String),
+    #[error("flag --default_role: invalid role '{0}'")]
+    DefaultRole(String),
+    #[error("flag --work_dir: cannot create '{path}': {reason}")]
+    WorkDir { path: String, reason: String },
+    #[error("flag --{0}: must be greater than zero")]
+    ZeroDuration(&'static str),
+}
+
+impl Config {
+    /// Checks flag values that clap cannot check on its own; creates `--work_dir`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.master_address()?;
+        for name in self.containerizers.split(',').map(str::trim) {
+            match name {
+                "mesos" => {}
+                "docker" => return Err(ConfigError::DockerUnsupported),
+                other => return Err(ConfigError::UnknownContainerizer(other.to_string())),
+            }
+        }
+        if !crate::resources::valid_role(&self.default_role) {
+            return Err(ConfigError::DefaultRole(self.default_role.clone()));
+        }
+        crate::resources::parse_flag(self.resources.as_deref(), &self.default_role)
+            .map_err(ConfigError::Resources)?;
+        crate::resources::parse_attributes(self.attributes.as_deref())
+            .map_err(ConfigError::Attributes)?;
+        if self.status_update_retry_interval_min.is_zero() {
+            return Err(ConfigError::ZeroDuration("status_update_retry_interval_min"));
+        }
+        std::fs::create_dir_all(&self.work_dir).map_err(|e| ConfigError::WorkDir {
+            path: self.work_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(())
+    }
+
+    /// The master's `host:port`, with the forms Mesos also accepts (`master@host:port`,
+    /// `http://host:port`) reduced to it.
+    pub fn master_address(&self) -> Result<String, ConfigError> {
+        let raw = self.master.as_deref().ok_or(ConfigError::MissingMaster)?.trim();
+        if raw.starts_with("zk://") {
+            return Err(ConfigError::Master(
+                "zk:// master URLs are not supported yet; give host:port".to_string(),
+            ));
+        }
+        let stripped = raw
+            .strip_prefix("http://")
+            .or_else(|| raw.strip_prefix("master@"))
+            .unwrap_or(raw)
+            .trim_end_matches('/');
+        match stripped.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(stripped.to_string())
+            }
+            _ => Err(ConfigError::Master(format!(
+                "'{raw}' is not host:port"
+            ))),
+        }
+    }
+
+    /// Every flag with its effective value, as `/flags` and `/state` report them.
+    pub fn flags(&self) -> BTreeMap<String, String> {
+        let duration = |d: Duration| format_duration(d);
+        let optional = |v: Option<String>| v.unwrap_or_default();
+        let entries: [(&str, String); 17] = [
+            ("master", optional(self.master.clone())),
+            ("ip", self.ip.to_string()),
+            ("port", self.port.to_string()),
+            ("hostname", optional(self.hostname.clone())),
+            ("advertise_ip", optional(self.advertise_ip.map(|ip| ip.to_string()))),
+            ("work_dir", self.work_dir.display().to_string()),
+            ("resources", optional(self.resources.clone())),
+            ("attributes", optional(self.attributes.clone())),
+            ("containerizers", self.containerizers.clone()),
+            ("isolation", self.isolation.clone()),
+            ("default_role", self.default_role.clone()),
+            ("executor_shutdown_grace_period", duration(self.executor_shutdown_grace_period)),
+            ("executor_registration_timeout", duration(self.executor_registration_timeout)),
+            ("registration_backoff_factor", duration(self.registration_backoff_factor)),
+            ("log_dir", optional(self.log_dir.as_ref().map(|p| p.display().to_string()))),
+            ("launcher_dir", optional(self.launcher_dir.as_ref().map(|p| p.display().to_string()))),
+            ("status_update_retry_interval_min", duration(self.status_update_retry_interval_min)),
+        ];
+        entries
+            .into_iter()
+            // Mesos leaves unset optional flags out of /flags.
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (name.to_string(), value))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("mesos-agent").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_follow_mesos() {
+        let config = parse(&["--master=127.0.0.1:5050"]).unwrap();
+        assert_eq!(config.port, 5051);
+        assert_eq!(config.ip.to_string(), "0.0.0.0");
+        assert_eq!(config.work_dir, PathBuf::from("/var/lib/mesos"));
+        assert_eq!(config.containerizers, "mesos");
+        assert_eq!(config.default_role, "*");
+        assert_eq!(config.executor_shutdown_grace_period, Duration::from_secs(5));
+        assert_eq!(config.registration_backoff_factor, Duration::from_secs(1));
+        assert_eq!(config.status_update_retry_interval_min, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn every_flag_is_described() {
+        let dir = tempfile::tempdir().unwrap();
+        let work_dir = format!("--work_dir={}", dir.path().display());
+        let config = parse(&[
+            "--master=m:5050",
+            "--hostname=h",
+            "--advertise_ip=10.0.0.1",
+            "--resources=cpus:1",
+            "--attributes=rack:a",
+            "--log_dir=/tmp/l",
+            "--launcher_dir=/tmp/b",
+            &work_dir,
+        ])
+        .unwrap();
+        let flags = config.flags();
+        for arg in Config::command().get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            assert!(flags.contains_key(id), "flag {id} missing from Config::flags()");
+        }
+        assert_eq!(flags["executor_shutdown_grace_period"], "5secs");
+    }
+
+    #[test]
+    fn invalid_values_name_the_flag() {
+        let err = parse(&["--port=abc"]).unwrap_err().to_string();
+        assert!(err.contains("--port"), "{err}");
+        let err = parse(&["--executor_shutdown_grace_period=5"]).unwrap_err().to_string();
+        assert!(err.contains("--executor_shutdown_grace_period"), "{err}");
+    }
+
+    #[test]
+    fn validation() {
+        let dir = tempfile::tempdir().unwrap();
+        let work_dir = format!("--work_dir={}", dir.path().join("w").display());
+        let ok = parse(&["--master=127.0.0.1:5050", &work_dir]).unwrap();
+        assert_eq!(ok.validate(), Ok(()));
+        assert!(dir.path().join("w").is_dir());
+
+        let cases: [(&[&str], ConfigError); 5] = [
+            (&[], ConfigError::MissingMaster),
+            (
+                &["--master=127.0.0.1:5050", "--containerizers=docker,mesos"],
+                ConfigError::DockerUnsupported,
+            ),
+            (
+                &["--master=127.0.0.1:5050", "--containerizers=lxc"],
+                ConfigError::UnknownContainerizer("lxc".into()),
+            ),
+            (
+                &["--master=nonsense"],
+                ConfigError::Master("'nonsense' is not host:port".into()),
+            ),
+            (
+                &["--master=127.0.0.1:5050", "--status_update_retry_interval_min=0secs"],
+                ConfigError::ZeroDuration("status_update_retry_interval_min"),
+            ),
+        ];
+        for (args, want) in cases {
+            let mut all = args.to_vec();
+            all.push(&work_dir);
+            assert_eq!(parse(&all).unwrap().validate(), Err(want), "{args:?}");
+        }
+        let bad_resources = parse(&["--master=m:1", "--resources=cpus:abc", &work_dir]).unwrap();
+        assert!(matches!(bad_resources.validate(), Err(ConfigError::Resources(_))));
+        assert_eq!(
+            parse(&["--master=master@10.0.0.2:5050"]).unwrap().master_address(),
+            Ok("10.0.0.2:5050".to_string())
+        );
+    }
+
+    #[test]
+    fn unwritable_work_dir_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let work_dir = format!("--work_dir={}", file.join("sub").display());
+        let config = parse(&["--master=m:1", &work_dir]).unwrap();
+        assert!(matches!(config.validate(), Err(ConfigError::WorkDir { .. })));
+    }
+}

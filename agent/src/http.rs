@@ -1,0 +1,158 @@
+//! The agent's HTTP endpoints. The agent's libprocess id is `slave(1)`, so `/X` and
+//! `/slave(1)/X` are the same endpoint; `/files/*` and `/version` have no prefix.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Query as QueryParams, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent::Query;
+use crate::files::{self, FilesError};
+use crate::VERSION;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub queries: mpsc::Sender<Query>,
+    pub flags: Arc<BTreeMap<String, String>>,
+    /// `<work_dir>/slaves`: the only tree `/files` serves.
+    pub sandboxes_root: PathBuf,
+}
+
+pub fn router(state: HttpState) -> Router {
+    let mut router = Router::new();
+    for prefix in ["", "/slave(1)"] {
+        router = router
+            .route(&format!("{prefix}/state"), get(agent_state))
+            .route(&format!("{prefix}/state.json"), get(agent_state))
+            .route(&format!("{prefix}/health"), get(health))
+            .route(&format!("{prefix}/flags"), get(flags));
+    }
+    router
+        .route("/version", get(version))
+        .route("/files/browse", get(browse))
+        .route("/files/browse.json", get(browse))
+        .route("/files/read", get(read))
+        .route("/files/read.json", get(read))
+        .route("/files/download", get(download))
+        .route("/files/download.json", get(download))
+        .with_state(state)
+}
+
+async fn agent_state(State(state): State<HttpState>) -> Response {
+    let (reply, answer) = oneshot::channel();
+    if state.queries.send(Query::State(reply)).await.is_err() {
+        return unavailable();
+    }
+    match answer.await {
+        Ok(value) => Json(value).into_response(),
+        Err(_) => unavailable(),
+    }
+}
+
+fn unavailable() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "Agent is shutting down").into_response()
+}
+
+async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn flags(State(state): State<HttpState>) -> Json<serde_json::Value> {
+    Json(json!({ "flags": *state.flags }))
+}
+
+async fn version() -> Json<serde_json::Value> {
+    Json(json!({
+        "version": VERSION,
+        "build_date": "",
+        "build_time": 0,
+        "build_user": "",
+        "git_sha": "",
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct FileParams {
+    #[serde(default)]
+    path: String,
+    offset: Option<String>,
+    length: Option<String>,
+}
+
+fn files_error(error: FilesError) -> Response {
+    let status = match error {
+        FilesError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        FilesError::NotFound(_) => StatusCode::NOT_FOUND,
+        FilesError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(json!({ "message": error.to_string() }))).into_response()
+}
+
+fn parse_number(name: &str, value: Option<&str>) -> Result<Option<i64>, FilesError> {
+    value
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                FilesError::BadRequest(format!("Failed to parse {name} '{v}': not a number"))
+            })
+        })
+        .transpose()
+}
+
+async fn browse(State(state): State<HttpState>, QueryParams(params): QueryParams<FileParams>) -> Response {
+    let root = state.sandboxes_root.clone();
+    blocking(move || files::browse(&root, &params.path).map(|v| Json(v).into_response())).await
+}
+
+async fn read(State(state): State<HttpState>, QueryParams(params): QueryParams<FileParams>) -> Response {
+    let root = state.sandboxes_root.clone();
+    blocking(move || {
+        let offset = parse_number("offset", params.offset.as_deref())?;
+        let length = parse_number("length", params.length.as_deref())?;
+        files::read(&root, &params.path, offset, length).map(|v| Json(v).into_response())
+    })
+    .await
+}
+
+async fn download(State(state): State<HttpState>, QueryParams(params): QueryParams<FileParams>) -> Response {
+    let root = state.sandboxes_root.clone();
+    blocking(move || {
+        let path = files::download(&root, &params.path)?;
+        let bytes = std::fs::read(&path).map_err(|e| FilesError::Internal(e.to_string()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().replace('"', ""))
+            .unwrap_or_default();
+        Ok((
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response())
+    })
+    .await
+}
+
+/// File system work happens off the async threads.
+async fn blocking<F>(work: F) -> Response
+where
+    F: FnOnce() -> Result<Response, FilesError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => files_error(error),
+        Err(e) => files_error(FilesError::Internal(e.to_string())),
+    }
+}

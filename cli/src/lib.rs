@@ -1,0 +1,20 @@
+//! Mesos command-line tools and the scheduler client library they share.
+//!
+//! - [`scheduler`]: the v1 scheduler API client (master detection, SUBSCRIBE stream,
+//!   calls, heartbeat watchdog, failover). Every framework of this project uses it:
+//!   `mesos-execute` now, Marathon later.
+//! - [`execute`]: `mesos-execute`: flags, the TaskInfo they describe, and the small
+//!   framework that runs it to completion.
+//! - [`ps`]: `mesos-ps`: the task table built from the master's `/master/state`.
+//! - [`dispatch`]: `mesos <command>`: finding and running `mesos-<command>`.
+//!
+//! ```text
+//!   mesos ps ──exec──▶ mesos-ps ──GET /master/state──▶ table
+//!   mesos execute ──exec──▶ mesos-execute ──execute::run──▶ scheduler ◀──▶ master
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod dispatch;
+pub mod execute;
+pub mod ps;
+pub mod scheduler;

@@ -1,0 +1,100 @@
+//! One POST to `/api/v1/scheduler`, following a standby master's 307 to the leader.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
+use reqwest::StatusCode;
+
+use super::codec::ContentType;
+use super::detector::MasterAddress;
+use super::error::SchedulerError;
+
+pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
+pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
+
+/// A client that leaves redirects to us: a redirect tells us who the leader is, and the
+/// scheduler must remember that rather than have it hidden.
+pub fn client(dedicated: bool) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true);
+    if dedicated {
+        // The subscription owns its connection; nothing else may ever reuse it.
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    builder.build().expect("a plain HTTP client always builds")
+}
+
+pub struct Request<'a> {
+    pub body: Bytes,
+    pub content_type: ContentType,
+    pub stream_id: Option<&'a str>,
+    /// Bounds the wait for the response headers only: an event stream's body never ends.
+    pub timeout: Duration,
+    pub max_redirects: u32,
+}
+
+/// Sends the request and returns the master that finally answered, with its response.
+/// Only 307 is handled here; every other status is left to the caller.
+pub async fn post(
+    client: &reqwest::Client,
+    mut master: MasterAddress,
+    request: Request<'_>,
+) -> Result<(MasterAddress, reqwest::Response), SchedulerError> {
+    let mut redirects = 0;
+    loop {
+        let mut builder = client
+            .post(format!("{}{SCHEDULER_PATH}", master.url()))
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static(request.content_type.mime()),
+            )
+            .header(
+                ACCEPT,
+                HeaderValue::from_static(request.content_type.mime()),
+            )
+            .body(request.body.clone());
+        if let Some(id) = request.stream_id {
+            builder = builder.header(STREAM_ID_HEADER, id);
+        }
+        let response = match tokio::time::timeout(request.timeout, builder.send()).await {
+            Err(_) => return Err(SchedulerError::Timeout { master }),
+            Ok(Err(source)) => return Err(SchedulerError::Http { master, source }),
+            Ok(Ok(response)) => response,
+        };
+        if response.status() != StatusCode::TEMPORARY_REDIRECT {
+            return Ok((master, response));
+        }
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let leader = MasterAddress::parse(&location).map_err(|_| SchedulerError::BadRedirect {
+            master: master.clone(),
+            location: location.clone(),
+        })?;
+        tracing::info!(from = %master, to = %leader, "following redirect to the leading master");
+        master = leader;
+        redirects += 1;
+        if redirects > request.max_redirects {
+            return Err(SchedulerError::TooManyRedirects { master });
+        }
+    }
+}
+
+/// Turns a non-success answer into an error carrying the master's explanation.
+pub async fn status_error(master: MasterAddress, response: reqwest::Response) -> SchedulerError {
+    let status = response.status().as_u16();
+    let body = match response.text().await {
+        Ok(text) => text.trim().to_string(),
+        Err(e) => format!("(body unreadable: {e})"),
+    };
+    SchedulerError::Status {
+        master,
+        status,
+        body,
+    }
+}

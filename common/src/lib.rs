@@ -1,0 +1,23 @@
+//! Domain types and small codecs shared by the master, the agent and the CLI tools.
+//!
+//! - [`resources`]: Mesos resources (scalars, ranges, sets, reservations) and attributes,
+//!   parsed from Mesos's text and JSON syntax, with the arithmetic the allocator needs.
+//! - [`flags`]: the value syntax of Mesos flags (durations such as `10secs`, byte sizes,
+//!   `--no-flag` booleans, `file://` values) applied before `clap` parses a command line.
+//! - [`recordio`]: the `<length>\n<bytes>` framing of the v1 HTTP event streams, with a
+//!   streaming decoder that bounds record size.
+//! - [`wire`]: conversions between these types and the Mesos v1 protobuf messages.
+//! - [`ids`]: Mesos id formats (`<master>-0000`, `<master>-S3`, `<master>-O7`).
+//!
+//! ```text
+//!   argv / MESOS_* env ──flags──▶ clap config structs
+//!   "cpus:4;ports:[..]" ──resources──▶ Resources ──▶ allocator / agent
+//!   HTTP chunks ──recordio::Decoder──▶ records ──▶ JSON / protobuf events
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod flags;
+pub mod ids;
+pub mod recordio;
+pub mod resources;
+pub mod wire;

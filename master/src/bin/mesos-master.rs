@@ -1,0 +1,42 @@
+//! `mesos-master`: parses flags, binds the listener, runs the master until Ctrl-C.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use mesos_master::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG_LEVEL")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match mesos_common::flags::prepare_command_line() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mesos-master: {e}");
+            std::process::exit(1);
+        }
+    };
+    let config = Config::try_parse_from(args).unwrap_or_else(|e| e.exit());
+    if let Err(e) = config.validate() {
+        eprintln!("mesos-master: {e}");
+        std::process::exit(1);
+    }
+    let addr = SocketAddr::new(config.ip, config.port);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("mesos-master: cannot listen on {addr} (--ip/--port): {e}");
+            std::process::exit(1);
+        }
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    mesos_master::run(listener, config, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! The master's configuration: Mesos's flag names, also readable from `MESOS_*` variables.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use mesos_common::flags::{duration_arg, format_duration};
+use mesos_common::resources::ResourceQuantities;
+
+/// Flags of `mesos-master`. Unknown flags and malformed values stop the program at start
+/// with a message naming the flag (clap's errors do that).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "mesos-master", version, about = "Mesos-compatible master")]
+pub struct Config {
+    /// IP address to listen on.
+    #[arg(long = "ip", env = "MESOS_IP", default_value = "0.0.0.0")]
+    pub ip: IpAddr,
+
+    /// Port to listen on.
+    #[arg(long = "port", env = "MESOS_PORT", default_value_t = 5050)]
+    pub port: u16,
+
+    /// Hostname to advertise (defaults to the machine's hostname).
+    #[arg(long = "hostname", env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// IP address to advertise to agents and frameworks.
+    #[arg(long = "advertise_ip", env = "MESOS_ADVERTISE_IP")]
+    pub advertise_ip: Option<IpAddr>,
+
+    /// Port to advertise (defaults to the bound port).
+    #[arg(long = "advertise_port", env = "MESOS_ADVERTISE_PORT")]
+    pub advertise_port: Option<u16>,
+
+    /// Directory for the master's persistent data.
+    #[arg(long = "work_dir", env = "MESOS_WORK_DIR")]
+    pub work_dir: Option<String>,
+
+    /// Human-readable cluster name shown in the state and the web UI.
+    #[arg(long = "cluster", env = "MESOS_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Directory for log files (logs go to stderr as well).
+    #[arg(long = "log_dir", env = "MESOS_LOG_DIR")]
+    pub log_dir: Option<String>,
+
+    /// ZooKeeper URL for leader election (`zk://host:port/path`).
+    #[arg(long = "zk", env = "MESOS_ZK")]
+    pub zk: Option<String>,
+
+    /// Size of the registry quorum.
+    #[arg(long = "quorum", env = "MESOS_QUORUM")]
+    pub quorum: Option<u32>,
+
+    /// ZooKeeper session timeout.
+    #[arg(long = "zk_session_timeout", env = "MESOS_ZK_SESSION_TIMEOUT", default_value = "10secs", value_parser = duration_arg)]
+    pub zk_session_timeout: Duration,
+
+    /// Where the registry lives: `replicated_log` or `in_memory`.
+    #[arg(long = "registry", env = "MESOS_REGISTRY", default_value = "replicated_log", value_parser = ["replicated_log", "in_memory"])]
+    pub registry: String,
+
+    /// Interval between batch allocations.
+    #[arg(long = "allocation_interval", env = "MESOS_ALLOCATION_INTERVAL", default_value = "1secs", value_parser = duration_arg)]
+    pub allocation_interval: Duration,
+
+    /// How long an offer may stay outstanding before it is rescinded (unset: forever).
+    #[arg(long = "offer_timeout", env = "MESOS_OFFER_TIMEOUT", value_parser = duration_arg)]
+    pub offer_timeout: Option<Duration>,
+
+    /// Smallest offers, as alternatives: `cpus:0.01|mem:32`.
+    #[arg(long = "min_allocatable_resources", env = "MESOS_MIN_ALLOCATABLE_RESOURCES", default_value = "cpus:0.01|mem:32")]
+    pub min_allocatable_resources: String,
+
+    /// Time between pings to an agent.
+    #[arg(long = "agent_ping_timeout", alias = "slave_ping_timeout", env = "MESOS_AGENT_PING_TIMEOUT", default_value = "15secs", value_parser = duration_arg)]
+    pub agent_ping_timeout: Duration,
+
+    /// Pings an agent may miss before it is considered unreachable.
+    #[arg(long = "max_agent_ping_timeouts", alias = "max_slave_ping_timeouts", env = "MESOS_MAX_AGENT_PING_TIMEOUTS", default_value_t = 5)]
+    pub max_agent_ping_timeouts: u32,
+
+    /// Time the new leader waits for agents to re-register.
+    #[arg(long = "agent_reregister_timeout", alias = "slave_reregister_timeout", env = "MESOS_AGENT_REREGISTER_TIMEOUT", default_value = "10mins", value_parser = duration_arg)]
+    pub agent_reregister_timeout: Duration,
+
+    /// Role weights: `role1=2.0,role2=1.0`.
+    #[arg(long = "weights", env = "MESOS_WEIGHTS")]
+    pub weights: Option<String>,
+
+    /// Completed frameworks kept in the state.
+    #[arg(long = "max_completed_frameworks", env = "MESOS_MAX_COMPLETED_FRAMEWORKS", default_value_t = 50)]
+    pub max_completed_frameworks: usize,
+
+    /// Completed tasks kept per framework.
+    #[arg(long = "max_completed_tasks_per_framework", env = "MESOS_MAX_COMPLETED_TASKS_PER_FRAMEWORK", default_value_t = 1000)]
+    pub max_completed_tasks_per_framework: usize,
+
+    /// Largest request body accepted on the HTTP API.
+    #[arg(long = "max_request_body", env = "MESOS_MAX_REQUEST_BODY", default_value = "10MB", value_parser = mesos_common::flags::bytes_arg)]
+    pub max_request_body: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid flag --{flag}: {reason}")]
+pub struct ConfigError {
+    pub flag: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// Checks what clap cannot: values that parse but make no sense together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.min_allocatable()?;
+        self.weights()?;
+        if self.max_agent_ping_timeouts == 0 {
+            return Err(ConfigError {
+                flag: "max_agent_ping_timeouts",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.agent_ping_timeout.is_zero() {
+            return Err(ConfigError {
+                flag: "agent_ping_timeout",
+                reason: "must be positive".into(),
+            });
+        }
+        if self.allocation_interval.is_zero() {
+            return Err(ConfigError {
+                flag: "allocation_interval",
+                reason: "must be positive".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn min_allocatable(&self) -> Result<Vec<ResourceQuantities>, ConfigError> {
+        mesos_common::resources::parse_min_allocatable(&self.min_allocatable_resources).map_err(
+            |e| ConfigError {
+                flag: "min_allocatable_resources",
+                reason: e.to_string(),
+            },
+        )
+    }
+
+    pub fn weights(&self) -> Result<Vec<(String, f64)>, ConfigError> {
+        let Some(text) = &self.weights else {
+            return Ok(Vec::new());
+        };
+        let err = |reason: String| ConfigError {
+            flag: "weights",
+            reason,
+        };
+        text.split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|pair| {
+                let (role, weight) = pair
+                    .split_once('=')
+                    .ok_or_else(|| err(format!("'{pair}' is not role=weight")))?;
+                let weight: f64 = weight
+                    .trim()
+                    .parse()
+                    .map_err(|_| err(format!("'{weight}' is not a number")))?;
+                if !(weight > 0.0 && weight.is_finite()) {
+                    return Err(err(format!("weight of '{role}' must be positive")));
+                }
+                Ok((role.trim().to_string(), weight))
+            })
+            .collect()
+    }
+
+    /// The flags as Mesos's `/master/flags` shows them: every value a string.
+    pub fn flag_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: String| {
+            m.insert(k.to_string(), serde_json::Value::String(v));
+        };
+        put("ip", self.ip.to_string());
+        put("port", self.port.to_string());
+        if let Some(h) = &self.hostname {
+            put("hostname", h.clone());
+        }
+        if let Some(w) = &self.work_dir {
+            put("work_dir", w.clone());
+        }
+        if let Some(c) = &self.cluster {
+            put("cluster", c.clone());
+        }
+        if let Some(l) = &self.log_dir {
+            put("log_dir", l.clone());
+        }
+        if let Some(zk) = &self.zk {
+            put("zk", zk.clone());
+        }
+        if let Some(q) = self.quorum {
+            put("quorum", q.to_string());
+        }
+        put("zk_session_timeout", format_duration(self.zk_session_timeout));
+        put("registry", self.registry.clone());
+        put("allocation_interval", format_duration(self.allocation_interval));
+        if let Some(t) = self.offer_timeout {
+            put("offer_timeout", format_duration(t));
+        }
+        put(
+            "min_allocatable_resources",
+            self.min_allocatable_resources.clone(),
+        );
+        put("agent_ping_timeout", format_duration(self.agent_ping_timeout));
+        put(
+            "max_agent_ping_timeouts",
+            self.max_agent_ping_timeouts.to_string(),
+        );
+        put(
+            "agent_reregister_timeout",
+            format_duration(self.agent_reregister_timeout),
+        );
+        if let Some(w) = &self.weights {
+            put("weights", w.clone());
+        }
+        put(
+            "max_completed_frameworks",
+            self.max_completed_frameworks.to_string(),
+        );
+        put(
+            "max_completed_tasks_per_framework",
+            self.max_completed_tasks_per_framework.to_string(),
+        );
+        m
+    }
+}

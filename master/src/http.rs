@@ -1,0 +1,646 @@
+//! The master's HTTP edge: `/api/v1/scheduler` and the read-only endpoints.
+//!
+//! Request bodies are decoded here (JSON or protobuf by Content-Type), validated for the
+//! fields each call needs, and handed to the engine. Every refusal is a 4xx with a JSON
+//! body `{"code": .., "message": ..}`; nothing a client sends can reach a panic.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use futures::StreamExt;
+use mesos_proto::v1::scheduler::{self, call};
+use prost::Message;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::engine::{CallError, Encoding, Engine, Subscriber, SubscribeRequest, HEARTBEAT_INTERVAL_SECS};
+use crate::server::{Command, MasterHandle};
+use crate::state_json;
+
+/// Events a subscriber may have queued before it counts as too slow and is dropped.
+const SUBSCRIBER_QUEUE: usize = 65_536;
+
+pub(crate) fn router(handle: MasterHandle) -> Router {
+    let mut r = Router::new().route("/api/v1/scheduler", any(scheduler_api));
+    // Mesos serves every master endpoint both as /master/X and as /X.
+    for (path, handler) in [
+        ("state", get(state) as axum::routing::MethodRouter<MasterHandle>),
+        ("state.json", get(state)),
+        ("state-summary", get(state_summary)),
+        ("frameworks", get(frameworks)),
+        ("slaves", get(slaves)),
+        ("tasks", get(tasks)),
+        ("tasks.json", get(tasks)),
+        ("roles", get(roles)),
+        ("roles.json", get(roles)),
+        ("flags", get(flags)),
+        ("health", get(health)),
+        ("redirect", get(redirect)),
+        ("version", get(version)),
+    ] {
+        r = r
+            .route(&format!("/master/{path}"), handler.clone())
+            .route(&format!("/{path}"), handler);
+    }
+    r.route("/metrics/snapshot", get(metrics))
+        .route("/master/teardown", any(teardown))
+        .route("/teardown", any(teardown))
+        .with_state(handle)
+}
+
+pub(crate) fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "code": status.as_u16(), "message": message.into() });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn json_response(value: serde_json::Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+fn unavailable() -> Response {
+    error_response(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
+}
+
+/// Parses Content-Type into an encoding (415 if it is neither JSON nor protobuf).
+fn request_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expecting 'Content-Type' to be present",
+        ));
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" => Ok(Encoding::Json),
+        "application/x-protobuf" => Ok(Encoding::Protobuf),
+        other => Err(error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"
+            ),
+        )),
+    }
+}
+
+/// Picks the response encoding from Accept (406 if nothing acceptable). `Accept:
+/// application/recordio` asks for RecordIO with the record type in `Message-Accept`.
+fn response_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
+    let accept = match headers.get(header::ACCEPT) {
+        None => return Ok(Encoding::Json),
+        Some(v) => v.to_str().unwrap_or("").to_ascii_lowercase(),
+    };
+    let message_accept = headers
+        .get("message-accept")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.to_ascii_lowercase());
+    let mut best = None;
+    for part in accept.split(',') {
+        let media = part.split(';').next().unwrap_or("").trim();
+        let enc = match media {
+            "application/json" | "*/*" | "application/*" => Some(Encoding::Json),
+            "application/x-protobuf" => Some(Encoding::Protobuf),
+            "application/recordio" => match message_accept.as_deref() {
+                Some(m) if m.contains("application/x-protobuf") => Some(Encoding::Protobuf),
+                _ => Some(Encoding::Json),
+            },
+            _ => None,
+        };
+        if enc.is_some() {
+            best = enc;
+            break;
+        }
+    }
+    best.ok_or_else(|| {
+        error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            format!(
+                "Expecting 'Accept' to allow application/json or application/x-protobuf, got '{accept}'"
+            ),
+        )
+    })
+}
+
+fn decode_call(encoding: Encoding, body: &[u8]) -> Result<scheduler::Call, String> {
+    match encoding {
+        Encoding::Json => mesos_proto::json::from_json_slice::<scheduler::Call>(body)
+            .map_err(|e| format!("Failed to parse body into Call: {e}")),
+        Encoding::Protobuf => scheduler::Call::decode(body)
+            .map_err(|e| format!("Failed to parse body into Call: {e}")),
+    }
+}
+
+/// Checks that the call carries what its type needs (Mesos's `validation::scheduler::call`).
+fn validate_call(call: &scheduler::Call) -> Result<(), String> {
+    let t = call::Type::try_from(call.r#type.unwrap_or(0)).unwrap_or(call::Type::Unknown);
+    if t == call::Type::Unknown {
+        return Err("Expecting 'type' to be present and known".to_string());
+    }
+    if t == call::Type::Subscribe {
+        let Some(sub) = &call.subscribe else {
+            return Err("Expecting 'subscribe' to be present".to_string());
+        };
+        if let (Some(fid), Some(info_id)) = (&call.framework_id, &sub.framework_info.id) {
+            if fid.value != info_id.value {
+                return Err(
+                    "'framework_id' differs from 'subscribe.framework_info.id'".to_string(),
+                );
+            }
+        }
+        return Ok(());
+    }
+    if call.framework_id.as_ref().is_none_or(|f| f.value.is_empty()) {
+        return Err("Expecting 'framework_id' to be present".to_string());
+    }
+    let present = match t {
+        call::Type::Accept => call.accept.is_some(),
+        call::Type::Decline => call.decline.is_some(),
+        call::Type::AcceptInverseOffers => call.accept_inverse_offers.is_some(),
+        call::Type::DeclineInverseOffers => call.decline_inverse_offers.is_some(),
+        call::Type::Kill => call.kill.is_some(),
+        call::Type::Shutdown => call.shutdown.is_some(),
+        call::Type::Acknowledge => call.acknowledge.is_some(),
+        call::Type::AcknowledgeOperationStatus => call.acknowledge_operation_status.is_some(),
+        call::Type::Reconcile => call.reconcile.is_some(),
+        call::Type::ReconcileOperations => call.reconcile_operations.is_some(),
+        call::Type::Message => call.message.is_some(),
+        call::Type::Request => call.request.is_some(),
+        call::Type::Teardown | call::Type::Revive | call::Type::Suppress => true,
+        call::Type::Subscribe | call::Type::Unknown => true,
+    };
+    if !present {
+        let name = t.as_str_name().to_ascii_lowercase();
+        return Err(format!("Expecting '{name}' to be present"));
+    }
+    if let Some(ack) = &call.acknowledge {
+        if uuid::Uuid::from_slice(&ack.uuid).is_err() {
+            return Err("'acknowledge.uuid' is not a valid UUID".to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Applies a validated, authorized call from a subscribed framework.
+pub(crate) fn dispatch(
+    engine: &mut Engine,
+    framework_id: &str,
+    call: scheduler::Call,
+    now: Duration,
+) -> Result<(), CallError> {
+    match call.r#type() {
+        call::Type::Teardown => engine.teardown(framework_id, now),
+        call::Type::Accept => engine.accept(framework_id, call.accept.unwrap_or_default(), now),
+        call::Type::Decline => {
+            let d = call.decline.unwrap_or_default();
+            engine.decline(framework_id, &d.offer_ids, d.filters.as_ref(), now)
+        }
+        call::Type::Revive => {
+            engine.revive(framework_id, call.revive.map(|r| r.roles).unwrap_or_default())
+        }
+        call::Type::Suppress => {
+            engine.suppress(framework_id, call.suppress.map(|s| s.roles).unwrap_or_default())
+        }
+        call::Type::Kill => engine.kill(framework_id, call.kill.unwrap_or_default()),
+        call::Type::Acknowledge => {
+            engine.acknowledge(framework_id, call.acknowledge.unwrap_or_default())
+        }
+        call::Type::Reconcile => {
+            engine.reconcile(framework_id, call.reconcile.unwrap_or_default().tasks)
+        }
+        call::Type::Message => {
+            engine.framework_message(framework_id, call.message.unwrap_or_default())
+        }
+        // Accepted and ignored, as in Mesos: requests, inverse offers, operation feedback
+        // (this master performs no offer operations that report status).
+        call::Type::Request
+        | call::Type::AcceptInverseOffers
+        | call::Type::DeclineInverseOffers
+        | call::Type::AcknowledgeOperationStatus
+        | call::Type::ReconcileOperations => {}
+        call::Type::Shutdown => {
+            return Err(CallError::BadRequest(
+                "SHUTDOWN of custom executors is not supported by this master yet".to_string(),
+            ))
+        }
+        call::Type::Subscribe => {
+            return Err(CallError::BadRequest(
+                "SUBSCRIBE must not carry a Mesos-Stream-Id".to_string(),
+            ))
+        }
+        call::Type::Unknown => {
+            return Err(CallError::BadRequest("Unknown call type".to_string()))
+        }
+    }
+    Ok(())
+}
+
+async fn scheduler_api(State(handle): State<MasterHandle>, request: Request) -> Response {
+    if request.method() != Method::POST {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST"), (header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({"code": 405, "message": format!("Expecting a 'POST' request, received '{}'", request.method())}).to_string(),
+        )
+            .into_response();
+    }
+    let headers = request.headers().clone();
+    let encoding = match request_encoding(&headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let accept = match response_encoding(&headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let body = match axum::body::to_bytes(request.into_body(), handle.max_request_body).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "Request body is larger than the limit of {} bytes",
+                    handle.max_request_body
+                ),
+            )
+        }
+    };
+    let call = match decode_call(encoding, &body) {
+        Ok(c) => c,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+    };
+    if let Err(e) = validate_call(&call) {
+        return error_response(StatusCode::BAD_REQUEST, format!("Failed to validate scheduler::Call: {e}"));
+    }
+    let stream_id = headers
+        .get("mesos-stream-id")
+        .map(|v| v.to_str().unwrap_or("").to_string());
+
+    if call.r#type() == call::Type::Subscribe {
+        if stream_id.is_some() {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+            );
+        }
+        return subscribe(handle, call, accept).await;
+    }
+
+    let Some(stream_id) = stream_id else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+        );
+    };
+    let framework_id = call.framework_id.clone().unwrap_or_default().value;
+    let (reply, rx) = oneshot::channel();
+    let cmd = Command::Call {
+        framework_id,
+        stream_id,
+        call: Box::new(call),
+        reply,
+    };
+    if !handle.send(cmd).await {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Err(CallError::BadRequest(m))) => error_response(StatusCode::BAD_REQUEST, m),
+        Ok(Err(CallError::Forbidden(m))) => error_response(StatusCode::FORBIDDEN, m),
+        Err(_) => unavailable(),
+    }
+}
+
+/// Reports a closed event stream to the master when the response body is dropped, which
+/// happens both when the client goes away and when the master ends the stream.
+struct StreamGuard {
+    handle: MasterHandle,
+    framework_id: Option<String>,
+    stream_id: String,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let Some(framework_id) = self.framework_id.take() else {
+            return;
+        };
+        let handle = self.handle.clone();
+        let stream_id = std::mem::take(&mut self.stream_id);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                handle
+                    .send(Command::FrameworkStreamClosed {
+                        framework_id,
+                        stream_id,
+                    })
+                    .await;
+            });
+        }
+    }
+}
+
+async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding) -> Response {
+    let sub = call.subscribe.unwrap_or_default();
+    let stream_id = uuid::Uuid::new_v4().to_string();
+    let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+    let (reply, reply_rx) = oneshot::channel();
+    let req = SubscribeRequest {
+        info: sub.framework_info,
+        suppressed_roles: sub.suppressed_roles,
+        subscriber: Subscriber {
+            stream_id: stream_id.clone(),
+            encoding: accept,
+            tx: tx.clone(),
+        },
+    };
+    if !handle.send(Command::Subscribe { req, reply }).await {
+        return unavailable();
+    }
+    let framework_id = match reply_rx.await {
+        Ok(Ok(id)) => id,
+        Ok(Err(CallError::BadRequest(m))) => return error_response(StatusCode::BAD_REQUEST, m),
+        Ok(Err(CallError::Forbidden(m))) => return error_response(StatusCode::FORBIDDEN, m),
+        Err(_) => return unavailable(),
+    };
+
+    // Heartbeats come from here rather than the engine: they need no state, and a weak
+    // sender lets the stream end as soon as the engine lets go of it.
+    let weak = tx.downgrade();
+    drop(tx);
+    let heartbeat = accept.encode(&crate::engine::heartbeat_event());
+    tokio::spawn(async move {
+        let period = Duration::from_secs_f64(HEARTBEAT_INTERVAL_SECS);
+        loop {
+            tokio::time::sleep(period).await;
+            let Some(tx) = weak.upgrade() else { break };
+            if tx
+                .try_send(mesos_common::recordio::encode(&heartbeat))
+                .is_err()
+                && tx.is_closed()
+            {
+                break;
+            }
+        }
+    });
+
+    let guard = StreamGuard {
+        handle,
+        framework_id: Some(framework_id),
+        stream_id: stream_id.clone(),
+    };
+    let stream = ReceiverStream::new(rx).map(move |chunk| {
+        let _keep = &guard;
+        Ok::<Bytes, Infallible>(chunk)
+    });
+    let content_type = accept.content_type();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header("Mesos-Stream-Id", HeaderValue::from_str(&stream_id).expect("uuid"))
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .expect("valid response")
+}
+
+// ---------------------------------------------------------------------- endpoints
+
+async fn state(State(h): State<MasterHandle>) -> Response {
+    match h.inspect(state_json::state).await {
+        Some(v) => json_response(v),
+        None => unavailable(),
+    }
+}
+
+async fn state_summary(State(h): State<MasterHandle>) -> Response {
+    match h.inspect(state_json::state_summary).await {
+        Some(v) => json_response(v),
+        None => unavailable(),
+    }
+}
+
+async fn frameworks(State(h): State<MasterHandle>) -> Response {
+    match h.inspect(state_json::frameworks).await {
+        Some(v) => json_response(v),
+        None => unavailable(),
+    }
+}
+
+async fn slaves(State(h): State<MasterHandle>) -> Response {
+    match h.inspect(state_json::slaves).await {
+        Some(v) => json_response(v),
+        None => unavailable(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TasksQuery {
+    limit: Option<String>,
+    offset: Option<String>,
+    order: Option<String>,
+}
+
+async fn tasks(State(h): State<MasterHandle>, Query(q): Query<TasksQuery>) -> Response {
+    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
+        None => 100,
+        Some(Ok(l)) => l,
+        Some(Err(_)) => return error_response(StatusCode::BAD_REQUEST, "'limit' must be a non-negative integer"),
+    };
+    let offset = match q.offset.as_deref().map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(o)) => o,
+        Some(Err(_)) => return error_response(StatusCode::BAD_REQUEST, "'offset' must be a non-negative integer"),
+    };
+    let descending = match q.order.as_deref() {
+        None | Some("des") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                format!("'order' must be 'asc' or 'des', got '{other}'"),
+            )
+        }
+    };
+    match h
+        .inspect(move |e| state_json::tasks(e, limit, offset, descending))
+        .await
+    {
+        Some(v) => json_response(v),
+        None => unavailable(),
+    }
+}
+
+async fn roles(State(h): State<MasterHandle>) -> Response {
+    match h.inspect(state_json::roles).await {
+        Some(v) => json_response(v),
+        None => unavailable(),
+    }
+}
+
+async fn flags(State(h): State<MasterHandle>) -> Response {
+    match h
+        .inspect(|e| serde_json::json!({ "flags": e.config.flag_map() }))
+        .await
+    {
+        Some(v) => json_response(v),
+        None => unavailable(),
+    }
+}
+
+async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn version() -> Response {
+    json_response(state_json::version())
+}
+
+async fn metrics(State(h): State<MasterHandle>) -> Response {
+    match h.inspect(state_json::metrics).await {
+        Some(v) => json_response(v),
+        None => unavailable(),
+    }
+}
+
+/// Redirects to the leading master (this one, until leader election lands).
+async fn redirect(State(h): State<MasterHandle>) -> Response {
+    let address = h.info.address.clone().unwrap_or_default();
+    let host = address.hostname.clone().filter(|h| !h.is_empty()).unwrap_or(address.ip.clone().unwrap_or_default());
+    let location = format!("//{}:{}", host, address.port);
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct TeardownForm {
+    #[serde(rename = "frameworkId")]
+    framework_id: Option<String>,
+}
+
+/// `POST /master/teardown` with form field `frameworkId`, as Mesos's operator endpoint.
+async fn teardown(State(h): State<MasterHandle>, request: Request) -> Response {
+    if request.method() != Method::POST {
+        return error_response(StatusCode::METHOD_NOT_ALLOWED, "Expecting a 'POST' request");
+    }
+    let query = request.uri().query().unwrap_or("").to_string();
+    let body = match axum::body::to_bytes(request.into_body(), 64 * 1024).await {
+        Ok(b) => b,
+        Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
+    };
+    let form: TeardownForm = serde_urlencoded_pairs(&body)
+        .or_else(|| serde_urlencoded_pairs(query.as_bytes()))
+        .unwrap_or(TeardownForm { framework_id: None });
+    let Some(framework_id) = form.framework_id else {
+        return error_response(StatusCode::BAD_REQUEST, "Missing 'frameworkId' query parameter in the request body");
+    };
+    let id = framework_id.clone();
+    match h
+        .mutate(move |e, now| {
+            if e.frameworks.contains_key(&id) {
+                e.teardown(&id, now);
+                true
+            } else {
+                false
+            }
+        })
+        .await
+    {
+        Some(true) => StatusCode::OK.into_response(),
+        Some(false) => error_response(
+            StatusCode::BAD_REQUEST,
+            format!("No framework found with specified ID {framework_id}"),
+        ),
+        None => unavailable(),
+    }
+}
+
+fn serde_urlencoded_pairs(bytes: &[u8]) -> Option<TeardownForm> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let id = text.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == "frameworkId").then(|| percent_decode(v))
+    })?;
+    Some(TeardownForm {
+        framework_id: Some(id),
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call_json(s: &str) -> scheduler::Call {
+        decode_call(Encoding::Json, s.as_bytes()).expect("decodes")
+    }
+
+    #[test]
+    fn validation_names_the_missing_field() {
+        let c = call_json(r#"{"type":"ACCEPT","framework_id":{"value":"f"}}"#);
+        assert_eq!(validate_call(&c), Err("Expecting 'accept' to be present".into()));
+        let c = call_json(r#"{"type":"DECLINE"}"#);
+        assert_eq!(
+            validate_call(&c),
+            Err("Expecting 'framework_id' to be present".into())
+        );
+        let c = call_json(r#"{"type":"SUBSCRIBE"}"#);
+        assert!(validate_call(&c).is_err());
+        let c = call_json(r#"{"type":"REVIVE","framework_id":{"value":"f"}}"#);
+        assert_eq!(validate_call(&c), Ok(()));
+        assert!(decode_call(Encoding::Json, b"{not json").is_err());
+        assert!(decode_call(Encoding::Json, br#"{"type":"NO_SUCH_CALL"}"#).is_err());
+        assert!(decode_call(Encoding::Protobuf, &[0xff, 0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn encodings_follow_headers() {
+        let mut h = HeaderMap::new();
+        assert!(request_encoding(&h).is_err());
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        assert_eq!(request_encoding(&h).ok(), Some(Encoding::Json));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(request_encoding(&h).is_err());
+        let mut h = HeaderMap::new();
+        assert_eq!(response_encoding(&h).ok(), Some(Encoding::Json));
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/x-protobuf"));
+        assert_eq!(response_encoding(&h).ok(), Some(Encoding::Protobuf));
+        h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
+        assert!(response_encoding(&h).is_err());
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/recordio"));
+        h.insert("message-accept", HeaderValue::from_static("application/x-protobuf"));
+        assert_eq!(response_encoding(&h).ok(), Some(Encoding::Protobuf));
+    }
+
+    #[test]
+    fn teardown_form_decoding() {
+        let f = serde_urlencoded_pairs(b"frameworkId=abc-0000").unwrap();
+        assert_eq!(f.framework_id.as_deref(), Some("abc-0000"));
+        assert_eq!(percent_decode("a%2Db"), "a-b");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+}

@@ -1,0 +1,31 @@
+//! A Mesos-compatible master.
+//!
+//! Parts:
+//! - [`config`]: flags (`--port`, `--allocation_interval`, ...) with Mesos's names.
+//! - [`allocator`]: a pure hierarchical-DRF allocator (events in, allocations out; time
+//!   is an argument).
+//! - [`engine`]: frameworks, agents, tasks and offers; the rules of the scheduler API.
+//! - [`server`]: the actor that owns the engine, its timers, and [`run`].
+//! - `http`: `/api/v1/scheduler` and the JSON endpoints; `agent_link`: the agents' gRPC
+//!   stream; `state_json`: Mesos's JSON shapes.
+//!
+//! ```text
+//!  schedulers ──HTTP /api/v1/scheduler──▶ http ──Command──▶ ┌────────────┐
+//!  tools ─────GET /master/state─────────▶ http ──Inspect──▶ │ actor loop │──▶ allocator
+//!  agents ════gRPC AgentService.Connect═▶ agent_link ─────▶ │  (Engine)  │
+//!         ◀═══ RunTask / KillTask / Ack ═════════════════════└────────────┘
+//!  schedulers ◀── RecordIO events (SUBSCRIBED, OFFERS, UPDATE, ...) ──┘
+//! ```
+#![forbid(unsafe_code)]
+#![recursion_limit = "256"]
+
+mod agent_link;
+pub mod allocator;
+pub mod config;
+pub mod engine;
+mod http;
+pub mod server;
+mod state_json;
+
+pub use config::Config;
+pub use server::{run, MasterError, VERSION};

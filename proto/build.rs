@@ -1,0 +1,43 @@
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "proto/mesos/v1/mesos.proto",
+    "proto/mesos/v1/scheduler/scheduler.proto",
+    "proto/mesos/v1/executor/executor.proto",
+    "proto/mesos/internal/agent.proto",
+];
+const INCLUDES: &[&str] = &["proto"];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A vendored protoc keeps the build independent of whatever the host has.
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    std::env::set_var("PROTOC", protoc);
+
+    for path in PROTOS {
+        println!("cargo:rerun-if-changed={path}");
+    }
+
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    let descriptor_path = out_dir.join("file_descriptor_set.bin");
+
+    // First pass: produce the descriptor set and tag every message with the
+    // ReflectMessage derive pointing at crate::DESCRIPTOR_POOL.
+    let mut config = prost_build::Config::new();
+    prost_reflect_build::Builder::new()
+        .file_descriptor_set_path(&descriptor_path)
+        .descriptor_pool("crate::DESCRIPTOR_POOL")
+        .configure(&mut config, PROTOS, INCLUDES)?;
+
+    // Second pass: the real code generation, with the gRPC service for the
+    // agent<->master stream, reusing the descriptor set from the first pass.
+    config.skip_protoc_run();
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        // The rpc is named Connect; the generated `connect` constructor of the
+        // transport helpers would clash with it. Build clients with
+        // `AgentServiceClient::new(channel)` instead.
+        .build_transport(false)
+        .compile_with_config(config, PROTOS, INCLUDES)?;
+    Ok(())
+}

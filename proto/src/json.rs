@@ -1,0 +1,172 @@
+//! The JSON encoding Mesos uses on its HTTP APIs.
+//!
+//! It is protobuf's JSON mapping with three Mesos-specific choices, which the
+//! C++ implementation (and every client written against it) relies on:
+//! fields keep their original proto names (`framework_id`, not `frameworkId`),
+//! 64-bit integers are JSON numbers rather than strings, and unset fields are
+//! left out. Enums are written by name (`"TASK_RUNNING"`) and bytes as
+//! standard base64.
+//!
+//! Decoding is lenient where Mesos is lenient (unknown fields are ignored,
+//! 64-bit integers may also be given as strings, camelCase names are
+//! accepted) and strict where a silent default would change meaning (unknown
+//! enum names and wrong value types are errors).
+
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
+    SerializeOptions,
+};
+
+/// Why a JSON document could not be turned into a message.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    /// Malformed JSON, or JSON that does not fit the message schema (wrong
+    /// type, unknown enum name, bad base64...).
+    #[error("invalid JSON for {message}: {source}")]
+    Invalid {
+        /// Full protobuf name of the message being decoded.
+        message: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The decoded message could not be converted to the generated type.
+    #[error("cannot convert JSON to {message}: {source}")]
+    Convert {
+        /// Full protobuf name of the message being decoded.
+        message: String,
+        #[source]
+        source: prost::DecodeError,
+    },
+}
+
+fn serialize_options() -> SerializeOptions {
+    SerializeOptions::new()
+        .use_proto_field_name(true)
+        .stringify_64_bit_integers(false)
+        .use_enum_numbers(false)
+        .skip_default_fields(true)
+}
+
+fn deserialize_options() -> DeserializeOptions {
+    DeserializeOptions::new().deny_unknown_fields(false)
+}
+
+/// Encodes `message` as a JSON value in Mesos's mapping.
+pub fn to_json_value<M: ReflectMessage>(message: &M) -> serde_json::Value {
+    let dynamic = message.transcode_to_dynamic();
+    dynamic
+        .serialize_with_options(serde_json::value::Serializer, &serialize_options())
+        // Serializing into a `Value` only fails for non-string map keys, and
+        // protobuf map keys are always rendered as strings.
+        .expect("protobuf messages always serialize to JSON")
+}
+
+/// Encodes `message` as a compact JSON string in Mesos's mapping.
+pub fn to_json_string<M: ReflectMessage>(message: &M) -> String {
+    to_json_value(message).to_string()
+}
+
+/// Decodes a message from JSON bytes (for example an HTTP request body).
+pub fn from_json_slice<M: ReflectMessage + Default>(bytes: &[u8]) -> Result<M, JsonError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|source| JsonError::Invalid {
+            message: M::default().descriptor().full_name().to_owned(),
+            source,
+        })?;
+    from_json_value(&value)
+}
+
+/// Decodes a message from JSON text.
+pub fn from_json_str<M: ReflectMessage + Default>(text: &str) -> Result<M, JsonError> {
+    from_json_slice(text.as_bytes())
+}
+
+/// Decodes a message from an already parsed JSON value.
+pub fn from_json_value<M: ReflectMessage + Default>(
+    value: &serde_json::Value,
+) -> Result<M, JsonError> {
+    let descriptor = M::default().descriptor();
+    let invalid = |source| JsonError::Invalid {
+        message: descriptor.full_name().to_owned(),
+        source,
+    };
+    check_enum_names(value, &descriptor).map_err(invalid)?;
+    let dynamic =
+        DynamicMessage::deserialize_with_options(descriptor.clone(), value, &deserialize_options())
+            .map_err(invalid)?;
+    convert(dynamic)
+}
+
+/// prost-reflect only rejects unknown enum names together with unknown
+/// fields; Mesos ignores the latter but must reject the former (silently
+/// dropping `"type":"SUBSCRIBBE"` would turn a call into UNKNOWN), so enum
+/// names are checked in a separate walk before decoding.
+fn check_enum_names(
+    value: &serde_json::Value,
+    descriptor: &MessageDescriptor,
+) -> Result<(), serde_json::Error> {
+    let serde_json::Value::Object(object) = value else {
+        // Type errors are reported by the decoder itself.
+        return Ok(());
+    };
+    for (key, field_value) in object {
+        let Some(field) = descriptor
+            .get_field_by_json_name(key)
+            .or_else(|| descriptor.get_field_by_name(key))
+        else {
+            continue;
+        };
+        if field.is_map() {
+            let Kind::Message(entry) = field.kind() else {
+                continue;
+            };
+            if let serde_json::Value::Object(entries) = field_value {
+                let value_field = entry.map_entry_value_field();
+                for item in entries.values() {
+                    check_kind(item, &value_field.kind(), &field)?;
+                }
+            }
+        } else if field.is_list() {
+            if let serde_json::Value::Array(items) = field_value {
+                for item in items {
+                    check_kind(item, &field.kind(), &field)?;
+                }
+            }
+        } else {
+            check_kind(field_value, &field.kind(), &field)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_kind(
+    value: &serde_json::Value,
+    kind: &Kind,
+    field: &FieldDescriptor,
+) -> Result<(), serde_json::Error> {
+    match (kind, value) {
+        (Kind::Enum(enum_descriptor), serde_json::Value::String(name))
+            if enum_descriptor.get_value_by_name(name).is_none() =>
+        {
+            Err(<serde_json::Error as serde::de::Error>::custom(format!(
+                "unknown value '{name}' for enum {} in field '{}'",
+                enum_descriptor.full_name(),
+                field.name()
+            )))
+        }
+        (Kind::Message(message), _) => check_enum_names(value, message),
+        _ => Ok(()),
+    }
+}
+
+fn convert<M: ReflectMessage + Default>(dynamic: DynamicMessage) -> Result<M, JsonError> {
+    dynamic
+        .transcode_to::<M>()
+        .map_err(|source| JsonError::Convert {
+            message: dynamic.descriptor().full_name().to_owned(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests;

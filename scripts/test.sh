@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian 12 machine and runs every test.
+# This is the README's test command; .ci/run calls exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR=never
+export RUST_BACKTRACE=1
+
+# Binaries first: the integration tests start the real mesos-master and mesos-agent.
+cargo build --workspace --bins --locked 2>&1 | tail -n 3
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"
