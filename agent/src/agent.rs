@@ -16,7 +16,6 @@ use mesos_proto::v1::{
     ContainerStatus, ExecutorId, FrameworkId, FrameworkInfo, MasterInfo, TaskId, TaskInfo,
     TaskState, TaskStatus,
 };
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, info_span, warn};
 
@@ -26,11 +25,11 @@ use crate::launcher::{self, CommandLine, EnvContext, Launcher, Supervised};
 use crate::master_link::LinkEvent;
 use crate::paths::{valid_id, write_atomic, Layout, RunPaths};
 use crate::resources;
-use crate::status_update::{
-    is_terminal, state_of, AckOutcome, Record, StatusUpdateManager, StreamKey,
-};
+use crate::status_update::{state_of, AckOutcome, Record, StatusUpdateManager, StreamKey};
 use crate::supervisor::ExitStatus;
 use crate::{AgentError, VERSION};
+
+mod state;
 
 /// Grace period between SIGTERM and SIGKILL when neither the task nor the kill says.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
@@ -150,7 +149,11 @@ impl Framework {
     }
 
     fn id(&self) -> &str {
-        self.info.id.as_ref().map(|i| i.value.as_str()).unwrap_or_default()
+        self.info
+            .id
+            .as_ref()
+            .map(|i| i.value.as_str())
+            .unwrap_or_default()
     }
 
     fn has_capability(&self, capability: framework_info::capability::Type) -> bool {
@@ -270,10 +273,18 @@ impl Core {
             }
             return;
         }
-        info!(agent_id, "recovering agent from {}", self.layout.work_dir().display());
+        info!(
+            agent_id,
+            "recovering agent from {}",
+            self.layout.work_dir().display()
+        );
         self.agent_id = Some(agent_id);
         for info in recovered.frameworks {
-            let id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
+            let id = info
+                .id
+                .as_ref()
+                .map(|i| i.value.clone())
+                .unwrap_or_default();
             let mut framework = Framework::new(info);
             framework.removed = self
                 .layout
@@ -470,7 +481,7 @@ impl Core {
             discovery: task.info.discovery.clone(),
             container: task.info.container.clone(),
             health_check: task.info.health_check.clone(),
-            kill_policy: task.info.kill_policy.clone(),
+            kill_policy: task.info.kill_policy,
             user: None,
             limits: task.info.limits.clone(),
         }
@@ -544,7 +555,11 @@ impl Core {
             );
             return;
         }
-        if self.frameworks.get(&framework_id).is_some_and(|f| f.tasks.contains_key(&task_id)) {
+        if self
+            .frameworks
+            .get(&framework_id)
+            .is_some_and(|f| f.tasks.contains_key(&task_id))
+        {
             warn!("ignoring a task with the id of a task this agent already runs");
             return;
         }
@@ -557,7 +572,9 @@ impl Core {
             error!(error = %e, "cannot checkpoint the framework");
         }
         let container_id = uuid::Uuid::new_v4().to_string();
-        let run = self.layout.run(&agent_id, &framework_id, &task_id, &container_id);
+        let run = self
+            .layout
+            .run(&agent_id, &framework_id, &task_id, &container_id);
         let command = task.command.as_ref().map(CommandLine::from_command);
         let key = StreamKey::new(framework_id.clone(), task_id.clone());
         let framework = self.framework_entry(framework_info);
@@ -611,7 +628,11 @@ impl Core {
     }
 
     fn framework_entry(&mut self, info: FrameworkInfo) -> &mut Framework {
-        let id = info.id.as_ref().map(|i| i.value.clone()).unwrap_or_default();
+        let id = info
+            .id
+            .as_ref()
+            .map(|i| i.value.clone())
+            .unwrap_or_default();
         if !self.frameworks.contains_key(&id) {
             let revived = self
                 .completed_frameworks
@@ -638,10 +659,7 @@ impl Core {
         }
         if let Some(container) = &task.container {
             let docker = container.r#type() == container_info::Type::Docker;
-            let image = container
-                .mesos
-                .as_ref()
-                .is_some_and(|m| m.image.is_some());
+            let image = container.mesos.as_ref().is_some_and(|m| m.image.is_some());
             if docker || image || container.docker.is_some() {
                 return Err(
                     "Containerized tasks (docker or container images) are not supported yet"
@@ -650,9 +668,8 @@ impl Core {
             }
         }
         let command = command.ok_or_else(|| "Task has no command".to_string())??;
-        launcher::prepare_sandbox(run).map_err(|e| {
-            format!("Failed to create sandbox {}: {e}", run.sandbox.display())
-        })?;
+        launcher::prepare_sandbox(run)
+            .map_err(|e| format!("Failed to create sandbox {}: {e}", run.sandbox.display()))?;
         let endpoint = self.identity.endpoint();
         let ctx = EnvContext {
             framework_id,
@@ -871,7 +888,13 @@ impl Core {
             .is_some_and(|f| f.has_capability(framework_info::capability::Type::TaskKillingState));
         self.start_kill(&key, grace);
         if killing_state {
-            self.update(&key, TaskState::TaskKilling, None, None, task_status::Source::Executor);
+            self.update(
+                &key,
+                TaskState::TaskKilling,
+                None,
+                None,
+                task_status::Source::Executor,
+            );
         }
     }
 
@@ -954,12 +977,14 @@ impl Core {
         for key in self.sum.cleanup_framework(&framework_id) {
             self.sum.journal_mut().forget(&key);
         }
+        // As Mesos gives executors of a framework being shut down.
+        let default_grace = self.config.executor_shutdown_grace_period;
         for task_id in running {
             let key = StreamKey::new(framework_id.clone(), task_id);
             let grace = self
                 .task_mut(&key)
-                .map(|t| kill_grace(&t.info, None))
-                .unwrap_or(DEFAULT_KILL_GRACE);
+                .and_then(|t| policy_grace(&t.info, None))
+                .unwrap_or(default_grace);
             if self.task_mut(&key).is_some_and(|t| !t.killing) {
                 self.start_kill(&key, grace);
             }
@@ -1001,174 +1026,17 @@ impl Core {
     pub fn next_retry(&self) -> Option<Instant> {
         self.sum.next_deadline()
     }
-
-    // -----------------------------------------------------------------------------------
-    // /state
-
-    pub fn on_query(&self, query: Query) {
-        match query {
-            Query::State(reply) => {
-                let _ = reply.send(self.state_json());
-            }
-        }
-    }
-
-    fn state_json(&self) -> serde_json::Value {
-        let frameworks: Vec<serde_json::Value> =
-            self.frameworks.values().map(|f| self.framework_json(f)).collect();
-        let completed: Vec<serde_json::Value> = self
-            .completed_frameworks
-            .iter()
-            .map(|f| self.framework_json(f))
-            .collect();
-        let mut state = json!({
-            "version": VERSION,
-            "git_sha": "",
-            "git_branch": "",
-            "build_date": "",
-            "build_time": 0,
-            "build_user": "",
-            "start_time": self.start_time,
-            "id": self.agent_id.clone().unwrap_or_default(),
-            "pid": self.identity.pid(),
-            "hostname": self.identity.hostname,
-            "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-            "resources": resources::state_json(&self.resources),
-            "unreserved_resources": resources::state_json(&self.resources.unreserved()),
-            "reserved_resources": reserved_by_role(&self.resources),
-            "attributes": resources::attributes_state_json(&self.attributes),
-            "flags": self.config.flags(),
-            "frameworks": frameworks,
-            "completed_frameworks": completed,
-        });
-        if let Some(master) = self.master_info.as_ref().filter(|_| self.registered) {
-            state["master_hostname"] = json!(master.hostname.clone().unwrap_or_default());
-        }
-        if let Some(log_dir) = &self.config.log_dir {
-            state["log_dir"] = json!(log_dir.display().to_string());
-        }
-        state
-    }
-
-    fn framework_json(&self, framework: &Framework) -> serde_json::Value {
-        let info = &framework.info;
-        let executors: Vec<serde_json::Value> = framework
-            .tasks
-            .values()
-            .map(|t| self.executor_json(t))
-            .collect();
-        let completed: Vec<serde_json::Value> = framework
-            .completed
-            .iter()
-            .map(|t| self.executor_json(t))
-            .collect();
-        let capabilities: Vec<&str> = info
-            .capabilities
-            .iter()
-            .map(|c| c.r#type().as_str_name())
-            .collect();
-        json!({
-            "id": framework.id(),
-            "name": info.name,
-            "user": info.user,
-            "failover_timeout": info.failover_timeout(),
-            "checkpoint": info.checkpoint(),
-            "hostname": info.hostname.clone().unwrap_or_default(),
-            "role": info.roles.first().cloned().unwrap_or_else(|| info.role().to_string()),
-            "roles": info.roles,
-            "principal": info.principal,
-            "capabilities": capabilities,
-            "executors": executors,
-            "completed_executors": completed,
-        })
-    }
-
-    fn executor_json(&self, task: &Task) -> serde_json::Value {
-        let task_json = self.task_json(task);
-        let (live, done) = if is_terminal(task.state) || task.exited {
-            (vec![], vec![task_json])
-        } else {
-            (vec![task_json], vec![])
-        };
-        json!({
-            "id": task.id(),
-            "name": format!("Command Executor (Task: {}) (Command: {})", task.id(), task.command),
-            "source": task.id(),
-            "framework_id": task.framework_id,
-            "container": task.container_id,
-            "directory": task.run.sandbox.display().to_string(),
-            "resources": resources::state_json(&resources::from_protos(&task.info.resources)),
-            "type": "COMMAND",
-            "tasks": live,
-            "queued_tasks": [],
-            "completed_tasks": done,
-        })
-    }
-
-    fn task_json(&self, task: &Task) -> serde_json::Value {
-        let statuses: Vec<serde_json::Value> = task
-            .statuses
-            .iter()
-            .map(|s| {
-                let mut status = json!({
-                    "state": TaskState::try_from(s.state).unwrap_or(TaskState::TaskStaging).as_str_name(),
-                    "timestamp": s.timestamp.unwrap_or_default(),
-                });
-                if let Some(container) = &s.container_status {
-                    status["container_status"] = mesos_proto::json::to_json_value(container);
-                }
-                if let Some(healthy) = s.healthy {
-                    status["healthy"] = json!(healthy);
-                }
-                status
-            })
-            .collect();
-        let mut value = json!({
-            "id": task.id(),
-            "name": task.info.name,
-            "framework_id": task.framework_id,
-            "executor_id": "",
-            "slave_id": self.agent_id.clone().unwrap_or_default(),
-            "state": task.state.as_str_name(),
-            "resources": resources::state_json(&resources::from_protos(&task.info.resources)),
-            "statuses": statuses,
-        });
-        let info = &task.info;
-        if let Some(labels) = &info.labels {
-            value["labels"] = mesos_proto::json::to_json_value(labels)["labels"].clone();
-        }
-        if let Some(discovery) = &info.discovery {
-            value["discovery"] = mesos_proto::json::to_json_value(discovery);
-        }
-        if let Some(container) = &info.container {
-            value["container"] = mesos_proto::json::to_json_value(container);
-        }
-        if let Some(kill_policy) = &info.kill_policy {
-            value["kill_policy"] = mesos_proto::json::to_json_value(kill_policy);
-        }
-        value
-    }
-}
-
-/// `{role: {...}}` of the reserved resources, as `/state` shows them.
-fn reserved_by_role(all: &Resources) -> serde_json::Value {
-    let mut by_role: BTreeMap<String, Resources> = BTreeMap::new();
-    for r in all.reserved().iter() {
-        by_role.entry(r.role.clone()).or_default().add_resource(r);
-    }
-    let object: serde_json::Map<String, serde_json::Value> = by_role
-        .into_iter()
-        .map(|(role, resources)| (role, resources::state_json(&resources)))
-        .collect();
-    serde_json::Value::Object(object)
 }
 
 /// The kill's policy, else the task's, else [`DEFAULT_KILL_GRACE`].
 pub fn kill_grace(task: &TaskInfo, kill: Option<&v1::KillPolicy>) -> Duration {
+    policy_grace(task, kill).unwrap_or(DEFAULT_KILL_GRACE)
+}
+
+fn policy_grace(task: &TaskInfo, kill: Option<&v1::KillPolicy>) -> Option<Duration> {
     kill.and_then(|k| k.grace_period.as_ref())
-        .or_else(|| task.kill_policy.as_ref().and_then(|k| k.grace_period.as_ref()))
+        .or_else(|| task.kill_policy.as_ref()?.grace_period.as_ref())
         .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
-        .unwrap_or(DEFAULT_KILL_GRACE)
 }
 
 /// Runs the core until `shutdown` resolves or a fatal error.

@@ -35,7 +35,11 @@ pub fn read_message<M: ReflectMessage + Default>(path: &Path) -> std::io::Result
 
 /// Records the id the master gave this agent, with the AgentInfo it registered with.
 pub fn write_agent(layout: &Layout, info: &AgentInfo) -> std::io::Result<()> {
-    let id = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or_default();
+    let id = info
+        .id
+        .as_ref()
+        .map(|i| i.value.as_str())
+        .unwrap_or_default();
     write_message(&layout.agent_info(id), info)?;
     replace_symlink(Path::new(id), &layout.latest_agent_link())
 }
@@ -59,7 +63,9 @@ fn encode_record(record: &Record) -> String {
 fn decode_record(line: &str) -> Option<Record> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
     if let Some(update) = value.get("update") {
-        return from_json_value::<StatusUpdate>(update).ok().map(Record::Update);
+        return from_json_value::<StatusUpdate>(update)
+            .ok()
+            .map(Record::Update);
     }
     let ack = value.get("ack")?.as_str()?;
     b64().decode(ack).ok().map(Record::Ack)
@@ -152,7 +158,9 @@ pub fn recover_runs(layout: &Layout, agent_id: &str) -> RecoveredState {
                 continue;
             }
         }
-        let executors = layout.framework_meta(agent_id, &framework_id).join("executors");
+        let executors = layout
+            .framework_meta(agent_id, &framework_id)
+            .join("executors");
         for executor_id in subdirectories(&executors) {
             let runs = executors.join(&executor_id).join("runs");
             for container_id in subdirectories(&runs) {
@@ -175,7 +183,15 @@ pub fn recover_runs(layout: &Layout, agent_id: &str) -> RecoveredState {
             }
         }
     }
+    // Oldest first, so that a task id reused in a later run ends up with the later run.
     state
+        .runs
+        .sort_by_key(|run| modified(&run.paths.task_info(&run.task.task_id.value)));
+    state
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(test)]
@@ -206,10 +222,16 @@ mod tests {
         journal.register(key.clone(), path.clone());
         journal.append(&key, &Record::Update(update(1))).unwrap();
         journal.append(&key, &Record::Ack(vec![1; 16])).unwrap();
-        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(b"{\"upda").unwrap();
         let records = read_journal(&path);
-        assert_eq!(records, vec![Record::Update(update(1)), Record::Ack(vec![1; 16])]);
+        assert_eq!(
+            records,
+            vec![Record::Update(update(1)), Record::Ack(vec![1; 16])]
+        );
     }
 
     #[test]
@@ -219,7 +241,9 @@ mod tests {
         assert!(read_agent(&layout).is_none());
         let info = AgentInfo {
             hostname: "h".into(),
-            id: Some(AgentId { value: "A-S0".into() }),
+            id: Some(AgentId {
+                value: "A-S0".into(),
+            }),
             ..Default::default()
         };
         write_agent(&layout, &info).unwrap();

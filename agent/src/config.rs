@@ -15,7 +15,7 @@ use mesos_common::flags::{duration_arg, format_duration};
 /// Programmatic construction (e.g. `mesos-local`):
 /// `Config::try_parse_from(["mesos-agent", "--master=127.0.0.1:5050", "--work_dir=/tmp/a"])`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "mesos-agent", version, about = "Mesos agent: runs tasks for the master")]
+#[command(name = "mesos-agent", version, about = "Mesos agent: runs tasks for the master", long_about = None)]
 pub struct Config {
     /// Master address: `host:port` (a `zk://` URL is not supported yet).
     #[arg(long = "master", env = "MESOS_MASTER")]
@@ -39,7 +39,11 @@ pub struct Config {
     pub advertise_ip: Option<IpAddr>,
 
     /// Directory for checkpoints and task sandboxes.
-    #[arg(long = "work_dir", env = "MESOS_WORK_DIR", default_value = "/var/lib/mesos")]
+    #[arg(
+        long = "work_dir",
+        env = "MESOS_WORK_DIR",
+        default_value = "/var/lib/mesos"
+    )]
     pub work_dir: PathBuf,
 
     /// Total resources: `cpus:4;mem:2048;ports:[31000-32000]` or a JSON array of resources.
@@ -52,11 +56,19 @@ pub struct Config {
     pub attributes: Option<String>,
 
     /// Comma-separated containerizers; only `mesos` is supported for now.
-    #[arg(long = "containerizers", env = "MESOS_CONTAINERIZERS", default_value = "mesos")]
+    #[arg(
+        long = "containerizers",
+        env = "MESOS_CONTAINERIZERS",
+        default_value = "mesos"
+    )]
     pub containerizers: String,
 
     /// Isolation mechanisms (accepted for compatibility; tasks run as plain processes).
-    #[arg(long = "isolation", env = "MESOS_ISOLATION", default_value = "posix/cpu,posix/mem")]
+    #[arg(
+        long = "isolation",
+        env = "MESOS_ISOLATION",
+        default_value = "posix/cpu,posix/mem"
+    )]
     pub isolation: String,
 
     /// Role given to resources that name none.
@@ -136,7 +148,9 @@ impl Config {
         crate::resources::parse_attributes(self.attributes.as_deref())
             .map_err(ConfigError::Attributes)?;
         if self.status_update_retry_interval_min.is_zero() {
-            return Err(ConfigError::ZeroDuration("status_update_retry_interval_min"));
+            return Err(ConfigError::ZeroDuration(
+                "status_update_retry_interval_min",
+            ));
         }
         std::fs::create_dir_all(&self.work_dir).map_err(|e| ConfigError::WorkDir {
             path: self.work_dir.display().to_string(),
@@ -148,7 +162,11 @@ impl Config {
     /// The master's `host:port`, with the forms Mesos also accepts (`master@host:port`,
     /// `http://host:port`) reduced to it.
     pub fn master_address(&self) -> Result<String, ConfigError> {
-        let raw = self.master.as_deref().ok_or(ConfigError::MissingMaster)?.trim();
+        let raw = self
+            .master
+            .as_deref()
+            .ok_or(ConfigError::MissingMaster)?
+            .trim();
         if raw.starts_with("zk://") {
             return Err(ConfigError::Master(
                 "zk:// master URLs are not supported yet; give host:port".to_string(),
@@ -163,9 +181,7 @@ impl Config {
             Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
                 Ok(stripped.to_string())
             }
-            _ => Err(ConfigError::Master(format!(
-                "'{raw}' is not host:port"
-            ))),
+            _ => Err(ConfigError::Master(format!("'{raw}' is not host:port"))),
         }
     }
 
@@ -178,19 +194,40 @@ impl Config {
             ("ip", self.ip.to_string()),
             ("port", self.port.to_string()),
             ("hostname", optional(self.hostname.clone())),
-            ("advertise_ip", optional(self.advertise_ip.map(|ip| ip.to_string()))),
+            (
+                "advertise_ip",
+                optional(self.advertise_ip.map(|ip| ip.to_string())),
+            ),
             ("work_dir", self.work_dir.display().to_string()),
             ("resources", optional(self.resources.clone())),
             ("attributes", optional(self.attributes.clone())),
             ("containerizers", self.containerizers.clone()),
             ("isolation", self.isolation.clone()),
             ("default_role", self.default_role.clone()),
-            ("executor_shutdown_grace_period", duration(self.executor_shutdown_grace_period)),
-            ("executor_registration_timeout", duration(self.executor_registration_timeout)),
-            ("registration_backoff_factor", duration(self.registration_backoff_factor)),
-            ("log_dir", optional(self.log_dir.as_ref().map(|p| p.display().to_string()))),
-            ("launcher_dir", optional(self.launcher_dir.as_ref().map(|p| p.display().to_string()))),
-            ("status_update_retry_interval_min", duration(self.status_update_retry_interval_min)),
+            (
+                "executor_shutdown_grace_period",
+                duration(self.executor_shutdown_grace_period),
+            ),
+            (
+                "executor_registration_timeout",
+                duration(self.executor_registration_timeout),
+            ),
+            (
+                "registration_backoff_factor",
+                duration(self.registration_backoff_factor),
+            ),
+            (
+                "log_dir",
+                optional(self.log_dir.as_ref().map(|p| p.display().to_string())),
+            ),
+            (
+                "launcher_dir",
+                optional(self.launcher_dir.as_ref().map(|p| p.display().to_string())),
+            ),
+            (
+                "status_update_retry_interval_min",
+                duration(self.status_update_retry_interval_min),
+            ),
         ];
         entries
             .into_iter()
@@ -218,9 +255,15 @@ mod tests {
         assert_eq!(config.work_dir, PathBuf::from("/var/lib/mesos"));
         assert_eq!(config.containerizers, "mesos");
         assert_eq!(config.default_role, "*");
-        assert_eq!(config.executor_shutdown_grace_period, Duration::from_secs(5));
+        assert_eq!(
+            config.executor_shutdown_grace_period,
+            Duration::from_secs(5)
+        );
         assert_eq!(config.registration_backoff_factor, Duration::from_secs(1));
-        assert_eq!(config.status_update_retry_interval_min, Duration::from_secs(10));
+        assert_eq!(
+            config.status_update_retry_interval_min,
+            Duration::from_secs(10)
+        );
     }
 
     #[test]
@@ -244,7 +287,10 @@ mod tests {
             if id == "help" || id == "version" {
                 continue;
             }
-            assert!(flags.contains_key(id), "flag {id} missing from Config::flags()");
+            assert!(
+                flags.contains_key(id),
+                "flag {id} missing from Config::flags()"
+            );
         }
         assert_eq!(flags["executor_shutdown_grace_period"], "5secs");
     }
@@ -253,7 +299,9 @@ mod tests {
     fn invalid_values_name_the_flag() {
         let err = parse(&["--port=abc"]).unwrap_err().to_string();
         assert!(err.contains("--port"), "{err}");
-        let err = parse(&["--executor_shutdown_grace_period=5"]).unwrap_err().to_string();
+        let err = parse(&["--executor_shutdown_grace_period=5"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--executor_shutdown_grace_period"), "{err}");
     }
 
@@ -280,7 +328,10 @@ mod tests {
                 ConfigError::Master("'nonsense' is not host:port".into()),
             ),
             (
-                &["--master=127.0.0.1:5050", "--status_update_retry_interval_min=0secs"],
+                &[
+                    "--master=127.0.0.1:5050",
+                    "--status_update_retry_interval_min=0secs",
+                ],
                 ConfigError::ZeroDuration("status_update_retry_interval_min"),
             ),
         ];
@@ -290,9 +341,14 @@ mod tests {
             assert_eq!(parse(&all).unwrap().validate(), Err(want), "{args:?}");
         }
         let bad_resources = parse(&["--master=m:1", "--resources=cpus:abc", &work_dir]).unwrap();
-        assert!(matches!(bad_resources.validate(), Err(ConfigError::Resources(_))));
+        assert!(matches!(
+            bad_resources.validate(),
+            Err(ConfigError::Resources(_))
+        ));
         assert_eq!(
-            parse(&["--master=master@10.0.0.2:5050"]).unwrap().master_address(),
+            parse(&["--master=master@10.0.0.2:5050"])
+                .unwrap()
+                .master_address(),
             Ok("10.0.0.2:5050".to_string())
         );
     }
@@ -304,6 +360,9 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         let work_dir = format!("--work_dir={}", file.join("sub").display());
         let config = parse(&["--master=m:1", &work_dir]).unwrap();
-        assert!(matches!(config.validate(), Err(ConfigError::WorkDir { .. })));
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::WorkDir { .. })
+        ));
     }
 }

@@ -26,7 +26,9 @@ pub enum FilesError {
 /// Resolves `requested` to a path inside `root` (the sandboxes root).
 pub fn confine(root: &Path, requested: &str) -> Result<PathBuf, FilesError> {
     if requested.is_empty() {
-        return Err(FilesError::BadRequest("Expecting 'path=value' in query".into()));
+        return Err(FilesError::BadRequest(
+            "Expecting 'path=value' in query".into(),
+        ));
     }
     let requested_path = Path::new(requested);
     if !requested_path.is_absolute() {
@@ -136,7 +138,9 @@ pub fn read(
     let length = match length {
         None | Some(-1) => MAX_READ_LENGTH,
         Some(n) if n < 0 => {
-            return Err(FilesError::BadRequest(format!("Negative length provided: {n}")))
+            return Err(FilesError::BadRequest(format!(
+                "Negative length provided: {n}"
+            )))
         }
         Some(n) => (n as u64).min(MAX_READ_LENGTH),
     };
@@ -192,7 +196,10 @@ mod tests {
     fn paths_are_confined_to_sandboxes() {
         let f = fixture();
         let inside = f.sandbox.join("stdout");
-        assert_eq!(confine(&f.root, inside.to_str().unwrap()), Ok(inside.canonicalize().unwrap()));
+        assert_eq!(
+            confine(&f.root, inside.to_str().unwrap()),
+            Ok(inside.canonicalize().unwrap())
+        );
         let via_latest = f.sandbox.parent().unwrap().join("latest/stdout");
         assert!(confine(&f.root, via_latest.to_str().unwrap()).is_ok());
 
@@ -210,8 +217,14 @@ mod tests {
                 "{path} must be refused"
             );
         }
-        assert!(matches!(confine(&f.root, "relative/stdout"), Err(FilesError::BadRequest(_))));
-        assert!(matches!(confine(&f.root, ""), Err(FilesError::BadRequest(_))));
+        assert!(matches!(
+            confine(&f.root, "relative/stdout"),
+            Err(FilesError::BadRequest(_))
+        ));
+        assert!(matches!(
+            confine(&f.root, ""),
+            Err(FilesError::BadRequest(_))
+        ));
         assert!(matches!(
             confine(&f.root, f.sandbox.join("missing").to_str().unwrap()),
             Err(FilesError::NotFound(_))
@@ -227,7 +240,10 @@ mod tests {
             read(&f.root, path, Some(-1), None).unwrap(),
             json!({"data": "", "offset": 12})
         );
-        assert_eq!(read(&f.root, path, None, None).unwrap(), json!({"data": "", "offset": 12}));
+        assert_eq!(
+            read(&f.root, path, None, None).unwrap(),
+            json!({"data": "", "offset": 12})
+        );
         assert_eq!(
             read(&f.root, path, Some(0), None).unwrap(),
             json!({"data": "hello world\n", "offset": 0})
@@ -248,7 +264,13 @@ mod tests {
             read(&f.root, f.sandbox.to_str().unwrap(), Some(0), None),
             Err(FilesError::BadRequest(_))
         ));
-        assert!(read(&f.root, f.sandbox.join("escape").to_str().unwrap(), Some(0), None).is_err());
+        assert!(read(
+            &f.root,
+            f.sandbox.join("escape").to_str().unwrap(),
+            Some(0),
+            None
+        )
+        .is_err());
     }
 
     #[test]
@@ -256,7 +278,10 @@ mod tests {
         let f = fixture();
         let listing = browse(&f.root, f.sandbox.to_str().unwrap()).unwrap();
         let entries = listing.as_array().unwrap();
-        let names: Vec<&str> = entries.iter().map(|e| e["path"].as_str().unwrap()).collect();
+        let names: Vec<&str> = entries
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
         let expected: Vec<String> = ["escape", "stderr", "stdout"]
             .iter()
             .map(|n| f.sandbox.join(n).display().to_string())
@@ -265,7 +290,10 @@ mod tests {
         let stdout = &entries[2];
         assert_eq!(stdout["size"], 12);
         assert!(stdout["mode"].as_str().unwrap().starts_with("-rw"));
-        assert_eq!(entries[0]["mode"].as_str().unwrap().chars().next(), Some('l'));
+        assert_eq!(
+            entries[0]["mode"].as_str().unwrap().chars().next(),
+            Some('l')
+        );
         for key in ["nlink", "uid", "gid", "mtime"] {
             assert!(stdout.get(key).is_some(), "{key}");
         }

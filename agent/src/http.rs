@@ -106,12 +106,18 @@ fn parse_number(name: &str, value: Option<&str>) -> Result<Option<i64>, FilesErr
         .transpose()
 }
 
-async fn browse(State(state): State<HttpState>, QueryParams(params): QueryParams<FileParams>) -> Response {
+async fn browse(
+    State(state): State<HttpState>,
+    QueryParams(params): QueryParams<FileParams>,
+) -> Response {
     let root = state.sandboxes_root.clone();
     blocking(move || files::browse(&root, &params.path).map(|v| Json(v).into_response())).await
 }
 
-async fn read(State(state): State<HttpState>, QueryParams(params): QueryParams<FileParams>) -> Response {
+async fn read(
+    State(state): State<HttpState>,
+    QueryParams(params): QueryParams<FileParams>,
+) -> Response {
     let root = state.sandboxes_root.clone();
     blocking(move || {
         let offset = parse_number("offset", params.offset.as_deref())?;
@@ -121,7 +127,10 @@ async fn read(State(state): State<HttpState>, QueryParams(params): QueryParams<F
     .await
 }
 
-async fn download(State(state): State<HttpState>, QueryParams(params): QueryParams<FileParams>) -> Response {
+async fn download(
+    State(state): State<HttpState>,
+    QueryParams(params): QueryParams<FileParams>,
+) -> Response {
     let root = state.sandboxes_root.clone();
     blocking(move || {
         let path = files::download(&root, &params.path)?;

@@ -78,7 +78,11 @@ impl Launcher {
         };
         std::fs::create_dir_all(run.meta.join("pids"))?;
         let child = tokio::process::Command::new(&self.supervisor)
-            .args(supervisor::command_line(run, &command.program, &command.argv))
+            .args(supervisor::command_line(
+                run,
+                &command.program,
+                &command.argv,
+            ))
             .env_clear()
             .envs(env)
             .current_dir(&run.sandbox)
@@ -225,7 +229,10 @@ where
             tracing::warn!(name = %variable.name, "secret environment variables are not supported; skipped");
             continue;
         }
-        env.insert(variable.name.clone(), variable.value.clone().unwrap_or_default());
+        env.insert(
+            variable.name.clone(),
+            variable.value.clone().unwrap_or_default(),
+        );
     }
     env
 }
@@ -284,7 +291,11 @@ pub fn supervisor_alive(pid: u32, run: &RunPaths) -> bool {
 
 /// The pid of the task itself (its process group id), once the supervisor recorded it.
 pub fn task_pid(run: &RunPaths) -> Option<i32> {
-    std::fs::read_to_string(run.task_pid()).ok()?.trim().parse().ok()
+    std::fs::read_to_string(run.task_pid())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Kills a task: SIGTERM to its process group, then SIGKILL after `grace` if it has not
@@ -306,7 +317,10 @@ pub async fn kill(run: RunPaths, grace: Duration) {
         tracing::warn!(run = %run.meta.display(), "no task pid recorded; cannot signal the task");
         return;
     };
-    tracing::debug!(pgid = pgid.as_raw(), "sending SIGTERM to task process group");
+    tracing::debug!(
+        pgid = pgid.as_raw(),
+        "sending SIGTERM to task process group"
+    );
     let _ = killpg(pgid, Signal::SIGTERM);
     let deadline = tokio::time::Instant::now() + grace;
     while tokio::time::Instant::now() < deadline {
@@ -372,7 +386,10 @@ mod tests {
             }),
             ..Default::default()
         };
-        let task = task(command, vec![ports_resource(&[(31000, 31001), (31005, 31005)])]);
+        let task = task(
+            command,
+            vec![ports_resource(&[(31000, 31001), (31005, 31005)])],
+        );
         let sandbox = PathBuf::from("/w/slaves/a/frameworks/f/executors/t1/runs/c");
         let ctx = EnvContext {
             framework_id: "f",
@@ -453,7 +470,10 @@ mod tests {
             value: Some("/bin/true".into()),
             ..Default::default()
         };
-        assert_eq!(CommandLine::from_command(&bare).unwrap().argv, ["/bin/true"]);
+        assert_eq!(
+            CommandLine::from_command(&bare).unwrap().argv,
+            ["/bin/true"]
+        );
         assert!(CommandLine::from_command(&CommandInfo::default()).is_err());
     }
 }

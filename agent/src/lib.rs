@@ -4,7 +4,8 @@
 //! - [`config`]: flags (`Config`, clap + `MESOS_*` env) and their validation.
 //! - [`master_link`]: one bidirectional stream to the master, re-opened with backoff, pings
 //!   answered, silence detected; gRPC in production, channels in tests.
-//! - [`agent`]: the core actor owning frameworks, tasks and the status update manager.
+//! - [`agent`]: the core actor owning frameworks, tasks and the status update manager, and
+//!   its `/state` rendering.
 //! - [`status_update`]: reliable, ordered, journaled status updates (pure logic).
 //! - [`launcher`] and [`supervisor`]: tasks run under a supervisor process (the agent binary
 //!   itself, `--internal-supervise`) that records their exit, so they outlive agent restarts.
@@ -85,6 +86,9 @@ pub async fn run_with_transport<T: MasterTransport>(
 ) -> Result<(), AgentError> {
     use tokio::sync::{mpsc, watch};
 
+    let mut config = config;
+    // Sandbox paths are handed to tasks and to /files clients: they must be absolute.
+    config.work_dir = std::path::absolute(&config.work_dir).map_err(io_error("flag --work_dir"))?;
     config.validate()?;
     let launcher = launcher::Launcher::locate(config.launcher_dir.as_deref())
         .map_err(io_error("cannot locate the task supervisor binary"))?;
@@ -98,8 +102,8 @@ pub async fn run_with_transport<T: MasterTransport>(
     let given = resources::parse_flag(config.resources.as_deref(), &config.default_role)
         .map_err(ConfigError::Resources)?;
     let total = resources::with_defaults(given, machine, &config.default_role);
-    let attributes =
-        resources::parse_attributes(config.attributes.as_deref()).map_err(ConfigError::Attributes)?;
+    let attributes = resources::parse_attributes(config.attributes.as_deref())
+        .map_err(ConfigError::Attributes)?;
     tracing::info!(
         hostname = %identity.hostname,
         endpoint = %identity.endpoint(),
@@ -131,9 +135,10 @@ pub async fn run_with_transport<T: MasterTransport>(
     core.recover();
 
     let (stop_http, mut http_stopped) = watch::channel(false);
-    let server = axum::serve(listener, http::router(http_state)).with_graceful_shutdown(async move {
-        let _ = http_stopped.wait_for(|stop| *stop).await;
-    });
+    let server =
+        axum::serve(listener, http::router(http_state)).with_graceful_shutdown(async move {
+            let _ = http_stopped.wait_for(|stop| *stop).await;
+        });
     let server = tokio::spawn(async move { server.await });
     let link = tokio::spawn(master_link::run_link(transport, timing, link_tx));
 

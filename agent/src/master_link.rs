@@ -51,7 +51,7 @@ impl MasterTransport for GrpcTransport {
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(20));
-        let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
+        let channel = endpoint.connect().await.map_err(|e| error_chain(&e))?;
         let mut client = AgentServiceClient::new(channel);
         let (outbound, rx) = mpsc::channel(OUTBOUND_BUFFER);
         // Queued before the call so that a master that waits for Register before it
@@ -71,6 +71,18 @@ impl MasterTransport for GrpcTransport {
     }
 }
 
+/// An error with its causes ("transport error: connection refused").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// What the link tells the agent core.
 #[derive(Debug)]
 pub enum LinkEvent {
@@ -78,7 +90,7 @@ pub enum LinkEvent {
     NeedRegister(oneshot::Sender<AgentMessage>),
     /// A stream is open (Register already sent); messages for the master go here.
     Connected(mpsc::Sender<AgentMessage>),
-    Message(MasterMessage),
+    Message(Box<MasterMessage>),
     Disconnected,
 }
 
@@ -161,7 +173,10 @@ async fn pump(
 ) -> String {
     let mut silence = timing.default_silence;
     loop {
-        let next = tokio::time::timeout(silence, connection.inbound.next()).await;
+        let next = tokio::select! {
+            next = tokio::time::timeout(silence, connection.inbound.next()) => next,
+            () = events.closed() => return "the agent is stopping".to_string(),
+        };
         let message = match next {
             Err(_) => return format!("no message from the master for {silence:?}"),
             Ok(None) => return "the master closed the stream".to_string(),
@@ -187,7 +202,11 @@ async fn pump(
             }
             _ => {}
         }
-        if events.send(LinkEvent::Message(message)).await.is_err() {
+        if events
+            .send(LinkEvent::Message(Box::new(message)))
+            .await
+            .is_err()
+        {
             return "the agent is stopping".to_string();
         }
     }
@@ -287,8 +306,10 @@ mod tests {
         assert_eq!(conn.recv().await, Some(register.clone()));
         assert!(matches!(events.recv().await, Some(LinkEvent::Connected(_))));
 
-        conn.send(master_message::Message::Ping(mesos_proto::internal::Ping { seq: 7 }))
-            .await;
+        conn.send(master_message::Message::Ping(mesos_proto::internal::Ping {
+            seq: 7,
+        }))
+        .await;
         let pong = conn.recv().await.unwrap();
         assert_eq!(
             pong.message,

@@ -115,7 +115,8 @@ impl Layout {
     }
 
     pub fn framework_info(&self, agent_id: &str, framework_id: &str) -> PathBuf {
-        self.framework_meta(agent_id, framework_id).join("framework.info")
+        self.framework_meta(agent_id, framework_id)
+            .join("framework.info")
     }
 
     pub fn run(
@@ -206,7 +207,10 @@ mod tests {
             run.task_updates("T"),
             PathBuf::from("/w/meta/slaves/A/frameworks/F/executors/E/runs/C/tasks/T/task.updates")
         );
-        assert_eq!(layout.latest_agent_link(), PathBuf::from("/w/meta/slaves/latest"));
+        assert_eq!(
+            layout.latest_agent_link(),
+            PathBuf::from("/w/meta/slaves/latest")
+        );
     }
 
     #[test]
@@ -222,6 +226,10 @@ mod tests {
         replace_symlink(Path::new("x"), &link).unwrap();
         replace_symlink(Path::new("y"), &link).unwrap();
         assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from("y"));
-        assert_eq!(subdirectories(dir.path()), ["a", "x", "y"], "links are not followed");
+        assert_eq!(
+            subdirectories(dir.path()),
+            ["a", "x", "y"],
+            "links are not followed"
+        );
     }
 }

@@ -49,7 +49,10 @@ pub fn parse_flag(text: Option<&str>, default_role: &str) -> Result<Resources, S
 }
 
 pub fn parse_attributes(text: Option<&str>) -> Result<Attributes, String> {
-    text.map_or_else(|| Ok(Attributes::default()), |t| Attributes::parse(t).map_err(|e| e.to_string()))
+    text.map_or_else(
+        || Ok(Attributes::default()),
+        |t| Attributes::parse(t).map_err(|e| e.to_string()),
+    )
 }
 
 pub fn valid_role(role: &str) -> bool {
@@ -62,7 +65,11 @@ pub fn valid_role(role: &str) -> bool {
 pub fn with_defaults(given: Resources, machine: Machine, default_role: &str) -> Resources {
     let has = |name: &str| given.iter().any(|r| r.name == name);
     let leave = |total: u64, reserve: u64, threshold: u64| {
-        let bytes = if total >= threshold { total - reserve } else { total / 2 };
+        let bytes = if total >= threshold {
+            total - reserve
+        } else {
+            total / 2
+        };
         (bytes / MB) as f64
     };
     let mut out = given.clone();
@@ -71,10 +78,16 @@ pub fn with_defaults(given: Resources, machine: Machine, default_role: &str) -> 
         add(Resource::scalar("cpus", machine.cpus));
     }
     if !has("mem") {
-        add(Resource::scalar("mem", leave(machine.mem_bytes, GB, 2 * GB)));
+        add(Resource::scalar(
+            "mem",
+            leave(machine.mem_bytes, GB, 2 * GB),
+        ));
     }
     if !has("disk") {
-        add(Resource::scalar("disk", leave(machine.disk_bytes, 5 * GB, 10 * GB)));
+        add(Resource::scalar(
+            "disk",
+            leave(machine.disk_bytes, 5 * GB, 10 * GB),
+        ));
     }
     if !has("ports") {
         add(Resource::ranges("ports", [(31000, 32000)]));
@@ -117,7 +130,9 @@ pub fn attributes_to_protos(attributes: &Attributes) -> Vec<v1::Attribute> {
             match &a.value {
                 AttributeValue::Text(text) => {
                     proto.r#type = v1::value::Type::Text as i32;
-                    proto.text = Some(v1::value::Text { value: text.clone() });
+                    proto.text = Some(v1::value::Text {
+                        value: text.clone(),
+                    });
                 }
                 AttributeValue::Scalar(s) => {
                     proto.r#type = v1::value::Type::Scalar as i32;
@@ -208,7 +223,11 @@ mod tests {
     #[test]
     fn missing_kinds_are_detected() {
         let cases = [
-            ("", MACHINE, "cpus:8;disk:97280;mem:15360;ports:[31000-32000]"),
+            (
+                "",
+                MACHINE,
+                "cpus:8;disk:97280;mem:15360;ports:[31000-32000]",
+            ),
             (
                 "cpus:2;ports:[5000-5001]",
                 MACHINE,
@@ -230,7 +249,11 @@ mod tests {
             ),
         ];
         for (given, machine, want) in cases {
-            assert_eq!(with_defaults(res(given), machine, "*").to_string(), want, "{given}");
+            assert_eq!(
+                with_defaults(res(given), machine, "*").to_string(),
+                want,
+                "{given}"
+            );
         }
         assert_eq!(
             with_defaults(res("mem:1;disk:1;ports:[1-1]"), MACHINE, "web").to_string(),

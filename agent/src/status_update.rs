@@ -42,6 +42,8 @@ impl StreamKey {
 }
 
 /// One entry of a stream's journal.
+// Records live briefly (written or replayed, then dropped); boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Update(StatusUpdate),
@@ -83,6 +85,8 @@ pub enum StatusUpdateError {
 }
 
 /// What an acknowledgement did.
+// Returned once per acknowledgement and consumed at once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 pub enum AckOutcome {
     /// The acknowledged update was removed; `next` is the new head, to send now.
@@ -232,7 +236,11 @@ impl<J: Journal> StatusUpdateManager<J> {
         let Some(stream) = self.streams.get_mut(key) else {
             return Ok(AckOutcome::Ignored);
         };
-        let is_head = stream.pending.front().and_then(|u| u.status.uuid.as_deref()) == Some(uuid);
+        let is_head = stream
+            .pending
+            .front()
+            .and_then(|u| u.status.uuid.as_deref())
+            == Some(uuid);
         if !is_head {
             return Ok(AckOutcome::Ignored);
         }
@@ -379,9 +387,7 @@ mod tests {
 
     fn update(task: &str, state: TaskState, uuid: u8) -> StatusUpdate {
         StatusUpdate {
-            framework_id: FrameworkId {
-                value: "fw".into(),
-            },
+            framework_id: FrameworkId { value: "fw".into() },
             status: TaskStatus {
                 task_id: TaskId { value: task.into() },
                 state: state as i32,
@@ -404,15 +410,30 @@ mod tests {
     fn only_the_head_is_in_flight_and_acks_advance_the_stream() {
         let mut m = manager();
         let t0 = Instant::now();
-        let sent = m.update(update("t", TaskState::TaskStarting, 1), t0).unwrap();
+        let sent = m
+            .update(update("t", TaskState::TaskStarting, 1), t0)
+            .unwrap();
         assert_eq!(state_of(sent.as_ref().unwrap()), TaskState::TaskStarting);
-        assert!(m.update(update("t", TaskState::TaskRunning, 2), t0).unwrap().is_none());
-        assert!(m.update(update("t", TaskState::TaskFinished, 3), t0).unwrap().is_none());
-        assert_eq!(m.latest_state(&StreamKey::new("fw", "t")), Some(TaskState::TaskFinished));
+        assert!(m
+            .update(update("t", TaskState::TaskRunning, 2), t0)
+            .unwrap()
+            .is_none());
+        assert!(m
+            .update(update("t", TaskState::TaskFinished, 3), t0)
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            m.latest_state(&StreamKey::new("fw", "t")),
+            Some(TaskState::TaskFinished)
+        );
 
         let key = StreamKey::new("fw", "t");
         let outcome = m.acknowledge(&key, &[1; 16], t0).unwrap();
-        let AckOutcome::Accepted { next: Some(next), finished: false } = outcome else {
+        let AckOutcome::Accepted {
+            next: Some(next),
+            finished: false,
+        } = outcome
+        else {
             panic!("unexpected {outcome:?}");
         };
         assert_eq!(state_of(&next), TaskState::TaskRunning);
@@ -420,7 +441,10 @@ mod tests {
         assert_eq!(next.latest_state, Some(TaskState::TaskFinished as i32));
 
         // A stale ack changes nothing.
-        assert_eq!(m.acknowledge(&key, &[1; 16], t0).unwrap(), AckOutcome::Ignored);
+        assert_eq!(
+            m.acknowledge(&key, &[1; 16], t0).unwrap(),
+            AckOutcome::Ignored
+        );
         m.acknowledge(&key, &[2; 16], t0).unwrap();
         let outcome = m.acknowledge(&key, &[3; 16], t0).unwrap();
         assert_eq!(
@@ -438,8 +462,10 @@ mod tests {
     fn every_update_and_ack_is_journaled_before_it_takes_effect() {
         let mut m = manager();
         let t0 = Instant::now();
-        m.update(update("t", TaskState::TaskRunning, 1), t0).unwrap();
-        m.acknowledge(&StreamKey::new("fw", "t"), &[1; 16], t0).unwrap();
+        m.update(update("t", TaskState::TaskRunning, 1), t0)
+            .unwrap();
+        m.acknowledge(&StreamKey::new("fw", "t"), &[1; 16], t0)
+            .unwrap();
         let records: Vec<&Record> = m.journal().records.iter().map(|(_, r)| r).collect();
         assert!(matches!(records[0], Record::Update(_)));
         assert_eq!(records[1], &Record::Ack(vec![1; 16]));
@@ -449,7 +475,8 @@ mod tests {
     fn retries_double_up_to_the_maximum() {
         let mut m = manager();
         let t0 = Instant::now();
-        m.update(update("t", TaskState::TaskRunning, 1), t0).unwrap();
+        m.update(update("t", TaskState::TaskRunning, 1), t0)
+            .unwrap();
         assert_eq!(m.next_deadline(), Some(t0 + MIN));
         assert!(m.due(t0 + MIN - Duration::from_millis(1)).is_empty());
 
@@ -469,9 +496,11 @@ mod tests {
     fn resend_all_returns_every_head_and_resets_backoff() {
         let mut m = manager();
         let t0 = Instant::now();
-        m.update(update("a", TaskState::TaskRunning, 1), t0).unwrap();
+        m.update(update("a", TaskState::TaskRunning, 1), t0)
+            .unwrap();
         m.update(update("a", TaskState::TaskFailed, 2), t0).unwrap();
-        m.update(update("b", TaskState::TaskRunning, 3), t0).unwrap();
+        m.update(update("b", TaskState::TaskRunning, 3), t0)
+            .unwrap();
         m.due(t0 + MIN);
         let later = t0 + Duration::from_secs(100);
         let heads = m.resend_all(later);
@@ -484,7 +513,8 @@ mod tests {
     fn duplicates_and_updates_after_terminal_are_rejected() {
         let mut m = manager();
         let t0 = Instant::now();
-        m.update(update("t", TaskState::TaskRunning, 1), t0).unwrap();
+        m.update(update("t", TaskState::TaskRunning, 1), t0)
+            .unwrap();
         assert!(matches!(
             m.update(update("t", TaskState::TaskRunning, 1), t0),
             Err(StatusUpdateError::Duplicate { .. })
@@ -507,14 +537,28 @@ mod tests {
     fn recovery_replays_the_journal() {
         let t0 = Instant::now();
         let mut first = manager();
-        first.update(update("t", TaskState::TaskStarting, 1), t0).unwrap();
-        first.update(update("t", TaskState::TaskRunning, 2), t0).unwrap();
-        first.acknowledge(&StreamKey::new("fw", "t"), &[1; 16], t0).unwrap();
-        let records: Vec<Record> = first.journal().records.iter().map(|(_, r)| r.clone()).collect();
+        first
+            .update(update("t", TaskState::TaskStarting, 1), t0)
+            .unwrap();
+        first
+            .update(update("t", TaskState::TaskRunning, 2), t0)
+            .unwrap();
+        first
+            .acknowledge(&StreamKey::new("fw", "t"), &[1; 16], t0)
+            .unwrap();
+        let records: Vec<Record> = first
+            .journal()
+            .records
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect();
 
         let mut second = manager();
         let key = StreamKey::new("fw", "t");
-        assert_eq!(second.recover(key.clone(), records.clone()), Some(TaskState::TaskRunning));
+        assert_eq!(
+            second.recover(key.clone(), records.clone()),
+            Some(TaskState::TaskRunning)
+        );
         assert!(second.journal().records.is_empty());
         assert_eq!(second.next_deadline(), None);
         let heads = second.resend_all(t0);
@@ -534,9 +578,12 @@ mod tests {
     fn framework_cleanup_drops_its_streams() {
         let mut m = manager();
         let t0 = Instant::now();
-        m.update(update("a", TaskState::TaskRunning, 1), t0).unwrap();
+        m.update(update("a", TaskState::TaskRunning, 1), t0)
+            .unwrap();
         let mut other = update("b", TaskState::TaskRunning, 2);
-        other.framework_id = FrameworkId { value: "fw2".into() };
+        other.framework_id = FrameworkId {
+            value: "fw2".into(),
+        };
         m.update(other, t0).unwrap();
         assert_eq!(m.cleanup_framework("fw"), vec![StreamKey::new("fw", "a")]);
         assert_eq!(m.stream_count(), 1);

@@ -153,7 +153,10 @@ fn supervise(meta: &Path, program: &OsString, argv: &[OsString]) -> i32 {
             nix::sys::signal::Signal::SIGKILL,
         );
         let _ = child.wait();
-        return record(&run, &ExitStatus::Error(format!("cannot record task pid: {e}")));
+        return record(
+            &run,
+            &ExitStatus::Error(format!("cannot record task pid: {e}")),
+        );
     }
     let status = match child.wait() {
         Ok(status) => match (status.code(), status.signal()) {
@@ -175,7 +178,10 @@ fn record(run: &RunPaths, status: &ExitStatus) -> i32 {
     match status.write(run) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("cannot record exit status in {}: {e}", run.exit_status().display());
+            eprintln!(
+                "cannot record exit status in {}: {e}",
+                run.exit_status().display()
+            );
             1
         }
     }
@@ -187,8 +193,14 @@ mod tests {
 
     #[test]
     fn descriptions_match_mesos() {
-        assert_eq!(ExitStatus::Code(0).describe(), "Command exited with status 0");
-        assert_eq!(ExitStatus::Code(3).describe(), "Command exited with status 3");
+        assert_eq!(
+            ExitStatus::Code(0).describe(),
+            "Command exited with status 0"
+        );
+        assert_eq!(
+            ExitStatus::Code(3).describe(),
+            "Command exited with status 3"
+        );
         assert_eq!(
             ExitStatus::Signal(9).describe(),
             "Command terminated with signal Killed"
@@ -209,7 +221,10 @@ mod tests {
             let json = serde_json::to_string(&status).unwrap();
             assert_eq!(serde_json::from_str::<ExitStatus>(&json).unwrap(), status);
         }
-        assert_eq!(serde_json::to_string(&ExitStatus::Code(0)).unwrap(), r#"{"code":0}"#);
+        assert_eq!(
+            serde_json::to_string(&ExitStatus::Code(0)).unwrap(),
+            r#"{"code":0}"#
+        );
     }
 
     #[test]
@@ -218,7 +233,11 @@ mod tests {
             meta: PathBuf::from("/m"),
             sandbox: PathBuf::from("/s"),
         };
-        let line = command_line(&run, "/bin/sh", &["sh".into(), "-c".into(), "echo hi".into()]);
+        let line = command_line(
+            &run,
+            "/bin/sh",
+            &["sh".into(), "-c".into(), "echo hi".into()],
+        );
         let (meta, program, argv) = parse_args(&line[1..]).unwrap();
         assert_eq!(meta, PathBuf::from("/m"));
         assert_eq!(program, "/bin/sh");

@@ -508,7 +508,7 @@ impl Runner {
                 tracing::warn!("disconnected from the master: {reason}");
                 Ok(None)
             }
-            SchedulerEvent::Event(event) => self.handle_event(event).await,
+            SchedulerEvent::Event(event) => self.handle_event(*event).await,
         }
     }
 

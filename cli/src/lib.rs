@@ -7,6 +7,7 @@
 //!   framework that runs it to completion.
 //! - [`ps`]: `mesos-ps`: the task table built from the master's `/master/state`.
 //! - [`dispatch`]: `mesos <command>`: finding and running `mesos-<command>`.
+//! - `mesos-local` (binary, feature `local`): a master and agents in one process.
 //!
 //! ```text
 //!   mesos ps ──exec──▶ mesos-ps ──GET /master/state──▶ table

@@ -1,5 +1,7 @@
 //! `mesos-ps`: a table of the cluster's active tasks from the master's `/master/state`,
-//! laid out like Mesos's own `mesos-ps` (fixed-width columns, long values cut with `...`).
+//! laid out like Mesos's own `mesos-ps` (its columns and minimum widths), except that a
+//! column grows to fit its longest value instead of cutting names: a task you cannot
+//! read in full is a task you cannot find.
 
 use std::time::Duration;
 
@@ -73,24 +75,15 @@ const COLUMNS: [Column; 7] = [
 ];
 
 impl Column {
-    fn width(&self) -> usize {
+    /// Mesos's fixed width: the title and its padding.
+    fn min_width(&self) -> usize {
         self.title.chars().count() + self.padding
     }
+}
 
-    /// Pads short text to the width; cuts long text to leave room for `... `.
-    fn cell(&self, text: Option<&str>) -> String {
-        let width = self.width();
-        let Some(text) = text else {
-            return " ".repeat(width);
-        };
-        let len = text.chars().count();
-        if len < width {
-            format!("{text}{}", " ".repeat(width - len))
-        } else {
-            let kept: String = text.chars().take(width.saturating_sub(4)).collect();
-            format!("{kept}... ")
-        }
-    }
+fn pad(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    format!("{text}{}", " ".repeat(width.saturating_sub(len)))
 }
 
 /// `128.0 MB`, `2.0 GB`: a byte count with one decimal in the largest fitting unit.
@@ -116,10 +109,7 @@ pub fn elapsed(seconds: f64) -> String {
 
 /// The table for a `/master/state` document; `now` is seconds since the epoch.
 pub fn format_table(state: &Value, now: f64) -> String {
-    let mut out: String = COLUMNS
-        .iter()
-        .map(|c| format!("{}{}", c.title, " ".repeat(c.padding)))
-        .collect();
+    let mut rows: Vec<[String; 7]> = Vec::new();
     let empty = Vec::new();
     let slaves = state["slaves"].as_array().unwrap_or(&empty);
     let hostname = |slave_id: &str| {
@@ -160,9 +150,41 @@ pub fn format_table(state: &Value, now: f64) -> String {
                 time,
                 cpus,
             ];
-            out.push('\n');
-            for (column, cell) in COLUMNS.iter().zip(cells) {
-                out.push_str(&column.cell(cell.as_deref()));
+            rows.push(cells.map(Option::unwrap_or_default));
+        }
+    }
+    // Each column is at least Mesos's width and two spaces wider than its longest value.
+    let widths: Vec<usize> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let longest = rows
+                .iter()
+                .map(|r| r[i].chars().count() + 2)
+                .max()
+                .unwrap_or(0);
+            c.min_width().max(longest)
+        })
+        .collect();
+    let last = COLUMNS.len() - 1;
+    let mut out: String = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == last {
+                c.title.to_string()
+            } else {
+                pad(c.title, widths[i])
+            }
+        })
+        .collect();
+    for row in rows {
+        out.push('\n');
+        for (i, cell) in row.iter().enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&pad(cell, widths[i]));
             }
         }
     }
@@ -241,17 +263,18 @@ mod tests {
         let table = format_table(&sample_state(), 1000.0 + 3725.0);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3, "{table}");
+        // Mesos's column widths, widened where a value is longer: nothing is cut.
         assert_eq!(
             lines[0],
-            "USER    FRAMEWORK    TASK      SLAVE              MEM                TIME              CPU (allocated)"
+            "USER    FRAMEWORK    TASK                                     SLAVE                                   MEM                TIME              CPU (allocated)"
         );
         assert_eq!(
             lines[1],
-            "root    marathon     web       agent-0.example    128.0 MB           1:02:05           0.5            "
+            "root    marathon     web                                      agent-0.example                         128.0 MB           1:02:05           0.5"
         );
         assert_eq!(
             lines[2],
-            "root    marathon     a-task... a-very-long-age... 4.0 GB                               2.0            "
+            "root    marathon     a-task-name-much-longer-than-its-column  a-very-long-agent-hostname.example.com  4.0 GB                               2.0"
         );
         assert!(table.ends_with('\n'));
     }

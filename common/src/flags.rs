@@ -246,13 +246,27 @@ mod tests {
     #[test]
     fn booleans_and_no_prefix() {
         let args = normalize_args(
-            ["prog", "--no-checkpoint", "--shell", "--port=5050", "positional", "--no-"]
-                .map(String::from),
+            [
+                "prog",
+                "--no-checkpoint",
+                "--shell",
+                "--port=5050",
+                "positional",
+                "--no-",
+            ]
+            .map(String::from),
         )
         .unwrap();
         assert_eq!(
             args,
-            ["prog", "--checkpoint=false", "--shell", "--port=5050", "positional", "--no-"]
+            [
+                "prog",
+                "--checkpoint=false",
+                "--shell",
+                "--port=5050",
+                "positional",
+                "--no-"
+            ]
         );
         assert_eq!(parse_bool("true"), Ok(true));
         assert_eq!(parse_bool("false"), Ok(false));

@@ -103,7 +103,8 @@ impl Decoder {
             return Err(self.fail_length(digits));
         }
         let text = std::str::from_utf8(digits).expect("ascii digits");
-        let size: u64 = text.parse().map_err(|_| self.fail_length(digits))?;
+        // All digits, so a parse failure can only be overflow: too large, not malformed.
+        let size: u64 = text.parse().unwrap_or(u64::MAX);
         if size > self.max_record_size as u64 {
             self.failed = true;
             return Err(RecordIoError::TooLarge {
@@ -146,16 +147,28 @@ mod tests {
 
     #[test]
     fn rejects_bad_prefixes_and_huge_records() {
-        for bad in [&b"abc\n"[..], b"-1\n", b"\n", b"1 2\n", b"123456789012345678901234567890"] {
+        for bad in [
+            &b"abc\n"[..],
+            b"-1\n",
+            b"\n",
+            b"1 2\n",
+            b"123456789012345678901234567890",
+        ] {
             assert!(
-                matches!(Decoder::default().feed(bad), Err(RecordIoError::InvalidLength(_))),
+                matches!(
+                    Decoder::default().feed(bad),
+                    Err(RecordIoError::InvalidLength(_))
+                ),
                 "{bad:?}"
             );
         }
         let mut d = Decoder::new(10);
         assert_eq!(
             d.feed(b"11\n"),
-            Err(RecordIoError::TooLarge { size: 11, limit: 10 })
+            Err(RecordIoError::TooLarge {
+                size: 11,
+                limit: 10
+            })
         );
         assert!(d.feed(b"1\na").is_err(), "a failed stream stays failed");
         let mut d = Decoder::new(10);

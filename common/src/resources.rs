@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -364,7 +365,9 @@ impl Value {
 }
 
 fn count_millis(count: u64) -> i64 {
-    i64::try_from(count).unwrap_or(i64::MAX).saturating_mul(1000)
+    i64::try_from(count)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000)
 }
 
 impl fmt::Display for Value {
@@ -410,12 +413,21 @@ impl Resource {
         Resource::new(name, Value::Scalar(Scalar::new(value)))
     }
 
-    pub fn ranges(name: impl Into<String>, pairs: impl IntoIterator<Item = (u64, u64)>) -> Resource {
+    pub fn ranges(
+        name: impl Into<String>,
+        pairs: impl IntoIterator<Item = (u64, u64)>,
+    ) -> Resource {
         Resource::new(name, Value::Ranges(Ranges::new(pairs)))
     }
 
-    pub fn set<S: Into<String>>(name: impl Into<String>, items: impl IntoIterator<Item = S>) -> Resource {
-        Resource::new(name, Value::Set(items.into_iter().map(Into::into).collect()))
+    pub fn set<S: Into<String>>(
+        name: impl Into<String>,
+        items: impl IntoIterator<Item = S>,
+    ) -> Resource {
+        Resource::new(
+            name,
+            Value::Set(items.into_iter().map(Into::into).collect()),
+        )
     }
 
     /// The same resource reserved to `role` (`*` makes it unreserved).
@@ -498,8 +510,11 @@ pub fn validate_role(role: &str) -> Result<(), ParseError> {
 // Resources
 
 /// A canonical collection of resources. See the module documentation.
+///
+/// Cloning is cheap: the entries are shared until one of the copies changes, since the
+/// allocator, the master's offers and refusal filters all keep the same resources.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Resources(Vec<Resource>);
+pub struct Resources(Arc<Vec<Resource>>);
 
 impl Resources {
     pub fn new() -> Resources {
@@ -513,7 +528,10 @@ impl Resources {
 
     /// Parses Mesos's text or JSON syntax; resources without a role go to `default_role`
     /// (the agent's `--default_role`).
-    pub fn parse_with_default_role(text: &str, default_role: &str) -> Result<Resources, ParseError> {
+    pub fn parse_with_default_role(
+        text: &str,
+        default_role: &str,
+    ) -> Result<Resources, ParseError> {
         validate_role(default_role)?;
         let parsed = if text.trim_start().starts_with('[') {
             parse_json_items(text, default_role)?
@@ -563,13 +581,17 @@ impl Resources {
             return;
         }
         match self.find(resource.key()) {
-            Ok(i) => self.0[i].value.add(&resource.value),
-            Err(i) => self.0.insert(i, resource.clone()),
+            Ok(i) => Arc::make_mut(&mut self.0)[i].value.add(&resource.value),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, resource.clone()),
         }
     }
 
     pub fn add(&mut self, other: &Resources) {
-        for r in &other.0 {
+        if self.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        for r in other.0.iter() {
             self.add_resource(r);
         }
     }
@@ -585,8 +607,11 @@ impl Resources {
 
     /// Whether `other` is a sub-collection of `self`.
     pub fn contains(&self, other: &Resources) -> bool {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return true;
+        }
         let mut mine = self.0.iter().peekable();
-        'outer: for r in &other.0 {
+        'outer: for r in other.0.iter() {
             while let Some(m) = mine.peek() {
                 match m.key().cmp(&r.key()) {
                     Ordering::Less => {
@@ -619,11 +644,16 @@ impl Resources {
     }
 
     fn take_away(&mut self, other: &Resources) {
-        for r in &other.0 {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            *self = Resources::new();
+            return;
+        }
+        for r in other.0.iter() {
             if let Ok(i) = self.find(r.key()) {
-                self.0[i].value.subtract(&r.value);
-                if self.0[i].value.is_empty() {
-                    self.0.remove(i);
+                let items = Arc::make_mut(&mut self.0);
+                items[i].value.subtract(&r.value);
+                if items[i].value.is_empty() {
+                    items.remove(i);
                 }
             }
         }
@@ -646,7 +676,9 @@ impl Resources {
 
     /// The resources matching `keep`.
     pub fn filter(&self, mut keep: impl FnMut(&Resource) -> bool) -> Resources {
-        Resources(self.0.iter().filter(|r| keep(r)).cloned().collect())
+        Resources(Arc::new(
+            self.0.iter().filter(|r| keep(r)).cloned().collect(),
+        ))
     }
 
     pub fn unreserved(&self) -> Resources {
@@ -671,7 +703,7 @@ impl Resources {
     /// The same resources with every reservation dropped.
     pub fn flatten(&self) -> Resources {
         let mut out = Resources::new();
-        for r in &self.0 {
+        for r in self.0.iter() {
             if r.is_reserved() {
                 out.add_resource(&r.clone().reserved(DEFAULT_ROLE));
             } else {
@@ -729,7 +761,7 @@ impl Resources {
     /// The amount of each resource name, roles merged (see [`Value::quantity`]).
     pub fn quantities(&self) -> ResourceQuantities {
         let mut q = ResourceQuantities::default();
-        for r in &self.0 {
+        for r in self.0.iter() {
             q.add(&r.name, r.value.quantity());
         }
         q
@@ -998,21 +1030,31 @@ impl JsonResource {
         };
         let value = match kind {
             ValueKind::Scalar => {
-                let v = self.scalar.as_ref().ok_or_else(|| bad("type SCALAR without 'scalar'"))?.value;
+                let v = self
+                    .scalar
+                    .as_ref()
+                    .ok_or_else(|| bad("type SCALAR without 'scalar'"))?
+                    .value;
                 if !v.is_finite() || v < 0.0 {
                     return Err(bad("scalars must be finite and not negative"));
                 }
                 Value::Scalar(Scalar::new(v))
             }
             ValueKind::Ranges => {
-                let ranges = self.ranges.as_ref().ok_or_else(|| bad("type RANGES without 'ranges'"))?;
+                let ranges = self
+                    .ranges
+                    .as_ref()
+                    .ok_or_else(|| bad("type RANGES without 'ranges'"))?;
                 if ranges.range.iter().any(|r| r.begin > r.end) {
                     return Err(bad("a range ends before it begins"));
                 }
                 Value::Ranges(Ranges::new(ranges.range.iter().map(|r| (r.begin, r.end))))
             }
             ValueKind::Set => {
-                let set = self.set.as_ref().ok_or_else(|| bad("type SET without 'set'"))?;
+                let set = self
+                    .set
+                    .as_ref()
+                    .ok_or_else(|| bad("type SET without 'set'"))?;
                 Value::Set(set.item.iter().cloned().collect())
             }
         };
@@ -1117,7 +1159,9 @@ impl ResourceQuantities {
                 reason: reason.to_string(),
             };
             match parse_value(value).map_err(|reason| bad(&reason))? {
-                TextValue::Scalar(v) if v < 0.0 => return Err(bad("quantities must not be negative")),
+                TextValue::Scalar(v) if v < 0.0 => {
+                    return Err(bad("quantities must not be negative"))
+                }
                 TextValue::Scalar(v) => out.add(name, Scalar::new(v)),
                 _ => return Err(bad("only scalar quantities are allowed")),
             }
@@ -1363,7 +1407,10 @@ mod tests {
             r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":-1}}]"#,
             r#"[{"name":"cpus""#,
         ] {
-            assert!(matches!(Resources::parse(bad), Err(ParseError::Json(_))), "{bad}");
+            assert!(
+                matches!(Resources::parse(bad), Err(ParseError::Json(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -1417,14 +1464,23 @@ mod tests {
         assert_eq!(r.mem(), Some(2048.0));
         assert_eq!(r.disk(), None);
         assert_eq!(r.ports(), Some(Ranges::new([(1, 2), (5, 6)])));
-        assert_eq!(r.allocatable_to("web").to_string(), "cpus:4;cpus(web):2;mem:2048;ports:[1-2];ports(web):[5-6]");
+        assert_eq!(
+            r.allocatable_to("web").to_string(),
+            "cpus:4;cpus(web):2;mem:2048;ports:[1-2];ports(web):[5-6]"
+        );
         assert_eq!(r.allocatable_to("web/api").cpus(), Some(7.0));
         assert_eq!(r.allocatable_to("webx").cpus(), Some(4.0));
-        assert_eq!(r.allocatable_to("*").to_string(), r.unreserved().to_string());
+        assert_eq!(
+            r.allocatable_to("*").to_string(),
+            r.unreserved().to_string()
+        );
         assert!(r.has_allocatable_to("other"));
         assert!(!res("cpus(web):1").has_allocatable_to("other"));
         assert_eq!(r.flatten().to_string(), "cpus:7;mem:2048;ports:[1-2, 5-6]");
-        assert_eq!(r.reserved().to_string(), "cpus(web):2;cpus(web/api):1;ports(web):[5-6]");
+        assert_eq!(
+            r.reserved().to_string(),
+            "cpus(web):2;cpus(web/api):1;ports(web):[5-6]"
+        );
         let q = r.quantities();
         assert_eq!(q.get("cpus"), Scalar::new(7.0));
         assert_eq!(q.get("ports"), Scalar::new(4.0));
@@ -1435,7 +1491,10 @@ mod tests {
         let alts = parse_min_allocatable("cpus:0.01|mem:32").unwrap();
         assert_eq!(alts.len(), 2);
         assert_eq!(alts[0].to_string(), "cpus:0.01");
-        assert_eq!(parse_min_allocatable("cpus:1;mem:32|disk:0").unwrap()[1], ResourceQuantities::new());
+        assert_eq!(
+            parse_min_allocatable("cpus:1;mem:32|disk:0").unwrap()[1],
+            ResourceQuantities::new()
+        );
         assert!(parse_min_allocatable("").unwrap().is_empty());
         for (bad, want) in [
             ("cpus:-1", "negative"),
@@ -1456,16 +1515,31 @@ mod tests {
 
     #[test]
     fn attributes() {
-        let a = Attributes::parse("rack:r1;zone:a;level:3;ids:[1-3,5-9];host:a.b:c\nos:linux").unwrap();
+        let a =
+            Attributes::parse("rack:r1;zone:a;level:3;ids:[1-3,5-9];host:a.b:c\nos:linux").unwrap();
         assert_eq!(a.get("rack"), Some(&AttributeValue::Text("r1".into())));
-        assert_eq!(a.get("level"), Some(&AttributeValue::Scalar(Scalar::new(3.0))));
-        assert_eq!(a.get("ids"), Some(&AttributeValue::Ranges(Ranges::new([(1, 3), (5, 9)]))));
+        assert_eq!(
+            a.get("level"),
+            Some(&AttributeValue::Scalar(Scalar::new(3.0)))
+        );
+        assert_eq!(
+            a.get("ids"),
+            Some(&AttributeValue::Ranges(Ranges::new([(1, 3), (5, 9)])))
+        );
         assert_eq!(a.get("host"), Some(&AttributeValue::Text("a.b:c".into())));
         assert_eq!(a.get("os"), Some(&AttributeValue::Text("linux".into())));
-        assert_eq!(a.to_string(), "rack:r1;zone:a;level:3;ids:[1-3, 5-9];host:a.b:c;os:linux");
+        assert_eq!(
+            a.to_string(),
+            "rack:r1;zone:a;level:3;ids:[1-3, 5-9];host:a.b:c;os:linux"
+        );
         assert_eq!(Attributes::parse(&a.to_string()).unwrap(), a);
         assert!(Attributes::parse("").unwrap().is_empty());
-        for (bad, want) in [("rack", "'rack'"), (":x", "':x'"), ("s:{a,b}", "sets"), ("r:[1-", "mismatched")] {
+        for (bad, want) in [
+            ("rack", "'rack'"),
+            (":x", "':x'"),
+            ("s:{a,b}", "sets"),
+            ("r:[1-", "mismatched"),
+        ] {
             let err = Attributes::parse(bad).expect_err(bad).to_string();
             assert!(err.contains(want), "{bad}: {err}");
         }
@@ -1476,7 +1550,9 @@ mod tests {
         for ok in ["*", "web", "a/b", "a.b", "a-b", "a/b/c"] {
             assert!(validate_role(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".", "..", "-a", "a//b", "/a", "a/", "a b", "a/*", "a/./b", "a\tb"] {
+        for bad in [
+            "", ".", "..", "-a", "a//b", "/a", "a/", "a b", "a/*", "a/./b", "a\tb",
+        ] {
             assert!(validate_role(bad).is_err(), "{bad:?}");
         }
     }
@@ -1484,14 +1560,23 @@ mod tests {
     fn arb_resources() -> impl Strategy<Value = Resources> {
         let name = prop::sample::select(vec!["cpus", "mem", "ports", "tags"]);
         let role = prop::sample::select(vec!["*", "web", "web/api"]);
-        let item = (name, role, 0u32..5000, prop::collection::vec((0u64..200, 0u64..20), 0..4));
+        let item = (
+            name,
+            role,
+            0u32..5000,
+            prop::collection::vec((0u64..200, 0u64..20), 0..4),
+        );
         prop::collection::vec(item, 0..6).prop_map(|items| {
             items
                 .into_iter()
                 .map(|(name, role, amount, spans)| {
                     let value = match name {
-                        "ports" => Value::Ranges(Ranges::new(spans.iter().map(|&(b, l)| (b, b + l)))),
-                        "tags" => Value::Set(spans.iter().map(|(b, _)| format!("t{}", b % 7)).collect()),
+                        "ports" => {
+                            Value::Ranges(Ranges::new(spans.iter().map(|&(b, l)| (b, b + l))))
+                        }
+                        "tags" => {
+                            Value::Set(spans.iter().map(|(b, _)| format!("t{}", b % 7)).collect())
+                        }
                         _ => Value::Scalar(Scalar::from_millis(i64::from(amount))),
                     };
                     Resource::new(name, value).reserved(role)

@@ -54,7 +54,10 @@ pub fn resource_from_proto(r: &v1::Resource) -> Result<Resource, WireError> {
                 if range.begin > range.end {
                     return Err(WireError::InvalidValue {
                         name: r.name.clone(),
-                        reason: format!("range [{}-{}] ends before it begins", range.begin, range.end),
+                        reason: format!(
+                            "range [{}-{}] ends before it begins",
+                            range.begin, range.end
+                        ),
                     });
                 }
             }
@@ -90,7 +93,10 @@ pub fn resources_from_proto(list: &[v1::Resource]) -> Result<Resources, WireErro
 
 /// Converts resources to protobuf; with `allocation_role`, each carries the
 /// `allocation_info` Mesos puts on offered and allocated resources.
-pub fn resources_to_proto(resources: &Resources, allocation_role: Option<&str>) -> Vec<v1::Resource> {
+pub fn resources_to_proto(
+    resources: &Resources,
+    allocation_role: Option<&str>,
+) -> Vec<v1::Resource> {
     resources
         .iter()
         .map(|r| {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use mesos_proto::internal::{
-    self, agent_message, agent_service_server::AgentService, agent_service_server::AgentServiceServer,
-    master_message,
+    self, agent_message, agent_service_server::AgentService,
+    agent_service_server::AgentServiceServer, master_message,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -36,7 +36,9 @@ pub(crate) fn router(handle: MasterHandle) -> axum::Router {
         next_conn: Arc::new(AtomicU64::new(1)),
     })
     .max_decoding_message_size(64 * 1024 * 1024);
-    tonic::service::Routes::new(service).into_axum_router()
+    // Only the service's own path: tonic's catch-all fallback would answer every unknown
+    // HTTP path with a 200 gRPC "unimplemented" instead of a 404.
+    axum::Router::new().route_service("/mesos.internal.AgentService/Connect", service)
 }
 
 type MasterStream = Pin<Box<dyn Stream<Item = Result<internal::MasterMessage, Status>> + Send>>;

@@ -69,7 +69,11 @@ pub struct Config {
     pub offer_timeout: Option<Duration>,
 
     /// Smallest offers, as alternatives: `cpus:0.01|mem:32`.
-    #[arg(long = "min_allocatable_resources", env = "MESOS_MIN_ALLOCATABLE_RESOURCES", default_value = "cpus:0.01|mem:32")]
+    #[arg(
+        long = "min_allocatable_resources",
+        env = "MESOS_MIN_ALLOCATABLE_RESOURCES",
+        default_value = "cpus:0.01|mem:32"
+    )]
     pub min_allocatable_resources: String,
 
     /// Time between pings to an agent.
@@ -77,7 +81,12 @@ pub struct Config {
     pub agent_ping_timeout: Duration,
 
     /// Pings an agent may miss before it is considered unreachable.
-    #[arg(long = "max_agent_ping_timeouts", alias = "max_slave_ping_timeouts", env = "MESOS_MAX_AGENT_PING_TIMEOUTS", default_value_t = 5)]
+    #[arg(
+        long = "max_agent_ping_timeouts",
+        alias = "max_slave_ping_timeouts",
+        env = "MESOS_MAX_AGENT_PING_TIMEOUTS",
+        default_value_t = 5
+    )]
     pub max_agent_ping_timeouts: u32,
 
     /// Time the new leader waits for agents to re-register.
@@ -89,11 +98,19 @@ pub struct Config {
     pub weights: Option<String>,
 
     /// Completed frameworks kept in the state.
-    #[arg(long = "max_completed_frameworks", env = "MESOS_MAX_COMPLETED_FRAMEWORKS", default_value_t = 50)]
+    #[arg(
+        long = "max_completed_frameworks",
+        env = "MESOS_MAX_COMPLETED_FRAMEWORKS",
+        default_value_t = 50
+    )]
     pub max_completed_frameworks: usize,
 
     /// Completed tasks kept per framework.
-    #[arg(long = "max_completed_tasks_per_framework", env = "MESOS_MAX_COMPLETED_TASKS_PER_FRAMEWORK", default_value_t = 1000)]
+    #[arg(
+        long = "max_completed_tasks_per_framework",
+        env = "MESOS_MAX_COMPLETED_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
     pub max_completed_tasks_per_framework: usize,
 
     /// Largest request body accepted on the HTTP API.
@@ -195,9 +212,15 @@ impl Config {
         if let Some(q) = self.quorum {
             put("quorum", q.to_string());
         }
-        put("zk_session_timeout", format_duration(self.zk_session_timeout));
+        put(
+            "zk_session_timeout",
+            format_duration(self.zk_session_timeout),
+        );
         put("registry", self.registry.clone());
-        put("allocation_interval", format_duration(self.allocation_interval));
+        put(
+            "allocation_interval",
+            format_duration(self.allocation_interval),
+        );
         if let Some(t) = self.offer_timeout {
             put("offer_timeout", format_duration(t));
         }
@@ -205,7 +228,10 @@ impl Config {
             "min_allocatable_resources",
             self.min_allocatable_resources.clone(),
         );
-        put("agent_ping_timeout", format_duration(self.agent_ping_timeout));
+        put(
+            "agent_ping_timeout",
+            format_duration(self.agent_ping_timeout),
+        );
         put(
             "max_agent_ping_timeouts",
             self.max_agent_ping_timeouts.to_string(),

@@ -268,9 +268,7 @@ fn master_status(
 
 fn update_event(status: v1::TaskStatus) -> scheduler::Event {
     let mut e = scheduler::Event {
-        update: Some(event::Update {
-            status,
-        }),
+        update: Some(event::Update { status }),
         ..Default::default()
     };
     e.set_type(event::Type::Update);
@@ -352,7 +350,11 @@ impl Engine {
         let roles = framework_roles(&info);
         let wall = wall_clock_secs();
 
-        if self.completed_frameworks.iter().any(|f| f.id == framework_id) {
+        if self
+            .completed_frameworks
+            .iter()
+            .any(|f| f.id == framework_id)
+        {
             return Err(CallError::Forbidden(format!(
                 "Framework {framework_id} has been removed"
             )));
@@ -491,7 +493,9 @@ impl Engine {
         for (task_id, mut entry) in tasks {
             let agent_id = entry.task.agent_id.value.clone();
             if let Some(agent) = self.agents.get_mut(&agent_id) {
-                agent.tasks.remove(&(framework_id.to_string(), task_id.clone()));
+                agent
+                    .tasks
+                    .remove(&(framework_id.to_string(), task_id.clone()));
             }
             if !is_terminal(entry.task.state()) {
                 agents_to_tell.insert(agent_id.clone());
@@ -572,12 +576,7 @@ impl Engine {
         allocator_result(self.allocator.suppress(framework_id, roles));
     }
 
-    pub fn accept(
-        &mut self,
-        framework_id: &str,
-        accept: scheduler::call::Accept,
-        now: Duration,
-    ) {
+    pub fn accept(&mut self, framework_id: &str, accept: scheduler::call::Accept, now: Duration) {
         let refuse = refuse_duration(accept.filters.as_ref());
         let pa = self
             .frameworks
@@ -632,7 +631,13 @@ impl Engine {
                     .is_some_and(|o| o.framework_id == framework_id)
                 {
                     let o = self.take_offer(&offer_id.value).expect("offer exists");
-                    allocator_result(self.allocator.recover_resources(framework_id, &o.agent_id, &o.resources, None, now));
+                    allocator_result(self.allocator.recover_resources(
+                        framework_id,
+                        &o.agent_id,
+                        &o.resources,
+                        None,
+                        now,
+                    ));
                 }
             }
             let state = if pa {
@@ -689,7 +694,13 @@ impl Engine {
         }
 
         if !available.is_empty() {
-            allocator_result(self.allocator.recover_resources(framework_id, &agent_id, &available, refuse, now));
+            allocator_result(self.allocator.recover_resources(
+                framework_id,
+                &agent_id,
+                &available,
+                refuse,
+                now,
+            ));
         }
         self.allocation_pending = true;
     }
@@ -719,10 +730,7 @@ impl Engine {
                 return;
             }
         };
-        let connected = self
-            .agents
-            .get(agent_id)
-            .is_some_and(|a| a.conn.is_some());
+        let connected = self.agents.get(agent_id).is_some_and(|a| a.conn.is_some());
         if !connected {
             let state = if partition_aware {
                 TaskState::TaskDropped
@@ -742,7 +750,10 @@ impl Engine {
         }
         *available = available.minus(&resources);
 
-        let framework = self.frameworks.get_mut(framework_id).expect("caller checked");
+        let framework = self
+            .frameworks
+            .get_mut(framework_id)
+            .expect("caller checked");
         let mut proto = v1::Task {
             name: task.name.clone(),
             task_id: task.task_id.clone(),
@@ -963,7 +974,11 @@ impl Engine {
         let total = wire::resources_from_proto(&info.resources)
             .map_err(|e| format!("invalid agent resources: {e}"))?;
         let wall = wall_clock_secs();
-        let claimed = info.id.as_ref().map(|i| i.value.clone()).filter(|s| !s.is_empty());
+        let claimed = info
+            .id
+            .as_ref()
+            .map(|i| i.value.clone())
+            .filter(|s| !s.is_empty());
         let agent_id = match claimed {
             Some(id) => id,
             None => {
@@ -1036,7 +1051,11 @@ impl Engine {
         let mut used: HashMap<String, Resources> = HashMap::new();
         for ((framework_id, task_id), task) in reported {
             if !self.frameworks.contains_key(&framework_id) {
-                if self.completed_frameworks.iter().any(|f| f.id == framework_id) {
+                if self
+                    .completed_frameworks
+                    .iter()
+                    .any(|f| f.id == framework_id)
+                {
                     self.send_to_conn(
                         &agent.conn,
                         master_message::Message::ShutdownFramework(internal::ShutdownFramework {
@@ -1188,7 +1207,11 @@ impl Engine {
         status.agent_id.get_or_insert_with(|| aid(agent_id));
 
         if !self.frameworks.contains_key(&framework_id) {
-            if self.completed_frameworks.iter().any(|f| f.id == framework_id) {
+            if self
+                .completed_frameworks
+                .iter()
+                .any(|f| f.id == framework_id)
+            {
                 // Nobody will ever acknowledge it: do it on the framework's behalf.
                 if let Some(uuid) = status.uuid.clone() {
                     self.send_to_agent(
@@ -1241,7 +1264,13 @@ impl Engine {
             self.count_terminal(state);
         }
         if let Some(resources) = recover {
-            allocator_result(self.allocator.recover_resources(&framework_id, agent_id, &resources, None, now));
+            allocator_result(self.allocator.recover_resources(
+                &framework_id,
+                agent_id,
+                &resources,
+                None,
+                now,
+            ));
             self.allocation_pending = true;
         }
         self.send_to_framework(&framework_id, &update_event(status));
@@ -1354,7 +1383,13 @@ impl Engine {
         self.count_terminal(state);
         if let Some(resources) = recover {
             if self.agents.contains_key(agent_id) {
-                allocator_result(self.allocator.recover_resources(framework_id, agent_id, &resources, None, now));
+                allocator_result(self.allocator.recover_resources(
+                    framework_id,
+                    agent_id,
+                    &resources,
+                    None,
+                    now,
+                ));
             }
         }
         self.send_to_framework(framework_id, &update_event(status));
@@ -1529,7 +1564,10 @@ impl Engine {
         };
         if !subscriber.send(event) {
             self.counters.dropped_messages += 1;
-            warn!(framework_id, "event stream closed or full; dropping the connection");
+            warn!(
+                framework_id,
+                "event stream closed or full; dropping the connection"
+            );
             // Dropping the sender ends the response body; the stream's guard then reports
             // the close and `framework_stream_closed` handles it like any disconnect.
             if let Some(f) = self.frameworks.get_mut(framework_id) {
@@ -1661,11 +1699,15 @@ fn launch_tasks(op: &v1::offer::Operation) -> Vec<&v1::TaskInfo> {
 }
 
 fn reconciliation_status(task: &v1::Task) -> v1::TaskStatus {
-    let mut status = task.statuses.last().cloned().unwrap_or_else(|| v1::TaskStatus {
-        task_id: task.task_id.clone(),
-        agent_id: Some(task.agent_id.clone()),
-        ..Default::default()
-    });
+    let mut status = task
+        .statuses
+        .last()
+        .cloned()
+        .unwrap_or_else(|| v1::TaskStatus {
+            task_id: task.task_id.clone(),
+            agent_id: Some(task.agent_id.clone()),
+            ..Default::default()
+        });
     status.set_state(task.state());
     status.uuid = None;
     status.set_source(Source::Master);
@@ -1699,7 +1741,10 @@ fn validate_id(kind: &str, id: &str) -> Result<(), String> {
     if id == "." || id == ".." {
         return Err(format!("{kind} ID '{id}' is invalid"));
     }
-    if id.chars().any(|c| c == '/' || c.is_whitespace() || c.is_control()) {
+    if id
+        .chars()
+        .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+    {
         return Err(format!(
             "{kind} ID '{id}' contains invalid characters ('/', whitespace or control)"
         ));
@@ -1729,7 +1774,8 @@ fn validate_framework_info(info: &v1::FrameworkInfo) -> Result<(), CallError> {
         if role.is_empty() || role.contains('/') && role.split('/').any(|p| p.is_empty()) {
             return Err(CallError::BadRequest(format!("Role '{role}' is invalid")));
         }
-        if role.chars().any(|c| c.is_whitespace() || c.is_control()) || role == "." || role == ".." {
+        if role.chars().any(|c| c.is_whitespace() || c.is_control()) || role == "." || role == ".."
+        {
             return Err(CallError::BadRequest(format!("Role '{role}' is invalid")));
         }
     }

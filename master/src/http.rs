@@ -15,11 +15,12 @@ use axum::routing::{any, get};
 use axum::Router;
 use futures::StreamExt;
 use mesos_proto::v1::scheduler::{self, call};
-use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::engine::{CallError, Encoding, Engine, Subscriber, SubscribeRequest, HEARTBEAT_INTERVAL_SECS};
+use crate::engine::{
+    CallError, Encoding, Engine, SubscribeRequest, Subscriber, HEARTBEAT_INTERVAL_SECS,
+};
 use crate::server::{Command, MasterHandle};
 use crate::state_json;
 
@@ -30,7 +31,10 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
     let mut r = Router::new().route("/api/v1/scheduler", any(scheduler_api));
     // Mesos serves every master endpoint both as /master/X and as /X.
     for (path, handler) in [
-        ("state", get(state) as axum::routing::MethodRouter<MasterHandle>),
+        (
+            "state",
+            get(state) as axum::routing::MethodRouter<MasterHandle>,
+        ),
         ("state.json", get(state)),
         ("state-summary", get(state_summary)),
         ("frameworks", get(frameworks)),
@@ -147,7 +151,7 @@ fn decode_call(encoding: Encoding, body: &[u8]) -> Result<scheduler::Call, Strin
     match encoding {
         Encoding::Json => mesos_proto::json::from_json_slice::<scheduler::Call>(body)
             .map_err(|e| format!("Failed to parse body into Call: {e}")),
-        Encoding::Protobuf => scheduler::Call::decode(body)
+        Encoding::Protobuf => mesos_proto::decode_checked::<scheduler::Call>(body)
             .map_err(|e| format!("Failed to parse body into Call: {e}")),
     }
 }
@@ -164,14 +168,16 @@ fn validate_call(call: &scheduler::Call) -> Result<(), String> {
         };
         if let (Some(fid), Some(info_id)) = (&call.framework_id, &sub.framework_info.id) {
             if fid.value != info_id.value {
-                return Err(
-                    "'framework_id' differs from 'subscribe.framework_info.id'".to_string(),
-                );
+                return Err("'framework_id' differs from 'subscribe.framework_info.id'".to_string());
             }
         }
         return Ok(());
     }
-    if call.framework_id.as_ref().is_none_or(|f| f.value.is_empty()) {
+    if call
+        .framework_id
+        .as_ref()
+        .is_none_or(|f| f.value.is_empty())
+    {
         return Err("Expecting 'framework_id' to be present".to_string());
     }
     let present = match t {
@@ -216,12 +222,14 @@ pub(crate) fn dispatch(
             let d = call.decline.unwrap_or_default();
             engine.decline(framework_id, &d.offer_ids, d.filters.as_ref(), now)
         }
-        call::Type::Revive => {
-            engine.revive(framework_id, call.revive.map(|r| r.roles).unwrap_or_default())
-        }
-        call::Type::Suppress => {
-            engine.suppress(framework_id, call.suppress.map(|s| s.roles).unwrap_or_default())
-        }
+        call::Type::Revive => engine.revive(
+            framework_id,
+            call.revive.map(|r| r.roles).unwrap_or_default(),
+        ),
+        call::Type::Suppress => engine.suppress(
+            framework_id,
+            call.suppress.map(|s| s.roles).unwrap_or_default(),
+        ),
         call::Type::Kill => engine.kill(framework_id, call.kill.unwrap_or_default()),
         call::Type::Acknowledge => {
             engine.acknowledge(framework_id, call.acknowledge.unwrap_or_default())
@@ -249,9 +257,7 @@ pub(crate) fn dispatch(
                 "SUBSCRIBE must not carry a Mesos-Stream-Id".to_string(),
             ))
         }
-        call::Type::Unknown => {
-            return Err(CallError::BadRequest("Unknown call type".to_string()))
-        }
+        call::Type::Unknown => return Err(CallError::BadRequest("Unknown call type".to_string())),
     }
     Ok(())
 }
@@ -291,7 +297,10 @@ async fn scheduler_api(State(handle): State<MasterHandle>, request: Request) -> 
         Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
     };
     if let Err(e) = validate_call(&call) {
-        return error_response(StatusCode::BAD_REQUEST, format!("Failed to validate scheduler::Call: {e}"));
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to validate scheduler::Call: {e}"),
+        );
     }
     let stream_id = headers
         .get("mesos-stream-id")
@@ -417,7 +426,10 @@ async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, content_type)
-        .header("Mesos-Stream-Id", HeaderValue::from_str(&stream_id).expect("uuid"))
+        .header(
+            "Mesos-Stream-Id",
+            HeaderValue::from_str(&stream_id).expect("uuid"),
+        )
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from_stream(stream))
         .expect("valid response")
@@ -464,12 +476,22 @@ async fn tasks(State(h): State<MasterHandle>, Query(q): Query<TasksQuery>) -> Re
     let limit = match q.limit.as_deref().map(str::parse::<usize>) {
         None => 100,
         Some(Ok(l)) => l,
-        Some(Err(_)) => return error_response(StatusCode::BAD_REQUEST, "'limit' must be a non-negative integer"),
+        Some(Err(_)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "'limit' must be a non-negative integer",
+            )
+        }
     };
     let offset = match q.offset.as_deref().map(str::parse::<usize>) {
         None => 0,
         Some(Ok(o)) => o,
-        Some(Err(_)) => return error_response(StatusCode::BAD_REQUEST, "'offset' must be a non-negative integer"),
+        Some(Err(_)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "'offset' must be a non-negative integer",
+            )
+        }
     };
     let descending = match q.order.as_deref() {
         None | Some("des") => true,
@@ -525,9 +547,17 @@ async fn metrics(State(h): State<MasterHandle>) -> Response {
 /// Redirects to the leading master (this one, until leader election lands).
 async fn redirect(State(h): State<MasterHandle>) -> Response {
     let address = h.info.address.clone().unwrap_or_default();
-    let host = address.hostname.clone().filter(|h| !h.is_empty()).unwrap_or(address.ip.clone().unwrap_or_default());
+    let host = address
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or(address.ip.clone().unwrap_or_default());
     let location = format!("//{}:{}", host, address.port);
-    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, location)],
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -550,7 +580,10 @@ async fn teardown(State(h): State<MasterHandle>, request: Request) -> Response {
         .or_else(|| serde_urlencoded_pairs(query.as_bytes()))
         .unwrap_or(TeardownForm { framework_id: None });
     let Some(framework_id) = form.framework_id else {
-        return error_response(StatusCode::BAD_REQUEST, "Missing 'frameworkId' query parameter in the request body");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "Missing 'frameworkId' query parameter in the request body",
+        );
     };
     let id = framework_id.clone();
     match h
@@ -601,7 +634,10 @@ mod tests {
     #[test]
     fn validation_names_the_missing_field() {
         let c = call_json(r#"{"type":"ACCEPT","framework_id":{"value":"f"}}"#);
-        assert_eq!(validate_call(&c), Err("Expecting 'accept' to be present".into()));
+        assert_eq!(
+            validate_call(&c),
+            Err("Expecting 'accept' to be present".into())
+        );
         let c = call_json(r#"{"type":"DECLINE"}"#);
         assert_eq!(
             validate_call(&c),
@@ -620,18 +656,30 @@ mod tests {
     fn encodings_follow_headers() {
         let mut h = HeaderMap::new();
         assert!(request_encoding(&h).is_err());
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         assert_eq!(request_encoding(&h).ok(), Some(Encoding::Json));
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert!(request_encoding(&h).is_err());
         let mut h = HeaderMap::new();
         assert_eq!(response_encoding(&h).ok(), Some(Encoding::Json));
-        h.insert(header::ACCEPT, HeaderValue::from_static("application/x-protobuf"));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
         assert_eq!(response_encoding(&h).ok(), Some(Encoding::Protobuf));
         h.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
         assert!(response_encoding(&h).is_err());
-        h.insert(header::ACCEPT, HeaderValue::from_static("application/recordio"));
-        h.insert("message-accept", HeaderValue::from_static("application/x-protobuf"));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/recordio"),
+        );
+        h.insert(
+            "message-accept",
+            HeaderValue::from_static("application/x-protobuf"),
+        );
         assert_eq!(response_encoding(&h).ok(), Some(Encoding::Protobuf));
     }
 

@@ -110,7 +110,9 @@ impl MasterHandle {
 /// Builds the MasterInfo this master advertises.
 pub fn master_info(config: &Config, bound: SocketAddr) -> v1::MasterInfo {
     let ip = config.advertise_ip.unwrap_or_else(|| match config.ip {
-        ip if ip.is_unspecified() => first_non_loopback_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        ip if ip.is_unspecified() => {
+            first_non_loopback_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        }
         ip => ip,
     });
     let port = config.advertise_port.unwrap_or(bound.port());
@@ -177,11 +179,13 @@ pub async fn run(
     };
     let actor = tokio::spawn(actor_loop(engine, rx, allocation_interval, ping_interval));
 
-    let app = crate::http::router(handle.clone())
-        .merge(crate::agent_link::router(handle.clone()));
-    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let app = crate::http::router(handle.clone()).merge(crate::agent_link::router(handle.clone()));
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     drop(handle);
     actor.abort();
     if let Err(e) = &result {

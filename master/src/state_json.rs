@@ -83,7 +83,11 @@ pub(crate) fn task_json(task: &v1::Task, resources: Option<&Resources>) -> Value
     o.insert("framework_id".into(), json!(task.framework_id.value));
     o.insert(
         "executor_id".into(),
-        json!(task.executor_id.as_ref().map(|e| e.value.clone()).unwrap_or_default()),
+        json!(task
+            .executor_id
+            .as_ref()
+            .map(|e| e.value.clone())
+            .unwrap_or_default()),
     );
     o.insert("slave_id".into(), json!(task.agent_id.value));
     o.insert("state".into(), json!(task.state().as_str_name()));
@@ -148,7 +152,10 @@ fn framework_json(e: &Engine, f: &Framework, summary: bool) -> Value {
         "failover_timeout".into(),
         json!(f.info.failover_timeout.unwrap_or(0.0)),
     );
-    o.insert("checkpoint".into(), json!(f.info.checkpoint.unwrap_or(false)));
+    o.insert(
+        "checkpoint".into(),
+        json!(f.info.checkpoint.unwrap_or(false)),
+    );
     o.insert("role".into(), json!(f.info.role()));
     o.insert(
         "roles".into(),
@@ -247,7 +254,10 @@ pub(crate) fn state(e: &Engine) -> Value {
     frameworks.sort_by(|a, b| a.id.cmp(&b.id));
     let mut agents: Vec<_> = e.agents.values().collect();
     agents.sort_by(|a, b| a.id.cmp(&b.id));
-    let activated = agents.iter().filter(|a| Engine::agent_connected_now(a)).count();
+    let activated = agents
+        .iter()
+        .filter(|a| Engine::agent_connected_now(a))
+        .count();
     json!({
         "version": VERSION,
         "git_sha": option_env!("MESOS_RS_GIT_SHA").unwrap_or(""),
@@ -315,7 +325,10 @@ pub(crate) fn tasks(e: &Engine, limit: usize, offset: usize, descending: bool) -
     for f in e.frameworks.values() {
         for t in e.framework_tasks(f) {
             let ts = t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
-            all.push((ts, task_json(t, Engine::task_resources(f, &t.task_id.value))));
+            all.push((
+                ts,
+                task_json(t, Engine::task_resources(f, &t.task_id.value)),
+            ));
         }
         for t in &f.completed_tasks {
             let ts = t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
@@ -326,7 +339,12 @@ pub(crate) fn tasks(e: &Engine, limit: usize, offset: usize, descending: bool) -
     if descending {
         all.reverse();
     }
-    let page: Vec<Value> = all.into_iter().skip(offset).take(limit).map(|(_, v)| v).collect();
+    let page: Vec<Value> = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, v)| v)
+        .collect();
     json!({ "tasks": page })
 }
 

@@ -37,6 +37,14 @@ pub enum JsonError {
         #[source]
         source: prost::DecodeError,
     },
+    /// The message lacks fields its schema marks `required`.
+    #[error("{message} is missing required fields: {}", fields.join(", "))]
+    MissingRequired {
+        /// Full protobuf name of the message being decoded.
+        message: String,
+        /// Dotted paths of the missing fields, e.g. `kill.task_id`.
+        fields: Vec<String>,
+    },
 }
 
 fn serialize_options() -> SerializeOptions {
@@ -94,7 +102,52 @@ pub fn from_json_value<M: ReflectMessage + Default>(
     let dynamic =
         DynamicMessage::deserialize_with_options(descriptor.clone(), value, &deserialize_options())
             .map_err(invalid)?;
+    let missing = missing_required_fields(&dynamic);
+    if !missing.is_empty() {
+        return Err(JsonError::MissingRequired {
+            message: descriptor.full_name().to_owned(),
+            fields: missing,
+        });
+    }
     convert(dynamic)
+}
+
+/// Dotted paths of every `required` field that is absent, at any depth. Generated prost
+/// types cannot tell an absent required field from a default one, so presence is checked
+/// on the dynamic message before it is converted.
+pub fn missing_required_fields(message: &DynamicMessage) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_missing(message, "", &mut out);
+    out
+}
+
+fn collect_missing(message: &DynamicMessage, prefix: &str, out: &mut Vec<String>) {
+    for field in message.descriptor().fields() {
+        let path = if prefix.is_empty() {
+            field.name().to_owned()
+        } else {
+            format!("{prefix}.{}", field.name())
+        };
+        if field.cardinality() == prost_reflect::Cardinality::Required && !message.has_field(&field)
+        {
+            out.push(path);
+            continue;
+        }
+        if !message.has_field(&field) {
+            continue;
+        }
+        match message.get_field(&field).as_ref() {
+            prost_reflect::Value::Message(m) => collect_missing(m, &path, out),
+            prost_reflect::Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let prost_reflect::Value::Message(m) = item {
+                        collect_missing(m, &format!("{path}[{i}]"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// prost-reflect only rejects unknown enum names together with unknown

@@ -55,3 +55,47 @@ pub mod v1 {
 pub mod internal {
     include!(concat!(env!("OUT_DIR"), "/mesos.internal.rs"));
 }
+
+/// Why a protobuf body was refused by [`decode_checked`].
+#[derive(Debug, thiserror::Error)]
+pub enum ProtobufError {
+    #[error("cannot decode {message}: {source}")]
+    Decode {
+        message: String,
+        #[source]
+        source: prost::DecodeError,
+    },
+    #[error("{message} is missing required fields: {}", fields.join(", "))]
+    MissingRequired {
+        message: String,
+        fields: Vec<String>,
+    },
+}
+
+/// Decodes protobuf bytes and checks that every `required` field is present, as Mesos's
+/// own parser does (prost alone would fill absent required fields with defaults).
+pub fn decode_checked<M: prost_reflect::ReflectMessage + Default>(
+    bytes: &[u8],
+) -> Result<M, ProtobufError> {
+    let descriptor = M::default().descriptor();
+    let name = descriptor.full_name().to_owned();
+    let dynamic = prost_reflect::DynamicMessage::decode(descriptor, bytes).map_err(|source| {
+        ProtobufError::Decode {
+            message: name.clone(),
+            source,
+        }
+    })?;
+    let missing = json::missing_required_fields(&dynamic);
+    if !missing.is_empty() {
+        return Err(ProtobufError::MissingRequired {
+            message: name,
+            fields: missing,
+        });
+    }
+    dynamic
+        .transcode_to::<M>()
+        .map_err(|source| ProtobufError::Decode {
+            message: name,
+            source,
+        })
+}

@@ -105,8 +105,8 @@ impl RawResponse {
 
 /// Writes `head` (request line and headers, ending in a blank line) and `body` to `addr` on
 /// a fresh connection while reading the answer concurrently: a server may answer and close
-/// before it has read everything. Reads the body until `body_wait` has passed without
-/// completing it, EOF, or Content-Length is reached.
+/// before it has read everything. Reads the body until Content-Length is reached, EOF, or
+/// `body_wait` has passed (a stream never ends by itself).
 pub async fn raw_request(
     addr: &str,
     head: String,
@@ -162,11 +162,12 @@ pub async fn raw_request(
     let content_length: Option<usize> = response
         .header("content-length")
         .and_then(|v| v.parse().ok());
+    let body_deadline = tokio::time::Instant::now() + body_wait;
     loop {
         if content_length.is_some_and(|len| response.body.len() >= len) {
             break;
         }
-        match tokio::time::timeout(body_wait, reader.read(&mut buf)).await {
+        match tokio::time::timeout_at(body_deadline, reader.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => response.body.extend_from_slice(&buf[..n]),
             _ => break,
         }

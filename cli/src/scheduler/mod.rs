@@ -24,6 +24,7 @@ mod subscription;
 mod transport;
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,7 +50,7 @@ pub enum SchedulerEvent {
     /// event, which is not repeated as [`SchedulerEvent::Event`].
     Connected {
         framework_id: FrameworkId,
-        master_info: Option<MasterInfo>,
+        master_info: Option<Box<MasterInfo>>,
         /// The master that accepted the subscription (after any redirect).
         master: MasterAddress,
         heartbeat_interval: Duration,
@@ -57,8 +58,8 @@ pub enum SchedulerEvent {
     /// A subscription attempt failed or an established one ended. The library retries
     /// after a backoff unless the master sent an ERROR event, which ends the stream.
     Disconnected { reason: String },
-    /// Any other event from the master, HEARTBEAT included.
-    Event(Event),
+    /// Any other event from the master, HEARTBEAT included (boxed: events are large).
+    Event(Box<Event>),
 }
 
 /// Tuning of the subscription. [`SchedulerConfig::new`] gives Mesos-like defaults.
@@ -115,6 +116,9 @@ struct Shared {
     /// Survives disconnections so that resubscription is a failover, not a new framework.
     framework_id: Mutex<Option<FrameworkId>>,
     stop: watch::Sender<bool>,
+    /// Set while a TEARDOWN is in flight: the master closing the stream is then expected,
+    /// not a disconnection to recover from.
+    tearing_down: AtomicBool,
 }
 
 impl Shared {
@@ -175,6 +179,7 @@ impl Scheduler {
             session: Mutex::new(None),
             framework_id: Mutex::new(config.framework_info.id.clone()),
             stop,
+            tearing_down: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         tokio::spawn(subscription::run(shared.clone(), detector, config, tx));
@@ -319,6 +324,7 @@ impl Scheduler {
 
     /// Removes the framework from the master (its tasks are killed) and stops the library.
     pub async fn teardown(&self) -> Result<(), SchedulerError> {
+        self.shared.tearing_down.store(true, Ordering::SeqCst);
         let result = self.call(calls::teardown()).await;
         self.stop();
         result

@@ -1,5 +1,6 @@
 //! The background task: subscribe, read the event stream, watch heartbeats, resubscribe.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,9 @@ pub(super) async fn run(
             end = subscribe(&shared, detector.as_ref(), &config, &tx, &mut connected) => end,
         };
         shared.set_session(None);
+        if shared.tearing_down.load(Ordering::SeqCst) {
+            return;
+        }
         let reason = match end {
             End::ReceiverGone => return,
             End::Fatal(message) => {
@@ -205,7 +209,7 @@ async fn stream_events(
                     tracing::info!(%master, framework_id = %framework_id.value, "subscribed");
                     SchedulerEvent::Connected {
                         framework_id,
-                        master_info: subscribed.master_info,
+                        master_info: subscribed.master_info.map(Box::new),
                         master: master.clone(),
                         heartbeat_interval: heartbeat,
                     }
@@ -216,12 +220,16 @@ async fn stream_events(
                         .as_ref()
                         .map(|e| e.message.clone())
                         .unwrap_or_default();
-                    if tx.send(SchedulerEvent::Event(event)).await.is_err() {
+                    if tx
+                        .send(SchedulerEvent::Event(Box::new(event)))
+                        .await
+                        .is_err()
+                    {
                         return Ok(End::ReceiverGone);
                     }
                     return Ok(End::Fatal(message));
                 }
-                _ => SchedulerEvent::Event(event),
+                _ => SchedulerEvent::Event(Box::new(event)),
             };
             if tx.send(outgoing).await.is_err() {
                 return Ok(End::ReceiverGone);

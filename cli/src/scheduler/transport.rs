@@ -13,6 +13,9 @@ use super::error::SchedulerError;
 pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
 pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
 
+/// An error answer is a short text; waiting longer for it means it is not coming.
+const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A client that leaves redirects to us: a redirect tells us who the leader is, and the
 /// scheduler must remember that rather than have it hidden.
 pub fn client(dedicated: bool) -> reqwest::Client {
@@ -88,9 +91,10 @@ pub async fn post(
 /// Turns a non-success answer into an error carrying the master's explanation.
 pub async fn status_error(master: MasterAddress, response: reqwest::Response) -> SchedulerError {
     let status = response.status().as_u16();
-    let body = match response.text().await {
-        Ok(text) => text.trim().to_string(),
-        Err(e) => format!("(body unreadable: {e})"),
+    let body = match tokio::time::timeout(ERROR_BODY_TIMEOUT, response.text()).await {
+        Ok(Ok(text)) => text.trim().to_string(),
+        Ok(Err(e)) => format!("(body unreadable: {e})"),
+        Err(_) => "(body not received in time)".to_string(),
     };
     SchedulerError::Status {
         master,

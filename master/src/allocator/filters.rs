@@ -38,10 +38,13 @@ pub(super) struct AgentFilters {
 
 /// Whether everything `available` holds for `role` is inside `refused`.
 fn refuses_all(refused: &Resources, available: &Resources, role: &str) -> bool {
-    available
-        .iter()
-        .filter(|r| r.is_allocatable_to(role))
-        .all(|r| refused.contains_resource(r))
+    // The first test is instant when the refused resources are the very value the agent
+    // got back, the usual case after a decline.
+    refused.contains(available)
+        || available
+            .iter()
+            .filter(|r| r.is_allocatable_to(role))
+            .all(|r| refused.contains_resource(r))
 }
 
 impl AgentFilters {

@@ -193,9 +193,12 @@ struct Role {
 impl Role {
     /// How much more of `name` unreserved the role may get, if it has a limit for it.
     fn headroom(&self, name: NameId) -> Option<i64> {
-        self.limits.iter().find(|(n, _)| *n == name).map(|&(_, limit)| {
-            (limit - self.reserved.get(name) - self.allocated_unreserved.get(name)).max(0)
-        })
+        self.limits
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, limit)| {
+                (limit - self.reserved.get(name) - self.allocated_unreserved.get(name)).max(0)
+            })
     }
 }
 
@@ -596,8 +599,10 @@ impl Allocator {
             let r = self.role(&role) as usize;
             self.roles[r].weight = weight;
             self.roles[r].weight_set = true;
-            self.roles[r].share =
-                self.roles[r].allocated.dominant_share(&self.totals, &self.names) / weight;
+            self.roles[r].share = self.roles[r]
+                .allocated
+                .dominant_share(&self.totals, &self.names)
+                / weight;
         }
         self.role_order.mark_stale();
         Ok(())
@@ -698,7 +703,8 @@ impl Allocator {
                     continue;
                 }
                 if exact && agent.filters.has_any(c) {
-                    let o = offer.get_or_insert_with(|| build_offer(&agent.available, role, &self.names));
+                    let o = offer
+                        .get_or_insert_with(|| build_offer(&agent.available, role, &self.names));
                     if agent.filters.refuses(c, o) {
                         continue;
                     }
@@ -709,7 +715,11 @@ impl Allocator {
             let Some(c) = chosen else { continue };
             let offer = offer.unwrap_or_else(|| build_offer(&agent.available, role, &self.names));
             let allocation = Allocation {
-                framework_id: self.frameworks.get(self.clients.get(c).framework).id.clone(),
+                framework_id: self
+                    .frameworks
+                    .get(self.clients.get(c).framework)
+                    .id
+                    .clone(),
                 agent_id: agent.id.clone(),
                 role: role.name.clone(),
                 resources: offer,
@@ -791,7 +801,12 @@ impl Allocator {
                 let mut frameworks: Vec<String> = r
                     .clients
                     .iter()
-                    .map(|&c| self.frameworks.get(self.clients.get(c).framework).id.clone())
+                    .map(|&c| {
+                        self.frameworks
+                            .get(self.clients.get(c).framework)
+                            .id
+                            .clone()
+                    })
                     .collect();
                 frameworks.sort();
                 RoleShare {
@@ -986,9 +1001,8 @@ impl Allocator {
             .filter(|&c| {
                 let client = self.clients.get(c);
                 client.subscribed
-                    && roles.is_none_or(|roles| {
-                        roles.contains(&self.roles[client.role as usize].name)
-                    })
+                    && roles
+                        .is_none_or(|roles| roles.contains(&self.roles[client.role as usize].name))
             })
             .collect()
     }
@@ -1015,10 +1029,8 @@ impl Allocator {
     fn refresh_offerable(&mut self, c: Idx) {
         let client = self.clients.get(c);
         let framework = self.frameworks.get(client.framework);
-        let offerable = framework.registered
-            && framework.active
-            && client.subscribed
-            && !client.suppressed;
+        let offerable =
+            framework.registered && framework.active && client.subscribed && !client.suppressed;
         if offerable == client.offerable {
             return;
         }
@@ -1109,14 +1121,20 @@ impl Allocator {
 
     /// Adds (`sign` 1) or removes (-1) an allocation from the client's and role's sums.
     fn account(&mut self, c: Idx, resources: &Resources, sign: i64) {
-        let all = Quantities::of_scalars(&mut self.names, resources, |_| true);
-        let unreserved = Quantities::of_scalars(&mut self.names, resources, |r| !r.is_reserved());
         let client = self.clients.get_mut(c);
-        client.allocated.add_all(&all, sign);
-        client.share = client.allocated.dominant_share(&self.totals, &self.names);
         let role = &mut self.roles[client.role as usize];
-        role.allocated.add_all(&all, sign);
-        role.allocated_unreserved.add_all(&unreserved, sign);
+        for r in resources {
+            if let Value::Scalar(s) = r.value {
+                let id = self.names.id(&r.name);
+                let millis = sign * s.millis();
+                client.allocated.add(id, millis);
+                role.allocated.add(id, millis);
+                if !r.is_reserved() {
+                    role.allocated_unreserved.add(id, millis);
+                }
+            }
+        }
+        client.share = client.allocated.dominant_share(&self.totals, &self.names);
         role.share = role.allocated.dominant_share(&self.totals, &self.names) / role.weight;
         if sign < 0 && !role.limits.is_empty() {
             // Quota headroom grew: the role may now take resources on any agent.
@@ -1211,6 +1229,10 @@ impl Agent {
 /// What `role` gets from `available`: everything allocatable to it, with unreserved
 /// scalars cut to the role's quota headroom.
 fn build_offer(available: &Resources, role: &Role, names: &Names) -> Resources {
+    if role.limits.is_empty() && available.iter().all(|r| r.is_allocatable_to(&role.name)) {
+        // Shares the agent's entries; taking them all leaves the agent an empty value.
+        return available.clone();
+    }
     let mut offer = Resources::new();
     for r in available.iter().filter(|r| r.is_allocatable_to(&role.name)) {
         let headroom = match r.value {
