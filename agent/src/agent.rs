@@ -24,7 +24,6 @@ use crate::config::Config;
 use crate::launcher::{self, CommandLine, EnvContext, Launcher, Supervised};
 use crate::master_link::LinkEvent;
 use crate::paths::{valid_id, write_atomic, Layout, RunPaths};
-use crate::resources;
 use crate::status_update::{state_of, AckOutcome, Record, StatusUpdateManager, StreamKey};
 use crate::supervisor::ExitStatus;
 use crate::{AgentError, VERSION};
@@ -239,8 +238,8 @@ impl Core {
         AgentInfo {
             hostname: self.identity.hostname.clone(),
             port: Some(i32::from(self.identity.port)),
-            resources: resources::to_protos(&self.resources),
-            attributes: resources::attributes_to_protos(&self.attributes),
+            resources: mesos_common::wire::resources_to_proto(&self.resources, None),
+            attributes: mesos_common::wire::attributes_to_proto(&self.attributes),
             id: self.agent_id.clone().map(|value| AgentId { value }),
             domain: None,
         }
@@ -255,13 +254,15 @@ impl Core {
             return;
         };
         let recovered = checkpoint::recover_runs(&self.layout, &agent_id);
-        let same_resources = resources::from_protos(&checkpointed.resources) == self.resources;
+        let same_resources = mesos_common::wire::resources_from_proto(&checkpointed.resources)
+            .unwrap_or_default()
+            == self.resources;
         let same_attributes =
-            checkpointed.attributes == resources::attributes_to_protos(&self.attributes);
+            checkpointed.attributes == mesos_common::wire::attributes_to_proto(&self.attributes);
         if !(same_resources && same_attributes) {
             warn!(
                 agent_id,
-                was_resources = %resources::from_protos(&checkpointed.resources),
+                was_resources = %mesos_common::wire::resources_from_proto(&checkpointed.resources).unwrap_or_default(),
                 now_resources = %self.resources,
                 "--resources or --attributes changed since agent {agent_id} last ran; \
                  starting as a new agent (tasks of the old agent are killed)"

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use mesos_common::resources::{AttributeValue, Attributes, Resource, Resources, Value};
+use mesos_common::resources::{AttributeValue, Attributes, Resource, Resources};
 use mesos_proto::v1;
 use serde_json::{json, Map};
 
@@ -95,90 +95,6 @@ pub fn with_defaults(given: Resources, machine: Machine, default_role: &str) -> 
     out
 }
 
-/// The resources as v1 protobufs (via Mesos's JSON form, which both sides speak).
-pub fn to_protos(resources: &Resources) -> Vec<v1::Resource> {
-    let json = serde_json::to_value(resources).expect("resources serialize");
-    json.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| mesos_proto::json::from_json_value::<v1::Resource>(item).ok())
-        .collect()
-}
-
-/// v1 protobufs back to the domain type; resources it does not model are skipped.
-pub fn from_protos(resources: &[v1::Resource]) -> Resources {
-    resources
-        .iter()
-        .filter_map(|r| {
-            let json = json!([mesos_proto::json::to_json_value(r)]);
-            serde_json::from_value::<Resources>(json).ok()
-        })
-        .fold(Resources::new(), |mut all, one| {
-            all.add(&one);
-            all
-        })
-}
-
-pub fn attributes_to_protos(attributes: &Attributes) -> Vec<v1::Attribute> {
-    attributes
-        .iter()
-        .map(|a| {
-            let mut proto = v1::Attribute {
-                name: a.name.clone(),
-                ..Default::default()
-            };
-            match &a.value {
-                AttributeValue::Text(text) => {
-                    proto.r#type = v1::value::Type::Text as i32;
-                    proto.text = Some(v1::value::Text {
-                        value: text.clone(),
-                    });
-                }
-                AttributeValue::Scalar(s) => {
-                    proto.r#type = v1::value::Type::Scalar as i32;
-                    proto.scalar = Some(v1::value::Scalar { value: s.value() });
-                }
-                AttributeValue::Ranges(ranges) => {
-                    proto.r#type = v1::value::Type::Ranges as i32;
-                    proto.ranges = Some(v1::value::Ranges {
-                        range: ranges
-                            .ranges()
-                            .iter()
-                            .map(|r| v1::value::Range {
-                                begin: r.begin,
-                                end: r.end,
-                            })
-                            .collect(),
-                    });
-                }
-            }
-            proto
-        })
-        .collect()
-}
-
-/// The flat object `/state` shows for resources: scalars summed by name, ranges and sets
-/// as Mesos prints them (`"ports": "[31000-32000]"`). `cpus`, `mem`, `disk` and `gpus`
-/// always appear, as in Mesos.
-pub fn state_json(resources: &Resources) -> serde_json::Value {
-    let mut object = Map::new();
-    for name in ["cpus", "disk", "gpus", "mem"] {
-        object.insert(name.to_string(), json!(0.0));
-    }
-    let mut merged = Resources::new();
-    for r in resources.iter() {
-        merged.add_resource(&r.clone().reserved(mesos_common::resources::DEFAULT_ROLE));
-    }
-    for r in merged.iter() {
-        let value = match &r.value {
-            Value::Scalar(s) => json!(s.value()),
-            other => json!(other.to_string()),
-        };
-        object.insert(r.name.clone(), value);
-    }
-    serde_json::Value::Object(object)
-}
-
 /// The flat object `/state` shows for attributes.
 pub fn attributes_state_json(attributes: &Attributes) -> serde_json::Value {
     let object: Map<String, serde_json::Value> = attributes
@@ -264,18 +180,21 @@ mod tests {
     #[test]
     fn protos_round_trip() {
         let resources = res("cpus:2;mem:512;ports:[31000-31005];cpus(web):1;foo:{a,b}");
-        let protos = to_protos(&resources);
+        let protos = mesos_common::wire::resources_to_proto(&resources, None);
         assert_eq!(protos.len(), 5);
         let ports = protos.iter().find(|r| r.name == "ports").unwrap();
         assert_eq!(ports.r#type, v1::value::Type::Ranges as i32);
-        assert_eq!(from_protos(&protos), resources);
+        assert_eq!(
+            mesos_common::wire::resources_from_proto(&protos).unwrap(),
+            resources
+        );
     }
 
     #[test]
     fn state_json_is_flat() {
         let resources = res("cpus:2;cpus(web):1;mem:512;ports:[31000-31005]");
         assert_eq!(
-            state_json(&resources),
+            mesos_common::wire::resources_state_json(&resources),
             json!({"cpus": 3.0, "mem": 512.0, "disk": 0.0, "gpus": 0.0, "ports": "[31000-31005]"})
         );
         let attributes = Attributes::parse("rack:r1;level:3;slots:[1-4]").unwrap();
@@ -283,16 +202,23 @@ mod tests {
             attributes_state_json(&attributes),
             json!({"rack": "r1", "level": 3.0, "slots": "[1-4]"})
         );
-        let protos = attributes_to_protos(&attributes);
+        let protos = mesos_common::wire::attributes_to_proto(&attributes);
         assert_eq!(protos[0].text.as_ref().unwrap().value, "r1");
         assert_eq!(protos[1].scalar.as_ref().unwrap().value, 3.0);
     }
 
     #[test]
     fn ports_of_a_task() {
-        let protos = to_protos(&res("cpus:1;ports:[31000-31002,31010-31010]"));
+        let protos = mesos_common::wire::resources_to_proto(
+            &res("cpus:1;ports:[31000-31002,31010-31010]"),
+            None,
+        );
         assert_eq!(task_ports(&protos), [31000, 31001, 31002, 31010]);
-        assert!(task_ports(&to_protos(&res("cpus:1"))).is_empty());
+        assert!(task_ports(&mesos_common::wire::resources_to_proto(
+            &res("cpus:1"),
+            None
+        ))
+        .is_empty());
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl Stream {
     fn push(&mut self, update: StatusUpdate) {
         let state = state_of(&update);
         self.latest_state = state;
-        self.terminal |= is_terminal(state);
+        self.terminal |= state.is_terminal();
         if let Some(uuid) = update.status.uuid.clone() {
             self.seen.insert(uuid);
         }
@@ -361,21 +361,6 @@ impl<J: Journal> StatusUpdateManager<J> {
 /// The state an update reports (`TASK_STAGING` when it carries none).
 pub fn state_of(update: &StatusUpdate) -> TaskState {
     TaskState::try_from(update.status.state).unwrap_or(TaskState::TaskStaging)
-}
-
-/// States after which a task never changes again.
-pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
 }
 
 #[cfg(test)]

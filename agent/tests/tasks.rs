@@ -144,9 +144,10 @@ fn command_task(id: &str, command: &str) -> TaskInfo {
         agent_id: AgentId {
             value: AGENT_ID.into(),
         },
-        resources: mesos_agent::resources::to_protos(
+        resources: mesos_common::wire::resources_to_proto(
             &mesos_common::resources::Resources::parse("cpus:0.1;mem:32;ports:[31000-31001]")
                 .unwrap(),
+            None,
         ),
         command: Some(CommandInfo {
             value: Some(command.into()),

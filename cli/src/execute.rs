@@ -368,21 +368,6 @@ pub fn place(task: &TaskInfo, offer: &Offer, role: &str) -> Result<Option<TaskIn
     Ok(Some(placed))
 }
 
-/// Terminal states, after which a task never changes again.
-pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
-
 /// The lines `mesos-execute` prints for a status update, worded as Mesos's.
 pub fn describe_update(status: &TaskStatus) -> String {
     let task_id = &status.task_id.value;
@@ -577,7 +562,7 @@ impl Runner {
                 self.kill_at = Some(Instant::now() + after);
             }
         }
-        Ok(is_terminal(state).then_some(Outcome::Terminal(state)))
+        Ok(state.is_terminal().then_some(Outcome::Terminal(state)))
     }
 
     async fn kill(&mut self) -> Result<Option<Outcome>, ExecuteError> {
@@ -905,7 +890,7 @@ mod tests {
             TaskState::TaskKilled,
             TaskState::TaskLost,
         ] {
-            assert!(is_terminal(state));
+            assert!(state.is_terminal());
             assert_eq!(Outcome::Terminal(state).exit_code(), 1);
         }
         for state in [
@@ -914,7 +899,7 @@ mod tests {
             TaskState::TaskUnreachable,
             TaskState::TaskStaging,
         ] {
-            assert!(!is_terminal(state));
+            assert!(!state.is_terminal());
         }
     }
 }

@@ -9,7 +9,6 @@ use clap::Parser;
 use mesos_proto::v1::TaskState;
 use serde_json::Value;
 
-use crate::execute::is_terminal;
 use crate::scheduler::{detector_for, DetectorError, MasterAddress};
 
 #[derive(Debug, Clone, Parser)]
@@ -124,7 +123,7 @@ pub fn format_table(state: &Value, now: f64) -> String {
             let active = task["state"]
                 .as_str()
                 .and_then(TaskState::from_str_name)
-                .is_some_and(|s| !is_terminal(s));
+                .is_some_and(|s| !s.is_terminal());
             if !active {
                 continue;
             }

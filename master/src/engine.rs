@@ -197,20 +197,6 @@ pub(crate) fn wall_clock_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-pub(crate) fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
-
 fn has_capability(info: &v1::FrameworkInfo, cap: v1::framework_info::capability::Type) -> bool {
     info.capabilities.iter().any(|c| c.r#type() == cap)
 }
@@ -497,7 +483,7 @@ impl Engine {
                     .tasks
                     .remove(&(framework_id.to_string(), task_id.clone()));
             }
-            if !is_terminal(entry.task.state()) {
+            if !entry.task.state().is_terminal() {
                 agents_to_tell.insert(agent_id.clone());
                 entry.task.set_state(TaskState::TaskKilled);
                 self.counters.tasks_killed += 1;
@@ -1074,7 +1060,7 @@ impl Engine {
                 self.add_recovered_framework(&framework_id, finfo);
             }
             let resources = wire::resources_from_proto(&task.resources).unwrap_or_default();
-            let terminal = is_terminal(task.state());
+            let terminal = task.state().is_terminal();
             if !terminal {
                 let entry = used.entry(framework_id.clone()).or_default();
                 *entry = entry.plus(&resources);
@@ -1247,14 +1233,14 @@ impl Engine {
                 }
                 entry.task.status_update_state = Some(status.state);
                 entry.task.status_update_uuid = status.uuid.clone();
-                if is_terminal(status.state()) {
+                if status.state().is_terminal() {
                     entry.terminal_uuid = status.uuid.clone();
                 }
-                if is_terminal(latest) && !entry.recovered {
+                if latest.is_terminal() && !entry.recovered {
                     entry.recovered = true;
                     recover = Some(entry.resources.clone());
                 }
-                if is_terminal(latest) && !is_terminal(previous) {
+                if latest.is_terminal() && !previous.is_terminal() {
                     count = Some(latest);
                 }
                 debug!(framework_id, task_id, state = ?status.state(), "status update");
@@ -1362,7 +1348,7 @@ impl Engine {
         let Some(mut entry) = framework.tasks.remove(task_id) else {
             return;
         };
-        if is_terminal(entry.task.state()) {
+        if entry.task.state().is_terminal() {
             push_completed(&mut framework.completed_tasks, entry.task, max_completed);
             return;
         }
@@ -1632,7 +1618,7 @@ impl Engine {
     pub(crate) fn framework_usage(&self, f: &Framework) -> (Resources, Resources) {
         let mut used = Resources::default();
         for e in f.tasks.values() {
-            if !is_terminal(e.task.state()) {
+            if !e.task.state().is_terminal() {
                 used = used.plus(&e.resources);
             }
         }
@@ -1648,7 +1634,7 @@ impl Engine {
         let mut used = Resources::default();
         for (f, t) in &a.tasks {
             if let Some(e) = self.frameworks.get(f).and_then(|f| f.tasks.get(t)) {
-                if !is_terminal(e.task.state()) {
+                if !e.task.state().is_terminal() {
                     used = used.plus(&e.resources);
                 }
             }

@@ -8,7 +8,7 @@ use mesos_proto::json::to_json_value;
 use mesos_proto::v1;
 use serde_json::{json, Map, Value};
 
-use crate::engine::{is_terminal, wall_clock_secs, Engine, Framework};
+use crate::engine::{wall_clock_secs, Engine, Framework};
 use crate::server::VERSION;
 
 pub(crate) fn version() -> Value {
@@ -400,7 +400,7 @@ pub(crate) fn metrics(e: &Engine) -> Value {
                 v1::TaskState::TaskStarting => starting += 1,
                 v1::TaskState::TaskRunning => running += 1,
                 v1::TaskState::TaskKilling => killing += 1,
-                s if is_terminal(s) => {}
+                s if s.is_terminal() => {}
                 _ => {}
             }
         }

@@ -49,6 +49,23 @@ pub mod v1 {
     }
 }
 
+impl v1::TaskState {
+    /// Terminal states: a task in one of them never changes state again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            v1::TaskState::TaskFinished
+                | v1::TaskState::TaskFailed
+                | v1::TaskState::TaskKilled
+                | v1::TaskState::TaskError
+                | v1::TaskState::TaskLost
+                | v1::TaskState::TaskDropped
+                | v1::TaskState::TaskGone
+                | v1::TaskState::TaskGoneByOperator
+        )
+    }
+}
+
 /// Agent<->master protocol (`mesos.internal`): messages plus the
 /// `agent_service_client` and `agent_service_server` tonic modules.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::{Core, Framework, Query, Task};
 use crate::resources;
-use crate::status_update::is_terminal;
 use crate::VERSION;
 
 impl Core {
@@ -44,8 +43,8 @@ impl Core {
             "pid": self.identity.pid(),
             "hostname": self.identity.hostname,
             "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-            "resources": resources::state_json(&self.resources),
-            "unreserved_resources": resources::state_json(&self.resources.unreserved()),
+            "resources": mesos_common::wire::resources_state_json(&self.resources),
+            "unreserved_resources": mesos_common::wire::resources_state_json(&self.resources.unreserved()),
             "reserved_resources": reserved_by_role(&self.resources),
             "attributes": resources::attributes_state_json(&self.attributes),
             "flags": self.config.flags(),
@@ -96,7 +95,7 @@ impl Core {
 
     fn executor_json(&self, task: &Task) -> serde_json::Value {
         let task_json = self.task_json(task);
-        let (live, done) = if is_terminal(task.state) || task.exited {
+        let (live, done) = if task.state.is_terminal() || task.exited {
             (vec![], vec![task_json])
         } else {
             (vec![task_json], vec![])
@@ -108,7 +107,7 @@ impl Core {
             "framework_id": task.framework_id,
             "container": task.container_id,
             "directory": task.run.sandbox.display().to_string(),
-            "resources": resources::state_json(&resources::from_protos(&task.info.resources)),
+            "resources": mesos_common::wire::resources_state_json(&mesos_common::wire::resources_from_proto(&task.info.resources).unwrap_or_default()),
             "type": "COMMAND",
             "tasks": live,
             "queued_tasks": [],
@@ -141,7 +140,7 @@ impl Core {
             "executor_id": "",
             "slave_id": self.agent_id.clone().unwrap_or_default(),
             "state": task.state.as_str_name(),
-            "resources": resources::state_json(&resources::from_protos(&task.info.resources)),
+            "resources": mesos_common::wire::resources_state_json(&mesos_common::wire::resources_from_proto(&task.info.resources).unwrap_or_default()),
             "statuses": statuses,
         });
         let info = &task.info;
@@ -169,7 +168,7 @@ fn reserved_by_role(all: &Resources) -> serde_json::Value {
     }
     let object: serde_json::Map<String, serde_json::Value> = by_role
         .into_iter()
-        .map(|(role, resources)| (role, resources::state_json(&resources)))
+        .map(|(role, resources)| (role, mesos_common::wire::resources_state_json(&resources)))
         .collect();
     serde_json::Value::Object(object)
 }

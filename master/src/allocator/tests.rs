@@ -523,7 +523,7 @@ fn update_framework_changes_roles() {
         "f1",
         "a1",
         &res("cpus:2;mem:256"),
-        Some(60.0).map(secs),
+        Some(secs(60.0)),
         secs(0.0),
     )
     .unwrap();
@@ -626,7 +626,7 @@ fn agent_total(i: usize) -> Resources {
         256 * (i + 1),
         i
     );
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         text.push_str(";cpus(web):1;mem(web):64");
     }
     res(&text)
@@ -665,6 +665,16 @@ struct Model {
     agents: BTreeMap<String, bool>,
     frameworks: BTreeMap<String, (bool, bool)>,
     held: BTreeMap<(String, String), Resources>,
+    /// (framework, agent, refused, expiry in seconds).
+    filters: Vec<(String, String, Resources, f64)>,
+}
+
+impl Model {
+    fn drop_filters(&mut self, framework_id: Option<&str>, agent_id: Option<&str>) {
+        self.filters.retain(|(f, a, _, _)| {
+            framework_id.is_none_or(|x| x != f) && agent_id.is_none_or(|x| x != a)
+        });
+    }
 }
 
 fn check(a: &Allocator, model: &Model) -> Result<(), TestCaseError> {
@@ -711,6 +721,54 @@ fn check(a: &Allocator, model: &Model) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Checks a cycle's allocations against the model and records them.
+fn apply_allocations(
+    got: Vec<Allocation>,
+    model: &mut Model,
+    now: f64,
+) -> Result<(), TestCaseError> {
+    for x in got {
+        prop_assert_eq!(
+            model.agents.get(&x.agent_id),
+            Some(&true),
+            "inactive agent offered"
+        );
+        prop_assert_eq!(
+            model.frameworks.get(&x.framework_id),
+            Some(&(true, false)),
+            "inactive or suppressed framework offered"
+        );
+        let roles = framework_roles(x.framework_id[1..].parse().unwrap());
+        prop_assert!(roles.contains(&x.role));
+        prop_assert!(x.resources.iter().all(|r| r.is_allocatable_to(&x.role)));
+        // A framework in one role has its filters in that role.
+        if roles.len() == 1 {
+            for (f, ag, refused, expires) in &model.filters {
+                let filtered = *f == x.framework_id
+                    && *ag == x.agent_id
+                    && *expires > now
+                    && refused.contains(&x.resources);
+                prop_assert!(
+                    !filtered,
+                    "{} offered {} on {} at {}s despite refusing {} until {}s",
+                    f,
+                    x.resources,
+                    ag,
+                    now,
+                    refused,
+                    expires
+                );
+            }
+        }
+        model
+            .held
+            .entry((x.framework_id.clone(), x.agent_id.clone()))
+            .or_default()
+            .add(&x.resources);
+    }
+    Ok(())
+}
+
 fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
     let mut a = Allocator::new(AllocatorConfig {
         min_allocatable_resources: Vec::new(),
@@ -719,30 +777,6 @@ fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
     });
     let mut model = Model::default();
     let mut now = 0.0;
-    let apply_allocations = |got: Vec<Allocation>,
-                             model: &mut Model|
-     -> Result<(), TestCaseError> {
-        for x in got {
-            prop_assert_eq!(
-                model.agents.get(&x.agent_id),
-                Some(&true),
-                "inactive agent offered"
-            );
-            prop_assert_eq!(
-                model.frameworks.get(&x.framework_id),
-                Some(&(true, false)),
-                "inactive or suppressed framework offered"
-            );
-            prop_assert!(framework_roles(x.framework_id[1..].parse().unwrap()).contains(&x.role));
-            prop_assert!(x.resources.iter().all(|r| r.is_allocatable_to(&x.role)));
-            model
-                .held
-                .entry((x.framework_id.clone(), x.agent_id.clone()))
-                .or_default()
-                .add(&x.resources);
-        }
-        Ok(())
-    };
     for e in events {
         match *e {
             Event::AddAgent(i) => {
@@ -759,6 +793,7 @@ fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
                 let id = format!("a{i}");
                 if model.agents.remove(&id).is_some() {
                     a.remove_agent(&id).unwrap();
+                    model.drop_filters(None, Some(&id));
                     model.held.retain(|(_, ag), _| *ag != id);
                 }
             }
@@ -775,19 +810,21 @@ fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
             }
             Event::AddFramework(i) => {
                 let id = format!("f{i}");
-                if !model.frameworks.contains_key(&id) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = model.frameworks.entry(id)
+                {
                     let spec = FrameworkSpec {
                         roles: framework_roles(i),
                         suppressed_roles: Vec::new(),
                     };
-                    a.add_framework(&id, spec, true).unwrap();
-                    model.frameworks.insert(id, (true, false));
+                    a.add_framework(slot.key(), spec, true).unwrap();
+                    slot.insert((true, false));
                 }
             }
             Event::RemoveFramework(i) => {
                 let id = format!("f{i}");
                 if model.frameworks.remove(&id).is_some() {
                     a.remove_framework(&id).unwrap();
+                    model.drop_filters(Some(&id), None);
                     model.held.retain(|(f, _), _| *f != id);
                 }
             }
@@ -799,6 +836,7 @@ fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
                         a.activate_framework(&id).unwrap();
                     } else {
                         a.deactivate_framework(&id).unwrap();
+                        model.drop_filters(Some(&id), None);
                     }
                 }
             }
@@ -816,6 +854,7 @@ fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
                 if let Some(state) = model.frameworks.get_mut(&id) {
                     state.1 = false;
                     a.revive(&id, None).unwrap();
+                    model.drop_filters(Some(&id), None);
                 }
             }
             Event::SetQuota(r, cpus) => {
@@ -829,7 +868,7 @@ fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
             Event::Allocate(dt) => {
                 now += f64::from(dt);
                 let got = a.allocate(secs(now));
-                apply_allocations(got, &mut model)?;
+                apply_allocations(got, &mut model, now)?;
             }
             Event::Recover {
                 pick,
@@ -863,6 +902,12 @@ fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
                     // role allocation contains; give back all of it instead.
                     prop_assert!(matches!(e, AllocatorError::NotAllocated { .. }), "{}", e);
                     continue;
+                }
+                if let Some(refuse) = refuse.filter(|&s| s > 0) {
+                    let expires = now + f64::from(refuse).max(1.0);
+                    model
+                        .filters
+                        .push((key.0.clone(), key.1.clone(), back.clone(), expires));
                 }
                 let entry = model.held.get_mut(&key).unwrap();
                 entry.subtract(&back).unwrap();
@@ -901,8 +946,9 @@ fn run_events(events: &[Event]) -> Result<(), TestCaseError> {
         *on = true;
         a.activate_agent(id).unwrap();
     }
+    model.filters.clear();
     let got = a.allocate(secs(now + 1.0));
-    apply_allocations(got, &mut model)?;
+    apply_allocations(got, &mut model, now + 1.0)?;
     check(&a, &model)?;
     let roles: BTreeSet<String> = model
         .frameworks
