@@ -76,23 +76,23 @@ pub enum CallError {
 }
 
 #[derive(Debug)]
-struct TaskEntry {
-    task: v1::Task,
-    resources: Resources,
+pub(crate) struct TaskEntry {
+    pub(crate) task: v1::Task,
+    pub(crate) resources: Resources,
     /// The resources went back to the allocator when the task reached a terminal state.
-    recovered: bool,
+    pub(crate) recovered: bool,
     /// uuid of the terminal update forwarded to the framework; its acknowledgement
     /// removes the task.
-    terminal_uuid: Option<Vec<u8>>,
+    pub(crate) terminal_uuid: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Framework {
     pub(crate) id: String,
     pub(crate) info: v1::FrameworkInfo,
-    subscriber: Option<Subscriber>,
+    pub(crate) subscriber: Option<Subscriber>,
     /// Stream id of the newest subscription, kept after the stream is gone.
-    last_stream_id: String,
+    pub(crate) last_stream_id: String,
     pub(crate) active: bool,
     /// Recovered from an agent's report after a master restart, not yet re-subscribed.
     pub(crate) recovered: bool,
@@ -100,10 +100,10 @@ pub(crate) struct Framework {
     pub(crate) reregistered_time: Option<f64>,
     pub(crate) unregistered_time: Option<f64>,
     /// When a disconnected framework is torn down (failover timeout).
-    failover_deadline: Option<Duration>,
-    tasks: BTreeMap<String, TaskEntry>,
+    pub(crate) failover_deadline: Option<Duration>,
+    pub(crate) tasks: BTreeMap<String, TaskEntry>,
     pub(crate) completed_tasks: VecDeque<v1::Task>,
-    offers: HashSet<String>,
+    pub(crate) offers: HashSet<String>,
 }
 
 #[derive(Debug)]
@@ -115,27 +115,27 @@ pub(crate) struct Agent {
     pub(crate) http_address: String,
     pub(crate) registered_time: f64,
     pub(crate) reregistered_time: Option<f64>,
-    conn: Option<AgentConn>,
-    missed_pings: u32,
-    ping_outstanding: bool,
+    pub(crate) conn: Option<AgentConn>,
+    pub(crate) missed_pings: u32,
+    pub(crate) ping_outstanding: bool,
     /// (framework id, task id) of the tasks on this agent.
-    tasks: HashSet<(String, String)>,
-    offers: HashSet<String>,
+    pub(crate) tasks: HashSet<(String, String)>,
+    pub(crate) offers: HashSet<String>,
 }
 
 #[derive(Debug)]
-struct AgentConn {
-    id: u64,
-    tx: mpsc::Sender<internal::MasterMessage>,
+pub(crate) struct AgentConn {
+    pub(crate) id: u64,
+    pub(crate) tx: mpsc::Sender<internal::MasterMessage>,
 }
 
 #[derive(Debug)]
-struct OfferEntry {
-    framework_id: String,
-    agent_id: String,
-    resources: Resources,
-    created: Duration,
-    proto: v1::Offer,
+pub(crate) struct OfferEntry {
+    pub(crate) framework_id: String,
+    pub(crate) agent_id: String,
+    pub(crate) resources: Resources,
+    pub(crate) created: Duration,
+    pub(crate) proto: v1::Offer,
 }
 
 /// Counters for `/metrics/snapshot`.
@@ -173,13 +173,13 @@ pub struct Engine {
     pub(crate) agents: HashMap<String, Agent>,
     /// Agents removed for missing pings: id -> time they became unreachable.
     pub(crate) unreachable_agents: BTreeMap<String, f64>,
-    offers: HashMap<String, OfferEntry>,
-    next_framework: u64,
-    next_agent: u64,
-    next_offer: u64,
+    pub(crate) offers: HashMap<String, OfferEntry>,
+    pub(crate) next_framework: u64,
+    pub(crate) next_agent: u64,
+    pub(crate) next_offer: u64,
     pub(crate) counters: Counters,
     /// Set by anything that may let the allocator offer more; cleared by `allocate`.
-    allocation_pending: bool,
+    pub(crate) allocation_pending: bool,
 }
 
 /// Allocator errors mean the engine and allocator disagree about who exists; that is a
@@ -1105,7 +1105,7 @@ impl Engine {
         Ok(agent_id)
     }
 
-    fn add_recovered_framework(&mut self, framework_id: &str, info: v1::FrameworkInfo) {
+    pub(crate) fn add_recovered_framework(&mut self, framework_id: &str, info: v1::FrameworkInfo) {
         info!(framework_id, "recovered framework from an agent's report");
         allocator_result(self.allocator.add_framework(
             framework_id,
@@ -1289,7 +1289,7 @@ impl Engine {
         }
     }
 
-    fn mark_agent_unreachable(&mut self, agent_id: &str, now: Duration) {
+    pub(crate) fn mark_agent_unreachable(&mut self, agent_id: &str, now: Duration) {
         let Some(agent) = self.agents.remove(agent_id) else {
             return;
         };
@@ -1487,7 +1487,7 @@ impl Engine {
 
     // ------------------------------------------------------------------ helpers
 
-    fn take_offer(&mut self, offer_id: &str) -> Option<OfferEntry> {
+    pub(crate) fn take_offer(&mut self, offer_id: &str) -> Option<OfferEntry> {
         let offer = self.offers.remove(offer_id)?;
         if let Some(f) = self.frameworks.get_mut(&offer.framework_id) {
             f.offers.remove(offer_id);
@@ -1499,7 +1499,7 @@ impl Engine {
     }
 
     /// Withdraws an offer, giving its resources back; `rescind` tells the framework.
-    fn remove_offer(&mut self, offer_id: &str, rescind: bool, now: Duration) {
+    pub(crate) fn remove_offer(&mut self, offer_id: &str, rescind: bool, now: Duration) {
         let Some(offer) = self.take_offer(offer_id) else {
             return;
         };
@@ -1526,7 +1526,7 @@ impl Engine {
         self.allocation_pending = true;
     }
 
-    fn count_terminal(&mut self, state: TaskState) {
+    pub(crate) fn count_terminal(&mut self, state: TaskState) {
         let c = &mut self.counters;
         match state {
             TaskState::TaskFinished => c.tasks_finished += 1,
@@ -1541,7 +1541,7 @@ impl Engine {
         }
     }
 
-    fn send_to_framework(&mut self, framework_id: &str, event: &scheduler::Event) {
+    pub(crate) fn send_to_framework(&mut self, framework_id: &str, event: &scheduler::Event) {
         let Some(framework) = self.frameworks.get(framework_id) else {
             return;
         };
@@ -1576,7 +1576,7 @@ impl Engine {
         }
     }
 
-    fn send_to_agent(&mut self, agent_id: &str, message: master_message::Message) {
+    pub(crate) fn send_to_agent(&mut self, agent_id: &str, message: master_message::Message) {
         let Some(agent) = self.agents.get(agent_id) else {
             return;
         };

@@ -521,6 +521,7 @@ impl Allocator {
             self.gc_client(*c);
         }
         self.account_total(&agent.total, -1);
+        self.compact_expiries();
         Ok(())
     }
 
@@ -688,9 +689,7 @@ impl Allocator {
                 break;
             }
             let role = &self.roles[r as usize];
-            if !agent.available.has_allocatable_to(&role.name)
-                || !self.offer_is_allocatable(&agent.available, role, &mut scratch)
-            {
+            if !self.offer_is_allocatable(&agent.available, role, &mut scratch) {
                 continue;
             }
             // The filter bits describe the agent as it was when the visit started, for
@@ -1200,8 +1199,12 @@ impl Allocator {
                 self.mark_dirty(a);
             }
         }
-        // Entries of removed filters wait in the queue until their time; rebuild it when
-        // they would make up most of it (revives after long refusals).
+        self.compact_expiries();
+    }
+
+    /// Entries of removed filters wait in the expiry queue until their time; rebuild it
+    /// when they make up most of it (revives or agent removals after long refusals).
+    fn compact_expiries(&mut self) {
         if self.expiries.len() > 1024 && self.expiries.len() > 4 * self.live_filters {
             self.expiries = self
                 .agents

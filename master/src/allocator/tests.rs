@@ -505,6 +505,32 @@ fn removing_an_agent_forgets_its_allocations() {
 }
 
 #[test]
+fn expiry_queue_forgets_removed_filters() {
+    let year = 365.0 * 86400.0;
+    let mut a = allocator();
+    agent("keep").cpus(1.0).mem(128.0).add_to(&mut a);
+    framework("f1").add_to(&mut a);
+    let offer = a.allocate(secs(0.0)).remove(0);
+    decline(&mut a, &offer, Some(year), 0.0);
+    for i in 0..3000 {
+        let id = format!("tmp{i}");
+        agent(&id).cpus(1.0).mem(128.0).add_to(&mut a);
+        let offer = a.allocate(secs(1.0)).remove(0);
+        assert_eq!(offer.agent_id, id);
+        decline(&mut a, &offer, Some(year), 1.0);
+        a.remove_agent(&id).unwrap();
+    }
+    assert_eq!(a.active_filters(), 1);
+    assert!(a.expiries.len() <= 1025, "{} queued", a.expiries.len());
+    assert!(
+        a.allocate(secs(2.0)).is_empty(),
+        "the filter on `keep` survived"
+    );
+    a.revive("f1", None).unwrap();
+    assert_eq!(a.allocate(secs(3.0)).len(), 1);
+}
+
+#[test]
 fn update_framework_changes_roles() {
     let mut a = allocator();
     agent("a1").cpus(2.0).mem(256.0).add_to(&mut a);
