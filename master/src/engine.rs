@@ -180,6 +180,8 @@ pub struct Engine {
     pub(crate) counters: Counters,
     /// Set by anything that may let the allocator offer more; cleared by `allocate`.
     pub(crate) allocation_pending: bool,
+    /// Observers of changes (operator API SUBSCRIBE).
+    pub(crate) events: tokio::sync::broadcast::Sender<EngineEvent>,
 }
 
 /// Allocator errors mean the engine and allocator disagree about who exists; that is a
@@ -278,6 +280,26 @@ pub(crate) fn heartbeat_event() -> scheduler::Event {
     e
 }
 
+/// What changed in the engine, for observers such as the operator API's SUBSCRIBE stream.
+/// Sent only while someone listens; a listener that falls behind is dropped by the channel.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    TaskAdded { task: Box<v1::Task> },
+    TaskUpdated {
+        framework_id: String,
+        status: Box<v1::TaskStatus>,
+        state: TaskState,
+    },
+    AgentAdded { agent_id: String },
+    AgentRemoved { agent_id: String },
+    FrameworkAdded { framework_id: String },
+    FrameworkUpdated { framework_id: String },
+    FrameworkRemoved { info: Box<v1::FrameworkInfo> },
+}
+
+/// Events an observer may lag behind before it is cut off.
+const EVENT_BUFFER: usize = 4096;
+
 /// A validated SUBSCRIBE, ready for the engine.
 #[derive(Debug)]
 pub struct SubscribeRequest {
@@ -311,7 +333,15 @@ impl Engine {
             next_offer: 0,
             counters: Counters::default(),
             allocation_pending: false,
+            events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
         })
+    }
+
+    /// Tells observers about a change; free when nobody listens.
+    pub(crate) fn emit(&self, event: impl FnOnce() -> EngineEvent) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(event());
+        }
     }
 
     // ------------------------------------------------------------------ frameworks
@@ -369,6 +399,9 @@ impl Engine {
                 },
             ));
             allocator_result(self.allocator.activate_framework(&framework_id));
+            self.emit(|| EngineEvent::FrameworkUpdated {
+                framework_id: framework_id.clone(),
+            });
         } else {
             info!(framework_id = %framework_id, name = %info.name, "framework subscribed");
             allocator_result(self.allocator.add_framework(
@@ -397,6 +430,9 @@ impl Engine {
                     offers: HashSet::new(),
                 },
             );
+            self.emit(|| EngineEvent::FrameworkAdded {
+                framework_id: framework_id.clone(),
+            });
         }
 
         let mut subscribed = scheduler::Event {
@@ -454,6 +490,11 @@ impl Engine {
             Duration::ZERO
         };
         framework.failover_deadline = Some(now + timeout);
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(EngineEvent::FrameworkUpdated {
+                framework_id: framework_id.to_string(),
+            });
+        }
         allocator_result(self.allocator.deactivate_framework(framework_id));
         let offers: Vec<String> = framework.offers.iter().cloned().collect();
         for offer in offers {
@@ -506,6 +547,9 @@ impl Engine {
         framework.active = false;
         framework.subscriber = None;
         framework.unregistered_time = Some(wall_clock_secs());
+        self.emit(|| EngineEvent::FrameworkRemoved {
+            info: Box::new(framework.info.clone()),
+        });
         self.completed_frameworks.push_back(framework);
         while self.completed_frameworks.len() > self.config.max_completed_frameworks {
             self.completed_frameworks.pop_front();
@@ -761,6 +805,11 @@ impl Engine {
             ..Default::default()
         };
         proto.set_state(TaskState::TaskStaging);
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(EngineEvent::TaskAdded {
+                task: Box::new(proto.clone()),
+            });
+        }
         framework.tasks.insert(
             task_id.clone(),
             TaskEntry {
@@ -1091,6 +1140,9 @@ impl Engine {
             used,
         ));
         self.agents.insert(agent_id.clone(), agent);
+        self.emit(|| EngineEvent::AgentAdded {
+            agent_id: agent_id.clone(),
+        });
 
         self.send_to_agent(
             &agent_id,
@@ -1244,6 +1296,13 @@ impl Engine {
                     count = Some(latest);
                 }
                 debug!(framework_id, task_id, state = ?status.state(), "status update");
+                if self.events.receiver_count() > 0 {
+                    let _ = self.events.send(EngineEvent::TaskUpdated {
+                        framework_id: framework_id.clone(),
+                        status: Box::new(status.clone()),
+                        state: latest,
+                    });
+                }
             }
         }
         if let Some(state) = count {
@@ -1300,6 +1359,9 @@ impl Engine {
         allocator_result(self.allocator.remove_agent(agent_id));
         self.unreachable_agents
             .insert(agent_id.to_string(), wall_clock_secs());
+        self.emit(|| EngineEvent::AgentRemoved {
+            agent_id: agent_id.to_string(),
+        });
         for (framework_id, task_id) in agent.tasks {
             self.task_gone_with_agent(
                 &framework_id,
@@ -1364,6 +1426,13 @@ impl Engine {
         }
         entry.task.set_state(state);
         entry.task.statuses.push(status.clone());
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(EngineEvent::TaskUpdated {
+                framework_id: framework_id.to_string(),
+                status: Box::new(status.clone()),
+                state,
+            });
+        }
         let recover = (!entry.recovered).then(|| entry.resources.clone());
         push_completed(&mut framework.completed_tasks, entry.task, max_completed);
         self.count_terminal(state);

@@ -28,7 +28,9 @@ use crate::state_json;
 const SUBSCRIBER_QUEUE: usize = 65_536;
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
-    let mut r = Router::new().route("/api/v1/scheduler", any(scheduler_api));
+    let mut r = Router::new()
+        .route("/api/v1/scheduler", any(scheduler_api))
+        .route("/api/v1", any(crate::operator::api));
     // Mesos serves every master endpoint both as /master/X and as /X.
     for (path, handler) in [
         (

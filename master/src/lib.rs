@@ -24,6 +24,7 @@ pub mod allocator;
 pub mod config;
 pub mod engine;
 mod http;
+mod operator;
 pub mod server;
 mod state_json;
 
