@@ -1,0 +1,1 @@
+//! Simulated agents and benchmark frameworks (being written).
