@@ -685,6 +685,77 @@ mod tests {
         assert_eq!(response_encoding(&h).ok(), Some(Encoding::Protobuf));
     }
 
+    /// JSON documents of any shape, biased towards the field names of a Call so that the
+    /// decoder's deeper paths are reached, not only its "not an object" answer.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let names = prop_oneof![
+            Just("type".to_string()),
+            Just("framework_id".to_string()),
+            Just("value".to_string()),
+            Just("accept".to_string()),
+            Just("offer_ids".to_string()),
+            Just("operations".to_string()),
+            Just("launch".to_string()),
+            Just("task_infos".to_string()),
+            Just("resources".to_string()),
+            Just("scalar".to_string()),
+            Just("uuid".to_string()),
+            Just("kill".to_string()),
+            Just("subscribe".to_string()),
+            Just("framework_info".to_string()),
+            "[a-z_]{1,8}",
+        ];
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::json!(f)),
+            prop_oneof![
+                Just("ACCEPT".to_string()),
+                Just("SUBSCRIBE".to_string()),
+                Just("SCALAR".to_string()),
+                Just("LAUNCH".to_string()),
+                ".{0,12}",
+            ]
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(names.clone(), inner, 0..5)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Fuzz target: any bytes, as JSON or protobuf, decode to a Call or an error.
+        #[test]
+        fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            for encoding in [Encoding::Json, Encoding::Protobuf] {
+                if let Ok(call) = decode_call(encoding, &bytes) {
+                    let _ = validate_call(&call);
+                }
+            }
+        }
+
+        /// Fuzz target: JSON of Call-like shapes decodes or fails, and never panics.
+        #[test]
+        fn any_json_decodes_or_fails_cleanly(value in json_value()) {
+            let text = value.to_string();
+            if let Ok(call) = decode_call(Encoding::Json, text.as_bytes()) {
+                let _ = validate_call(&call);
+                // What decoded must survive the protobuf round trip too.
+                let bytes = prost::Message::encode_to_vec(&call);
+                let again = decode_call(Encoding::Protobuf, &bytes);
+                proptest::prop_assert!(again.is_ok() || validate_call(&call).is_err());
+            }
+        }
+    }
+
     #[test]
     fn teardown_form_decoding() {
         let f = serde_urlencoded_pairs(b"frameworkId=abc-0000").unwrap();
