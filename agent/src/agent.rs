@@ -434,6 +434,30 @@ impl Core {
                         error!(message = %r.message, "the master refused this agent; stopping");
                         return Err(AgentError::Refused(r.message));
                     }
+                    master_message::Message::RunTaskGroup(group) => {
+                        let framework_id = group
+                            .framework_info
+                            .id
+                            .as_ref()
+                            .map(|i| i.value.clone())
+                            .unwrap_or_default();
+                        for task in &group.task_group.tasks {
+                            self.send_unreliable(
+                                &framework_id,
+                                &task.task_id.value,
+                                TaskState::TaskFailed,
+                                "Task groups (LAUNCH_GROUP) are not supported by this agent yet",
+                                task_status::Reason::ContainerLaunchFailed,
+                            );
+                        }
+                    }
+                    master_message::Message::ShutdownExecutor(s) => {
+                        debug!(
+                            framework_id = %s.framework_id.value,
+                            executor_id = %s.executor_id.value,
+                            "ignoring executor shutdown: command tasks have no separate executor"
+                        );
+                    }
                     // The link answers pings itself.
                     master_message::Message::Ping(_) => {}
                 }

@@ -709,6 +709,15 @@ impl Engine {
                         self.launch_task(framework_id, &agent_id, task, &mut available, pa);
                     }
                 }
+                v1::offer::operation::Type::LaunchGroup => match op.launch_group {
+                    Some(group) => {
+                        self.launch_group(framework_id, &agent_id, group, &mut available, pa)
+                    }
+                    None => self.send_to_framework(
+                        framework_id,
+                        &error_event("LAUNCH_GROUP operation without 'launch_group'"),
+                    ),
+                },
                 other => {
                     // Reservations and volumes are not supported yet; say so instead of
                     // silently ignoring the operation.
@@ -779,11 +788,139 @@ impl Engine {
             return;
         }
         *available = available.minus(&resources);
+        let framework_info = self.record_task(framework_id, agent_id, &task, resources);
+        info!(framework_id, agent_id, task_id, "launching task");
+        self.send_to_agent(
+            agent_id,
+            master_message::Message::RunTask(internal::RunTask {
+                framework_info,
+                task,
+            }),
+        );
+    }
 
+    /// LAUNCH_GROUP: every task of the group is valid and launched, or none is.
+    fn launch_group(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        group: v1::offer::operation::LaunchGroup,
+        available: &mut Resources,
+        partition_aware: bool,
+    ) {
+        let v1::offer::operation::LaunchGroup {
+            executor,
+            task_group,
+        } = group;
+        let mut remaining = available.clone();
+        let mut checked = Vec::new();
+        let mut error = None;
+        if task_group.tasks.is_empty() {
+            error = Some("Task group is empty".to_string());
+        }
+        match wire::resources_from_proto(&executor.resources) {
+            Ok(r) if remaining.contains(&r) => remaining = remaining.minus(&r),
+            Ok(r) => {
+                error = Some(format!(
+                    "Executor uses more resources {r} than available {remaining}"
+                ))
+            }
+            Err(e) => error = Some(format!("Executor uses invalid resources: {e}")),
+        }
+        if let Err(e) = validate_id("Executor", &executor.executor_id.value) {
+            error = Some(e);
+        }
+        let mut ids = HashSet::new();
+        for task in &task_group.tasks {
+            if error.is_some() {
+                break;
+            }
+            if task.executor.is_some() {
+                error = Some(format!(
+                    "Task {} in a task group must not set an executor",
+                    task.task_id.value
+                ));
+                break;
+            }
+            if !ids.insert(task.task_id.value.clone()) {
+                error = Some(format!("Task group has duplicate task ID: {}", task.task_id.value));
+                break;
+            }
+            match self.validate_task(framework_id, agent_id, task, &remaining) {
+                Ok(r) => {
+                    remaining = remaining.minus(&r);
+                    checked.push(r);
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+        if let Some(message) = error {
+            warn!(framework_id, %message, "invalid task group");
+            for task in &task_group.tasks {
+                let status = master_status(
+                    &task.task_id.value,
+                    Some(agent_id),
+                    TaskState::TaskError,
+                    Reason::TaskGroupInvalid,
+                    message.clone(),
+                );
+                self.count_terminal(TaskState::TaskError);
+                self.send_to_framework(framework_id, &update_event(status));
+            }
+            return;
+        }
+        if !self.agents.get(agent_id).is_some_and(|a| a.conn.is_some()) {
+            let state = if partition_aware {
+                TaskState::TaskDropped
+            } else {
+                TaskState::TaskLost
+            };
+            for task in &task_group.tasks {
+                let status = master_status(
+                    &task.task_id.value,
+                    Some(agent_id),
+                    state,
+                    Reason::AgentRemoved,
+                    "Agent is not connected",
+                );
+                self.count_terminal(state);
+                self.send_to_framework(framework_id, &update_event(status));
+            }
+            return;
+        }
+        *available = remaining;
+        let mut framework_info = None;
+        for (task, resources) in task_group.tasks.iter().zip(checked) {
+            let mut task = task.clone();
+            task.executor = Some(executor.clone());
+            framework_info = Some(self.record_task(framework_id, agent_id, &task, resources));
+        }
+        info!(framework_id, agent_id, executor_id = %executor.executor_id.value, "launching task group");
+        self.send_to_agent(
+            agent_id,
+            master_message::Message::RunTaskGroup(internal::RunTaskGroup {
+                framework_info: framework_info.expect("non-empty group"),
+                executor,
+                task_group,
+            }),
+        );
+    }
+
+    /// Starts tracking a task that is on its way to the agent; returns the framework's info
+    /// for the message that carries it there.
+    fn record_task(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        task: &v1::TaskInfo,
+        resources: Resources,
+    ) -> v1::FrameworkInfo {
+        let task_id = task.task_id.value.clone();
         let framework = self
             .frameworks
             .get_mut(framework_id)
             .expect("caller checked");
+        let framework_info = framework.info.clone();
         let mut proto = v1::Task {
             name: task.name.clone(),
             task_id: task.task_id.clone(),
@@ -819,20 +956,12 @@ impl Engine {
                 terminal_uuid: None,
             },
         );
-        let framework_info = framework.info.clone();
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent
                 .tasks
                 .insert((framework_id.to_string(), task_id.clone()));
         }
-        info!(framework_id, agent_id, task_id, "launching task");
-        self.send_to_agent(
-            agent_id,
-            master_message::Message::RunTask(internal::RunTask {
-                framework_info,
-                task,
-            }),
-        );
+        framework_info
     }
 
     fn validate_task(
@@ -865,9 +994,6 @@ impl Engine {
                         .to_string(),
                 )
             }
-        }
-        if task.executor.is_some() {
-            return Err("Custom executors are not supported by this master yet".to_string());
         }
         let resources = wire::resources_from_proto(&task.resources)
             .map_err(|e| format!("Task uses invalid resources: {e}"))?;
@@ -981,6 +1107,17 @@ impl Engine {
         for status in statuses {
             self.send_to_framework(framework_id, &update_event(status));
         }
+    }
+
+    /// SHUTDOWN: stop a custom executor (and with it its tasks) on an agent.
+    pub fn shutdown_executor(&mut self, framework_id: &str, shutdown: scheduler::call::Shutdown) {
+        self.send_to_agent(
+            &shutdown.agent_id.value,
+            master_message::Message::ShutdownExecutor(internal::ShutdownExecutor {
+                framework_id: fid(framework_id),
+                executor_id: shutdown.executor_id,
+            }),
+        );
     }
 
     pub fn framework_message(&mut self, framework_id: &str, msg: scheduler::call::Message) {

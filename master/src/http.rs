@@ -250,9 +250,7 @@ pub(crate) fn dispatch(
         | call::Type::AcknowledgeOperationStatus
         | call::Type::ReconcileOperations => {}
         call::Type::Shutdown => {
-            return Err(CallError::BadRequest(
-                "SHUTDOWN of custom executors is not supported by this master yet".to_string(),
-            ))
+            engine.shutdown_executor(framework_id, call.shutdown.unwrap_or_default())
         }
         call::Type::Subscribe => {
             return Err(CallError::BadRequest(
