@@ -1980,3 +1980,7 @@ fn validate_framework_info(info: &v1::FrameworkInfo) -> Result<(), CallError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

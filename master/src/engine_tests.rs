@@ -1,0 +1,396 @@
+//! Unit tests of the engine without sockets: events in (calls, agent messages, time),
+//! effects out (what lands in the framework's and agent's channels).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Parser;
+use mesos_common::recordio;
+use mesos_proto::internal::{self, agent_message, master_message};
+use mesos_proto::v1::scheduler::{self, call, event};
+use mesos_proto::v1::{self, TaskState};
+use tokio::sync::mpsc;
+
+use super::*;
+
+fn engine(flags: &[&str]) -> Engine {
+    let mut args = vec!["mesos-master"];
+    args.extend_from_slice(flags);
+    let config = Config::try_parse_from(args).expect("flags parse");
+    let info = v1::MasterInfo {
+        id: "M".to_string(),
+        ..Default::default()
+    };
+    Engine::new(config, info).expect("valid config")
+}
+
+struct FrameworkProbe {
+    id: String,
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl FrameworkProbe {
+    /// Every event queued so far.
+    fn events(&mut self) -> Vec<scheduler::Event> {
+        let mut out = Vec::new();
+        while let Ok(chunk) = self.rx.try_recv() {
+            let mut decoder = recordio::Decoder::default();
+            for record in decoder.feed(&chunk).expect("framed") {
+                out.push(mesos_proto::json::from_json_slice(&record).expect("event json"));
+            }
+        }
+        out
+    }
+
+    fn offers(&mut self) -> Vec<v1::Offer> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.r#type() == event::Type::Offers)
+            .flat_map(|e| e.offers.unwrap().offers)
+            .collect()
+    }
+
+    fn updates(&mut self) -> Vec<v1::TaskStatus> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.r#type() == event::Type::Update)
+            .map(|e| e.update.unwrap().status)
+            .collect()
+    }
+}
+
+fn subscribe(engine: &mut Engine, info: v1::FrameworkInfo) -> FrameworkProbe {
+    let (tx, rx) = mpsc::channel(1024);
+    let id = engine
+        .subscribe(
+            SubscribeRequest {
+                info,
+                suppressed_roles: Vec::new(),
+                subscriber: Subscriber {
+                    stream_id: "stream-1".to_string(),
+                    encoding: Encoding::Json,
+                    tx,
+                },
+            },
+            Duration::ZERO,
+        )
+        .expect("subscribed");
+    FrameworkProbe { id, rx }
+}
+
+fn framework(name: &str) -> v1::FrameworkInfo {
+    v1::FrameworkInfo {
+        user: "root".to_string(),
+        name: name.to_string(),
+        ..Default::default()
+    }
+}
+
+fn add_agent(
+    engine: &mut Engine,
+    resources: &str,
+) -> (String, mpsc::Receiver<internal::MasterMessage>) {
+    let (tx, mut rx) = mpsc::channel(1024);
+    let r = mesos_common::resources::Resources::parse(resources).unwrap();
+    let register = internal::Register {
+        agent_info: v1::AgentInfo {
+            hostname: "agent-host".to_string(),
+            resources: wire::resources_to_proto(&r, None),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let id = engine
+        .agent_connected(1, register, tx, Duration::ZERO)
+        .expect("registered");
+    match rx.try_recv().expect("Registered sent").message {
+        Some(master_message::Message::Registered(r)) => assert_eq!(r.agent_id.value, id),
+        other => panic!("expected Registered, got {other:?}"),
+    }
+    (id, rx)
+}
+
+fn scalar(name: &str, value: f64) -> v1::Resource {
+    let mut r = v1::Resource {
+        name: name.to_string(),
+        scalar: Some(v1::value::Scalar { value }),
+        ..Default::default()
+    };
+    r.set_type(v1::value::Type::Scalar);
+    r
+}
+
+fn task(id: &str, agent_id: &str, cpus: f64) -> v1::TaskInfo {
+    v1::TaskInfo {
+        name: id.to_string(),
+        task_id: v1::TaskId {
+            value: id.to_string(),
+        },
+        agent_id: v1::AgentId {
+            value: agent_id.to_string(),
+        },
+        command: Some(v1::CommandInfo {
+            value: Some("true".to_string()),
+            ..Default::default()
+        }),
+        resources: vec![scalar("cpus", cpus), scalar("mem", 32.0)],
+        ..Default::default()
+    }
+}
+
+fn launch(offer: &v1::Offer, tasks: Vec<v1::TaskInfo>, refuse: f64) -> call::Accept {
+    let mut op = v1::offer::Operation {
+        launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+        ..Default::default()
+    };
+    op.set_type(v1::offer::operation::Type::Launch);
+    call::Accept {
+        offer_ids: vec![offer.id.clone()],
+        operations: vec![op],
+        filters: Some(v1::Filters {
+            refuse_seconds: Some(refuse),
+        }),
+    }
+}
+
+fn status_update(
+    framework_id: &str,
+    task_id: &str,
+    state: TaskState,
+    uuid: u8,
+) -> internal::AgentMessage {
+    let mut status = v1::TaskStatus {
+        task_id: v1::TaskId {
+            value: task_id.to_string(),
+        },
+        uuid: Some(vec![uuid; 16]),
+        ..Default::default()
+    };
+    status.set_state(state);
+    internal::AgentMessage {
+        message: Some(agent_message::Message::StatusUpdate(
+            internal::StatusUpdate {
+                framework_id: v1::FrameworkId {
+                    value: framework_id.to_string(),
+                },
+                status,
+                latest_state: None,
+            },
+        )),
+    }
+}
+
+#[test]
+fn subscribe_then_offers_in_mesos_id_formats() {
+    let mut e = engine(&[]);
+    let mut f = subscribe(&mut e, framework("f"));
+    assert_eq!(f.id, "M-0000");
+    let subscribed = f.events();
+    assert_eq!(subscribed[0].r#type(), event::Type::Subscribed);
+    let (agent_id, _agent) = add_agent(&mut e, "cpus:2;mem:1024;ports:[31000-31010]");
+    assert_eq!(agent_id, "M-S0");
+    e.allocate(Duration::ZERO, false);
+    let offers = f.offers();
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].id.value, "M-O0");
+    let offered = wire::resources_from_proto(&offers[0].resources).unwrap();
+    assert_eq!(offered.cpus(), Some(2.0));
+    assert_eq!(offered.ports().unwrap().count(), 11);
+}
+
+#[test]
+fn launch_beyond_the_offer_is_task_error_and_the_rest_comes_back() {
+    let mut e = engine(&[]);
+    let mut f = subscribe(&mut e, framework("f"));
+    let (agent_id, mut agent) = add_agent(&mut e, "cpus:2;mem:1024");
+    e.allocate(Duration::ZERO, false);
+    let offer = f.offers().remove(0);
+    let accept = launch(
+        &offer,
+        vec![task("big", &agent_id, 3.0), task("ok", &agent_id, 1.0)],
+        0.0,
+    );
+    e.accept(&f.id, accept, Duration::ZERO);
+    let updates = f.updates();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].state(), TaskState::TaskError);
+    assert_eq!(updates[0].reason(), v1::task_status::Reason::TaskInvalid);
+    assert!(
+        updates[0].message().contains("more resources"),
+        "{:?}",
+        updates[0].message
+    );
+    match agent.try_recv().unwrap().message {
+        Some(master_message::Message::RunTask(run)) => assert_eq!(run.task.task_id.value, "ok"),
+        other => panic!("expected RunTask, got {other:?}"),
+    }
+    // The unused cpu comes straight back (refuse_seconds 0).
+    e.allocate(Duration::from_millis(1), true);
+    let again = f.offers();
+    let r = wire::resources_from_proto(&again[0].resources).unwrap();
+    assert_eq!(r.cpus(), Some(1.0));
+}
+
+#[test]
+fn declined_offers_stay_filtered_until_refuse_seconds_pass() {
+    let mut e = engine(&[]);
+    let mut f = subscribe(&mut e, framework("f"));
+    add_agent(&mut e, "cpus:2;mem:1024");
+    e.allocate(Duration::ZERO, false);
+    let offer = f.offers().remove(0);
+    let filters = v1::Filters {
+        refuse_seconds: Some(5.0),
+    };
+    e.decline(&f.id, &[offer.id.clone()], Some(&filters), Duration::ZERO);
+    e.allocate(Duration::from_secs(4), true);
+    assert!(f.offers().is_empty(), "filtered for 5 s");
+    e.allocate(Duration::from_secs(6), true);
+    assert_eq!(
+        f.offers().len(),
+        1,
+        "offered again after the filter expired"
+    );
+}
+
+#[test]
+fn terminal_update_recovers_resources_and_its_ack_completes_the_task() {
+    let mut e = engine(&[]);
+    let mut f = subscribe(&mut e, framework("f"));
+    let (agent_id, mut agent) = add_agent(&mut e, "cpus:1;mem:32");
+    e.allocate(Duration::ZERO, false);
+    let offer = f.offers().remove(0);
+    e.accept(
+        &f.id,
+        launch(&offer, vec![task("t", &agent_id, 1.0)], 0.0),
+        Duration::ZERO,
+    );
+    let _run = agent.try_recv().unwrap();
+    e.allocate(Duration::ZERO, true);
+    assert!(f.offers().is_empty(), "everything is in use");
+
+    e.agent_message(
+        &agent_id,
+        status_update(&f.id, "t", TaskState::TaskFinished, 7),
+        Duration::ZERO,
+    );
+    let updates = f.updates();
+    assert_eq!(updates[0].state(), TaskState::TaskFinished);
+    e.allocate(Duration::ZERO, true);
+    assert_eq!(
+        f.offers().len(),
+        1,
+        "the finished task's resources are offered again"
+    );
+
+    e.acknowledge(
+        &f.id,
+        call::Acknowledge {
+            agent_id: v1::AgentId {
+                value: agent_id.clone(),
+            },
+            task_id: v1::TaskId {
+                value: "t".to_string(),
+            },
+            uuid: vec![7; 16],
+        },
+    );
+    match agent.try_recv().unwrap().message {
+        Some(master_message::Message::Acknowledgement(a)) => assert_eq!(a.uuid, vec![7; 16]),
+        other => panic!("expected the ack forwarded, got {other:?}"),
+    }
+    let fw = &e.frameworks[&f.id];
+    assert!(fw.tasks.is_empty());
+    assert_eq!(fw.completed_tasks.len(), 1);
+}
+
+#[test]
+fn silent_agent_is_removed_and_its_tasks_lost() {
+    let mut e = engine(&["--max_agent_ping_timeouts=2"]);
+    let mut f = subscribe(&mut e, framework("f"));
+    let (agent_id, mut agent) = add_agent(&mut e, "cpus:1;mem:64");
+    e.allocate(Duration::ZERO, false);
+    let offer = f.offers().remove(0);
+    e.accept(
+        &f.id,
+        launch(&offer, vec![task("t", &agent_id, 1.0)], 0.0),
+        Duration::ZERO,
+    );
+    let _run = agent.try_recv().unwrap();
+    e.ping_agents(Duration::from_secs(15));
+    assert!(
+        e.agents.contains_key(&agent_id),
+        "one missed ping is not enough"
+    );
+    e.ping_agents(Duration::from_secs(30));
+    e.ping_agents(Duration::from_secs(45));
+    assert!(!e.agents.contains_key(&agent_id));
+    let updates = f.updates();
+    assert_eq!(updates[0].state(), TaskState::TaskLost);
+    assert_eq!(updates[0].reason(), v1::task_status::Reason::AgentRemoved);
+}
+
+#[test]
+fn pongs_keep_an_agent() {
+    let mut e = engine(&["--max_agent_ping_timeouts=2"]);
+    let (agent_id, _agent) = add_agent(&mut e, "cpus:1;mem:64");
+    for i in 1..10 {
+        e.ping_agents(Duration::from_secs(15 * i));
+        let pong = internal::AgentMessage {
+            message: Some(agent_message::Message::Pong(internal::Pong { seq: 0 })),
+        };
+        e.agent_message(&agent_id, pong, Duration::from_secs(15 * i));
+    }
+    assert!(e.agents.contains_key(&agent_id));
+}
+
+#[test]
+fn disconnect_with_failover_timeout_keeps_tasks_until_it_runs_out() {
+    let mut e = engine(&[]);
+    let mut info = framework("f");
+    info.failover_timeout = Some(10.0);
+    let mut f = subscribe(&mut e, info);
+    let (agent_id, mut agent) = add_agent(&mut e, "cpus:1;mem:64");
+    e.allocate(Duration::ZERO, false);
+    let offer = f.offers().remove(0);
+    e.accept(
+        &f.id,
+        launch(&offer, vec![task("t", &agent_id, 1.0)], 0.0),
+        Duration::ZERO,
+    );
+    let _run = agent.try_recv().unwrap();
+
+    e.framework_stream_closed(&f.id, "stream-1", Duration::from_secs(1));
+    e.tick(Duration::from_secs(10));
+    assert!(
+        e.frameworks.contains_key(&f.id),
+        "still within the failover timeout"
+    );
+    e.tick(Duration::from_secs(12));
+    assert!(!e.frameworks.contains_key(&f.id), "torn down after it");
+    match agent.try_recv().unwrap().message {
+        Some(master_message::Message::ShutdownFramework(s)) => {
+            assert_eq!(s.framework_id.value, f.id)
+        }
+        other => panic!("expected ShutdownFramework, got {other:?}"),
+    }
+}
+
+#[test]
+fn explicit_reconciliation_of_unknown_tasks() {
+    let mut e = engine(&[]);
+    let mut f = subscribe(&mut e, framework("f"));
+    f.events();
+    e.reconcile(
+        &f.id,
+        vec![call::reconcile::Task {
+            task_id: v1::TaskId {
+                value: "ghost".to_string(),
+            },
+            agent_id: None,
+        }],
+    );
+    let updates = f.updates();
+    assert_eq!(updates[0].state(), TaskState::TaskLost);
+    assert_eq!(updates[0].reason(), v1::task_status::Reason::Reconciliation);
+    assert!(updates[0].uuid.is_none());
+}
