@@ -4,14 +4,24 @@ const PROTOS: &[&str] = &[
     "proto/mesos/v1/mesos.proto",
     "proto/mesos/v1/scheduler/scheduler.proto",
     "proto/mesos/v1/executor/executor.proto",
+    "proto/mesos/v1/master/master.proto",
+    "proto/mesos/v1/agent/agent.proto",
+    "proto/mesos/v1/quota/quota.proto",
+    "proto/mesos/v1/maintenance/maintenance.proto",
+    "proto/mesos/v1/allocator/allocator.proto",
     "proto/mesos/internal/agent.proto",
 ];
-const INCLUDES: &[&str] = &["proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A vendored protoc keeps the build independent of whatever the host has.
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     std::env::set_var("PROTOC", protoc);
+    // The master API imports google/protobuf/duration.proto, shipped with the vendored protoc.
+    let well_known = protoc_bin_vendored::include_path()?;
+    let well_known = well_known
+        .to_str()
+        .ok_or("the vendored protoc include path is not UTF-8")?;
+    let includes = ["proto", well_known];
 
     for path in PROTOS {
         println!("cargo:rerun-if-changed={path}");
@@ -26,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prost_reflect_build::Builder::new()
         .file_descriptor_set_path(&descriptor_path)
         .descriptor_pool("crate::DESCRIPTOR_POOL")
-        .configure(&mut config, PROTOS, INCLUDES)?;
+        .configure(&mut config, PROTOS, &includes)?;
 
     // Second pass: the real code generation, with the gRPC service for the
     // agent<->master stream, reusing the descriptor set from the first pass.
@@ -38,6 +48,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // transport helpers would clash with it. Build clients with
         // `AgentServiceClient::new(channel)` instead.
         .build_transport(false)
-        .compile_with_config(config, PROTOS, INCLUDES)?;
+        .compile_with_config(config, PROTOS, &includes)?;
     Ok(())
 }

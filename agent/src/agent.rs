@@ -12,15 +12,18 @@ use mesos_proto::internal::{
     ShutdownFramework, StatusUpdate, StatusUpdateAcknowledgement,
 };
 use mesos_proto::v1::{
-    self, container_info, framework_info, task_status, AgentId, AgentInfo, ContainerId,
-    ContainerStatus, ExecutorId, FrameworkId, FrameworkInfo, MasterInfo, TaskId, TaskInfo,
-    TaskState, TaskStatus,
+    self, framework_info, task_status, AgentId, AgentInfo, ContainerId, ContainerStatus,
+    ExecutorId, FrameworkId, FrameworkInfo, MasterInfo, NetworkInfo, TaskId, TaskInfo, TaskState,
+    TaskStatus,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, info_span, warn};
 
 use crate::checkpoint::{self, FileJournal};
 use crate::config::Config;
+use crate::docker::{
+    self, runtime::Target, ContainerEvent, ContainerEventKind, DockerRuntime, KillSwitch, Outcome,
+};
 use crate::launcher::{self, CommandLine, EnvContext, Launcher, Supervised};
 use crate::master_link::LinkEvent;
 use crate::paths::{valid_id, write_atomic, Layout, RunPaths};
@@ -115,6 +118,10 @@ struct Task {
     /// The task's process ended (or never started).
     exited: bool,
     killing: bool,
+    /// Stops the task's Docker container (Docker tasks only).
+    docker: Option<KillSwitch>,
+    /// The container's addresses and port mappings (Docker tasks), for status updates.
+    network_infos: Vec<NetworkInfo>,
 }
 
 impl Task {
@@ -177,6 +184,31 @@ pub struct CoreSetup {
     pub identity: Identity,
     pub resources: Resources,
     pub attributes: Attributes,
+    /// Set when `--containerizers` lists docker.
+    pub docker: Option<DockerRuntime>,
+}
+
+/// How a task is going to run, or why it cannot.
+enum Plan {
+    Command(CommandLine),
+    Docker(Box<docker::ContainerSpec>),
+}
+
+/// Why a task is not launched: TASK_ERROR for an invalid task, TASK_FAILED otherwise.
+struct Refusal {
+    state: TaskState,
+    reason: task_status::Reason,
+    message: String,
+}
+
+impl Refusal {
+    fn failed(message: impl Into<String>) -> Refusal {
+        Refusal {
+            state: TaskState::TaskFailed,
+            reason: task_status::Reason::ContainerLaunchFailed,
+            message: message.into(),
+        }
+    }
 }
 
 pub struct Core {
@@ -195,6 +227,7 @@ pub struct Core {
     completed_frameworks: VecDeque<Framework>,
     sum: StatusUpdateManager<FileJournal>,
     exits: mpsc::UnboundedSender<Exit>,
+    docker: Option<DockerRuntime>,
 }
 
 fn now_secs() -> f64 {
@@ -226,6 +259,7 @@ impl Core {
             completed_frameworks: VecDeque::new(),
             sum,
             exits,
+            docker: setup.docker,
             config: setup.config,
         }
     }
@@ -268,7 +302,11 @@ impl Core {
                  starting as a new agent (tasks of the old agent are killed)"
             );
             for run in recovered.runs {
-                if Supervised::adopt(&run.paths).is_some() {
+                if docker::is_docker_task(&run.task) {
+                    if let Some(runtime) = &self.docker {
+                        runtime.remove(docker::container_name(&run.container_id));
+                    }
+                } else if Supervised::adopt(&run.paths).is_some() {
                     tokio::spawn(launcher::kill(run.paths, DEFAULT_KILL_GRACE));
                 }
             }
@@ -328,13 +366,8 @@ impl Core {
         let Some(framework) = self.frameworks.get_mut(&run.framework_id) else {
             return;
         };
-        let command = run
-            .task
-            .command
-            .as_ref()
-            .and_then(|c| CommandLine::from_command(c).ok())
-            .map(|c| c.display())
-            .unwrap_or_default();
+        let is_docker = docker::is_docker_task(&run.task);
+        let command = display_command(&run.task);
         let mut task = Task {
             framework_id: run.framework_id.clone(),
             container_id: run.container_id.clone(),
@@ -343,9 +376,14 @@ impl Core {
             statuses,
             exited: false,
             killing: run.paths.killed().exists(),
+            docker: None,
+            network_infos: Vec::new(),
             run: run.paths.clone(),
             info: run.task,
         };
+        if is_docker {
+            return self.recover_docker_run(task, key, newest_state, run.records);
+        }
         let alive = Supervised::adopt(&run.paths);
         if framework.removed {
             if alive.is_some() {
@@ -391,6 +429,94 @@ impl Core {
                     status,
                 });
             }
+        }
+    }
+
+    /// Recovery of a Docker task: the daemon knows whether its container still runs.
+    fn recover_docker_run(
+        &mut self,
+        mut task: Task,
+        key: StreamKey,
+        newest_state: Option<TaskState>,
+        records: Vec<Record>,
+    ) {
+        let name = docker::container_name(&task.container_id);
+        let Some(framework) = self.frameworks.get_mut(&key.framework_id) else {
+            return;
+        };
+        let task_id = key.task_id.clone();
+        if framework.removed {
+            if let Some(runtime) = &self.docker {
+                runtime.remove(name);
+            }
+            task.exited = true;
+            framework.complete(task);
+            return;
+        }
+        self.sum
+            .journal_mut()
+            .register(key.clone(), task.run.task_updates(&task_id));
+        if self.sum.recover(key.clone(), records).is_none() && newest_state.is_some() {
+            if let Some(runtime) = &self.docker {
+                runtime.remove(name);
+            }
+            task.exited = true;
+            framework.complete(task);
+            self.sum.journal_mut().forget(&key);
+            return;
+        }
+        if self.sum.has_terminal(&key) {
+            if let Some(runtime) = &self.docker {
+                runtime.remove(name);
+            }
+            task.exited = true;
+            framework.tasks.insert(task_id, task);
+            return;
+        }
+        let Some(runtime) = self.docker.clone() else {
+            let container_id = task.container_id.clone();
+            framework.tasks.insert(task_id, task);
+            self.on_container_event(ContainerEvent {
+                key,
+                container_id,
+                kind: ContainerEventKind::Ended(Outcome::Gone(
+                    "The agent restarted without the docker containerizer (--containerizers); \
+                     the task's container is not supervised any more"
+                        .to_string(),
+                )),
+            });
+            return;
+        };
+        let announce_start = !matches!(newest_state, Some(TaskState::TaskRunning));
+        let target = Target {
+            key,
+            container_id: task.container_id.clone(),
+            sandbox: task.run.sandbox.clone(),
+        };
+        let switch = runtime.adopt(target, announce_start);
+        if task.killing {
+            switch.kill(kill_grace(&task.info, None));
+        }
+        task.docker = Some(switch);
+        framework.tasks.insert(task_id, task);
+    }
+
+    /// Removes the Docker containers labelled with this agent's id that no recovered task
+    /// owns. Runs once, after recovery and before any new task can start.
+    pub async fn remove_orphan_containers(&self) {
+        let (Some(runtime), Some(agent_id)) = (&self.docker, &self.agent_id) else {
+            return;
+        };
+        let keep: std::collections::HashSet<String> = self
+            .frameworks
+            .values()
+            .flat_map(|f| f.tasks.values())
+            .filter(|t| t.docker.is_some() && !t.exited)
+            .map(|t| t.container_id.clone())
+            .collect();
+        let removed = runtime.remove_orphans(agent_id, &keep).await;
+        if removed > 0 {
+            info!(removed, "removed orphan containers");
         }
     }
 
@@ -600,7 +726,7 @@ impl Core {
         let run = self
             .layout
             .run(&agent_id, &framework_id, &task_id, &container_id);
-        let command = task.command.as_ref().map(CommandLine::from_command);
+        let plan = self.plan(&task, &agent_id, &framework_id, &container_id, &run);
         let key = StreamKey::new(framework_id.clone(), task_id.clone());
         let framework = self.framework_entry(framework_info);
         framework.removed = false;
@@ -610,15 +736,13 @@ impl Core {
                 framework_id: framework_id.clone(),
                 container_id: container_id.clone(),
                 run: run.clone(),
-                command: command
-                    .as_ref()
-                    .and_then(|c| c.as_ref().ok())
-                    .map(CommandLine::display)
-                    .unwrap_or_default(),
+                command: display_command(&task),
                 state: TaskState::TaskStaging,
                 statuses: Vec::new(),
                 exited: false,
                 killing: false,
+                docker: None,
+                network_infos: Vec::new(),
                 info: task.clone(),
             },
         );
@@ -628,28 +752,116 @@ impl Core {
         if let Err(e) = checkpoint::write_message(&run.task_info(&task_id), &task) {
             error!(error = %e, "cannot checkpoint the task");
         }
-        match self.launch(&task, &framework_id, &run, command) {
-            Ok(supervised) => {
-                info!(pid = supervised.pid, sandbox = %run.sandbox.display(), "task started");
+        let started = plan.and_then(|plan| match plan {
+            Plan::Command(command) => self.launch(&task, &framework_id, &run, &command).map(|s| {
+                info!(pid = s.pid, sandbox = %run.sandbox.display(), "task started");
                 for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
                     self.update(&key, state, None, None, task_status::Source::Executor);
                 }
-                self.watch(key, container_id, supervised);
+                self.watch(key.clone(), container_id.clone(), s);
+            }),
+            Plan::Docker(spec) => self.launch_container(*spec, &key, &container_id, &run),
+        });
+        if let Err(refusal) = started {
+            warn!(message = %refusal.message, state = refusal.state.as_str_name(), "task not launched");
+            if let Some(task) = self.task_mut(&key) {
+                task.exited = true;
             }
-            Err(message) => {
-                warn!(message, "task could not be started");
-                if let Some(task) = self.task_mut(&key) {
-                    task.exited = true;
-                }
-                self.update(
-                    &key,
-                    TaskState::TaskFailed,
-                    Some(message),
-                    Some(task_status::Reason::ContainerLaunchFailed),
-                    task_status::Source::Agent,
-                );
+            self.update(
+                &key,
+                refusal.state,
+                Some(refusal.message),
+                Some(refusal.reason),
+                task_status::Source::Agent,
+            );
+        }
+    }
+
+    /// Decides how the task runs: a command under a supervisor, or a Docker container.
+    fn plan(
+        &self,
+        task: &TaskInfo,
+        agent_id: &str,
+        framework_id: &str,
+        container_id: &str,
+        run: &RunPaths,
+    ) -> Result<Plan, Refusal> {
+        if task.executor.is_some() {
+            return Err(Refusal::failed(
+                "Tasks with a custom executor are not supported yet",
+            ));
+        }
+        if docker::is_docker_task(task) {
+            if self.docker.is_none() {
+                return Err(Refusal::failed(
+                    "The docker containerizer is not enabled on this agent (--containerizers)",
+                ));
+            }
+            let endpoint = self.identity.endpoint();
+            let ctx = docker::SpecContext {
+                agent_id,
+                framework_id,
+                container_id,
+                sandbox: &run.sandbox,
+                agent_endpoint: &endpoint,
+                hostname: &self.identity.hostname,
+            };
+            return docker::spec::build(task, &ctx)
+                .map(|spec| Plan::Docker(Box::new(spec)))
+                .map_err(|e| Refusal {
+                    state: TaskState::TaskError,
+                    reason: task_status::Reason::TaskInvalid,
+                    message: e.to_string(),
+                });
+        }
+        if let Some(container) = &task.container {
+            if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
+                return Err(Refusal::failed(
+                    "Container images under the mesos containerizer are not supported yet",
+                ));
             }
         }
+        if !self.config.mesos_enabled() {
+            return Err(Refusal::failed(
+                "Only Docker tasks run on this agent: --containerizers does not list mesos",
+            ));
+        }
+        let command = task
+            .command
+            .as_ref()
+            .ok_or_else(|| Refusal::failed("Task has no command"))?;
+        CommandLine::from_command(command)
+            .map(Plan::Command)
+            .map_err(Refusal::failed)
+    }
+
+    fn launch_container(
+        &mut self,
+        spec: docker::ContainerSpec,
+        key: &StreamKey,
+        container_id: &str,
+        run: &RunPaths,
+    ) -> Result<(), Refusal> {
+        let runtime = self.docker.clone().expect("planned for docker");
+        launcher::prepare_sandbox(run).map_err(|e| {
+            Refusal::failed(format!(
+                "Failed to create sandbox {}: {e}",
+                run.sandbox.display()
+            ))
+        })?;
+        info!(container = %spec.name, image = %spec.image.repository, sandbox = %run.sandbox.display(), "launching container");
+        let switch = runtime.launch(
+            spec,
+            Target {
+                key: key.clone(),
+                container_id: container_id.to_string(),
+                sandbox: run.sandbox.clone(),
+            },
+        );
+        if let Some(task) = self.task_mut(key) {
+            task.docker = Some(switch);
+        }
+        Ok(())
     }
 
     fn framework_entry(&mut self, info: FrameworkInfo) -> &mut Framework {
@@ -677,24 +889,14 @@ impl Core {
         task: &TaskInfo,
         framework_id: &str,
         run: &RunPaths,
-        command: Option<Result<CommandLine, String>>,
-    ) -> Result<Supervised, String> {
-        if task.executor.is_some() {
-            return Err("Tasks with a custom executor are not supported yet".to_string());
-        }
-        if let Some(container) = &task.container {
-            let docker = container.r#type() == container_info::Type::Docker;
-            let image = container.mesos.as_ref().is_some_and(|m| m.image.is_some());
-            if docker || image || container.docker.is_some() {
-                return Err(
-                    "Containerized tasks (docker or container images) are not supported yet"
-                        .to_string(),
-                );
-            }
-        }
-        let command = command.ok_or_else(|| "Task has no command".to_string())??;
-        launcher::prepare_sandbox(run)
-            .map_err(|e| format!("Failed to create sandbox {}: {e}", run.sandbox.display()))?;
+        command: &CommandLine,
+    ) -> Result<Supervised, Refusal> {
+        launcher::prepare_sandbox(run).map_err(|e| {
+            Refusal::failed(format!(
+                "Failed to create sandbox {}: {e}",
+                run.sandbox.display()
+            ))
+        })?;
         let endpoint = self.identity.endpoint();
         let ctx = EnvContext {
             framework_id,
@@ -705,8 +907,8 @@ impl Core {
         };
         let env = launcher::task_environment(std::env::vars(), task, &ctx);
         self.launcher
-            .launch(run, &command, &env)
-            .map_err(|e| format!("Failed to launch task: {e}"))
+            .launch(run, command, &env)
+            .map_err(|e| Refusal::failed(format!("Failed to launch task: {e}")))
     }
 
     fn watch(&self, key: StreamKey, container_id: String, supervised: Supervised) {
@@ -763,6 +965,7 @@ impl Core {
                     value: task.container_id.clone(),
                     parent: None,
                 }),
+                network_infos: task.network_infos.clone(),
                 ..Default::default()
             }),
             ..Default::default()
@@ -880,6 +1083,73 @@ impl Core {
         self.update(&key, state, Some(message), reason, source);
     }
 
+    pub fn on_container_event(&mut self, event: ContainerEvent) {
+        let key = event.key;
+        let span = info_span!("task", framework_id = %key.framework_id, task_id = %key.task_id);
+        let _enter = span.enter();
+        let name = docker::container_name(&event.container_id);
+        let Some(framework) = self.frameworks.get_mut(&key.framework_id) else {
+            return;
+        };
+        let removed = framework.removed;
+        let Some(task) = framework.tasks.get_mut(&key.task_id) else {
+            return;
+        };
+        if task.container_id != event.container_id || task.exited {
+            return;
+        }
+        let outcome = match event.kind {
+            ContainerEventKind::Created => {
+                if !removed {
+                    self.update(
+                        &key,
+                        TaskState::TaskStarting,
+                        None,
+                        None,
+                        task_status::Source::Executor,
+                    );
+                }
+                return;
+            }
+            ContainerEventKind::Started { network_infos } => {
+                if !network_infos.is_empty() {
+                    task.network_infos = network_infos;
+                }
+                if !removed {
+                    self.update(
+                        &key,
+                        TaskState::TaskRunning,
+                        None,
+                        None,
+                        task_status::Source::Executor,
+                    );
+                }
+                return;
+            }
+            ContainerEventKind::Ended(outcome) => outcome,
+        };
+        task.exited = true;
+        let killing = task.killing;
+        if removed {
+            let task = framework.tasks.remove(&key.task_id).expect("present");
+            framework.complete(task);
+            self.retire_framework_if_idle(&key.framework_id);
+        } else {
+            let (state, message, reason, source) = container_outcome(&outcome, killing);
+            info!(message, "task ended");
+            self.update(&key, state, Some(message), reason, source);
+        }
+        // Only now that the end is journaled may the container (and its exit code) go.
+        if let Some(runtime) = &self.docker {
+            if !matches!(
+                outcome,
+                Outcome::LaunchFailed(_) | Outcome::KilledBeforeStart
+            ) {
+                runtime.remove(name);
+            }
+        }
+    }
+
     fn on_kill_task(&mut self, kill: KillTask) {
         let key = StreamKey::new(kill.framework_id.value.clone(), kill.task_id.value.clone());
         let span = info_span!("task", framework_id = %key.framework_id, task_id = %key.task_id);
@@ -932,7 +1202,12 @@ impl Core {
             warn!(error = %e, "cannot checkpoint the kill");
         }
         info!(grace = ?grace, "killing task");
-        tokio::spawn(launcher::kill(task.run.clone(), grace));
+        match &task.docker {
+            Some(switch) => switch.kill(grace),
+            None => {
+                tokio::spawn(launcher::kill(task.run.clone(), grace));
+            }
+        }
     }
 
     fn on_acknowledgement(&mut self, ack: StatusUpdateAcknowledgement) {
@@ -1053,6 +1328,81 @@ impl Core {
     }
 }
 
+/// How `/state` names a task's command.
+fn display_command(task: &TaskInfo) -> String {
+    if docker::is_docker_task(task) {
+        return docker::spec::display_command(task);
+    }
+    task.command
+        .as_ref()
+        .and_then(|c| CommandLine::from_command(c).ok())
+        .map(|c| c.display())
+        .unwrap_or_default()
+}
+
+/// The terminal update of a Docker task: state, message, reason, source.
+fn container_outcome(
+    outcome: &Outcome,
+    killing: bool,
+) -> (
+    TaskState,
+    String,
+    Option<task_status::Reason>,
+    task_status::Source,
+) {
+    use task_status::{Reason, Source};
+    match outcome {
+        Outcome::Exited {
+            code,
+            oom_killed: true,
+        } => (
+            TaskState::TaskFailed,
+            format!("Memory limit exceeded: the container was OOM-killed (exit status {code})"),
+            Some(Reason::ContainerLimitationMemory),
+            Source::Agent,
+        ),
+        Outcome::Exited { code, .. } if killing => (
+            TaskState::TaskKilled,
+            format!("Container exited with status {code} after a kill"),
+            None,
+            Source::Executor,
+        ),
+        Outcome::Exited { code: 0, .. } => (
+            TaskState::TaskFinished,
+            "Container exited with status 0".to_string(),
+            None,
+            Source::Executor,
+        ),
+        Outcome::Exited { code, .. } => (
+            TaskState::TaskFailed,
+            format!("Container exited with status {code}"),
+            None,
+            Source::Executor,
+        ),
+        Outcome::LaunchFailed(text) => (
+            TaskState::TaskFailed,
+            format!("Failed to launch container: {text}"),
+            Some(Reason::ContainerLaunchFailed),
+            Source::Agent,
+        ),
+        Outcome::KilledBeforeStart => (
+            TaskState::TaskKilled,
+            "Task killed before its container started".to_string(),
+            None,
+            Source::Agent,
+        ),
+        Outcome::Gone(text) if killing => {
+            (TaskState::TaskKilled, text.clone(), None, Source::Agent)
+        }
+        Outcome::Gone(text) => (
+            TaskState::TaskFailed,
+            text.clone(),
+            Some(Reason::ExecutorTerminated),
+            Source::Agent,
+        ),
+    }
+}
+
 /// The kill's policy, else the task's, else [`DEFAULT_KILL_GRACE`].
 pub fn kill_grace(task: &TaskInfo, kill: Option<&v1::KillPolicy>) -> Duration {
     policy_grace(task, kill).unwrap_or(DEFAULT_KILL_GRACE)
@@ -1069,6 +1419,7 @@ pub async fn run_core(
     mut core: Core,
     mut link: mpsc::Receiver<LinkEvent>,
     mut exits: mpsc::UnboundedReceiver<Exit>,
+    mut containers: mpsc::UnboundedReceiver<ContainerEvent>,
     mut queries: mpsc::Receiver<Query>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), AgentError> {
@@ -1085,6 +1436,7 @@ pub async fn run_core(
             _ = &mut shutdown => return Ok(()),
             Some(event) = link.recv() => core.on_link(event)?,
             Some(exit) = exits.recv() => core.on_exit(exit),
+            Some(event) = containers.recv() => core.on_container_event(event),
             Some(query) = queries.recv() => core.on_query(query),
             _ = retry => core.resend_due(),
         }

@@ -17,7 +17,8 @@ use mesos_common::flags::{duration_arg, format_duration};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "mesos-agent", version, about = "Mesos agent: runs tasks for the master", long_about = None)]
 pub struct Config {
-    /// Master address: `host:port` (a `zk://` URL is not supported yet).
+    /// Master address: `host:port`, or a `zk://host:port,.../path` URL to follow the
+    /// leader elected in ZooKeeper.
     #[arg(long = "master", env = "MESOS_MASTER")]
     pub master: Option<String>,
 
@@ -55,13 +56,22 @@ pub struct Config {
     #[arg(long = "attributes", env = "MESOS_ATTRIBUTES")]
     pub attributes: Option<String>,
 
-    /// Comma-separated containerizers; only `mesos` is supported for now.
+    /// Comma-separated containerizers: `mesos` (command tasks under a supervisor process)
+    /// and `docker` (tasks with a DOCKER ContainerInfo, through the Docker Engine API).
     #[arg(
         long = "containerizers",
         env = "MESOS_CONTAINERIZERS",
         default_value = "mesos"
     )]
     pub containerizers: String,
+
+    /// Unix socket of the Docker daemon (used when --containerizers lists docker).
+    #[arg(
+        long = "docker_socket",
+        env = "MESOS_DOCKER_SOCKET",
+        default_value = "/var/run/docker.sock"
+    )]
+    pub docker_socket: String,
 
     /// Isolation mechanisms (accepted for compatibility; tasks run as plain processes).
     #[arg(
@@ -113,10 +123,10 @@ pub enum ConfigError {
     MissingMaster,
     #[error("flag --master: {0}")]
     Master(String),
-    #[error("flag --containerizers: docker containerizer not supported yet")]
-    DockerUnsupported,
-    #[error("flag --containerizers: unknown containerizer '{0}' (only 'mesos' is supported)")]
+    #[error("flag --containerizers: unknown containerizer '{0}' (supported: mesos, docker)")]
     UnknownContainerizer(String),
+    #[error("flag --containerizers: no containerizer given")]
+    NoContainerizer,
     #[error("flag --resources: {0}")]
     Resources(String),
     #[error("flag --attributes: {0}")]
@@ -133,12 +143,12 @@ impl Config {
     /// Checks flag values that clap cannot check on its own; creates `--work_dir`.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.master_address()?;
-        for name in self.containerizers.split(',').map(str::trim) {
-            match name {
-                "mesos" => {}
-                "docker" => return Err(ConfigError::DockerUnsupported),
-                other => return Err(ConfigError::UnknownContainerizer(other.to_string())),
-            }
+        let names = self.containerizer_names();
+        if names.is_empty() {
+            return Err(ConfigError::NoContainerizer);
+        }
+        if let Some(other) = names.iter().find(|n| !matches!(**n, "mesos" | "docker")) {
+            return Err(ConfigError::UnknownContainerizer(other.to_string()));
         }
         if !crate::resources::valid_role(&self.default_role) {
             return Err(ConfigError::DefaultRole(self.default_role.clone()));
@@ -159,8 +169,26 @@ impl Config {
         Ok(())
     }
 
+    fn containerizer_names(&self) -> Vec<&str> {
+        self.containerizers
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
+    /// `--containerizers` lists `docker`.
+    pub fn docker_enabled(&self) -> bool {
+        self.containerizer_names().contains(&"docker")
+    }
+
+    /// `--containerizers` lists `mesos` (command tasks without a Docker container).
+    pub fn mesos_enabled(&self) -> bool {
+        self.containerizer_names().contains(&"mesos")
+    }
+
     /// The master's `host:port`, with the forms Mesos also accepts (`master@host:port`,
-    /// `http://host:port`) reduced to it.
+    /// `http://host:port`) reduced to it; a `zk://` URL as given (its syntax checked).
     pub fn master_address(&self) -> Result<String, ConfigError> {
         let raw = self
             .master
@@ -168,9 +196,9 @@ impl Config {
             .ok_or(ConfigError::MissingMaster)?
             .trim();
         if raw.starts_with("zk://") {
-            return Err(ConfigError::Master(
-                "zk:// master URLs are not supported yet; give host:port".to_string(),
-            ));
+            return mesos_common::zk::ZkUrl::parse(raw)
+                .map(|_| raw.to_string())
+                .map_err(|e| ConfigError::Master(e.to_string()));
         }
         let stripped = raw
             .strip_prefix("http://")
@@ -189,7 +217,7 @@ impl Config {
     pub fn flags(&self) -> BTreeMap<String, String> {
         let duration = |d: Duration| format_duration(d);
         let optional = |v: Option<String>| v.unwrap_or_default();
-        let entries: [(&str, String); 17] = [
+        let entries: [(&str, String); 18] = [
             ("master", optional(self.master.clone())),
             ("ip", self.ip.to_string()),
             ("port", self.port.to_string()),
@@ -202,6 +230,7 @@ impl Config {
             ("resources", optional(self.resources.clone())),
             ("attributes", optional(self.attributes.clone())),
             ("containerizers", self.containerizers.clone()),
+            ("docker_socket", self.docker_socket.clone()),
             ("isolation", self.isolation.clone()),
             ("default_role", self.default_role.clone()),
             (
@@ -316,8 +345,8 @@ mod tests {
         let cases: [(&[&str], ConfigError); 5] = [
             (&[], ConfigError::MissingMaster),
             (
-                &["--master=127.0.0.1:5050", "--containerizers=docker,mesos"],
-                ConfigError::DockerUnsupported,
+                &["--master=127.0.0.1:5050", "--containerizers= ,"],
+                ConfigError::NoContainerizer,
             ),
             (
                 &["--master=127.0.0.1:5050", "--containerizers=lxc"],
@@ -340,6 +369,11 @@ mod tests {
             all.push(&work_dir);
             assert_eq!(parse(&all).unwrap().validate(), Err(want), "{args:?}");
         }
+        let both = parse(&["--master=m:1", "--containerizers=docker,mesos", &work_dir]).unwrap();
+        assert_eq!(both.validate(), Ok(()));
+        assert!(both.docker_enabled() && both.mesos_enabled());
+        assert!(!ok.docker_enabled() && ok.mesos_enabled());
+        assert_eq!(ok.docker_socket, "/var/run/docker.sock");
         let bad_resources = parse(&["--master=m:1", "--resources=cpus:abc", &work_dir]).unwrap();
         assert!(matches!(
             bad_resources.validate(),

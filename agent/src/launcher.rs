@@ -196,6 +196,14 @@ where
         .collect();
     env.entry("PATH".to_string())
         .or_insert_with(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    env.extend(task_variables(task, ctx));
+    env
+}
+
+/// The variables Mesos gives every task (`MESOS_*`, `HOST`, `PORT*`), then the task's own
+/// `CommandInfo.environment`, which may override them. Containers get only these.
+pub fn task_variables(task: &TaskInfo, ctx: &EnvContext<'_>) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
     let sandbox = ctx.sandbox.display().to_string();
     let task_id = task.task_id.value.clone();
     for (key, value) in [

@@ -9,6 +9,8 @@
 //! - [`status_update`]: reliable, ordered, journaled status updates (pure logic).
 //! - [`launcher`] and [`supervisor`]: tasks run under a supervisor process (the agent binary
 //!   itself, `--internal-supervise`) that records their exit, so they outlive agent restarts.
+//! - [`docker`]: the Docker containerizer: tasks with a DOCKER ContainerInfo run as containers
+//!   of the Docker daemon (Engine API), supervised by a tokio task each.
 //! - [`checkpoint`] and [`paths`]: the Mesos-like work directory, and recovery from it.
 //! - [`resources`]: total resources (flag + detection) and their proto/JSON forms.
 //! - [`http`] and [`files`]: `/state`, `/flags`, `/health`, `/version`, `/files/*`.
@@ -18,6 +20,8 @@
 //!                                  ▲                      │  ▲                          │
 //!                                  └── StatusUpdate ◀─ status_update (journal)      exit_status file
 //!                                                         │  └──── Exit ◀── watcher ◀───┘
+//!                                                         ├──▶ docker runtime ──▶ dockerd
+//!                                                         │  ◀── ContainerEvent ──┘
 //!   HTTP ──▶ http ──Query──▶ agent core          files ──▶ <work_dir>/slaves/...
 //! ```
 #![forbid(unsafe_code)]
@@ -27,6 +31,7 @@ use std::future::Future;
 pub mod agent;
 pub mod checkpoint;
 pub mod config;
+pub mod docker;
 pub mod files;
 pub mod http;
 pub mod launcher;
@@ -55,6 +60,8 @@ pub enum AgentError {
     },
     #[error("the master refused this agent: {0}")]
     Refused(String),
+    #[error("flag --docker_socket: {0} (--containerizers lists docker; start the daemon or drop docker from --containerizers)")]
+    Docker(#[from] docker::runtime::ConnectError),
 }
 
 fn io_error(context: &str) -> impl FnOnce(std::io::Error) -> AgentError + '_ {
@@ -73,7 +80,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AgentError> {
     let master = config.master_address()?;
-    run_with_transport(listener, config, GrpcTransport { master }, shutdown).await
+    run_with_transport(listener, config, GrpcTransport::new(master), shutdown).await
 }
 
 /// [`run`] with another way to reach the master (tests use
@@ -115,6 +122,11 @@ pub async fn run_with_transport<T: MasterTransport>(
 
     let (link_tx, link_rx) = mpsc::channel(1024);
     let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+    let (containers_tx, containers_rx) = mpsc::unbounded_channel();
+    let docker = match config.docker_enabled() {
+        true => Some(docker::DockerRuntime::connect(&config.docker_socket, containers_tx).await?),
+        false => None,
+    };
     let (queries_tx, queries_rx) = mpsc::channel(64);
     let http_state = http::HttpState {
         queries: queries_tx,
@@ -129,10 +141,12 @@ pub async fn run_with_transport<T: MasterTransport>(
             identity,
             resources: total,
             attributes,
+            docker,
         },
         exits_tx,
     );
     core.recover();
+    core.remove_orphan_containers().await;
 
     let (stop_http, mut http_stopped) = watch::channel(false);
     let server =
@@ -142,7 +156,8 @@ pub async fn run_with_transport<T: MasterTransport>(
     let server = tokio::spawn(async move { server.await });
     let link = tokio::spawn(master_link::run_link(transport, timing, link_tx));
 
-    let result = agent::run_core(core, link_rx, exits_rx, queries_rx, shutdown).await;
+    let result =
+        agent::run_core(core, link_rx, exits_rx, containers_rx, queries_rx, shutdown).await;
     link.abort();
     let _ = stop_http.send(true);
     match server.await {

@@ -1,6 +1,8 @@
 //! The agent's side of the master link: one bidirectional stream at a time, opened through a
 //! [`MasterTransport`] (gRPC in production, channels in tests), reopened with a randomized
-//! backoff whenever it breaks or the master falls silent.
+//! backoff whenever it breaks or the master falls silent. With `--master=zk://...` the
+//! transport follows the election in ZooKeeper, and a newly elected master ends the current
+//! stream (and any backoff) so that the agent re-registers with it at once.
 //!
 //! The link answers pings itself and watches for silence (no ping for
 //! `ping_interval * max_ping_timeouts`); everything else goes to the agent core as
@@ -9,9 +11,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use mesos_common::zk::{self, Detected, LeaderDetector, ZkUrl};
 use mesos_proto::internal::{
     agent_message, agent_service_client::AgentServiceClient, master_message, AgentMessage,
     MasterMessage, Pong,
@@ -34,19 +38,104 @@ pub trait MasterTransport: Send + Sync + 'static {
         &self,
         first: AgentMessage,
     ) -> impl Future<Output = Result<Connection, String>> + Send;
+
+    /// Resolves when a master other than the one of the last `connect` was elected.
+    /// A transport with one fixed master never resolves it.
+    fn leader_changed(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
 }
 
-/// The gRPC transport: `AgentService.Connect` on the master's HTTP port (h2c).
-#[derive(Debug, Clone)]
+/// The gRPC transport: `AgentService.Connect` on the master's HTTP port (h2c), at a fixed
+/// `host:port` or at whichever master leads the election of a `zk://` URL.
 pub struct GrpcTransport {
-    pub master: String,
+    target: Target,
+}
+
+enum Target {
+    Fixed(String),
+    Election {
+        url: ZkUrl,
+        /// Started by the first `connect`, which runs inside the agent's runtime.
+        detector: OnceLock<LeaderDetector>,
+        /// Id of the master the last `connect` went to.
+        chosen: Mutex<Option<String>>,
+    },
+    Invalid(String),
+}
+
+/// ZooKeeper session timeout of the agent's detector (Mesos's `--zk_session_timeout`).
+const ZK_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one `connect` waits for an election result.
+const DETECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl GrpcTransport {
+    /// `master` is `host:port` or a `zk://` URL (already checked by the agent's config).
+    pub fn new(master: String) -> GrpcTransport {
+        let target = if master.starts_with("zk://") || master.starts_with("file://") {
+            match ZkUrl::parse(&master) {
+                Ok(url) => Target::Election {
+                    url,
+                    detector: OnceLock::new(),
+                    chosen: Mutex::new(None),
+                },
+                Err(e) => Target::Invalid(e.to_string()),
+            }
+        } else {
+            Target::Fixed(master)
+        };
+        GrpcTransport { target }
+    }
+
+    /// `host:port` of the master to connect to now.
+    async fn master(&self) -> Result<String, String> {
+        match &self.target {
+            Target::Fixed(master) => Ok(master.clone()),
+            Target::Invalid(error) => Err(error.clone()),
+            Target::Election {
+                url,
+                detector,
+                chosen,
+            } => {
+                let detector =
+                    detector.get_or_init(|| LeaderDetector::start(url.clone(), ZK_SESSION_TIMEOUT));
+                let leader = detector
+                    .leader_within(DETECT_TIMEOUT)
+                    .await
+                    .ok_or_else(|| {
+                        format!("no leading master detected in ZooKeeper at {url} yet")
+                    })?;
+                *chosen.lock().unwrap_or_else(|e| e.into_inner()) = Some(leader.id.clone());
+                let (host, port) = zk::master_host_port(&leader);
+                Ok(format!("{host}:{port}"))
+            }
+        }
+    }
 }
 
 const OUTBOUND_BUFFER: usize = 1024;
 
 impl MasterTransport for GrpcTransport {
+    async fn leader_changed(&self) {
+        let Target::Election {
+            detector, chosen, ..
+        } = &self.target
+        else {
+            return std::future::pending().await;
+        };
+        let Some(detector) = detector.get() else {
+            return std::future::pending().await;
+        };
+        let chosen = chosen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut detected = detector.subscribe();
+        let _ = detected
+            .wait_for(|d| matches!(d, Detected::Leader(info) if Some(&info.id) != chosen.as_ref()))
+            .await;
+    }
+
     async fn connect(&self, first: AgentMessage) -> Result<Connection, String> {
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", self.master))
+        let master = self.master().await?;
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{master}"))
             .map_err(|e| e.to_string())?
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(10))
@@ -137,7 +226,10 @@ pub async fn run_link<T: MasterTransport>(
                 if events.send(LinkEvent::Connected(outbound)).await.is_err() {
                     return;
                 }
-                let reason = pump(connection, timing, &events).await;
+                let reason = tokio::select! {
+                    reason = pump(connection, timing, &events) => reason,
+                    () = transport.leader_changed() => "a new master was elected".to_string(),
+                };
                 info!(reason, "lost the connection to the master; reconnecting");
                 if events.send(LinkEvent::Disconnected).await.is_err() {
                     return;
@@ -152,7 +244,10 @@ pub async fn run_link<T: MasterTransport>(
                 failures = failures.saturating_add(1);
             }
         }
-        tokio::time::sleep(backoff(timing, failures)).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff(timing, failures)) => {}
+            () = transport.leader_changed() => failures = 0,
+        }
     }
 }
 

@@ -8,6 +8,8 @@
 //!   streaming decoder that bounds record size.
 //! - [`wire`]: conversions between these types and the Mesos v1 protobuf messages.
 //! - [`ids`]: Mesos id formats (`<master>-0000`, `<master>-S3`, `<master>-O7`).
+//! - [`zk`]: ZooKeeper URLs, Mesos's leader-election layout, bounded sessions and the
+//!   leader detector used by agents, schedulers and `mesos-resolve`.
 //!
 //! ```text
 //!   argv / MESOS_* env ──flags──▶ clap config structs
@@ -21,3 +23,4 @@ pub mod ids;
 pub mod recordio;
 pub mod resources;
 pub mod wire;
+pub mod zk;

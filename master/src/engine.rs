@@ -182,6 +182,8 @@ pub struct Engine {
     pub(crate) allocation_pending: bool,
     /// Observers of changes (operator API SUBSCRIBE).
     pub(crate) events: tokio::sync::broadcast::Sender<EngineEvent>,
+    /// What operators decided: deactivated, draining and gone agents, quotas.
+    pub(crate) operator: crate::operator::admin::OperatorState,
 }
 
 /// Allocator errors mean the engine and allocator disagree about who exists; that is a
@@ -203,7 +205,7 @@ fn has_capability(info: &v1::FrameworkInfo, cap: v1::framework_info::capability:
     info.capabilities.iter().any(|c| c.r#type() == cap)
 }
 
-fn partition_aware(info: &v1::FrameworkInfo) -> bool {
+pub(crate) fn partition_aware(info: &v1::FrameworkInfo) -> bool {
     has_capability(info, v1::framework_info::capability::Type::PartitionAware)
 }
 
@@ -234,7 +236,7 @@ fn tid(value: &str) -> v1::TaskId {
     }
 }
 
-fn master_status(
+pub(crate) fn master_status(
     task_id: &str,
     agent_id: Option<&str>,
     state: TaskState,
@@ -284,17 +286,29 @@ pub(crate) fn heartbeat_event() -> scheduler::Event {
 /// Sent only while someone listens; a listener that falls behind is dropped by the channel.
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
-    TaskAdded { task: Box<v1::Task> },
+    TaskAdded {
+        task: Box<v1::Task>,
+    },
     TaskUpdated {
         framework_id: String,
         status: Box<v1::TaskStatus>,
         state: TaskState,
     },
-    AgentAdded { agent_id: String },
-    AgentRemoved { agent_id: String },
-    FrameworkAdded { framework_id: String },
-    FrameworkUpdated { framework_id: String },
-    FrameworkRemoved { info: Box<v1::FrameworkInfo> },
+    AgentAdded {
+        agent_id: String,
+    },
+    AgentRemoved {
+        agent_id: String,
+    },
+    FrameworkAdded {
+        framework_id: String,
+    },
+    FrameworkUpdated {
+        framework_id: String,
+    },
+    FrameworkRemoved {
+        info: Box<v1::FrameworkInfo>,
+    },
 }
 
 /// Events an observer may lag behind before it is cut off.
@@ -334,6 +348,7 @@ impl Engine {
             counters: Counters::default(),
             allocation_pending: false,
             events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
+            operator: Default::default(),
         })
     }
 
@@ -843,7 +858,10 @@ impl Engine {
                 break;
             }
             if !ids.insert(task.task_id.value.clone()) {
-                error = Some(format!("Task group has duplicate task ID: {}", task.task_id.value));
+                error = Some(format!(
+                    "Task group has duplicate task ID: {}",
+                    task.task_id.value
+                ));
                 break;
             }
             match self.validate_task(framework_id, agent_id, task, &remaining) {
@@ -1109,6 +1127,50 @@ impl Engine {
         }
     }
 
+    /// UPDATE_FRAMEWORK: new FrameworkInfo (roles, capabilities, failover timeout, ...) and
+    /// suppressed roles for a subscribed framework. The user, principal and checkpoint flag
+    /// are fixed at subscription, as in Mesos.
+    pub fn update_framework(
+        &mut self,
+        framework_id: &str,
+        update: scheduler::call::UpdateFramework,
+    ) -> Result<(), CallError> {
+        let info = update.framework_info;
+        validate_framework_info(&info)?;
+        let framework = self.frameworks.get_mut(framework_id).ok_or_else(|| {
+            CallError::Forbidden(format!("Framework '{framework_id}' is not subscribed"))
+        })?;
+        if info.user != framework.info.user {
+            return Err(CallError::BadRequest(
+                "Updating 'FrameworkInfo.user' is unsupported".to_string(),
+            ));
+        }
+        if info.principal != framework.info.principal {
+            return Err(CallError::BadRequest(
+                "Updating 'FrameworkInfo.principal' is unsupported".to_string(),
+            ));
+        }
+        if info.checkpoint() != framework.info.checkpoint() {
+            return Err(CallError::BadRequest(
+                "Updating 'FrameworkInfo.checkpoint' is unsupported".to_string(),
+            ));
+        }
+        let roles = framework_roles(&info);
+        framework.info = info;
+        allocator_result(self.allocator.update_framework(
+            framework_id,
+            FrameworkSpec {
+                roles,
+                suppressed_roles: update.suppressed_roles,
+            },
+        ));
+        self.emit(|| EngineEvent::FrameworkUpdated {
+            framework_id: framework_id.to_string(),
+        });
+        self.allocation_pending = true;
+        Ok(())
+    }
+
     /// SHUTDOWN: stop a custom executor (and with it its tasks) on an agent.
     pub fn shutdown_executor(&mut self, framework_id: &str, shutdown: scheduler::call::Shutdown) {
         self.send_to_agent(
@@ -1159,6 +1221,9 @@ impl Engine {
                 id
             }
         };
+        if let Some(refusal) = crate::operator::admin::refusal(self, &agent_id) {
+            return Err(refusal);
+        }
         info.id = Some(aid(&agent_id));
         self.unreachable_agents.remove(&agent_id);
 
@@ -1277,6 +1342,7 @@ impl Engine {
             used,
         ));
         self.agents.insert(agent_id.clone(), agent);
+        crate::operator::admin::agent_admitted(self, &agent_id);
         self.emit(|| EngineEvent::AgentAdded {
             agent_id: agent_id.clone(),
         });
@@ -1529,7 +1595,7 @@ impl Engine {
     /// A task is gone because its agent is: TASK_UNREACHABLE for partition-aware
     /// frameworks, TASK_LOST for the others (`state` says which the caller prefers).
     #[allow(clippy::too_many_arguments)]
-    fn task_gone_with_agent(
+    pub(crate) fn task_gone_with_agent(
         &mut self,
         framework_id: &str,
         task_id: &str,
@@ -1551,8 +1617,13 @@ impl Engine {
             push_completed(&mut framework.completed_tasks, entry.task, max_completed);
             return;
         }
+        // Frameworks that are not partition-aware know only TASK_LOST for all of these.
         let state = match state {
-            TaskState::TaskUnreachable if !pa => TaskState::TaskLost,
+            TaskState::TaskUnreachable | TaskState::TaskGone | TaskState::TaskGoneByOperator
+                if !pa =>
+            {
+                TaskState::TaskLost
+            }
             other => other,
         };
         let mut status = master_status(task_id, Some(agent_id), state, reason, message);
@@ -1563,16 +1634,8 @@ impl Engine {
         }
         entry.task.set_state(state);
         entry.task.statuses.push(status.clone());
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(EngineEvent::TaskUpdated {
-                framework_id: framework_id.to_string(),
-                status: Box::new(status.clone()),
-                state,
-            });
-        }
         let recover = (!entry.recovered).then(|| entry.resources.clone());
         push_completed(&mut framework.completed_tasks, entry.task, max_completed);
-        self.count_terminal(state);
         if let Some(resources) = recover {
             if self.agents.contains_key(agent_id) {
                 allocator_result(self.allocator.recover_resources(
@@ -1584,6 +1647,19 @@ impl Engine {
                 ));
             }
         }
+        self.publish_master_update(framework_id, status);
+    }
+
+    /// A status the master itself decided (the task's agent is gone, ...): counted, shown
+    /// to observers and sent to the framework.
+    pub(crate) fn publish_master_update(&mut self, framework_id: &str, status: v1::TaskStatus) {
+        let state = status.state();
+        self.count_terminal(state);
+        self.emit(|| EngineEvent::TaskUpdated {
+            framework_id: framework_id.to_string(),
+            status: Box::new(status.clone()),
+            state,
+        });
         self.send_to_framework(framework_id, &update_event(status));
     }
 

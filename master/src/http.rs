@@ -84,7 +84,7 @@ fn unavailable() -> Response {
 }
 
 /// Parses Content-Type into an encoding (415 if it is neither JSON nor protobuf).
-fn request_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
+pub(crate) fn request_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -113,7 +113,7 @@ fn request_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
 
 /// Picks the response encoding from Accept (406 if nothing acceptable). `Accept:
 /// application/recordio` asks for RecordIO with the record type in `Message-Accept`.
-fn response_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
+pub(crate) fn response_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
     let accept = match headers.get(header::ACCEPT) {
         None => return Ok(Encoding::Json),
         Some(v) => v.to_str().unwrap_or("").to_ascii_lowercase(),
@@ -195,12 +195,26 @@ fn validate_call(call: &scheduler::Call) -> Result<(), String> {
         call::Type::ReconcileOperations => call.reconcile_operations.is_some(),
         call::Type::Message => call.message.is_some(),
         call::Type::Request => call.request.is_some(),
+        call::Type::UpdateFramework => call.update_framework.is_some(),
         call::Type::Teardown | call::Type::Revive | call::Type::Suppress => true,
         call::Type::Subscribe | call::Type::Unknown => true,
     };
     if !present {
         let name = t.as_str_name().to_ascii_lowercase();
         return Err(format!("Expecting '{name}' to be present"));
+    }
+    if let (Some(update), Some(fid)) = (&call.update_framework, &call.framework_id) {
+        if update
+            .framework_info
+            .id
+            .as_ref()
+            .is_none_or(|id| id.value != fid.value)
+        {
+            return Err(
+                "'update_framework.framework_info.id' must be set and equal 'framework_id'"
+                    .to_string(),
+            );
+        }
     }
     if let Some(ack) = &call.acknowledge {
         if uuid::Uuid::from_slice(&ack.uuid).is_err() {
@@ -242,6 +256,9 @@ pub(crate) fn dispatch(
         call::Type::Message => {
             engine.framework_message(framework_id, call.message.unwrap_or_default())
         }
+        call::Type::UpdateFramework => {
+            engine.update_framework(framework_id, call.update_framework.unwrap_or_default())?
+        }
         // Accepted and ignored, as in Mesos: requests, inverse offers, operation feedback
         // (this master performs no offer operations that report status).
         call::Type::Request
@@ -263,6 +280,10 @@ pub(crate) fn dispatch(
 }
 
 async fn scheduler_api(State(handle): State<MasterHandle>, request: Request) -> Response {
+    // A standby sends schedulers to the leader before looking at the request, as Mesos.
+    if let Some(response) = handle.not_leading_response("/api/v1/scheduler") {
+        return response;
+    }
     if request.method() != Method::POST {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -323,6 +344,12 @@ async fn scheduler_api(State(handle): State<MasterHandle>, request: Request) -> 
         );
     };
     let framework_id = call.framework_id.clone().unwrap_or_default().value;
+    // UPDATE_FRAMEWORK is answered synchronously (200), every other call with 202.
+    let success = if call.r#type() == call::Type::UpdateFramework {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     let (reply, rx) = oneshot::channel();
     let cmd = Command::Call {
         framework_id,
@@ -334,7 +361,7 @@ async fn scheduler_api(State(handle): State<MasterHandle>, request: Request) -> 
         return unavailable();
     }
     match rx.await {
-        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Ok(())) => success.into_response(),
         Ok(Err(CallError::BadRequest(m))) => error_response(StatusCode::BAD_REQUEST, m),
         Ok(Err(CallError::Forbidden(m))) => error_response(StatusCode::FORBIDDEN, m),
         Err(_) => unavailable(),
@@ -439,7 +466,7 @@ async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding
 
 async fn state(State(h): State<MasterHandle>) -> Response {
     match h.inspect(state_json::state).await {
-        Some(v) => json_response(v),
+        Some(v) => json_response(h.with_leader(v)),
         None => unavailable(),
     }
 }
@@ -539,20 +566,14 @@ async fn version() -> Response {
 
 async fn metrics(State(h): State<MasterHandle>) -> Response {
     match h.inspect(state_json::metrics).await {
-        Some(v) => json_response(v),
+        Some(v) => json_response(h.with_elected(v)),
         None => unavailable(),
     }
 }
 
-/// Redirects to the leading master (this one, until leader election lands).
+/// Redirects to the leading master (this one while no leader is known).
 async fn redirect(State(h): State<MasterHandle>) -> Response {
-    let address = h.info.address.clone().unwrap_or_default();
-    let host = address
-        .hostname
-        .clone()
-        .filter(|h| !h.is_empty())
-        .unwrap_or(address.ip.clone().unwrap_or_default());
-    let location = format!("//{}:{}", host, address.port);
+    let location = crate::server::base_url(&h.redirect_target());
     (
         StatusCode::TEMPORARY_REDIRECT,
         [(header::LOCATION, location)],

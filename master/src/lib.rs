@@ -6,6 +6,10 @@
 //!   is an argument).
 //! - [`engine`]: frameworks, agents, tasks and offers; the rules of the scheduler API.
 //! - [`server`]: the actor that owns the engine, its timers, and [`run`].
+//! - `election`: leader election through ZooKeeper (`--zk`), leading on a lease;
+//!   `registry`: what a new leader recovers (agents, frameworks, weights), kept in ZooKeeper.
+//! - `operator`: the operator API v1 (`POST /api/v1`): queries, agent and role actions,
+//!   and the SUBSCRIBE event stream.
 //! - `http`: `/api/v1/scheduler` and the JSON endpoints; `agent_link`: the agents' gRPC
 //!   stream; `state_json`: Mesos's JSON shapes.
 //!
@@ -22,9 +26,11 @@
 mod agent_link;
 pub mod allocator;
 pub mod config;
+mod election;
 pub mod engine;
 mod http;
 mod operator;
+mod registry;
 pub mod server;
 mod state_json;
 

@@ -1,21 +1,33 @@
 //! The master process: one actor task owns the [`Engine`]; HTTP handlers and agent streams
 //! talk to it through [`Command`]s. Timers (allocation, pings, failover) are ticks of the
 //! same loop, so nothing in the engine ever needs a lock.
+//!
+//! With `--zk` the actor serves only while this master leads ([`Leadership`], kept by the
+//! election task): a newly elected master first recovers the registry (frameworks,
+//! unreachable agents, weights, the agents to expect back), and a master that stops
+//! leading drops its whole engine and waits for a new term as an empty standby. While the
+//! expected agents come back (`--agent_reregister_timeout`), nobody is told a task on them
+//! is lost: reconciliation of unknown tasks on such agents is held, as in Mesos.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mesos_common::zk::ZkUrl;
 use mesos_proto::internal;
 use mesos_proto::v1;
+use mesos_proto::v1::scheduler::{self, call, event};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
+use crate::election::{Election, ElectionSetup, Leadership, Snapshot};
 use crate::engine::{CallError, Engine, SubscribeRequest};
-use mesos_proto::v1::scheduler;
+use crate::registry::{ExpectedAgents, Registry, RegistryTracker};
 
 /// Version reported on `/version`, in MasterInfo and in the state.
 pub const VERSION: &str = "1.11.0";
@@ -28,8 +40,11 @@ pub enum MasterError {
     Io(#[from] std::io::Error),
 }
 
+/// A change to the engine, run by the actor at time `now`.
+pub(crate) type Mutation = Box<dyn FnOnce(&mut Engine, Duration) + Send>;
+
 /// A request for the engine. Handlers wait on the oneshot for the answer.
-pub enum Command {
+pub(crate) enum Command {
     Subscribe {
         req: SubscribeRequest,
         reply: oneshot::Sender<Result<String, CallError>>,
@@ -61,7 +76,18 @@ pub enum Command {
     /// Runs a read-only function over the engine (state endpoints).
     Inspect(Box<dyn FnOnce(&Engine) + Send>),
     /// Runs a mutating function (operator endpoints such as /master/teardown).
-    Mutate(Box<dyn FnOnce(&mut Engine, Duration) + Send>),
+    Mutate(Mutation),
+    /// The election chose this master for `term`: recover `registry`, then reply.
+    Elected {
+        term: u64,
+        info: Arc<v1::MasterInfo>,
+        registry: Box<Registry>,
+        reply: oneshot::Sender<()>,
+    },
+    /// Term `term` ended: stop serving and drop all state.
+    Deposed {
+        term: u64,
+    },
 }
 
 /// Cheap handle the edges use to reach the actor.
@@ -70,9 +96,95 @@ pub struct MasterHandle {
     tx: mpsc::Sender<Command>,
     pub(crate) info: Arc<v1::MasterInfo>,
     pub(crate) max_request_body: usize,
+    pub(crate) leadership: watch::Receiver<Leadership>,
 }
 
 impl MasterHandle {
+    pub(crate) fn is_leading(&self) -> bool {
+        self.leadership.borrow().is_leading()
+    }
+
+    /// The leading master's MasterInfo: this master's own while it leads, else the
+    /// elected one's when known.
+    pub(crate) fn leader_info(&self) -> Option<v1::MasterInfo> {
+        match &*self.leadership.borrow() {
+            Leadership::Standalone => Some((*self.info).clone()),
+            l @ Leadership::Leading { info, .. } if l.is_leading() => Some((**info).clone()),
+            Leadership::Leading { .. } => None,
+            Leadership::Standby { leader } => leader.as_deref().cloned(),
+        }
+    }
+
+    /// Where `/master/redirect` points: the leader, else this master.
+    pub(crate) fn redirect_target(&self) -> v1::MasterInfo {
+        self.leader_info().unwrap_or_else(|| (*self.info).clone())
+    }
+
+    /// What a master that does not lead answers on `path` instead of serving it: 307 to
+    /// the leader (`Location: //<leader host>:<port><path>`), or 503 when there is none
+    /// (or it is this master, still recovering). None while this master leads.
+    pub(crate) fn not_leading_response(&self, path: &str) -> Option<Response> {
+        if self.is_leading() {
+            return None;
+        }
+        let unavailable = |message: &str| {
+            let body = serde_json::json!({ "code": 503, "message": message });
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        };
+        let Some(leader) = self.leader_info() else {
+            return Some(unavailable("No leader elected"));
+        };
+        if leader.address == self.info.address {
+            return Some(unavailable("Master has not finished recovery"));
+        }
+        let location = format!("{}{path}", base_url(&leader));
+        Some(
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, location)],
+            )
+                .into_response(),
+        )
+    }
+
+    /// `/master/state` with the leader as this master sees it: `leader` (its pid) and
+    /// `leader_info`, both absent while no leader is known.
+    pub(crate) fn with_leader(&self, mut state: serde_json::Value) -> serde_json::Value {
+        if let Some(map) = state.as_object_mut() {
+            match self.leader_info() {
+                Some(leader) => {
+                    map.insert(
+                        "leader".into(),
+                        serde_json::Value::String(leader.pid.clone().unwrap_or_default()),
+                    );
+                    map.insert(
+                        "leader_info".into(),
+                        mesos_proto::json::to_json_value(&leader),
+                    );
+                }
+                None => {
+                    map.remove("leader");
+                    map.remove("leader_info");
+                }
+            }
+        }
+        state
+    }
+
+    /// Metrics with `master/elected` saying whether this master leads.
+    pub(crate) fn with_elected(&self, mut metrics: serde_json::Value) -> serde_json::Value {
+        if let Some(map) = metrics.as_object_mut() {
+            let elected = if self.is_leading() { 1.0 } else { 0.0 };
+            map.insert("master/elected".into(), serde_json::json!(elected));
+        }
+        metrics
+    }
+
     pub(crate) async fn send(&self, cmd: Command) -> bool {
         self.tx.send(cmd).await.is_ok()
     }
@@ -147,6 +259,18 @@ pub fn master_info(config: &Config, bound: SocketAddr) -> v1::MasterInfo {
     info
 }
 
+/// `//<host>:<port>` of a master, the protocol-relative base Mesos redirects to: its
+/// hostname when it has one, else its IP.
+pub(crate) fn base_url(info: &v1::MasterInfo) -> String {
+    let address = info.address.clone().unwrap_or_default();
+    let host = address
+        .hostname
+        .filter(|h| !h.is_empty())
+        .or(address.ip)
+        .unwrap_or_default();
+    format!("//{}:{}", host, address.port)
+}
+
 fn first_non_loopback_ip() -> Option<IpAddr> {
     // Resolve our own hostname; fall back to loopback when that yields nothing useful.
     let host = hostname::get().ok()?.into_string().ok()?;
@@ -163,31 +287,94 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), MasterError> {
     config.validate()?;
+    let zk = match config.zk.as_deref() {
+        Some(url) => Some(ZkUrl::parse(url).map_err(|e| ConfigError {
+            flag: "zk",
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
+    if config.quorum == Some(0) {
+        return Err(ConfigError {
+            flag: "quorum",
+            reason: "must be at least 1".into(),
+        }
+        .into());
+    }
     let bound = listener.local_addr()?;
     let info = master_info(&config, bound);
-    info!(master_id = %info.id, address = %bound, "master starting");
+    info!(master_id = %info.id, address = %bound, zk = ?zk.as_ref().map(|u| u.to_string()), "master starting");
     let allocation_interval = config.allocation_interval;
     let ping_interval = config.agent_ping_timeout;
     let max_request_body = config.max_request_body.min(usize::MAX as u64) as usize;
-    let engine = Engine::new(config, info.clone())?;
+    let engine = Engine::new(config.clone(), info.clone())?;
 
+    let standalone = zk.is_none();
+    let (leadership_tx, leadership) = watch::channel(if standalone {
+        Leadership::Standalone
+    } else {
+        Leadership::Standby { leader: None }
+    });
+    let (snapshots_tx, snapshots) = watch::channel(None);
     let (tx, rx) = mpsc::channel(4096);
     let handle = MasterHandle {
-        tx,
-        info: Arc::new(info),
+        tx: tx.clone(),
+        info: Arc::new(info.clone()),
         max_request_body,
+        leadership: leadership.clone(),
     };
-    let actor = tokio::spawn(actor_loop(engine, rx, allocation_interval, ping_interval));
+    let actor = Actor {
+        term: standalone.then_some(0),
+        engine,
+        config: config.clone(),
+        standby_info: info.clone(),
+        leadership,
+        expected: ExpectedAgents::new(),
+        reregister_deadline: None,
+        tracker: RegistryTracker::default(),
+        snapshots: snapshots_tx,
+    };
+    let actor = tokio::spawn(actor_loop(actor, rx, allocation_interval, ping_interval));
+
+    let (stop_tx, stop) = watch::channel(false);
+    let election = zk.map(|url| {
+        tokio::spawn(
+            Election {
+                setup: ElectionSetup {
+                    url,
+                    session_timeout: config.zk_session_timeout,
+                    template: info.clone(),
+                    persist_registry: config.registry != "in_memory",
+                },
+                leadership: leadership_tx,
+                actor: tx.clone(),
+                snapshots,
+                stop,
+            }
+            .run(),
+        )
+    });
+    // Stopping: leave the election first (the znode goes at once, so a standby takes over
+    // without waiting for the session to expire), then drop the engine, which ends every
+    // event and agent stream so that the HTTP server can drain.
+    let stopping = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        if let Some(election) = election {
+            let _ = election.await;
+        }
+        actor.abort();
+    };
 
     let app = crate::http::router(handle.clone()).merge(crate::agent_link::router(handle.clone()));
+    drop(tx);
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(stopping)
     .await;
     drop(handle);
-    actor.abort();
     if let Err(e) = &result {
         error!(error = %e, "HTTP server failed");
     }
@@ -195,8 +382,25 @@ pub async fn run(
     Ok(result?)
 }
 
+/// The actor's state: the engine, and what leading through ZooKeeper adds to it.
+struct Actor {
+    engine: Engine,
+    config: Config,
+    /// MasterInfo of the empty engine a standby keeps (for its state endpoints).
+    standby_info: v1::MasterInfo,
+    leadership: watch::Receiver<Leadership>,
+    /// The term the engine was recovered for; None while standing by.
+    term: Option<u64>,
+    /// Agents in the registry that have not re-registered yet.
+    expected: ExpectedAgents,
+    /// When the expected agents that are still missing become unreachable.
+    reregister_deadline: Option<Duration>,
+    tracker: RegistryTracker,
+    snapshots: watch::Sender<Option<Snapshot>>,
+}
+
 async fn actor_loop(
-    mut engine: Engine,
+    mut actor: Actor,
     mut rx: mpsc::Receiver<Command>,
     allocation_interval: Duration,
     ping_interval: Duration,
@@ -212,61 +416,484 @@ async fn actor_loop(
         tokio::select! {
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { break };
-                handle(&mut engine, cmd, epoch.elapsed());
+                actor.handle(cmd, epoch.elapsed());
                 // Batch whatever else is queued before allocating once.
                 let mut budget = 1024;
                 while budget > 0 {
                     match rx.try_recv() {
-                        Ok(cmd) => handle(&mut engine, cmd, epoch.elapsed()),
+                        Ok(cmd) => actor.handle(cmd, epoch.elapsed()),
                         Err(_) => break,
                     }
                     budget -= 1;
                 }
-                engine.allocate(epoch.elapsed(), false);
+                if actor.serving() {
+                    actor.engine.allocate(epoch.elapsed(), false);
+                }
             }
-            _ = allocation.tick() => engine.allocate(epoch.elapsed(), true),
-            _ = pings.tick() => engine.ping_agents(epoch.elapsed()),
-            _ = housekeeping.tick() => engine.tick(epoch.elapsed()),
+            _ = allocation.tick() => if actor.serving() {
+                actor.engine.allocate(epoch.elapsed(), true)
+            },
+            _ = pings.tick() => if actor.serving() {
+                actor.engine.ping_agents(epoch.elapsed())
+            },
+            _ = housekeeping.tick() => actor.housekeeping(epoch.elapsed()),
         }
     }
 }
 
-fn handle(engine: &mut Engine, cmd: Command, now: Duration) {
-    match cmd {
-        Command::Subscribe { req, reply } => {
-            let _ = reply.send(engine.subscribe(req, now));
+impl Actor {
+    /// Whether the engine may change: this master leads in the term it recovered for.
+    fn serving(&self) -> bool {
+        self.term
+            .is_some_and(|term| self.leadership.borrow().is_leading_term(term))
+    }
+
+    /// Whether this master led in its term and the lease ran out. (Between recovery and
+    /// the election's confirmation the term is not leading yet, and that is fine.)
+    fn lease_lapsed(&self) -> bool {
+        match (self.term, &*self.leadership.borrow()) {
+            (Some(term), l @ Leadership::Leading { term: t, .. }) => *t != term || !l.is_leading(),
+            _ => false,
         }
-        Command::Call {
-            framework_id,
-            stream_id,
-            call,
-            reply,
-        } => {
-            engine.counters.calls += 1;
-            let result = engine
-                .authorize_call(&framework_id, &stream_id)
-                .and_then(|()| crate::http::dispatch(engine, &framework_id, *call, now));
-            let _ = reply.send(result);
+    }
+
+    fn handle(&mut self, cmd: Command, now: Duration) {
+        match cmd {
+            Command::Inspect(f) => f(&self.engine),
+            Command::Elected {
+                term,
+                info,
+                registry,
+                reply,
+            } => {
+                self.recover(term, (*info).clone(), &registry, now);
+                let _ = reply.send(());
+            }
+            Command::Deposed { term } => {
+                if self.term == Some(term) {
+                    self.step_down();
+                }
+            }
+            // Not leading: dropping the reply makes the edge answer 503 (or tells the
+            // agent to try again), and changes nothing here.
+            _ if !self.serving() => {}
+            Command::Subscribe { req, reply } => {
+                let _ = reply.send(self.engine.subscribe(req, now));
+            }
+            Command::Call {
+                framework_id,
+                stream_id,
+                call,
+                reply,
+            } => {
+                self.engine.counters.calls += 1;
+                let result = self
+                    .engine
+                    .authorize_call(&framework_id, &stream_id)
+                    .and_then(
+                        |()| match self.hold_for_expected_agents(&framework_id, *call) {
+                            Some(call) => {
+                                crate::http::dispatch(&mut self.engine, &framework_id, call, now)
+                            }
+                            None => Ok(()),
+                        },
+                    );
+                let _ = reply.send(result);
+            }
+            Command::FrameworkStreamClosed {
+                framework_id,
+                stream_id,
+            } => self
+                .engine
+                .framework_stream_closed(&framework_id, &stream_id, now),
+            Command::AgentConnected {
+                conn_id,
+                register,
+                tx,
+                reply,
+            } => {
+                let result = self.engine.agent_connected(conn_id, *register, tx, now);
+                if let Ok(agent_id) = &result {
+                    if self.expected.remove(agent_id).is_some() && self.expected.is_empty() {
+                        info!("every agent of the registry re-registered");
+                        self.reregister_deadline = None;
+                    }
+                }
+                let _ = reply.send(result);
+            }
+            Command::AgentMessage { agent_id, message } => {
+                self.engine.agent_message(&agent_id, message, now)
+            }
+            Command::AgentDisconnected { agent_id, conn_id } => {
+                self.engine.agent_disconnected(&agent_id, conn_id, now)
+            }
+            Command::Mutate(f) => f(&mut self.engine, now),
         }
-        Command::FrameworkStreamClosed {
-            framework_id,
-            stream_id,
-        } => engine.framework_stream_closed(&framework_id, &stream_id, now),
-        Command::AgentConnected {
-            conn_id,
-            register,
-            tx,
-            reply,
-        } => {
-            let _ = reply.send(engine.agent_connected(conn_id, *register, tx, now));
+    }
+
+    /// Until the expected agents are back, a task the master does not know may be running
+    /// on one of them: explicit reconciliation of such a task, and a kill of one, get no
+    /// answer rather than TASK_LOST (Mesos's "transitioning agent" rule). Returns what is
+    /// left of the call to dispatch, if anything.
+    fn hold_for_expected_agents(
+        &self,
+        framework_id: &str,
+        mut call: scheduler::Call,
+    ) -> Option<scheduler::Call> {
+        if self.expected.is_empty() {
+            return Some(call);
         }
-        Command::AgentMessage { agent_id, message } => {
-            engine.agent_message(&agent_id, message, now)
+        let known = |task_id: &str| {
+            self.engine
+                .frameworks
+                .get(framework_id)
+                .is_some_and(|f| f.tasks.contains_key(task_id))
+        };
+        let transitioning = |agent: Option<&v1::AgentId>| match agent {
+            Some(a) => self.expected.contains_key(&a.value),
+            None => true,
+        };
+        match call.r#type() {
+            call::Type::Reconcile => {
+                let reconcile = call.reconcile.as_mut()?;
+                if reconcile.tasks.is_empty() {
+                    return Some(call);
+                }
+                reconcile
+                    .tasks
+                    .retain(|t| known(&t.task_id.value) || !transitioning(t.agent_id.as_ref()));
+                // An emptied list must not turn into implicit reconciliation.
+                (!reconcile.tasks.is_empty()).then_some(call)
+            }
+            call::Type::Kill => {
+                let kill = call.kill.as_ref()?;
+                (known(&kill.task_id.value) || !transitioning(kill.agent_id.as_ref()))
+                    .then_some(call)
+            }
+            _ => Some(call),
         }
-        Command::AgentDisconnected { agent_id, conn_id } => {
-            engine.agent_disconnected(&agent_id, conn_id, now)
+    }
+
+    /// Becomes the leader of `term`: a fresh engine loaded with the registry.
+    fn recover(&mut self, term: u64, info: v1::MasterInfo, registry: &Registry, now: Duration) {
+        self.engine = Engine::new(self.config.clone(), info).expect("config validated at start");
+        self.expected = crate::registry::recover(&mut self.engine, registry, now);
+        self.reregister_deadline =
+            (!self.expected.is_empty()).then(|| now + self.config.agent_reregister_timeout);
+        self.tracker = RegistryTracker::default();
+        self.term = Some(term);
+    }
+
+    /// Drops everything: streams to frameworks and agents close with the engine.
+    fn step_down(&mut self) {
+        if self.term.take().is_none() {
+            return;
         }
-        Command::Inspect(f) => f(engine),
-        Command::Mutate(f) => f(engine, now),
+        warn!("stopped leading: dropping all state; frameworks and agents must reconnect");
+        let mut info = self.standby_info.clone();
+        info.id = mesos_common::ids::new_master_id();
+        self.engine = Engine::new(self.config.clone(), info).expect("config validated at start");
+        self.expected.clear();
+        self.reregister_deadline = None;
+    }
+
+    fn housekeeping(&mut self, now: Duration) {
+        if self.lease_lapsed() {
+            // The lease ran out before the election task noticed (it may be waiting on
+            // ZooKeeper): stop now.
+            self.step_down();
+        }
+        if !self.serving() {
+            return;
+        }
+        self.engine.tick(now);
+        if self.reregister_deadline.is_some_and(|d| d <= now) {
+            self.reregister_deadline = None;
+            self.expected_agents_timed_out();
+        }
+        if let Some(term) = self.term.filter(|_| self.config.zk.is_some()) {
+            if let Some(bytes) = self.tracker.changed(&self.engine, &self.expected) {
+                self.snapshots.send_replace(Some(Snapshot {
+                    term,
+                    bytes: Arc::new(bytes),
+                }));
+            }
+        }
+    }
+
+    /// Agents of the registry that did not come back in time become unreachable, and
+    /// every framework hears that they are lost.
+    fn expected_agents_timed_out(&mut self) {
+        let missing = std::mem::take(&mut self.expected);
+        if missing.is_empty() {
+            return;
+        }
+        warn!(
+            agents = missing.len(),
+            "agents did not re-register within --agent_reregister_timeout; marking them unreachable"
+        );
+        let wall = crate::engine::wall_clock_secs();
+        let frameworks: Vec<String> = self.engine.frameworks.keys().cloned().collect();
+        for (agent_id, _) in missing {
+            self.engine
+                .unreachable_agents
+                .insert(agent_id.clone(), wall);
+            let mut failure = scheduler::Event {
+                failure: Some(event::Failure {
+                    agent_id: Some(v1::AgentId { value: agent_id }),
+                    executor_id: None,
+                    status: None,
+                }),
+                ..Default::default()
+            };
+            failure.set_type(event::Type::Failure);
+            for framework_id in &frameworks {
+                self.engine.send_to_framework(framework_id, &failure);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config() -> Config {
+        Config::try_parse_from(["mesos-master", "--zk=zk://127.0.0.1:2181/mesos"]).unwrap()
+    }
+
+    fn info(id: &str, port: u16) -> v1::MasterInfo {
+        let config = Config::try_parse_from(["mesos-master", "--ip=127.0.0.1"]).unwrap();
+        let mut info = master_info(&config, SocketAddr::from(([127, 0, 0, 1], port)));
+        info.id = id.to_string();
+        info.hostname = Some("m.example".into());
+        if let Some(a) = info.address.as_mut() {
+            a.hostname = Some("m.example".into());
+        }
+        info
+    }
+
+    fn actor(leadership: watch::Receiver<Leadership>) -> Actor {
+        let own = info("standby", 5050);
+        Actor {
+            engine: Engine::new(config(), own.clone()).unwrap(),
+            config: config(),
+            standby_info: own,
+            leadership,
+            term: None,
+            expected: ExpectedAgents::new(),
+            reregister_deadline: None,
+            tracker: RegistryTracker::default(),
+            snapshots: watch::channel(None).0,
+        }
+    }
+
+    fn registry_with_agent(id: &str) -> Registry {
+        let agent = v1::AgentInfo {
+            hostname: "a.example".into(),
+            id: Some(v1::AgentId { value: id.into() }),
+            ..Default::default()
+        };
+        Registry {
+            agents: vec![mesos_proto::json::to_json_value(&agent)],
+            frameworks: vec![serde_json::json!({"id": {"value": "f"}, "name": "f", "user": "u"})],
+            ..Default::default()
+        }
+    }
+
+    fn reconcile(tasks: &[(&str, Option<&str>)]) -> scheduler::Call {
+        let mut call = scheduler::Call {
+            reconcile: Some(call::Reconcile {
+                tasks: tasks
+                    .iter()
+                    .map(|(t, a)| call::reconcile::Task {
+                        task_id: v1::TaskId {
+                            value: t.to_string(),
+                        },
+                        agent_id: a.map(|a| v1::AgentId {
+                            value: a.to_string(),
+                        }),
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        };
+        call.set_type(call::Type::Reconcile);
+        call
+    }
+
+    fn kept(call: Option<scheduler::Call>) -> Option<Vec<String>> {
+        call.map(|c| {
+            c.reconcile
+                .map(|r| r.tasks.into_iter().map(|t| t.task_id.value).collect())
+                .unwrap_or_default()
+        })
+    }
+
+    #[test]
+    fn reconciliation_of_unknown_tasks_waits_for_expected_agents() {
+        let (_tx, rx) = watch::channel(Leadership::Standby { leader: None });
+        let mut a = actor(rx);
+        a.recover(
+            1,
+            info("m1", 5050),
+            &registry_with_agent("a1"),
+            Duration::ZERO,
+        );
+        assert_eq!(a.expected.keys().collect::<Vec<_>>(), ["a1"]);
+        assert!(a.reregister_deadline.is_some());
+
+        // Unknown task on an expected agent, or on no agent named: no answer yet.
+        let call = reconcile(&[("t1", Some("a1")), ("t2", Some("a2")), ("t3", None)]);
+        assert_eq!(
+            kept(a.hold_for_expected_agents("f", call)),
+            Some(vec!["t2".into()])
+        );
+        assert_eq!(
+            kept(a.hold_for_expected_agents("f", reconcile(&[("t1", Some("a1"))]))),
+            None
+        );
+        // Implicit reconciliation answers what is known, as always.
+        assert_eq!(
+            kept(a.hold_for_expected_agents("f", reconcile(&[]))),
+            Some(vec![])
+        );
+
+        let mut kill = scheduler::Call {
+            kill: Some(call::Kill {
+                task_id: v1::TaskId { value: "t1".into() },
+                agent_id: Some(v1::AgentId { value: "a1".into() }),
+                kill_policy: None,
+            }),
+            ..Default::default()
+        };
+        kill.set_type(call::Type::Kill);
+        assert!(a.hold_for_expected_agents("f", kill.clone()).is_none());
+
+        // Once the agents are back (or given up on), everything is answered.
+        a.expected.clear();
+        assert_eq!(
+            kept(a.hold_for_expected_agents("f", reconcile(&[("t1", Some("a1"))]))),
+            Some(vec!["t1".into()])
+        );
+        assert!(a.hold_for_expected_agents("f", kill).is_some());
+    }
+
+    #[test]
+    fn missing_agents_become_unreachable_after_the_timeout() {
+        let until = Instant::now() + Duration::from_secs(60);
+        let (_tx, rx) = watch::channel(Leadership::Leading {
+            term: 1,
+            info: Arc::new(info("m1", 5050)),
+            until,
+        });
+        let mut a = actor(rx);
+        a.recover(
+            1,
+            info("m1", 5050),
+            &registry_with_agent("a1"),
+            Duration::ZERO,
+        );
+        assert!(a.serving());
+        a.housekeeping(Duration::from_secs(1));
+        assert!(!a.engine.unreachable_agents.contains_key("a1"));
+        a.housekeeping(a.config.agent_reregister_timeout + Duration::from_secs(1));
+        assert!(a.expected.is_empty());
+        assert!(a.engine.unreachable_agents.contains_key("a1"));
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_drops_all_state_and_refuses_changes() {
+        let (tx, rx) = watch::channel(Leadership::Standby { leader: None });
+        let mut a = actor(rx);
+        a.recover(
+            7,
+            info("m7", 5050),
+            &registry_with_agent("a1"),
+            Duration::ZERO,
+        );
+        // Recovered but not yet confirmed by the election: not serving, not stepping down.
+        assert!(!a.serving());
+        a.housekeeping(Duration::ZERO);
+        assert_eq!(a.term, Some(7));
+
+        tx.send_replace(Leadership::Leading {
+            term: 7,
+            info: Arc::new(info("m7", 5050)),
+            until: Instant::now() + Duration::from_millis(50),
+        });
+        assert!(a.serving());
+        assert!(a.engine.frameworks.contains_key("f"));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(!a.serving());
+        a.housekeeping(Duration::from_millis(60));
+        assert_eq!(a.term, None);
+        assert!(a.engine.frameworks.is_empty(), "the engine was dropped");
+        assert_ne!(a.engine.id, "m7");
+
+        // A standby runs no mutation.
+        let (reply, answer) = oneshot::channel::<()>();
+        a.handle(
+            Command::Mutate(Box::new(move |_, _| {
+                let _ = reply.send(());
+            })),
+            Duration::ZERO,
+        );
+        assert!(answer.await.is_err(), "the mutation must not run");
+    }
+
+    fn handle(leadership: Leadership) -> MasterHandle {
+        MasterHandle {
+            tx: mpsc::channel(1).0,
+            info: Arc::new(info("self", 5050)),
+            max_request_body: 1024,
+            leadership: watch::channel(leadership).1,
+        }
+    }
+
+    #[test]
+    fn standbys_redirect_to_the_leader_or_answer_503() {
+        let leader = Arc::new(info("other", 6060));
+        let h = handle(Leadership::Standby {
+            leader: Some(leader.clone()),
+        });
+        let r = h.not_leading_response("/api/v1/scheduler").unwrap();
+        assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(r.headers()["location"], "//m.example:6060/api/v1/scheduler");
+        assert_eq!(base_url(&h.redirect_target()), "//m.example:6060");
+        let state = h.with_leader(serde_json::json!({"leader": "x", "id": "self"}));
+        assert_eq!(state["leader"], "master@127.0.0.1:6060");
+        assert_eq!(state["leader_info"]["id"], "other");
+        assert_eq!(h.with_elected(serde_json::json!({}))["master/elected"], 0.0);
+
+        let h = handle(Leadership::Standby { leader: None });
+        let r = h.not_leading_response("/api/v1/scheduler").unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let state = h.with_leader(serde_json::json!({"leader": "x", "leader_info": {}}));
+        assert!(state.get("leader").is_none() && state.get("leader_info").is_none());
+        assert_eq!(base_url(&h.redirect_target()), "//m.example:5050");
+
+        // Elected and still recovering: itself as the leader, but not serving yet.
+        let h = handle(Leadership::Standby {
+            leader: Some(Arc::new(info("self-next-term", 5050))),
+        });
+        let r = h.not_leading_response("/api/v1/scheduler").unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+        let h = handle(Leadership::Leading {
+            term: 1,
+            info: Arc::new(info("self-term-1", 5050)),
+            until: Instant::now() + Duration::from_secs(60),
+        });
+        assert!(h.not_leading_response("/api/v1/scheduler").is_none());
+        assert_eq!(h.with_elected(serde_json::json!({}))["master/elected"], 1.0);
+        assert_eq!(
+            h.with_leader(serde_json::json!({}))["leader_info"]["id"],
+            "self-term-1"
+        );
+        assert!(handle(Leadership::Standalone)
+            .not_leading_response("/x")
+            .is_none());
     }
 }

@@ -241,7 +241,7 @@ fn slave_json(e: &Engine, a: &crate::engine::Agent) -> Value {
         "unreserved_resources": resources_json(&a.total.unreserved()),
         "attributes": attributes_json(&a.info.attributes),
         "active": Engine::agent_connected_now(a),
-        "deactivated": false,
+        "deactivated": crate::operator::admin::agent_status(e, &a.id).0,
         "version": a.version,
         "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
     })

@@ -1,9 +1,11 @@
 //! Protocol types shared by every Mesos component of this project.
 //!
 //! - [`v1`]: the Mesos v1 messages (`mesos.v1`), with the scheduler API in
-//!   [`v1::scheduler`] and the executor API in [`v1::executor`]. Names and
-//!   field numbers match Apache Mesos, so real Mesos clients interoperate in
-//!   both protobuf and JSON.
+//!   [`v1::scheduler`], the executor API in [`v1::executor`] and the operator
+//!   APIs of master and agent in [`v1::master`] and [`v1::agent`] (with
+//!   [`v1::quota`], [`v1::maintenance`] and [`v1::allocator`], which they
+//!   use). Names and field numbers match Apache Mesos, so real Mesos clients
+//!   interoperate in both protobuf and JSON.
 //! - [`internal`]: the agent<->master protocol (`mesos.internal`), a single
 //!   bidirectional gRPC stream (`AgentService.Connect`), with tonic client and
 //!   server.
@@ -46,6 +48,36 @@ pub mod v1 {
     #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
     pub mod executor {
         include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
+    }
+
+    /// Operator API of the master (`mesos.v1.master`).
+    #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+    pub mod master {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));
+    }
+
+    /// Operator API of the agent (`mesos.v1.agent`).
+    #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+    pub mod agent {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.agent.rs"));
+    }
+
+    /// Quota configurations (`mesos.v1.quota`).
+    #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+    pub mod quota {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.quota.rs"));
+    }
+
+    /// Maintenance schedules (`mesos.v1.maintenance`).
+    #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+    pub mod maintenance {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.maintenance.rs"));
+    }
+
+    /// Inverse offer statuses (`mesos.v1.allocator`).
+    #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+    pub mod allocator {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.allocator.rs"));
     }
 }
 

@@ -12,6 +12,11 @@
 //! - [`recordio`]: the small RecordIO decoder the scheduler reads its stream with.
 //! - [`http`]: plain and raw HTTP requests (for status-code and framing checks).
 //! - [`json`]: builders for calls and tasks, accessors for events, offers and ids.
+//! - [`docker`]: the local test image, the docker CLI, Docker task builders, label-based
+//!   container cleanup and a proxy that makes the daemon unreachable.
+//! - [`zookeeper`]: ZooKeeper servers, masters electing a leader through them, a proxy to
+//!   cut a process off, and a third-party-style leader detector (the HA tests).
+//! - [`proto`]: Mesos protobuf types generated from the `.proto` files, for protobuf tests.
 //!
 //! ```text
 //!  test ──► Cluster::start ──► mesos-master ◄── mesos-agent (child processes, logs in tmp)
@@ -25,11 +30,14 @@
 #![forbid(unsafe_code)]
 
 pub mod cluster;
+pub mod docker;
 pub mod http;
 pub mod json;
 pub mod process;
+pub mod proto;
 pub mod recordio;
 pub mod scheduler;
+pub mod zookeeper;
 
 pub use cluster::{Cluster, ClusterOptions, MasterTask};
 pub use json::*;

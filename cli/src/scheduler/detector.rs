@@ -1,10 +1,15 @@
 //! Finding the leading master. The scheduler asks a [`Detector`] for an address before each
 //! subscription attempt; a standby master's 307 redirect corrects a stale answer.
+//! [`StaticDetector`] answers a fixed `host:port`; [`ZkDetector`] follows the election in
+//! ZooKeeper (`zk://host:port,.../path`), as Mesos masters run it.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use mesos_common::zk::{self, Detected, LeaderDetector, ZkUrl};
 
 /// `host:port` of a master's HTTP endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,8 +25,6 @@ pub const DEFAULT_MASTER_PORT: u16 = 5050;
 pub enum DetectorError {
     #[error("invalid master address '{0}': expected host:port")]
     InvalidAddress(String),
-    #[error("master detection through '{0}' is not supported yet")]
-    Unsupported(String),
     #[error("no leading master: {0}")]
     NoLeader(String),
 }
@@ -89,6 +92,8 @@ impl std::str::FromStr for MasterAddress {
 pub type DetectFuture<'a> =
     Pin<Box<dyn Future<Output = Result<MasterAddress, DetectorError>> + Send + 'a>>;
 
+pub type ChangeFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// Source of the leading master's address.
 ///
 /// `detect` resolves to the current leader, waiting while none is elected. It is called
@@ -96,6 +101,13 @@ pub type DetectFuture<'a> =
 /// ZooKeeper detector) only needs to keep its latest answer at hand.
 pub trait Detector: Send + Sync {
     fn detect(&self) -> DetectFuture<'_>;
+
+    /// Resolves once the leader differs from the last `detect` answer, so that a
+    /// subscription waiting out a backoff can go to the new leader at once. A fixed
+    /// address never changes.
+    fn changed(&self) -> ChangeFuture<'_> {
+        Box::pin(std::future::pending())
+    }
 }
 
 /// A fixed master address (`--master=host:port`).
@@ -117,12 +129,77 @@ impl Detector for StaticDetector {
     }
 }
 
-/// Builds the detector a `--master` flag value asks for. `file://` values were already
-/// replaced by the file's contents by `mesos_common::flags`.
+/// The leader of a ZooKeeper election: the lowest `json.info_` child of the URL's path.
+pub struct ZkDetector {
+    url: ZkUrl,
+    session_timeout: Duration,
+    /// Started on first use, inside the caller's runtime.
+    detector: OnceLock<LeaderDetector>,
+    /// Id of the master the last answer named.
+    last: Mutex<Option<String>>,
+}
+
+/// How long `detect` waits for a leader before it reports that there is none.
+const ZK_DETECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl ZkDetector {
+    pub fn new(url: ZkUrl, session_timeout: Duration) -> Self {
+        Self {
+            url,
+            session_timeout,
+            detector: OnceLock::new(),
+            last: Mutex::new(None),
+        }
+    }
+
+    fn detector(&self) -> &LeaderDetector {
+        self.detector
+            .get_or_init(|| LeaderDetector::start(self.url.clone(), self.session_timeout))
+    }
+
+    fn last(&self) -> Option<String> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Detector for ZkDetector {
+    fn detect(&self) -> DetectFuture<'_> {
+        Box::pin(async move {
+            let leader = self
+                .detector()
+                .leader_within(ZK_DETECT_TIMEOUT)
+                .await
+                .ok_or_else(|| {
+                    DetectorError::NoLeader(format!("no master is elected in {}", self.url))
+                })?;
+            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(leader.id.clone());
+            let (host, port) = zk::master_host_port(&leader);
+            Ok(MasterAddress::new(host, port))
+        })
+    }
+
+    fn changed(&self) -> ChangeFuture<'_> {
+        Box::pin(async move {
+            let last = self.last();
+            let mut detected = self.detector().subscribe();
+            let _ = detected
+                .wait_for(|d| matches!(d, Detected::Leader(i) if Some(&i.id) != last.as_ref()))
+                .await;
+        })
+    }
+}
+
+/// ZooKeeper session timeout of the detectors built by [`detector_for`].
+pub const DEFAULT_ZK_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds the detector a `--master` flag value asks for: `host:port` (and the spellings
+/// [`MasterAddress::parse`] takes) or `zk://...`. `file://` values were already replaced
+/// by the file's contents by `mesos_common::flags`.
 pub fn detector_for(master: &str) -> Result<Arc<dyn Detector>, DetectorError> {
     let master = master.trim();
     if master.starts_with("zk://") {
-        return Err(DetectorError::Unsupported(master.to_string()));
+        let url = ZkUrl::parse(master).map_err(|e| DetectorError::InvalidAddress(e.to_string()))?;
+        return Ok(Arc::new(ZkDetector::new(url, DEFAULT_ZK_SESSION_TIMEOUT)));
     }
     Ok(Arc::new(StaticDetector::new(MasterAddress::parse(master)?)))
 }
@@ -155,15 +232,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn static_and_unsupported_detectors() {
+    async fn static_and_zookeeper_detectors() {
         let d = detector_for("127.0.0.1:5050").unwrap();
         assert_eq!(
             d.detect().await.unwrap(),
             MasterAddress::new("127.0.0.1", 5050)
         );
+        assert!(detector_for("zk://127.0.0.1:2181,127.0.0.1:2182/mesos").is_ok());
         assert!(matches!(
-            detector_for("zk://127.0.0.1:2181/mesos"),
-            Err(DetectorError::Unsupported(_))
+            detector_for("zk://127.0.0.1:notaport/mesos"),
+            Err(DetectorError::InvalidAddress(_))
         ));
     }
 }

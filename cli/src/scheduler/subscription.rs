@@ -77,6 +77,8 @@ pub(super) async fn run(
             _ = stop.wait_for(|stopped| *stopped) => return,
             _ = tx.closed() => return,
             _ = tokio::time::sleep(delay) => {}
+            // A new leader is worth trying at once.
+            _ = detector.changed() => failures = 0,
         }
     }
 }
@@ -115,6 +117,7 @@ fn subscribe_call(shared: &Shared, config: &SchedulerConfig) -> Call {
         subscribe: Some(call::Subscribe {
             framework_info,
             suppressed_roles: config.suppressed_roles.clone(),
+            ..Default::default()
         }),
         ..Default::default()
     }

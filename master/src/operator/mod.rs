@@ -1,0 +1,478 @@
+//! The master's operator API v1 (`POST /api/v1`), in JSON and protobuf.
+//!
+//! A `mesos.v1.master.Call` is decoded by Content-Type and answered with a
+//! `mesos.v1.master.Response` encoded by Accept, with the same 405 / 415 / 406 / 400 rules
+//! as the scheduler endpoint. Calls that only change something answer an empty 200.
+//!
+//! - this module: the HTTP edge and the dispatch of each call type;
+//! - [`views`]: the `GET_*` answers, built from the engine;
+//! - [`admin`]: operator actions on agents and roles (mark gone, drain, deactivate,
+//!   weights, quota) and the records they keep;
+//! - [`stream`]: SUBSCRIBE, the snapshot followed by change events.
+//!
+//! ```text
+//!  POST /api/v1 ─▶ decode + validate ─▶ GET_*: inspect(engine) ─▶ views ─▶ Response
+//!                                    ├▶ actions: mutate(engine) ─▶ admin ─▶ 200
+//!                                    └▶ SUBSCRIBE: inspect(state + change feed) ─▶ stream
+//! ```
+//!
+//! Calls left out on purpose (answered 501): SET_LOGGING_LEVEL, dynamic reservations and
+//! volumes (RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES,
+//! GROW_VOLUME, SHRINK_VOLUME) and the maintenance schedule (UPDATE_MAINTENANCE_SCHEDULE,
+//! START_MAINTENANCE, STOP_MAINTENANCE): this master has none of those features, and
+//! DRAIN_AGENT covers taking agents out. The maintenance and operation queries answer
+//! with their (empty) truth; LIST_FILES and READ_FILE answer 404, as the master exposes no
+//! files.
+
+pub(crate) mod admin;
+mod stream;
+mod views;
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mesos_proto::v1::maintenance;
+use mesos_proto::v1::master::{self, call, response};
+use tracing::debug;
+
+use crate::engine::{Encoding, Engine};
+use crate::http::{error_response, request_encoding, response_encoding};
+use crate::server::MasterHandle;
+
+/// How often a draining agent is checked for being drained.
+const DRAIN_CHECK_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Why a call was refused; each maps to one HTTP status.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub(crate) enum OperatorError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("Master is shutting down")]
+    Unavailable,
+}
+
+impl OperatorError {
+    fn status(&self) -> StatusCode {
+        match self {
+            OperatorError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            OperatorError::NotFound(_) => StatusCode::NOT_FOUND,
+            OperatorError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            OperatorError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for OperatorError {
+    fn into_response(self) -> Response {
+        error_response(self.status(), self.to_string())
+    }
+}
+
+pub(crate) async fn api(State(handle): State<MasterHandle>, request: Request) -> Response {
+    // A standby sends operators to the leader before looking at the request, as Mesos.
+    if let Some(response) = handle.not_leading_response("/api/v1") {
+        return response;
+    }
+    if request.method() != Method::POST {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [
+                (header::ALLOW, "POST"),
+                (header::CONTENT_TYPE, "application/json"),
+            ],
+            serde_json::json!({
+                "code": 405,
+                "message": format!("Expecting a 'POST' request, received '{}'", request.method()),
+            })
+            .to_string(),
+        )
+            .into_response();
+    }
+    let headers = request.headers().clone();
+    let encoding = match request_encoding(&headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let accept = match response_encoding(&headers) {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let body = match axum::body::to_bytes(request.into_body(), handle.max_request_body).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "Request body is larger than the limit of {} bytes",
+                    handle.max_request_body
+                ),
+            )
+        }
+    };
+    let call = match decode_call(encoding, &body) {
+        Ok(c) => c,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
+    };
+    let kind = match validate_call(&call) {
+        Ok(kind) => kind,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                format!("Failed to validate master::Call: {e}"),
+            )
+        }
+    };
+    debug!(call = kind.as_str_name(), "operator call");
+    if kind == call::Type::Subscribe {
+        return stream::subscribe(handle, accept).await;
+    }
+    match answer(&handle, call, kind).await {
+        Ok(Some(response)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, accept.content_type())],
+            accept.encode(&response),
+        )
+            .into_response(),
+        Ok(None) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Decodes a Call. In JSON, `google.protobuf.Duration` fields are accepted the way Mesos
+/// writes them (`{"seconds": 600}`) as well as in protobuf's string form (`"600s"`).
+fn decode_call(encoding: Encoding, body: &[u8]) -> Result<master::Call, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("Failed to parse body into Call: {e}");
+    match encoding {
+        Encoding::Json => {
+            let mut value: serde_json::Value =
+                serde_json::from_slice(body).map_err(|e| failed(&e))?;
+            if let Some(grace) = value
+                .get_mut("drain_agent")
+                .and_then(|d| d.get_mut("max_grace_period"))
+            {
+                if let Some(text) = duration_text(grace) {
+                    *grace = serde_json::Value::String(text);
+                }
+            }
+            mesos_proto::json::from_json_value::<master::Call>(&value).map_err(|e| failed(&e))
+        }
+        Encoding::Protobuf => {
+            mesos_proto::decode_checked::<master::Call>(body).map_err(|e| failed(&e))
+        }
+    }
+}
+
+/// `{"seconds": s, "nanos": n}` as protobuf's JSON text for a Duration (`"s.nnnnnnnnns"`);
+/// None for anything else, which the decoder then judges.
+fn duration_text(value: &serde_json::Value) -> Option<String> {
+    let object = value.as_object()?;
+    if object.keys().any(|k| k != "seconds" && k != "nanos") {
+        return None;
+    }
+    let seconds = match object.get("seconds") {
+        None => 0,
+        Some(s) => s.as_i64().or_else(|| s.as_str()?.parse().ok())?,
+    };
+    let nanos = match object.get("nanos") {
+        None => 0,
+        Some(n) => i32::try_from(n.as_i64()?).ok()?,
+    };
+    let sign = if seconds < 0 || nanos < 0 { "-" } else { "" };
+    Some(format!(
+        "{sign}{}.{:09}s",
+        seconds.unsigned_abs(),
+        nanos.unsigned_abs()
+    ))
+}
+
+/// The call's type, once the part its type needs is known to be present.
+fn validate_call(call: &master::Call) -> Result<call::Type, String> {
+    let Some(raw) = call.r#type else {
+        return Err("Expecting 'type' to be present".to_string());
+    };
+    let kind = call::Type::try_from(raw).map_err(|_| format!("Unknown call type {raw}"))?;
+    use call::Type as T;
+    #[allow(deprecated)] // SET_QUOTA and REMOVE_QUOTA are still served
+    let present = match kind {
+        T::Unknown => return Err("Expecting 'type' to be a known call type".to_string()),
+        T::SetLoggingLevel => call.set_logging_level.is_some(),
+        T::ListFiles => call.list_files.is_some(),
+        T::ReadFile => call.read_file.is_some(),
+        T::UpdateWeights => call.update_weights.is_some(),
+        T::ReserveResources => call.reserve_resources.is_some(),
+        T::UnreserveResources => call.unreserve_resources.is_some(),
+        T::CreateVolumes => call.create_volumes.is_some(),
+        T::DestroyVolumes => call.destroy_volumes.is_some(),
+        T::GrowVolume => call.grow_volume.is_some(),
+        T::ShrinkVolume => call.shrink_volume.is_some(),
+        T::UpdateMaintenanceSchedule => call.update_maintenance_schedule.is_some(),
+        T::StartMaintenance => call.start_maintenance.is_some(),
+        T::StopMaintenance => call.stop_maintenance.is_some(),
+        T::DrainAgent => call.drain_agent.is_some(),
+        T::DeactivateAgent => call.deactivate_agent.is_some(),
+        T::ReactivateAgent => call.reactivate_agent.is_some(),
+        T::UpdateQuota => call.update_quota.is_some(),
+        T::SetQuota => call.set_quota.is_some(),
+        T::RemoveQuota => call.remove_quota.is_some(),
+        T::Teardown => call.teardown.is_some(),
+        T::MarkAgentGone => call.mark_agent_gone.is_some(),
+        T::GetHealth
+        | T::GetFlags
+        | T::GetVersion
+        | T::GetMetrics
+        | T::GetLoggingLevel
+        | T::GetState
+        | T::GetAgents
+        | T::GetFrameworks
+        | T::GetExecutors
+        | T::GetOperations
+        | T::GetTasks
+        | T::GetRoles
+        | T::GetWeights
+        | T::GetMaster
+        | T::Subscribe
+        | T::GetMaintenanceStatus
+        | T::GetMaintenanceSchedule
+        | T::GetQuota => true,
+    };
+    if !present {
+        let name = kind.as_str_name().to_ascii_lowercase();
+        return Err(format!("Expecting '{name}' to be present"));
+    }
+    if let Some(timeout) = call.get_metrics.as_ref().and_then(|m| m.timeout) {
+        if timeout.nanoseconds < 0 {
+            return Err("'get_metrics.timeout' must not be negative".to_string());
+        }
+    }
+    Ok(kind)
+}
+
+async fn read<T: Send + 'static>(
+    handle: &MasterHandle,
+    f: impl FnOnce(&Engine) -> T + Send + 'static,
+) -> Result<T, OperatorError> {
+    handle.inspect(f).await.ok_or(OperatorError::Unavailable)
+}
+
+async fn change(
+    handle: &MasterHandle,
+    f: impl FnOnce(&mut Engine, Duration) -> Result<(), OperatorError> + Send + 'static,
+) -> Result<Option<master::Response>, OperatorError> {
+    handle.mutate(f).await.ok_or(OperatorError::Unavailable)??;
+    Ok(None)
+}
+
+/// Answers one call (anything but SUBSCRIBE): a Response, or None for an empty 200.
+#[allow(deprecated)] // SET_QUOTA and REMOVE_QUOTA are still served
+async fn answer(
+    handle: &MasterHandle,
+    call: master::Call,
+    kind: call::Type,
+) -> Result<Option<master::Response>, OperatorError> {
+    use call::Type as T;
+    use response::Type as R;
+    let out = match kind {
+        T::GetHealth => {
+            // Answered by the engine's actor: a master too busy to answer is not healthy.
+            read(handle, |_| ()).await?;
+            let mut r = views::response(R::GetHealth);
+            r.get_health = Some(response::GetHealth { healthy: true });
+            r
+        }
+        T::GetFlags => {
+            let mut r = views::response(R::GetFlags);
+            r.get_flags = Some(read(handle, views::flags).await?);
+            r
+        }
+        T::GetVersion => {
+            let mut r = views::response(R::GetVersion);
+            r.get_version = Some(views::version());
+            r
+        }
+        T::GetMetrics => {
+            // Metrics are computed at once, well within any timeout.
+            let mut r = views::response(R::GetMetrics);
+            r.get_metrics = Some(read(handle, views::metrics).await?);
+            r
+        }
+        T::GetLoggingLevel => {
+            // glog's verbosity, which Mesos reports here, is 0 unless raised.
+            let mut r = views::response(R::GetLoggingLevel);
+            r.get_logging_level = Some(response::GetLoggingLevel { level: 0 });
+            r
+        }
+        T::GetState => {
+            let mut r = views::response(R::GetState);
+            r.get_state = Some(read(handle, views::state).await?);
+            r
+        }
+        T::GetAgents => {
+            let mut r = views::response(R::GetAgents);
+            r.get_agents = Some(read(handle, views::agents).await?);
+            r
+        }
+        T::GetFrameworks => {
+            let mut r = views::response(R::GetFrameworks);
+            r.get_frameworks = Some(read(handle, views::frameworks).await?);
+            r
+        }
+        T::GetExecutors => {
+            let mut r = views::response(R::GetExecutors);
+            r.get_executors = Some(read(handle, views::executors).await?);
+            r
+        }
+        T::GetTasks => {
+            let mut r = views::response(R::GetTasks);
+            r.get_tasks = Some(read(handle, views::tasks).await?);
+            r
+        }
+        T::GetOperations => {
+            // No offer operation of this master reports status, so none is ever known.
+            let mut r = views::response(R::GetOperations);
+            r.get_operations = Some(response::GetOperations::default());
+            r
+        }
+        T::GetRoles => {
+            let mut r = views::response(R::GetRoles);
+            r.get_roles = Some(read(handle, views::roles).await?);
+            r
+        }
+        T::GetWeights => {
+            let mut r = views::response(R::GetWeights);
+            r.get_weights = Some(read(handle, views::weights).await?);
+            r
+        }
+        T::GetMaster => {
+            let mut r = views::response(R::GetMaster);
+            r.get_master = Some(read(handle, views::master).await?);
+            r
+        }
+        T::GetQuota => {
+            let mut r = views::response(R::GetQuota);
+            r.get_quota = Some(read(handle, admin::quota_status).await?);
+            r
+        }
+        T::GetMaintenanceStatus => {
+            let mut r = views::response(R::GetMaintenanceStatus);
+            r.get_maintenance_status = Some(response::GetMaintenanceStatus {
+                status: maintenance::ClusterStatus::default(),
+            });
+            r
+        }
+        T::GetMaintenanceSchedule => {
+            let mut r = views::response(R::GetMaintenanceSchedule);
+            r.get_maintenance_schedule = Some(response::GetMaintenanceSchedule {
+                schedule: maintenance::Schedule::default(),
+            });
+            r
+        }
+        T::ListFiles | T::ReadFile => {
+            let path = call
+                .list_files
+                .map(|l| l.path)
+                .or(call.read_file.map(|r| r.path))
+                .unwrap_or_default();
+            return Err(OperatorError::NotFound(format!(
+                "Path '{path}' not found: this master serves no files"
+            )));
+        }
+        T::Teardown => {
+            let id = call.teardown.unwrap_or_default().framework_id.value;
+            return change(handle, move |e, now| admin::teardown(e, &id, now)).await;
+        }
+        T::MarkAgentGone => {
+            let id = call.mark_agent_gone.unwrap_or_default().agent_id.value;
+            return change(handle, move |e, now| admin::mark_agent_gone(e, &id, now)).await;
+        }
+        T::DeactivateAgent => {
+            let id = call.deactivate_agent.unwrap_or_default().agent_id.value;
+            return change(handle, move |e, now| admin::deactivate_agent(e, &id, now)).await;
+        }
+        T::ReactivateAgent => {
+            let id = call.reactivate_agent.unwrap_or_default().agent_id.value;
+            return change(handle, move |e, _| admin::reactivate_agent(e, &id)).await;
+        }
+        T::DrainAgent => {
+            let drain = call.drain_agent.unwrap_or_default();
+            let agent_id = drain.agent_id.value.clone();
+            let draining = handle
+                .mutate(move |e, now| admin::drain_agent(e, drain, now))
+                .await
+                .ok_or(OperatorError::Unavailable)??;
+            if draining {
+                tokio::spawn(watch_drain(handle.clone(), agent_id));
+            }
+            return Ok(None);
+        }
+        T::UpdateWeights => {
+            let infos = call.update_weights.unwrap_or_default().weight_infos;
+            return change(handle, move |e, _| admin::update_weights(e, infos)).await;
+        }
+        T::UpdateQuota => {
+            let update = call.update_quota.unwrap_or_default();
+            return change(handle, move |e, now| admin::update_quota(e, update, now)).await;
+        }
+        T::SetQuota => {
+            let request = call.set_quota.unwrap_or_default().quota_request;
+            return change(handle, move |e, now| admin::set_quota(e, request, now)).await;
+        }
+        T::RemoveQuota => {
+            let role = call.remove_quota.unwrap_or_default().role;
+            return change(handle, move |e, now| admin::remove_quota(e, &role, now)).await;
+        }
+        T::SetLoggingLevel => {
+            return Err(OperatorError::NotImplemented(
+                "SET_LOGGING_LEVEL is not supported: set RUST_LOG when starting the master"
+                    .to_string(),
+            ))
+        }
+        T::ReserveResources
+        | T::UnreserveResources
+        | T::CreateVolumes
+        | T::DestroyVolumes
+        | T::GrowVolume
+        | T::ShrinkVolume => {
+            return Err(OperatorError::NotImplemented(format!(
+            "{} is not supported: this master has no dynamic reservations or persistent volumes",
+            kind.as_str_name()
+        )))
+        }
+        T::UpdateMaintenanceSchedule | T::StartMaintenance | T::StopMaintenance => {
+            return Err(OperatorError::NotImplemented(format!(
+                "{} is not supported: this master has no maintenance schedule; use DRAIN_AGENT",
+                kind.as_str_name()
+            )))
+        }
+        T::Subscribe | T::Unknown => {
+            return Err(OperatorError::BadRequest(format!(
+                "{} is not answered here",
+                kind.as_str_name()
+            )))
+        }
+    };
+    Ok(Some(out))
+}
+
+/// Polls a draining agent until it is drained (or no longer draining).
+async fn watch_drain(handle: MasterHandle, agent_id: String) {
+    loop {
+        tokio::time::sleep(DRAIN_CHECK_INTERVAL).await;
+        let id = agent_id.clone();
+        match handle
+            .mutate(move |e, now| admin::check_drain(e, &id, now))
+            .await
+        {
+            Some(true) => continue,
+            _ => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

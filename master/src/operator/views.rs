@@ -1,0 +1,280 @@
+//! The read side of the operator API: Response messages built from the engine's state, in
+//! the shapes Mesos's `GET_*` calls answer with. Everything here is a pure function of the
+//! engine (plus the operator's own records in [`super::admin`]).
+
+use std::collections::BTreeSet;
+
+use mesos_common::resources::{Resource, Resources};
+use mesos_common::wire;
+use mesos_proto::v1::master::response::{self, get_agents, get_executors, get_frameworks};
+use mesos_proto::v1::{self, master};
+
+use super::admin;
+use crate::engine::{framework_roles, Agent, Engine, Framework};
+use crate::state_json;
+
+pub(crate) fn time_info(secs: f64) -> v1::TimeInfo {
+    v1::TimeInfo {
+        nanoseconds: (secs * 1e9) as i64,
+    }
+}
+
+fn framework_id(id: &str) -> v1::FrameworkId {
+    v1::FrameworkId {
+        value: id.to_string(),
+    }
+}
+
+/// A Response of `kind` with nothing filled in yet.
+pub(crate) fn response(kind: response::Type) -> master::Response {
+    master::Response {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    }
+}
+
+// ----------------------------------------------------------------------------- agents
+
+/// The libprocess pid tools expect (`slave(1)@<ip>:<port>`).
+fn agent_pid(a: &Agent) -> String {
+    let host = a
+        .http_address
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_string())
+        .unwrap_or_else(|| a.info.hostname.clone());
+    format!("slave(1)@{}:{}", host, a.info.port.unwrap_or(5051))
+}
+
+pub(crate) fn agent(e: &Engine, a: &Agent) -> get_agents::Agent {
+    let (used, offered) = e.agent_usage(a);
+    let (deactivated, drain_info) = admin::agent_status(e, &a.id);
+    let mut info = a.info.clone();
+    info.id = Some(v1::AgentId {
+        value: a.id.clone(),
+    });
+    get_agents::Agent {
+        agent_info: info,
+        active: Engine::agent_connected_now(a),
+        deactivated: Some(deactivated),
+        version: a.version.clone(),
+        pid: Some(agent_pid(a)),
+        registered_time: Some(time_info(a.registered_time)),
+        reregistered_time: a.reregistered_time.map(time_info),
+        total_resources: wire::resources_to_proto(&a.total, None),
+        allocated_resources: wire::resources_to_proto(&used, None),
+        offered_resources: wire::resources_to_proto(&offered, None),
+        drain_info,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn agents(e: &Engine) -> response::GetAgents {
+    let mut list: Vec<&Agent> = e.agents.values().collect();
+    list.sort_by(|x, y| x.id.cmp(&y.id));
+    response::GetAgents {
+        agents: list.into_iter().map(|a| agent(e, a)).collect(),
+        recovered_agents: Vec::new(),
+    }
+}
+
+// ------------------------------------------------------------------------- frameworks
+
+/// `detailed` adds offers and resources, which Mesos leaves out of stream events.
+pub(crate) fn framework(e: &Engine, f: &Framework, detailed: bool) -> get_frameworks::Framework {
+    let mut out = get_frameworks::Framework {
+        framework_info: f.info.clone(),
+        active: f.active,
+        connected: Engine::framework_connected(f),
+        recovered: f.recovered,
+        registered_time: Some(time_info(f.registered_time)),
+        reregistered_time: f.reregistered_time.map(time_info),
+        unregistered_time: f.unregistered_time.map(time_info),
+        ..Default::default()
+    };
+    if detailed {
+        let (used, offered) = e.framework_usage(f);
+        let roles = framework_roles(&f.info);
+        let role = roles.first().map(String::as_str);
+        out.offers = e.framework_offers(f).into_iter().cloned().collect();
+        out.allocated_resources = wire::resources_to_proto(&used, role);
+        out.offered_resources = wire::resources_to_proto(&offered, role);
+    }
+    out
+}
+
+#[allow(deprecated)] // `recovered_frameworks` must still be present, empty, as in Mesos
+pub(crate) fn frameworks(e: &Engine) -> response::GetFrameworks {
+    let mut active: Vec<&Framework> = e.frameworks.values().collect();
+    active.sort_by(|x, y| x.id.cmp(&y.id));
+    response::GetFrameworks {
+        frameworks: active.into_iter().map(|f| framework(e, f, true)).collect(),
+        completed_frameworks: e
+            .completed_frameworks
+            .iter()
+            .map(|f| framework(e, f, true))
+            .collect(),
+        recovered_frameworks: Vec::new(),
+    }
+}
+
+// -------------------------------------------------------------------- executors, tasks
+
+/// Executors the master knows of: those named by tasks (command tasks run in executors
+/// their agent makes up, which the master never sees, as in Mesos).
+#[allow(deprecated)] // `orphan_executors` must still be present, empty, as in Mesos
+pub(crate) fn executors(e: &Engine) -> response::GetExecutors {
+    let mut seen = BTreeSet::new();
+    for f in e.frameworks.values() {
+        for t in e.framework_tasks(f) {
+            if let Some(executor_id) = &t.executor_id {
+                seen.insert((
+                    f.id.clone(),
+                    executor_id.value.clone(),
+                    t.agent_id.value.clone(),
+                ));
+            }
+        }
+    }
+    let executors = seen
+        .into_iter()
+        .map(|(framework, executor, agent)| get_executors::Executor {
+            executor_info: v1::ExecutorInfo {
+                executor_id: v1::ExecutorId { value: executor },
+                framework_id: Some(framework_id(&framework)),
+                ..Default::default()
+            },
+            agent_id: v1::AgentId { value: agent },
+        })
+        .collect();
+    response::GetExecutors {
+        executors,
+        orphan_executors: Vec::new(),
+    }
+}
+
+#[allow(deprecated)] // `orphan_tasks` must still be present, empty, as in Mesos
+pub(crate) fn tasks(e: &Engine) -> response::GetTasks {
+    let mut frameworks: Vec<&Framework> = e.frameworks.values().collect();
+    frameworks.sort_by(|x, y| x.id.cmp(&y.id));
+    let mut out = response::GetTasks::default();
+    for f in frameworks {
+        out.tasks.extend(e.framework_tasks(f).into_iter().cloned());
+        for t in &f.completed_tasks {
+            if t.state() == v1::TaskState::TaskUnreachable {
+                out.unreachable_tasks.push(t.clone());
+            } else {
+                out.completed_tasks.push(t.clone());
+            }
+        }
+    }
+    for f in &e.completed_frameworks {
+        out.completed_tasks
+            .extend(e.framework_tasks(f).into_iter().cloned());
+        out.completed_tasks
+            .extend(f.completed_tasks.iter().cloned());
+    }
+    out
+}
+
+pub(crate) fn state(e: &Engine) -> response::GetState {
+    response::GetState {
+        get_tasks: Some(tasks(e)),
+        get_executors: Some(executors(e)),
+        get_frameworks: Some(frameworks(e)),
+        get_agents: Some(agents(e)),
+    }
+}
+
+// -------------------------------------------------------------------- roles, weights
+
+pub(crate) fn roles(e: &Engine) -> response::GetRoles {
+    let roles = e
+        .allocator
+        .role_shares()
+        .into_iter()
+        .map(|share| {
+            let allocated: Resources = share
+                .allocated
+                .iter()
+                .map(|(name, amount)| Resource::scalar(name, amount.value()))
+                .collect();
+            v1::Role {
+                name: share.role,
+                weight: share.weight,
+                frameworks: share.frameworks.iter().map(|f| framework_id(f)).collect(),
+                resources: wire::resources_to_proto(&allocated, None),
+            }
+        })
+        .collect();
+    response::GetRoles { roles }
+}
+
+pub(crate) fn weights(e: &Engine) -> response::GetWeights {
+    let mut weights: Vec<(String, f64)> = e.allocator.weights().into_iter().collect();
+    weights.sort_by(|x, y| x.0.cmp(&y.0));
+    response::GetWeights {
+        weight_infos: weights
+            .into_iter()
+            .map(|(role, weight)| v1::WeightInfo {
+                weight,
+                role: Some(role),
+            })
+            .collect(),
+    }
+}
+
+// --------------------------------------------------------- flags, metrics, version, master
+
+pub(crate) fn flags(e: &Engine) -> response::GetFlags {
+    let flags = e
+        .config
+        .flag_map()
+        .into_iter()
+        .map(|(name, value)| v1::Flag {
+            name,
+            value: Some(match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            }),
+        })
+        .collect();
+    response::GetFlags { flags }
+}
+
+pub(crate) fn metrics(e: &Engine) -> response::GetMetrics {
+    let serde_json::Value::Object(map) = state_json::metrics(e) else {
+        return response::GetMetrics::default();
+    };
+    let metrics = map
+        .into_iter()
+        .map(|(name, value)| v1::Metric {
+            name,
+            value: value.as_f64(),
+        })
+        .collect();
+    response::GetMetrics { metrics }
+}
+
+pub(crate) fn version() -> response::GetVersion {
+    let v = state_json::version();
+    let text = |key: &str| v[key].as_str().map(str::to_string);
+    response::GetVersion {
+        version_info: v1::VersionInfo {
+            version: text("version").unwrap_or_default(),
+            build_date: text("build_date"),
+            build_time: v["build_time"].as_f64(),
+            build_user: text("build_user"),
+            git_sha: text("git_sha"),
+            git_branch: text("git_branch"),
+            git_tag: text("git_tag"),
+        },
+    }
+}
+
+pub(crate) fn master(e: &Engine) -> response::GetMaster {
+    response::GetMaster {
+        master_info: Some(e.info.clone()),
+        start_time: Some(e.start_time),
+        elected_time: Some(e.elected_time),
+    }
+}

@@ -1,0 +1,591 @@
+//! The registry: what a newly elected master must know before it serves, kept in ZooKeeper
+//! next to the election (`<zk path>/registry`).
+//!
+//! It holds the admitted agents (their AgentInfo), the agents marked unreachable, the
+//! frameworks (active ones with their FrameworkInfo, removed ones by id), role weights and
+//! quotas. Tasks are not in it: agents report their tasks when they re-register.
+//!
+//! ```text
+//!   actor (every 100 ms) ──RegistryTracker::changed──▶ bytes ──watch──▶ writer (election)
+//!                                                                         │ set, version-checked
+//!   new leader ◀──load──────────────────────────────── <path>/registry ◀──┘
+//!        └──recover──▶ Engine (frameworks, unreachable agents, weights, quotas)
+//!                      + the agents expected to re-register
+//! ```
+//!
+//! The node holds the registry as JSON. A registry larger than a znode may hold is written
+//! as numbered children `<path>/registry/<generation>-<i>` first, then the node is pointed
+//! at them (`{"chunks": n, "generation": g}`), so a reader never sees half a write.
+//! Every write of the node checks its version: a deposed leader's late write fails.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use mesos_common::resources::ResourceQuantities;
+use mesos_common::zk::{Session, ZkError};
+use mesos_proto::v1;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::{info, warn};
+use zookeeper_async::CreateMode;
+
+use crate::engine::Engine;
+
+/// Name of the registry node under the election path.
+pub(crate) const REGISTRY_NODE: &str = "registry";
+/// Largest piece written into one znode (ZooKeeper refuses packets over 1 MB).
+const CHUNK: usize = 512 * 1024;
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct Registry {
+    /// AgentInfo (with `id`) of every admitted agent, in Mesos's JSON mapping.
+    pub(crate) agents: Vec<Value>,
+    /// Agents marked unreachable: id -> when (seconds since the epoch).
+    pub(crate) unreachable: BTreeMap<String, f64>,
+    /// FrameworkInfo (with `id`) of every framework the master knows.
+    pub(crate) frameworks: Vec<Value>,
+    /// Frameworks torn down or timed out; they may not subscribe again.
+    pub(crate) removed_frameworks: Vec<String>,
+    pub(crate) weights: BTreeMap<String, f64>,
+    /// Role -> quota limits (`cpus:4;mem:1024`).
+    pub(crate) quotas: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RegistryError {
+    #[error(transparent)]
+    Zk(#[from] ZkError),
+    #[error("the registry in ZooKeeper is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// The agents a recovered master waits for, by id.
+pub(crate) type ExpectedAgents = BTreeMap<String, v1::AgentInfo>;
+
+impl Registry {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("the registry is plain JSON")
+    }
+}
+
+// ------------------------------------------------------------------------- snapshots
+
+/// Builds the registry from the engine when something it holds changed. Agents' JSON is
+/// kept between snapshots: it only changes when an agent (re-)registers.
+#[derive(Default)]
+pub(crate) struct RegistryTracker {
+    last: Option<u64>,
+    agent_json: HashMap<String, (u64, Value)>,
+}
+
+fn hash_of(item: impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    item.hash(&mut h);
+    h.finish()
+}
+
+fn agent_stamp(agent: &crate::engine::Agent) -> u64 {
+    hash_of((
+        agent.registered_time.to_bits(),
+        agent.reregistered_time.map(f64::to_bits),
+    ))
+}
+
+fn quotas(engine: &Engine) -> BTreeMap<String, String> {
+    engine
+        .allocator
+        .role_shares()
+        .into_iter()
+        .filter_map(|r| r.quota.map(|q| (r.role, q.to_string())))
+        .collect()
+}
+
+impl RegistryTracker {
+    /// An order-independent digest of everything the registry holds.
+    fn fingerprint(engine: &Engine, expected: &ExpectedAgents) -> u64 {
+        let mut sum: u64 = 0;
+        let mut add = |h: u64| sum = sum.wrapping_add(h);
+        for (id, agent) in &engine.agents {
+            add(hash_of(("agent", id, agent_stamp(agent))));
+        }
+        for id in expected.keys() {
+            add(hash_of(("expected", id)));
+        }
+        for (id, time) in &engine.unreachable_agents {
+            add(hash_of(("unreachable", id, time.to_bits())));
+        }
+        for (id, f) in &engine.frameworks {
+            add(hash_of((
+                "framework",
+                id,
+                f.registered_time.to_bits(),
+                f.reregistered_time.map(f64::to_bits),
+            )));
+        }
+        for f in &engine.completed_frameworks {
+            add(hash_of(("removed", &f.id)));
+        }
+        for (role, weight) in engine.allocator.weights() {
+            add(hash_of(("weight", role, weight.to_bits())));
+        }
+        for (role, quota) in quotas(engine) {
+            add(hash_of(("quota", role, quota)));
+        }
+        sum
+    }
+
+    /// The serialized registry, if it differs from the one returned last time.
+    pub(crate) fn changed(
+        &mut self,
+        engine: &Engine,
+        expected: &ExpectedAgents,
+    ) -> Option<Vec<u8>> {
+        let fingerprint = Self::fingerprint(engine, expected);
+        if self.last == Some(fingerprint) {
+            return None;
+        }
+        self.last = Some(fingerprint);
+        Some(self.snapshot(engine, expected).to_bytes())
+    }
+
+    fn snapshot(&mut self, engine: &Engine, expected: &ExpectedAgents) -> Registry {
+        self.agent_json
+            .retain(|id, _| engine.agents.contains_key(id) || expected.contains_key(id));
+        let mut agents = Vec::with_capacity(engine.agents.len() + expected.len());
+        for (id, agent) in &engine.agents {
+            let stamp = agent_stamp(agent);
+            let entry = self
+                .agent_json
+                .entry(id.clone())
+                .and_modify(|(s, json)| {
+                    if *s != stamp {
+                        *s = stamp;
+                        *json = mesos_proto::json::to_json_value(&agent.info);
+                    }
+                })
+                .or_insert_with(|| (stamp, mesos_proto::json::to_json_value(&agent.info)));
+            agents.push(entry.1.clone());
+        }
+        for (id, info) in expected {
+            if !engine.agents.contains_key(id) {
+                agents.push(mesos_proto::json::to_json_value(info));
+            }
+        }
+        Registry {
+            agents,
+            unreachable: engine
+                .unreachable_agents
+                .iter()
+                .map(|(id, t)| (id.clone(), *t))
+                .collect(),
+            frameworks: engine
+                .frameworks
+                .values()
+                .map(|f| mesos_proto::json::to_json_value(&f.info))
+                .collect(),
+            removed_frameworks: engine
+                .completed_frameworks
+                .iter()
+                .map(|f| f.id.clone())
+                .collect(),
+            weights: engine.allocator.weights().into_iter().collect(),
+            quotas: quotas(engine),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- recovery
+
+/// Loads `registry` into a fresh engine. Returns the agents to wait for; frameworks come
+/// back disconnected, with their failover timeout counted from the end of the wait for
+/// agents (`agent_reregister_timeout`).
+pub(crate) fn recover(engine: &mut Engine, registry: &Registry, now: Duration) -> ExpectedAgents {
+    if !registry.weights.is_empty() {
+        let weights = registry
+            .weights
+            .iter()
+            .map(|(r, w)| (r.clone(), *w))
+            .collect();
+        if let Err(e) = engine.allocator.set_weights(weights) {
+            warn!(error = %e, "registry holds invalid weights; ignored");
+        }
+    }
+    for (role, text) in &registry.quotas {
+        match ResourceQuantities::parse(text) {
+            Ok(limits) => {
+                if let Err(e) = engine.allocator.set_quota(role, limits) {
+                    warn!(role, error = %e, "registry holds an invalid quota; ignored");
+                }
+            }
+            Err(e) => warn!(role, error = %e, "registry holds an unreadable quota; ignored"),
+        }
+    }
+    for (id, time) in &registry.unreachable {
+        engine.unreachable_agents.insert(id.clone(), *time);
+    }
+    for id in &registry.removed_frameworks {
+        // Through the ordinary removal, so that a removed framework looks the same to
+        // every later check (SUBSCRIBE refused, listed as completed).
+        engine.add_recovered_framework(
+            id,
+            v1::FrameworkInfo {
+                id: Some(v1::FrameworkId { value: id.clone() }),
+                ..Default::default()
+            },
+        );
+        engine.remove_framework(id, now);
+    }
+    let wait = engine.config.agent_reregister_timeout;
+    for json in &registry.frameworks {
+        let info = match mesos_proto::json::from_json_value::<v1::FrameworkInfo>(json) {
+            Ok(info) => info,
+            Err(e) => {
+                warn!(error = %e, "registry holds an unreadable framework; skipped");
+                continue;
+            }
+        };
+        let Some(id) = info.id.as_ref().map(|i| i.value.clone()) else {
+            continue;
+        };
+        if engine.frameworks.contains_key(&id) {
+            continue;
+        }
+        let failover = info
+            .failover_timeout
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map(|t| Duration::from_secs_f64(t.min(1e9)))
+            .unwrap_or_default();
+        engine.add_recovered_framework(&id, info);
+        if let Some(f) = engine.frameworks.get_mut(&id) {
+            f.failover_deadline = Some(now + wait + failover);
+        }
+    }
+    let mut expected = ExpectedAgents::new();
+    for json in &registry.agents {
+        match mesos_proto::json::from_json_value::<v1::AgentInfo>(json) {
+            Ok(info) => match info.id.as_ref().map(|i| i.value.clone()) {
+                Some(id) if !id.is_empty() => {
+                    engine.unreachable_agents.remove(&id);
+                    expected.insert(id, info);
+                }
+                _ => warn!("registry holds an agent without an id; skipped"),
+            },
+            Err(e) => warn!(error = %e, "registry holds an unreadable agent; skipped"),
+        }
+    }
+    info!(
+        agents = expected.len(),
+        frameworks = engine.frameworks.len(),
+        unreachable = engine.unreachable_agents.len(),
+        "recovered the registry"
+    );
+    expected
+}
+
+// ------------------------------------------------------------------------- storage
+
+/// The version of the registry node last read or written (None: no node yet).
+pub(crate) type RegistryVersion = Option<i32>;
+
+#[derive(Deserialize)]
+struct ChunkHeader {
+    chunks: usize,
+    generation: String,
+}
+
+fn chunk_path(node: &str, generation: &str, index: usize) -> String {
+    format!("{node}/{generation}-{index}")
+}
+
+/// Reads the registry; an absent node is an empty registry.
+pub(crate) async fn load(session: &Session) -> Result<(Registry, RegistryVersion), RegistryError> {
+    let node = session.url().child(REGISTRY_NODE);
+    let Some((data, stat)) = session.get(&node).await? else {
+        return Ok((Registry::default(), None));
+    };
+    if data.is_empty() {
+        return Ok((Registry::default(), Some(stat.version)));
+    }
+    let value: Value =
+        serde_json::from_slice(&data).map_err(|e| RegistryError::Corrupt(e.to_string()))?;
+    let bytes = if value.get("chunks").is_some() {
+        let header: ChunkHeader =
+            serde_json::from_value(value).map_err(|e| RegistryError::Corrupt(e.to_string()))?;
+        let mut bytes = Vec::new();
+        for i in 0..header.chunks {
+            let path = chunk_path(&node, &header.generation, i);
+            let (chunk, _) = session
+                .get(&path)
+                .await?
+                .ok_or_else(|| RegistryError::Corrupt(format!("missing chunk {path}")))?;
+            bytes.extend_from_slice(&chunk);
+        }
+        bytes
+    } else {
+        data
+    };
+    let registry =
+        serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt(e.to_string()))?;
+    Ok((registry, Some(stat.version)))
+}
+
+/// Writes `bytes` as the registry if the node is still at `version`, then advances it.
+/// `writer` (the term's master id) names the chunks, so that two writers never share one.
+/// A NodeExists or BadVersion error means another master wrote the registry since.
+pub(crate) async fn store(
+    session: &Session,
+    writer: &str,
+    bytes: &[u8],
+    version: &mut RegistryVersion,
+) -> Result<(), ZkError> {
+    let node = session.url().child(REGISTRY_NODE);
+    let current = match *version {
+        Some(v) => v,
+        None => {
+            // First write ever: the node must exist before chunks can go under it.
+            session.ensure_path(&session.url().path).await?;
+            session
+                .create(&node, Vec::new(), CreateMode::Persistent)
+                .await?;
+            *version = Some(0);
+            0
+        }
+    };
+    let old_children = session.children(&node).await?;
+    let (data, keep) = if bytes.len() <= CHUNK {
+        (bytes.to_vec(), None)
+    } else {
+        let generation = format!("{writer}-{}", i64::from(current) + 1);
+        let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            create_or_replace(session, &chunk_path(&node, &generation, i), chunk.to_vec()).await?;
+        }
+        let header = serde_json::json!({ "chunks": chunks.len(), "generation": generation });
+        (
+            header.to_string().into_bytes(),
+            Some(format!("{generation}-")),
+        )
+    };
+    let stat = session.set(&node, data, Some(current)).await?;
+    *version = Some(stat.version);
+    // Chunks of earlier generations are garbage once the node points elsewhere.
+    for child in old_children {
+        if keep.as_deref().is_some_and(|k| child.starts_with(k)) {
+            continue;
+        }
+        let _ = session.delete(&format!("{node}/{child}"), None).await;
+    }
+    Ok(())
+}
+
+async fn create_or_replace(session: &Session, path: &str, data: Vec<u8>) -> Result<(), ZkError> {
+    match session
+        .create(path, data.clone(), CreateMode::Persistent)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some(zookeeper_async::ZkError::NodeExists) => {
+            session.set(path, data, None).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn engine() -> Engine {
+        let config =
+            crate::Config::try_parse_from(["mesos-master", "--agent_reregister_timeout=1mins"])
+                .unwrap();
+        let info = v1::MasterInfo {
+            id: "m".into(),
+            ..Default::default()
+        };
+        Engine::new(config, info).unwrap()
+    }
+
+    fn agent_info(id: &str) -> v1::AgentInfo {
+        v1::AgentInfo {
+            hostname: format!("{id}.example"),
+            id: Some(v1::AgentId { value: id.into() }),
+            resources: mesos_common::wire::resources_to_proto(
+                &mesos_common::resources::Resources::parse("cpus:2;mem:512").unwrap(),
+                None,
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn registry_round_trips_through_an_engine() {
+        let registry = Registry {
+            agents: vec![
+                mesos_proto::json::to_json_value(&agent_info("a1")),
+                mesos_proto::json::to_json_value(&agent_info("a2")),
+            ],
+            unreachable: BTreeMap::from([("a0".to_string(), 12.5)]),
+            frameworks: vec![serde_json::json!({
+                "id": {"value": "f1"}, "name": "web", "user": "root", "failover_timeout": 30.0
+            })],
+            removed_frameworks: vec!["f0".into()],
+            weights: BTreeMap::from([("prod".to_string(), 2.0)]),
+            quotas: BTreeMap::from([("prod".to_string(), "cpus:4;mem:1024".to_string())]),
+        };
+        let mut e = engine();
+        let now = Duration::from_secs(5);
+        let expected = recover(&mut e, &registry, now);
+        assert_eq!(expected.keys().collect::<Vec<_>>(), ["a1", "a2"]);
+        assert!(e.unreachable_agents.contains_key("a0"));
+        let f1 = &e.frameworks["f1"];
+        assert!(!f1.active);
+        assert_eq!(
+            f1.failover_deadline,
+            Some(now + Duration::from_secs(60) + Duration::from_secs(30))
+        );
+        assert!(e.completed_frameworks.iter().any(|f| f.id == "f0"));
+        assert_eq!(e.allocator.weights().get("prod"), Some(&2.0));
+
+        // What the recovered engine writes back is what it was given.
+        let mut tracker = RegistryTracker::default();
+        let bytes = tracker.changed(&e, &expected).expect("first snapshot");
+        let written: Registry = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(written.agents.len(), 2);
+        assert_eq!(written.unreachable, registry.unreachable);
+        assert_eq!(written.removed_frameworks, registry.removed_frameworks);
+        assert_eq!(written.weights, registry.weights);
+        assert_eq!(written.quotas, registry.quotas);
+        assert_eq!(written.frameworks.len(), 1);
+        assert_eq!(written.frameworks[0]["name"], "web");
+        // Nothing changed: nothing to write.
+        assert!(tracker.changed(&e, &expected).is_none());
+        // An agent marked unreachable changes it.
+        e.unreachable_agents.insert("a9".into(), 1.0);
+        assert!(tracker.changed(&e, &expected).is_some());
+    }
+
+    /// A standalone ZooKeeper from `scripts/zookeeper.sh`, stopped on drop; None when the
+    /// package is not installed (`scripts/zookeeper.sh install`).
+    struct TestZooKeeper {
+        dir: std::path::PathBuf,
+        port: u16,
+    }
+
+    impl TestZooKeeper {
+        fn script() -> std::path::PathBuf {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/zookeeper.sh")
+        }
+
+        fn start() -> Option<TestZooKeeper> {
+            if !std::path::Path::new("/usr/share/java/zookeeper.jar").exists() {
+                return None;
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let dir =
+                std::env::temp_dir().join(format!("registry-zk-{}-{port}", std::process::id()));
+            let status = std::process::Command::new(Self::script())
+                .args(["start", dir.to_str().unwrap(), &port.to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "scripts/zookeeper.sh start failed");
+            Some(TestZooKeeper { dir, port })
+        }
+    }
+
+    impl Drop for TestZooKeeper {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new(Self::script())
+                .args(["stop", self.dir.to_str().unwrap()])
+                .status();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn registry_is_stored_in_zookeeper_in_chunks_when_large() {
+        let Some(zk) = TestZooKeeper::start() else {
+            eprintln!("skipped: ZooKeeper is not installed (scripts/zookeeper.sh install)");
+            return;
+        };
+        let url =
+            mesos_common::zk::ZkUrl::parse(&format!("zk://127.0.0.1:{}/reg", zk.port)).unwrap();
+        let session =
+            mesos_common::zk::open_until_connected(&url, Duration::from_secs(5), || false)
+                .await
+                .unwrap();
+
+        let (empty, version) = load(&session).await.unwrap();
+        assert_eq!((empty, version), (Registry::default(), None));
+
+        let small = Registry {
+            weights: BTreeMap::from([("prod".to_string(), 2.0)]),
+            ..Default::default()
+        };
+        let mut version = None;
+        store(&session, "w1", &small.to_bytes(), &mut version)
+            .await
+            .unwrap();
+        assert_eq!(load(&session).await.unwrap(), (small.clone(), version));
+
+        // Over a megabyte: more than one znode can hold.
+        let large = Registry {
+            agents: (0..3000)
+                .map(|i| {
+                    let mut info = agent_info(&format!("agent-{i}"));
+                    info.hostname = format!("{i}-{}", "h".repeat(400));
+                    mesos_proto::json::to_json_value(&info)
+                })
+                .collect(),
+            ..Default::default()
+        };
+        assert!(large.to_bytes().len() > 2 * CHUNK);
+        store(&session, "w1", &large.to_bytes(), &mut version)
+            .await
+            .unwrap();
+        assert_eq!(load(&session).await.unwrap(), (large.clone(), version));
+        let node = url.child(REGISTRY_NODE);
+        let chunks = session.children(&node).await.unwrap();
+        assert_eq!(chunks.len(), large.to_bytes().len().div_ceil(CHUNK));
+
+        // Small again: the chunks are gone.
+        store(&session, "w1", &small.to_bytes(), &mut version)
+            .await
+            .unwrap();
+        assert_eq!(load(&session).await.unwrap().0, small);
+        assert!(session.children(&node).await.unwrap().is_empty());
+
+        // A writer that did not see the latest version is refused.
+        let mut stale = Some(0);
+        let refused = store(&session, "w2", &large.to_bytes(), &mut stale).await;
+        assert_eq!(
+            refused.unwrap_err().code(),
+            Some(zookeeper_async::ZkError::BadVersion)
+        );
+        assert_eq!(load(&session).await.unwrap().0, small);
+        // So is one that thinks there is no registry yet.
+        let mut none = None;
+        let refused = store(&session, "w3", &small.to_bytes(), &mut none).await;
+        assert_eq!(
+            refused.unwrap_err().code(),
+            Some(zookeeper_async::ZkError::NodeExists)
+        );
+        session.close_now().await;
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_tolerated() {
+        let r: Registry = serde_json::from_str(r#"{"agents": [], "future_field": 1}"#).unwrap();
+        assert_eq!(r, Registry::default());
+        let r: Registry = serde_json::from_slice(&Registry::default().to_bytes()).unwrap();
+        assert_eq!(r, Registry::default());
+    }
+}

@@ -1,0 +1,437 @@
+//! The benchmark framework: a scheduler built on the project's scheduler library
+//! (`mesos_cli::scheduler`), speaking the real v1 API in JSON or protobuf.
+//!
+//! A [`Workload`] subscribes, turns every offer into as many tasks as fit (up to its
+//! total), declines what it cannot use with a filter, and acknowledges every status
+//! update. Task `n` is named `<prefix>-<n>` and runs `sleep <seconds>` with a run time
+//! drawn from the seed, so a simulated agent and a real one run it alike.
+//!
+//! ```text
+//!  SchedulerEvent ──▶ event loop ──OFFERS──▶ tasks that fit ──ACCEPT / DECLINE (spawned)──▶ master
+//!                        └──UPDATE──▶ WorkloadStats ──ACKNOWLEDGE (spawned, bounded)──▶ master
+//! ```
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use mesos_cli::scheduler::{
+    calls, ContentType, MasterAddress, Scheduler, SchedulerConfig, SchedulerEvent,
+    StaticDetector,
+};
+use mesos_common::resources::{Resources, Value};
+use mesos_proto::v1::scheduler::event;
+use mesos_proto::v1::{self, Offer, TaskState};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use crate::seed;
+
+/// How long the tasks of a workload run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TaskDuration {
+    /// `sleep infinity`: until killed.
+    Forever,
+    /// Drawn uniformly from `[min, max]` per task.
+    Uniform { min: Duration, max: Duration },
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkloadConfig {
+    pub name: String,
+    pub master: MasterAddress,
+    pub content_type: ContentType,
+    pub role: String,
+    /// Tasks to launch in total; `None`: keep launching on every offer.
+    pub tasks: Option<u64>,
+    /// Mesos resource text of one task.
+    pub task_resources: String,
+    pub duration: TaskDuration,
+    pub max_tasks_per_offer: usize,
+    /// Filter on declined and unused resources.
+    pub refuse_seconds: f64,
+    pub seed: u64,
+    /// Calls (accepts, declines, acknowledgements) in flight at once.
+    pub concurrency: usize,
+}
+
+impl WorkloadConfig {
+    pub fn new(name: &str, master: MasterAddress) -> Self {
+        WorkloadConfig {
+            name: name.to_string(),
+            master,
+            content_type: ContentType::Protobuf,
+            role: "*".to_string(),
+            tasks: None,
+            task_resources: "cpus:1;mem:128".to_string(),
+            duration: TaskDuration::Forever,
+            max_tasks_per_offer: usize::MAX,
+            refuse_seconds: 5.0,
+            seed: 1,
+            concurrency: 64,
+        }
+    }
+}
+
+/// What a workload has done so far. Instants are taken when things happen.
+#[derive(Debug, Default)]
+pub struct WorkloadStats {
+    pub subscribed_at: OnceLock<Instant>,
+    pub first_accept_at: OnceLock<Instant>,
+    pub first_running_at: OnceLock<Instant>,
+    /// When the TASK_RUNNING acknowledgement of the last of `tasks` returned.
+    pub all_running_acked_at: OnceLock<Instant>,
+    pub offers: AtomicU64,
+    pub declined: AtomicU64,
+    pub accepts: AtomicU64,
+    pub launched: AtomicU64,
+    pub running: AtomicU64,
+    pub running_acked: AtomicU64,
+    pub finished: AtomicU64,
+    /// Terminal states other than FINISHED (lost, failed, error, killed, dropped...).
+    pub other_terminal: AtomicU64,
+    pub acknowledged: AtomicU64,
+    pub call_errors: AtomicU64,
+    /// Set once TEARDOWN is on its way: calls failing after it are expected.
+    pub tearing_down: AtomicBool,
+    /// Seconds from a task's ACCEPT being sent to its TASK_RUNNING arriving.
+    pub launch_latencies: Mutex<Vec<f64>>,
+}
+
+fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// A running benchmark framework.
+pub struct Workload {
+    pub stats: Arc<WorkloadStats>,
+    /// When [`Workload::start`] was called: the SUBSCRIBE goes out right after.
+    pub started_at: Instant,
+    scheduler: Scheduler,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Workload {
+    /// Subscribes and starts launching (needs a tokio runtime).
+    pub fn start(config: WorkloadConfig) -> Workload {
+        let started_at = Instant::now();
+        let mut info = v1::FrameworkInfo {
+            user: "root".to_string(),
+            name: config.name.clone(),
+            ..Default::default()
+        };
+        #[allow(deprecated)] // the single-role field is what a non-MULTI_ROLE framework sets
+        {
+            info.role = Some(config.role.clone());
+        }
+        let mut scheduler_config = SchedulerConfig::new(info);
+        scheduler_config.content_type = config.content_type;
+        let detector = Arc::new(StaticDetector::new(config.master.clone()));
+        let (scheduler, events) = Scheduler::start(detector, scheduler_config);
+        let stats = Arc::new(WorkloadStats::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let driver = Driver::new(config, scheduler.clone(), stats.clone());
+        let task = tokio::spawn(driver.run(events, stop_rx));
+        Workload {
+            stats,
+            started_at,
+            scheduler,
+            stop,
+            task,
+        }
+    }
+
+    pub fn stats(&self) -> &WorkloadStats {
+        &self.stats
+    }
+
+    /// Waits until the last task's TASK_RUNNING was acknowledged.
+    pub async fn wait_all_running(&self, timeout: Duration) -> Result<Instant, String> {
+        let started = Instant::now();
+        loop {
+            if let Some(at) = self.stats.all_running_acked_at.get() {
+                return Ok(*at);
+            }
+            if started.elapsed() > timeout {
+                return Err(format!(
+                    "{} of the tasks acknowledged RUNNING within {timeout:?} ({} launched, {} lost or failed, {} call errors)",
+                    get(&self.stats.running_acked),
+                    get(&self.stats.launched),
+                    get(&self.stats.other_terminal),
+                    get(&self.stats.call_errors),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits until the framework is subscribed.
+    pub async fn wait_subscribed(&self, timeout: Duration) -> Result<(), String> {
+        let started = Instant::now();
+        while self.stats.subscribed_at.get().is_none() {
+            if started.elapsed() > timeout {
+                return Err(format!("not subscribed within {timeout:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// Stops launching and removes the framework (and its tasks) from the master.
+    pub async fn teardown(self) {
+        self.stats.tearing_down.store(true, Ordering::Relaxed);
+        // TEARDOWN first: stopping the driver drops the event stream, and a framework
+        // whose stream closes is removed by the master before TEARDOWN could reach it.
+        if let Err(e) = self.scheduler.teardown().await {
+            warn!(error = %e, "TEARDOWN failed");
+        }
+        self.stop.send_replace(true);
+        let _ = self.task.await;
+    }
+}
+
+struct Driver {
+    config: WorkloadConfig,
+    scheduler: Scheduler,
+    stats: Arc<WorkloadStats>,
+    task_resources: Resources,
+    task_resources_proto: Vec<v1::Resource>,
+    /// Per scalar of one task: (name, amount).
+    task_scalars: Vec<(String, f64)>,
+    next_task: u64,
+    stream: u64,
+    accepted_at: Arc<Mutex<HashMap<u64, Instant>>>,
+    calls: Arc<Semaphore>,
+}
+
+impl Driver {
+    fn new(config: WorkloadConfig, scheduler: Scheduler, stats: Arc<WorkloadStats>) -> Self {
+        let task_resources = Resources::parse(&config.task_resources).unwrap_or_else(|e| {
+            panic!("invalid task resources '{}': {e}", config.task_resources)
+        });
+        let task_scalars = task_resources
+            .iter()
+            .filter_map(|r| match &r.value {
+                Value::Scalar(s) if s.value() > 0.0 => Some((r.name.clone(), s.value())),
+                _ => None,
+            })
+            .collect();
+        let task_resources_proto =
+            mesos_common::wire::resources_to_proto(&task_resources, Some(&config.role));
+        Driver {
+            stream: seed::stream_of(&config.name),
+            calls: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            config,
+            scheduler,
+            stats,
+            task_resources,
+            task_resources_proto,
+            task_scalars,
+            next_task: 0,
+            accepted_at: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut events: mesos_cli::scheduler::Events,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            let event = tokio::select! {
+                e = events.next() => e,
+                _ = stop.changed() => return,
+            };
+            match event {
+                None => return,
+                Some(SchedulerEvent::Connected { .. }) => {
+                    let _ = self.stats.subscribed_at.set(Instant::now());
+                }
+                Some(SchedulerEvent::Disconnected { reason }) => {
+                    if !*stop.borrow() {
+                        warn!(framework = %self.config.name, %reason, "benchmark framework disconnected");
+                    }
+                }
+                Some(SchedulerEvent::Event(event)) => match event.r#type() {
+                    event::Type::Offers => {
+                        let offers = event.offers.map(|o| o.offers).unwrap_or_default();
+                        self.offers(offers);
+                    }
+                    event::Type::Update => {
+                        if let Some(update) = event.update {
+                            self.update(update.status);
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    fn remaining(&self) -> u64 {
+        match self.config.tasks {
+            Some(total) => total.saturating_sub(self.next_task),
+            None => u64::MAX,
+        }
+    }
+
+    /// How many tasks fit in `offered`.
+    fn fit(&self, offered: &Resources) -> u64 {
+        let mut fit = self.config.max_tasks_per_offer as u64;
+        for (name, amount) in &self.task_scalars {
+            let have = offered.scalar(name).unwrap_or(0.0);
+            fit = fit.min((have / amount + 1e-9).floor() as u64);
+        }
+        if self.task_scalars.is_empty() && !offered.contains(&self.task_resources) {
+            fit = 0;
+        }
+        fit.min(self.remaining())
+    }
+
+    fn task_info(&self, n: u64, agent_id: &v1::AgentId) -> v1::TaskInfo {
+        let command = match self.config.duration {
+            TaskDuration::Forever => "sleep infinity".to_string(),
+            TaskDuration::Uniform { min, max } => {
+                let u = seed::unit(self.config.seed, self.stream, n);
+                let secs = min.as_secs_f64() + u * (max.as_secs_f64() - min.as_secs_f64());
+                format!("sleep {secs:.3}")
+            }
+        };
+        let name = format!("{}-{n}", self.config.name);
+        v1::TaskInfo {
+            task_id: v1::TaskId {
+                value: name.clone(),
+            },
+            name,
+            agent_id: agent_id.clone(),
+            resources: self.task_resources_proto.clone(),
+            command: Some(v1::CommandInfo {
+                shell: Some(true),
+                value: Some(command),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn offers(&mut self, offers: Vec<Offer>) {
+        self.stats
+            .offers
+            .fetch_add(offers.len() as u64, Ordering::Relaxed);
+        let filters = Some(calls::refuse_for(self.config.refuse_seconds));
+        let mut declined = Vec::new();
+        for offer in offers {
+            let offered = mesos_common::wire::resources_from_proto(&offer.resources)
+                .unwrap_or_default();
+            let count = self.fit(&offered);
+            if count == 0 {
+                declined.push(offer.id);
+                continue;
+            }
+            let first = self.next_task;
+            self.next_task += count;
+            let tasks: Vec<v1::TaskInfo> = (first..first + count)
+                .map(|n| self.task_info(n, &offer.agent_id))
+                .collect();
+            let now = Instant::now();
+            let _ = self.stats.first_accept_at.set(now);
+            {
+                let mut accepted = self.accepted_at.lock().expect("accepted lock");
+                accepted.extend((first..first + count).map(|n| (n, now)));
+            }
+            self.stats.accepts.fetch_add(1, Ordering::Relaxed);
+            self.stats.launched.fetch_add(count, Ordering::Relaxed);
+            self.spawn_call(calls::launch(offer.id, tasks, filters.clone()));
+        }
+        if !declined.is_empty() {
+            self.stats
+                .declined
+                .fetch_add(declined.len() as u64, Ordering::Relaxed);
+            self.spawn_call(calls::decline(declined, filters));
+        }
+    }
+
+    fn spawn_call(&self, call: mesos_proto::v1::scheduler::Call) {
+        let scheduler = self.scheduler.clone();
+        let permits = self.calls.clone();
+        let stats = self.stats.clone();
+        tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            if let Err(e) = scheduler.call(call).await {
+                if !stats.tearing_down.load(Ordering::Relaxed) {
+                    stats.call_errors.fetch_add(1, Ordering::Relaxed);
+                    warn!(error = %e, "call failed");
+                }
+            }
+        });
+    }
+
+    fn update(&mut self, status: v1::TaskStatus) {
+        let state = status.state();
+        let number = status
+            .task_id
+            .value
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok());
+        match state {
+            TaskState::TaskRunning => {
+                let _ = self.stats.first_running_at.set(Instant::now());
+                self.stats.running.fetch_add(1, Ordering::Relaxed);
+                let accepted = number.and_then(|n| {
+                    self.accepted_at
+                        .lock()
+                        .expect("accepted lock")
+                        .remove(&n)
+                });
+                if let Some(at) = accepted {
+                    self.stats
+                        .launch_latencies
+                        .lock()
+                        .expect("latency lock")
+                        .push(at.elapsed().as_secs_f64());
+                }
+            }
+            TaskState::TaskFinished => {
+                self.stats.finished.fetch_add(1, Ordering::Relaxed);
+            }
+            s if s.is_terminal() => {
+                self.stats.other_terminal.fetch_add(1, Ordering::Relaxed);
+                if !self.stats.tearing_down.load(Ordering::Relaxed) {
+                    warn!(task = %status.task_id.value, state = ?s, message = ?status.message, "task did not finish");
+                }
+            }
+            _ => {}
+        }
+        let Some(ack) = calls::acknowledge_update(&status) else {
+            return;
+        };
+        let scheduler = self.scheduler.clone();
+        let permits = self.calls.clone();
+        let stats = self.stats.clone();
+        let target = self.config.tasks;
+        tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            match scheduler.call(ack).await {
+                Ok(()) => {
+                    stats.acknowledged.fetch_add(1, Ordering::Relaxed);
+                    if state == TaskState::TaskRunning {
+                        let acked = stats.running_acked.fetch_add(1, Ordering::Relaxed) + 1;
+                        if Some(acked) == target {
+                            let _ = stats.all_running_acked_at.set(Instant::now());
+                        }
+                    }
+                }
+                Err(e) => {
+                    if !stats.tearing_down.load(Ordering::Relaxed) {
+                        stats.call_errors.fetch_add(1, Ordering::Relaxed);
+                        warn!(error = %e, "ACKNOWLEDGE failed");
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,183 @@
+//! `mesos-sim`: the scale benchmarks (`bench`) and a standalone fleet of simulated agents
+//! (`agents`).
+
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use mesos_cli::scheduler::ContentType;
+use mesos_sim::bench::{self, BenchOptions, SCENARIOS};
+use mesos_sim::fleet::{Fleet, FleetConfig};
+use mesos_sim::process;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "mesos-sim", about = "Simulated Mesos agents and scale benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the benchmark scenarios and writes <out>/<name>.json and <out>/<name>.md.
+    Bench(BenchArgs),
+    /// Runs simulated agents against a master until interrupted.
+    Agents(AgentsArgs),
+}
+
+#[derive(Parser)]
+struct BenchArgs {
+    /// Multiplies every size; 1 is the full benchmark, 0.1 a quick run.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Scenarios to run, comma separated (a,b,c,d,e).
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e")]
+    only: Vec<String>,
+    /// Directory for the results.
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+    /// File name (without extension) of the results.
+    #[arg(long, default_value = "scale")]
+    name: String,
+    /// Directory holding mesos-master and mesos-agent (default: next to this binary).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Directory for the logs of the processes started (default: a temporary one).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Encodings of the scheduler API scenario b runs with.
+    #[arg(long, value_delimiter = ',', default_value = "protobuf,json")]
+    content_types: Vec<String>,
+    /// Probe runs in scenario c.
+    #[arg(long, default_value_t = 200)]
+    probes: usize,
+    /// Mean run time in seconds of scenario c's background tasks.
+    #[arg(long, default_value_t = 30.0)]
+    churn_secs: f64,
+    /// Run time in seconds of scenario e's real tasks.
+    #[arg(long, default_value_t = 10.0)]
+    real_task_secs: f64,
+    /// Allocation cycles per size in scenario a.
+    #[arg(long, default_value_t = 20)]
+    alloc_cycles: usize,
+    /// Simulated agents per HTTP/2 connection (default: 1, more if the open-file limit
+    /// requires it).
+    #[arg(long)]
+    agents_per_connection: Option<usize>,
+    /// Log level of the master processes.
+    #[arg(long, default_value = "info")]
+    master_log_level: String,
+}
+
+#[derive(Parser)]
+struct AgentsArgs {
+    /// The master's `host:port`.
+    #[arg(long)]
+    master: String,
+    #[arg(long, default_value_t = 1000)]
+    agents: usize,
+    #[arg(long, default_value = mesos_sim::alloc_bench::AGENT_RESOURCES)]
+    resources: String,
+    #[arg(long, default_value_t = 1)]
+    agents_per_connection: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn content_type(name: &str) -> anyhow::Result<ContentType> {
+    match name {
+        "protobuf" => Ok(ContentType::Protobuf),
+        "json" => Ok(ContentType::Json),
+        other => bail!("unknown content type '{other}' (protobuf or json)"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MESOS_SIM_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let fd_limit = process::raise_fd_limit();
+    match Cli::parse().command {
+        Command::Bench(args) => run_bench(args, fd_limit).await,
+        Command::Agents(args) => run_agents(args).await,
+    }
+}
+
+async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {
+    for s in &args.only {
+        if !SCENARIOS.contains(&s.as_str()) {
+            bail!("unknown scenario '{s}' (a, b, c, d or e)");
+        }
+    }
+    if !(args.scale > 0.0 && args.scale.is_finite()) {
+        bail!("--scale must be a positive number");
+    }
+    let options = BenchOptions {
+        scale: args.scale,
+        seed: args.seed,
+        scenarios: args.only.clone(),
+        bin_dir: args.bin_dir.clone(),
+        work_dir: bench::work_dir(args.work_dir.as_deref())?,
+        content_types: args
+            .content_types
+            .iter()
+            .map(|c| content_type(c))
+            .collect::<anyhow::Result<_>>()?,
+        probes: args.probes.max(1),
+        churn_secs: args.churn_secs,
+        real_task_secs: args.real_task_secs,
+        alloc_cycles: args.alloc_cycles,
+        agents_per_connection: args.agents_per_connection,
+        master_log_level: args.master_log_level.clone(),
+        fd_limit,
+    };
+    eprintln!("logs in {}", options.work_dir.display());
+    let command = std::iter::once("mesos-sim".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let report = bench::run(&options, command).await;
+    println!("{}", report.table());
+    let (json, md) = report
+        .write(&args.out, &args.name)
+        .with_context(|| format!("cannot write results into {}", args.out.display()))?;
+    println!("results: {} and {}", json.display(), md.display());
+    if report.scenarios.iter().any(|s| s.error.is_some()) {
+        bail!("some scenarios failed");
+    }
+    Ok(())
+}
+
+async fn run_agents(args: AgentsArgs) -> anyhow::Result<()> {
+    let master = args
+        .master
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {}", args.master))?
+        .next()
+        .context("no address for the master")?;
+    let mut config = FleetConfig::new(master, args.agents, &args.resources);
+    config.agents_per_connection = args.agents_per_connection;
+    config.seed = args.seed;
+    let fleet = Fleet::start(config).await?;
+    let took = fleet.wait_registered(Duration::from_secs(600)).await?;
+    eprintln!(
+        "{} agents registered in {:.1} s; Ctrl-C to stop",
+        args.agents,
+        took.as_secs_f64()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    fleet.stop().await;
+    Ok(())
+}
