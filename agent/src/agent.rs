@@ -32,6 +32,7 @@ use crate::supervisor::ExitStatus;
 use crate::{AgentError, VERSION};
 
 mod state;
+pub mod views;
 
 /// Grace period between SIGTERM and SIGKILL when neither the task nor the kill says.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
@@ -104,6 +105,8 @@ pub struct Exit {
 #[derive(Debug)]
 pub enum Query {
     State(oneshot::Sender<serde_json::Value>),
+    /// A read of the core by the operator API and the monitor.
+    Inspect(views::Inspect),
 }
 
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Query as QueryParams, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::agent::Query;
 use crate::files::{self, FilesError};
+use crate::operator;
 use crate::VERSION;
 
 #[derive(Clone)]
@@ -33,10 +34,15 @@ pub fn router(state: HttpState) -> Router {
             .route(&format!("{prefix}/state"), get(agent_state))
             .route(&format!("{prefix}/state.json"), get(agent_state))
             .route(&format!("{prefix}/health"), get(health))
-            .route(&format!("{prefix}/flags"), get(flags));
+            .route(&format!("{prefix}/flags"), get(flags))
+            .route(&format!("{prefix}/api/v1"), any(operator::api))
+            .route(&format!("{prefix}/containers"), get(operator::containers));
     }
     router
         .route("/version", get(version))
+        .route("/monitor/statistics", get(operator::monitor_statistics))
+        .route("/monitor/statistics.json", get(operator::monitor_statistics))
+        .route("/metrics/snapshot", get(operator::metrics_snapshot))
         .route("/files/browse", get(browse))
         .route("/files/browse.json", get(browse))
         .route("/files/read", get(read))

@@ -14,6 +14,9 @@
 //! - [`checkpoint`] and [`paths`]: the Mesos-like work directory, and recovery from it.
 //! - [`resources`]: total resources (flag + detection) and their proto/JSON forms.
 //! - [`http`] and [`files`]: `/state`, `/flags`, `/health`, `/version`, `/files/*`.
+//! - [`operator`] and [`encoding`]: the operator API v1 (`POST /api/v1`, JSON or protobuf),
+//!   `/metrics/snapshot`; [`monitor`]: per-container usage from `/proc`
+//!   (`/monitor/statistics`, `/containers`).
 //!
 //! ```text
 //!   master ◀──gRPC stream──▶ master_link ──LinkEvent──▶ agent core ──▶ launcher ──▶ supervisor ──▶ task
@@ -32,10 +35,13 @@ pub mod agent;
 pub mod checkpoint;
 pub mod config;
 pub mod docker;
+pub mod encoding;
 pub mod files;
 pub mod http;
 pub mod launcher;
 pub mod master_link;
+pub mod monitor;
+pub mod operator;
 pub mod paths;
 pub mod resources;
 pub mod status_update;

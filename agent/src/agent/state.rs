@@ -17,6 +17,7 @@ impl Core {
             Query::State(reply) => {
                 let _ = reply.send(self.state_json());
             }
+            Query::Inspect(read) => (read.0)(self),
         }
     }
 
@@ -102,7 +103,7 @@ impl Core {
         };
         json!({
             "id": task.id(),
-            "name": format!("Command Executor (Task: {}) (Command: {})", task.id(), task.command),
+            "name": task.executor_name(),
             "source": task.id(),
             "framework_id": task.framework_id,
             "container": task.container_id,

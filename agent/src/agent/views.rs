@@ -1,0 +1,234 @@
+//! What the operator API (`POST /api/v1`) and the monitor (`/monitor/statistics`,
+//! `/containers`) read from the core: the v1 agent Response parts, the agent's metrics and
+//! the list of live containers. Everything here is a pure function of the core's state;
+//! reading `/proc` happens on the HTTP side ([`crate::monitor`]).
+
+use std::collections::BTreeMap;
+
+use mesos_common::resources::Resources;
+use mesos_common::wire;
+use mesos_proto::v1::agent::response::{self, get_executors, get_frameworks};
+use mesos_proto::v1::{self, TaskState};
+
+use super::{now_secs, Core, Framework, Task};
+use crate::paths::RunPaths;
+
+/// A read of the core's state, run on the core's actor (so it sees one consistent state).
+pub struct Inspect(pub Box<dyn FnOnce(&Core) + Send>);
+
+impl std::fmt::Debug for Inspect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Inspect")
+    }
+}
+
+/// A live container as the monitor sees it: who owns it, its limits, and where its
+/// processes can be found.
+#[derive(Debug, Clone)]
+pub struct ContainerView {
+    pub framework_id: String,
+    pub executor_id: String,
+    pub executor_name: String,
+    pub source: String,
+    pub container_id: String,
+    pub cpus_limit: Option<f64>,
+    pub mem_limit_bytes: Option<u64>,
+    /// The run's paths, to find its process (command tasks).
+    pub run: RunPaths,
+    /// Docker containers are measured by the Docker daemon, not from `/proc` here.
+    pub docker: bool,
+}
+
+impl Task {
+    /// How Mesos names the command executor it makes up for a command task.
+    pub(crate) fn executor_name(&self) -> String {
+        format!(
+            "Command Executor (Task: {}) (Command: {})",
+            self.id(),
+            self.command
+        )
+    }
+
+    fn resources(&self) -> Resources {
+        wire::resources_from_proto(&self.info.resources).unwrap_or_default()
+    }
+
+    /// Ended, or its terminal update already journaled.
+    fn is_done(&self) -> bool {
+        self.state.is_terminal() || self.exited
+    }
+}
+
+impl Core {
+    fn executor_info(&self, task: &Task) -> v1::ExecutorInfo {
+        v1::ExecutorInfo {
+            executor_id: v1::ExecutorId {
+                value: task.id().to_string(),
+            },
+            framework_id: Some(v1::FrameworkId {
+                value: task.framework_id.clone(),
+            }),
+            command: task.info.command.clone(),
+            resources: task.info.resources.clone(),
+            name: Some(task.executor_name()),
+            #[allow(deprecated)] // still filled in by Mesos for command executors
+            source: Some(task.id().to_string()),
+            ..Default::default()
+        }
+    }
+
+    fn all_frameworks(&self) -> impl Iterator<Item = &Framework> {
+        self.frameworks
+            .values()
+            .chain(self.completed_frameworks.iter())
+    }
+
+    pub(crate) fn operator_frameworks(&self) -> response::GetFrameworks {
+        let entry = |f: &Framework| get_frameworks::Framework {
+            framework_info: f.info.clone(),
+        };
+        response::GetFrameworks {
+            frameworks: self.frameworks.values().map(entry).collect(),
+            completed_frameworks: self.completed_frameworks.iter().map(entry).collect(),
+        }
+    }
+
+    pub(crate) fn operator_executors(&self) -> response::GetExecutors {
+        let mut out = response::GetExecutors::default();
+        for framework in self.all_frameworks() {
+            for task in framework.tasks.values().chain(framework.completed.iter()) {
+                let entry = get_executors::Executor {
+                    executor_info: self.executor_info(task),
+                };
+                if task.is_done() {
+                    out.completed_executors.push(entry);
+                } else {
+                    out.executors.push(entry);
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn operator_tasks(&self) -> response::GetTasks {
+        let mut out = response::GetTasks::default();
+        for framework in self.all_frameworks() {
+            for task in framework.tasks.values() {
+                let proto = self.task_proto(task);
+                if task.state.is_terminal() {
+                    out.terminated_tasks.push(proto);
+                } else {
+                    out.launched_tasks.push(proto);
+                }
+            }
+            out.completed_tasks
+                .extend(framework.completed.iter().map(|t| self.task_proto(t)));
+        }
+        out
+    }
+
+    pub(crate) fn operator_state(&self) -> response::GetState {
+        response::GetState {
+            get_tasks: Some(self.operator_tasks()),
+            get_executors: Some(self.operator_executors()),
+            get_frameworks: Some(self.operator_frameworks()),
+        }
+    }
+
+    pub(crate) fn operator_agent(&self) -> response::GetAgent {
+        response::GetAgent {
+            agent_info: Some(self.agent_info()),
+            ..Default::default()
+        }
+    }
+
+    /// The agent's metrics under Mesos's names (`slave/...`).
+    pub(crate) fn metrics(&self) -> BTreeMap<String, f64> {
+        let mut states: BTreeMap<TaskState, usize> = BTreeMap::new();
+        let (mut running, mut terminating, mut terminated) = (0, 0, 0);
+        let mut used = Resources::new();
+        for framework in self.all_frameworks() {
+            for task in framework.tasks.values().chain(framework.completed.iter()) {
+                *states.entry(task.state).or_default() += 1;
+                if task.is_done() {
+                    terminated += 1;
+                } else {
+                    used.add(&task.resources());
+                    if task.killing {
+                        terminating += 1;
+                    } else {
+                        running += 1;
+                    }
+                }
+            }
+        }
+        let count = |state: TaskState| states.get(&state).copied().unwrap_or_default() as f64;
+        let mut m = BTreeMap::new();
+        let mut put = |name: &str, value: f64| {
+            m.insert(format!("slave/{name}"), value);
+        };
+        put("uptime_secs", (now_secs() - self.start_time).max(0.0));
+        put("registered", f64::from(u8::from(self.registered)));
+        put("recovery_errors", 0.0);
+        put("frameworks_active", self.frameworks.len() as f64);
+        for (name, state) in [
+            ("staging", TaskState::TaskStaging),
+            ("starting", TaskState::TaskStarting),
+            ("running", TaskState::TaskRunning),
+            ("killing", TaskState::TaskKilling),
+            ("finished", TaskState::TaskFinished),
+            ("failed", TaskState::TaskFailed),
+            ("killed", TaskState::TaskKilled),
+            ("lost", TaskState::TaskLost),
+            ("gone", TaskState::TaskGone),
+            ("dropped", TaskState::TaskDropped),
+            ("error", TaskState::TaskError),
+            ("unreachable", TaskState::TaskUnreachable),
+        ] {
+            put(&format!("tasks_{name}"), count(state));
+        }
+        put("executors_registering", 0.0);
+        put("executors_running", running as f64);
+        put("executors_terminating", terminating as f64);
+        put("executors_terminated", terminated as f64);
+        for (name, total, used) in [
+            ("cpus", self.resources.cpus(), used.cpus()),
+            ("mem", self.resources.mem(), used.mem()),
+            ("disk", self.resources.disk(), used.disk()),
+            ("gpus", self.resources.gpus(), used.gpus()),
+        ] {
+            let total = total.unwrap_or_default();
+            let used = used.unwrap_or_default();
+            put(&format!("{name}_total"), total);
+            put(&format!("{name}_used"), used);
+            put(
+                &format!("{name}_percent"),
+                if total > 0.0 { used / total } else { 0.0 },
+            );
+        }
+        m
+    }
+
+    /// The containers of tasks that have not ended.
+    pub(crate) fn containers(&self) -> Vec<ContainerView> {
+        self.frameworks
+            .values()
+            .flat_map(|f| f.tasks.values())
+            .filter(|t| !t.is_done())
+            .map(|task| {
+                let resources = task.resources();
+                ContainerView {
+                    framework_id: task.framework_id.clone(),
+                    executor_id: task.id().to_string(),
+                    executor_name: task.executor_name(),
+                    source: task.id().to_string(),
+                    container_id: task.container_id.clone(),
+                    cpus_limit: resources.cpus(),
+                    mem_limit_bytes: resources.mem().map(|mb| (mb * 1024.0 * 1024.0) as u64),
+                    run: task.run.clone(),
+                    docker: task.docker.is_some(),
+                }
+            })
+            .collect()
+    }
+}
