@@ -31,6 +31,7 @@ use crate::status_update::{state_of, AckOutcome, Record, StatusUpdateManager, St
 use crate::supervisor::ExitStatus;
 use crate::{AgentError, VERSION};
 
+pub mod executors;
 mod state;
 pub mod views;
 
@@ -107,6 +108,8 @@ pub enum Query {
     State(oneshot::Sender<serde_json::Value>),
     /// A read of the core by the operator API and the monitor.
     Inspect(views::Inspect),
+    /// A call of a custom executor (`/api/v1/executor`).
+    Executor(Box<executors::ExecutorRequest>),
 }
 
 #[derive(Debug)]
@@ -231,6 +234,7 @@ pub struct Core {
     sum: StatusUpdateManager<FileJournal>,
     exits: mpsc::UnboundedSender<Exit>,
     docker: Option<DockerRuntime>,
+    executors: executors::Executors,
 }
 
 fn now_secs() -> f64 {
@@ -263,6 +267,7 @@ impl Core {
             sum,
             exits,
             docker: setup.docker,
+            executors: executors::Executors::default(),
             config: setup.config,
         }
     }
@@ -552,13 +557,7 @@ impl Core {
                     master_message::Message::KillTask(k) => self.on_kill_task(k),
                     master_message::Message::Acknowledgement(a) => self.on_acknowledgement(a),
                     master_message::Message::ShutdownFramework(s) => self.on_shutdown_framework(s),
-                    master_message::Message::FrameworkMessage(m) => {
-                        debug!(
-                            framework_id = %m.framework_id.value,
-                            executor_id = %m.executor_id.value,
-                            "dropping framework message: command tasks have no executor to receive it"
-                        );
-                    }
+                    master_message::Message::FrameworkMessage(m) => self.on_framework_message(m),
                     master_message::Message::Refused(r) => {
                         error!(message = %r.message, "the master refused this agent; stopping");
                         return Err(AgentError::Refused(r.message));
@@ -580,13 +579,7 @@ impl Core {
                             );
                         }
                     }
-                    master_message::Message::ShutdownExecutor(s) => {
-                        debug!(
-                            framework_id = %s.framework_id.value,
-                            executor_id = %s.executor_id.value,
-                            "ignoring executor shutdown: command tasks have no separate executor"
-                        );
-                    }
+                    master_message::Message::ShutdownExecutor(s) => self.on_shutdown_executor(s),
                     // The link answers pings itself.
                     master_message::Message::Ping(_) => {}
                 }
@@ -682,6 +675,9 @@ impl Core {
     // Tasks
 
     fn on_run_task(&mut self, run: RunTask) {
+        if run.task.executor.is_some() {
+            return self.run_on_executor(run);
+        }
         let RunTask {
             framework_info,
             task,
@@ -1027,6 +1023,9 @@ impl Core {
     }
 
     pub fn on_exit(&mut self, exit: Exit) {
+        if exit.is_executor() {
+            return self.on_executor_exit(exit);
+        }
         let key = exit.key;
         let span = info_span!("task", framework_id = %key.framework_id, task_id = %key.task_id);
         let _enter = span.enter();
@@ -1197,6 +1196,9 @@ impl Core {
     }
 
     fn start_kill(&mut self, key: &StreamKey, grace: Duration) {
+        if self.kill_on_executor(key, grace) {
+            return;
+        }
         let Some(task) = self.task_mut(key) else {
             return;
         };
@@ -1217,6 +1219,7 @@ impl Core {
         let key = StreamKey::new(ack.framework_id.value, ack.task_id.value);
         match self.sum.acknowledge(&key, &ack.uuid, Instant::now()) {
             Ok(AckOutcome::Accepted { next, finished }) => {
+                self.executor_acknowledged(&key, &ack.uuid);
                 if let Some(next) = next {
                     self.send(agent_message::Message::StatusUpdate(next));
                 }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::agent::Query;
 use crate::files::{self, FilesError};
-use crate::operator;
+use crate::{executor_api, operator};
 use crate::VERSION;
 
 #[derive(Clone)]
@@ -36,6 +36,7 @@ pub fn router(state: HttpState) -> Router {
             .route(&format!("{prefix}/health"), get(health))
             .route(&format!("{prefix}/flags"), get(flags))
             .route(&format!("{prefix}/api/v1"), any(operator::api))
+            .route(&format!("{prefix}/api/v1/executor"), any(executor_api::api))
             .route(&format!("{prefix}/containers"), get(operator::containers));
     }
     router

@@ -17,6 +17,8 @@
 //! - [`operator`] and [`encoding`]: the operator API v1 (`POST /api/v1`, JSON or protobuf),
 //!   `/metrics/snapshot`; [`monitor`]: per-container usage from `/proc`
 //!   (`/monitor/statistics`, `/containers`).
+//! - [`executor_api`]: the v1 executor API (`POST /api/v1/executor`) for custom executors,
+//!   whose core side is [`agent::executors`].
 //!
 //! ```text
 //!   master ◀──gRPC stream──▶ master_link ──LinkEvent──▶ agent core ──▶ launcher ──▶ supervisor ──▶ task
@@ -36,6 +38,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod docker;
 pub mod encoding;
+pub mod executor_api;
 pub mod files;
 pub mod http;
 pub mod launcher;

@@ -385,12 +385,18 @@ async fn failures_and_unsupported_tasks_are_reported() {
     );
 
     let mut with_executor = command_task("custom", "true");
-    with_executor.executor = Some(Default::default());
+    with_executor.command = None;
+    with_executor.executor = Some(mesos_proto::v1::ExecutorInfo {
+        executor_id: mesos_proto::v1::ExecutorId {
+            value: "custom-executor".into(),
+        },
+        ..Default::default()
+    });
     run_task(&conn, framework(&[]), with_executor).await;
     let update = next_update(&mut conn).await;
     assert_eq!(state(&update), TaskState::TaskFailed);
     assert!(
-        message(&update).contains("not supported"),
+        message(&update).contains("Executor has no command"),
         "{}",
         message(&update)
     );

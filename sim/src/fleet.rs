@@ -6,6 +6,10 @@
 //! (the master allows 200 streams per connection), which is how 50,000 agents fit in a
 //! process whose open-file limit is far lower. Connections are spread over source
 //! addresses `127.0.0.2..` so they never run out of ephemeral ports.
+//!
+//! The agents run on a runtime of their own (threads named `sim-agent`), so that a burst
+//! of agent work cannot starve the frameworks sharing the process, and so that their CPU
+//! time can be told apart ([`Fleet::cpu_time`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -22,6 +26,8 @@ use crate::agent::{AgentSettings, FleetStats, SimAgent};
 
 /// Streams the master accepts on one HTTP/2 connection.
 pub const MAX_AGENTS_PER_CONNECTION: usize = 200;
+/// Name of the agents' threads.
+const AGENT_THREAD: &str = "sim-agent";
 /// Source addresses connections are spread over.
 const SOURCE_ADDRESSES: usize = 64;
 
@@ -43,6 +49,8 @@ pub struct FleetConfig {
     pub connect_concurrency: usize,
     /// Agents waiting for their registration at the same time.
     pub register_concurrency: usize,
+    /// Threads of the agents' runtime.
+    pub threads: usize,
 }
 
 impl FleetConfig {
@@ -59,6 +67,9 @@ impl FleetConfig {
             send_starting: true,
             connect_concurrency: 32,
             register_concurrency: 256,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
         }
     }
 
@@ -76,6 +87,8 @@ pub enum FleetError {
     Resources(String, String),
     #[error("agents per connection must be 1..={MAX_AGENTS_PER_CONNECTION}, not {0}")]
     Sharing(usize),
+    #[error("cannot start the agents' runtime: {0}")]
+    Runtime(#[from] std::io::Error),
     #[error("cannot connect to the master at {0}: {1}")]
     Connect(SocketAddr, String),
     #[error("{registered} of {wanted} agents registered within {waited:?}")]
@@ -94,6 +107,17 @@ pub struct Fleet {
     agents: usize,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Always `Some` until dropped: a runtime must be shut down, not dropped, from async code.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Fleet {
@@ -116,13 +140,24 @@ impl Fleet {
         let stats = Arc::new(FleetStats::default());
         let connections = config.agents.div_ceil(sharing);
         let master = config.master;
-        let channels: Vec<Channel> = futures::stream::iter(0..connections)
-            .map(|i| connect(master, i))
-            .buffered(config.connect_concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.threads.max(1))
+            .thread_name(AGENT_THREAD)
+            .enable_all()
+            .build()?;
+        // Connections belong to the runtime that opens them: open them on the agents' one.
+        let concurrency = config.connect_concurrency.max(1);
+        let opened = runtime.spawn(async move {
+            futures::stream::iter(0..connections)
+                .map(|i| connect(master, i))
+                .buffered(concurrency)
+                .collect::<Vec<_>>()
+                .await
+        });
+        let channels: Vec<Channel> = match opened.await {
+            Ok(results) => results.into_iter().collect::<Result<_, _>>(),
+            Err(e) => Err(FleetError::Connect(master, e.to_string())),
+        }?;
 
         let (stop, stop_rx) = watch::channel(false);
         let gate = Arc::new(Semaphore::new(config.register_concurrency.max(1)));
@@ -134,7 +169,7 @@ impl Fleet {
                     stats.clone(),
                 );
                 let channel = channels[i / sharing].clone();
-                tokio::spawn(agent.run(channel, gate.clone(), stop_rx.clone()))
+                runtime.spawn(agent.run(channel, gate.clone(), stop_rx.clone()))
             })
             .collect();
         Ok(Fleet {
@@ -143,7 +178,13 @@ impl Fleet {
             agents: config.agents,
             stop,
             tasks,
+            runtime: Some(runtime),
         })
+    }
+
+    /// CPU time used so far by the agents' threads.
+    pub fn cpu_time() -> Duration {
+        crate::process::thread_cpu_time(std::process::id(), AGENT_THREAD)
     }
 
     pub fn registered(&self) -> i64 {
@@ -167,9 +208,9 @@ impl Fleet {
     }
 
     /// Closes every stream and waits for the agents to end.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.stop.send_replace(true);
-        for task in self.tasks {
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
     }

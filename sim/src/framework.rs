@@ -29,6 +29,8 @@ use tracing::warn;
 
 use crate::seed;
 
+const FAILOVER_TIMEOUT_SECS: f64 = 300.0;
+
 /// How long the tasks of a workload run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TaskDuration {
@@ -94,6 +96,8 @@ pub struct WorkloadStats {
     pub other_terminal: AtomicU64,
     pub acknowledged: AtomicU64,
     pub call_errors: AtomicU64,
+    /// Subscriptions lost (the library subscribes again as a failover).
+    pub disconnections: AtomicU64,
     /// Set once TEARDOWN is on its way: calls failing after it are expected.
     pub tearing_down: AtomicBool,
     /// Seconds from a task's ACCEPT being sent to its TASK_RUNNING arriving.
@@ -121,6 +125,9 @@ impl Workload {
         let mut info = v1::FrameworkInfo {
             user: "root".to_string(),
             name: config.name.clone(),
+            // A framework that falls behind its event stream is disconnected by the master;
+            // with a failover timeout it comes back instead of losing its tasks.
+            failover_timeout: Some(FAILOVER_TIMEOUT_SECS),
             ..Default::default()
         };
         #[allow(deprecated)] // the single-role field is what a non-MULTI_ROLE framework sets
@@ -251,6 +258,7 @@ impl Driver {
                     let _ = self.stats.subscribed_at.set(Instant::now());
                 }
                 Some(SchedulerEvent::Disconnected { reason }) => {
+                    self.stats.disconnections.fetch_add(1, Ordering::Relaxed);
                     if !*stop.borrow() {
                         warn!(framework = %self.config.name, %reason, "benchmark framework disconnected");
                     }

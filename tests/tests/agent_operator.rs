@@ -116,13 +116,13 @@ async fn get_calls_describe_the_agent_and_its_task() {
     let executors = get(&cluster, "GET_EXECUTORS").await;
     assert_eq!(
         ids(&executors["executors"], "/executor_info/executor_id/value"),
-        [task_id.clone()],
+        [task_id.as_str()],
         "{executors}"
     );
     let tasks = get(&cluster, "GET_TASKS").await;
     assert_eq!(
         ids(&tasks["launched_tasks"], "/task_id/value"),
-        [task_id.clone()],
+        [task_id.as_str()],
         "{tasks}"
     );
     assert_eq!(
@@ -179,7 +179,7 @@ async fn get_calls_describe_the_agent_and_its_task() {
             &executors["completed_executors"],
             "/executor_info/executor_id/value"
         ),
-        [task_id.clone()],
+        [task_id.as_str()],
         "{executors}"
     );
     assert!(get(&cluster, "GET_CONTAINERS").await["containers"]

@@ -12,12 +12,13 @@ use crate::resources;
 use crate::VERSION;
 
 impl Core {
-    pub fn on_query(&self, query: Query) {
+    pub fn on_query(&mut self, query: Query) {
         match query {
             Query::State(reply) => {
                 let _ = reply.send(self.state_json());
             }
             Query::Inspect(read) => (read.0)(self),
+            Query::Executor(request) => self.on_executor_request(*request),
         }
     }
 

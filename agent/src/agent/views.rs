@@ -61,6 +61,13 @@ impl Task {
 
 impl Core {
     fn executor_info(&self, task: &Task) -> v1::ExecutorInfo {
+        if let Some(custom) = &task.info.executor {
+            let mut info = custom.clone();
+            info.framework_id = Some(v1::FrameworkId {
+                value: task.framework_id.clone(),
+            });
+            return info;
+        }
         v1::ExecutorInfo {
             executor_id: v1::ExecutorId {
                 value: task.id().to_string(),
@@ -95,11 +102,16 @@ impl Core {
 
     pub(crate) fn operator_executors(&self) -> response::GetExecutors {
         let mut out = response::GetExecutors::default();
+        // A custom executor runs several tasks; it is listed once per state.
+        let mut seen = std::collections::BTreeSet::new();
         for framework in self.all_frameworks() {
             for task in framework.tasks.values().chain(framework.completed.iter()) {
-                let entry = get_executors::Executor {
-                    executor_info: self.executor_info(task),
-                };
+                let executor_info = self.executor_info(task);
+                let id = executor_info.executor_id.value.clone();
+                if !seen.insert((framework.id().to_string(), id, task.is_done())) {
+                    continue;
+                }
+                let entry = get_executors::Executor { executor_info };
                 if task.is_done() {
                     out.completed_executors.push(entry);
                 } else {

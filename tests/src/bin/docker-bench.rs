@@ -18,7 +18,7 @@ use mesos_tests::scheduler::launch_operation;
 use mesos_tests::*;
 use serde_json::Value;
 
-const SINGLE_ROUNDS: usize = 15;
+const SINGLE_ROUNDS: usize = 1;
 const CONCURRENT_ROUNDS: usize = 5;
 const CONCURRENCY: usize = 20;
 const COMMAND: &str = "sleep 1000";
@@ -42,15 +42,23 @@ async fn main() {
 
     let mut single_agent = Vec::new();
     let mut single_raw = Vec::new();
-    for _ in 0..SINGLE_ROUNDS {
+    for round in 0..SINGLE_ROUNDS {
         single_agent.push(agent_launch(&mut sched, &agent_id, 1).await);
         single_raw.push(raw_launch(1).await);
+        eprintln!(
+            "single {round}: agent {:?}, raw {:?}",
+            single_agent[round], single_raw[round]
+        );
     }
     let mut many_agent = Vec::new();
     let mut many_raw = Vec::new();
-    for _ in 0..CONCURRENT_ROUNDS {
+    for round in 0..CONCURRENT_ROUNDS {
         many_agent.push(agent_launch(&mut sched, &agent_id, CONCURRENCY).await);
         many_raw.push(raw_launch(CONCURRENCY).await);
+        eprintln!(
+            "{CONCURRENCY} concurrent {round}: agent {:?}, raw {:?}",
+            many_agent[round], many_raw[round]
+        );
     }
 
     let rows = [
@@ -123,9 +131,11 @@ async fn agent_launch(sched: &mut Scheduler, agent_id: &str, count: usize) -> Du
         sched.acknowledge(status).await;
     }
     let elapsed = last - start;
+    eprintln!("  all running; killing");
     for id in &ids {
         sched.kill(id, agent_id).await;
     }
+    eprintln!("  kills sent");
     for id in &ids {
         sched
             .await_state_within(id, "TASK_KILLED", Duration::from_secs(60))
@@ -167,8 +177,11 @@ async fn raw_launch(count: usize) -> Duration {
             );
         }
     });
-    futures::future::join_all(runs).await;
+    tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(runs))
+        .await
+        .expect("docker run -d did not return within 60 s");
     let elapsed = start.elapsed();
+    eprintln!("  raw runs done");
     let mut args = vec!["rm".to_string(), "-f".to_string()];
     args.extend(names);
     let status = tokio::process::Command::new("docker")
