@@ -1430,6 +1430,19 @@ impl Engine {
                 e.set_type(event::Type::Message);
                 self.send_to_framework(&framework_id, &e);
             }
+            Some(Message::ExitedExecutor(exited)) => {
+                let framework_id = exited.framework_id.value.clone();
+                let mut e = scheduler::Event {
+                    failure: Some(event::Failure {
+                        agent_id: Some(aid(agent_id)),
+                        executor_id: Some(exited.executor_id),
+                        status: exited.status,
+                    }),
+                    ..Default::default()
+                };
+                e.set_type(event::Type::Failure);
+                self.send_to_framework(&framework_id, &e);
+            }
             Some(Message::Register(_)) => {
                 warn!(agent_id, "duplicate Register on an open stream ignored");
             }

@@ -109,19 +109,23 @@ async fn executor_exit_fails_its_tasks() {
     let offer = sched.next_offer().await;
     let agent_id = offer_agent_id(&offer).to_string();
     let task_id = unique_id("crash");
+    let executor_id = unique_id("exec");
     sched
         .launch(
             &offer,
-            vec![executor_task(
-                &task_id,
-                "crash",
-                &agent_id,
-                &unique_id("exec"),
-            )],
+            vec![executor_task(&task_id, "crash", &agent_id, &executor_id)],
         )
         .await;
     sched.await_state(&task_id, "TASK_RUNNING").await;
     let failed = sched.await_state(&task_id, "TASK_FAILED").await;
+    // The framework also hears that the executor itself is gone, with its wait status.
+    let failure = sched
+        .wait_for("a FAILURE event for the executor", TIMEOUT, |e| {
+            e["type"] == "FAILURE" && e["failure"]["executor_id"]["value"] == executor_id.as_str()
+        })
+        .await;
+    assert_eq!(failure["failure"]["agent_id"]["value"], agent_id.as_str());
+    assert_eq!(failure["failure"]["status"], 3 << 8, "{failure}");
     assert_eq!(failed["reason"], "REASON_EXECUTOR_TERMINATED", "{failed}");
     assert_eq!(failed["source"], "SOURCE_AGENT", "{failed}");
     assert!(

@@ -645,6 +645,23 @@ impl Core {
             return;
         };
         let executor = self.executors.by_id.remove(&key).expect("found above");
+        // The framework hears of it as a FAILURE event (with a POSIX wait status).
+        let wait_status = exit.status.as_ref().and_then(|s| match s {
+            crate::supervisor::ExitStatus::Code(code) => Some((code & 0xff) << 8),
+            crate::supervisor::ExitStatus::Signal(signal) => Some(*signal & 0x7f),
+            crate::supervisor::ExitStatus::Error(_) => None,
+        });
+        self.send(agent_message::Message::ExitedExecutor(
+            mesos_proto::internal::ExitedExecutor {
+                framework_id: mesos_proto::v1::FrameworkId {
+                    value: key.0.clone(),
+                },
+                executor_id: mesos_proto::v1::ExecutorId {
+                    value: key.1.clone(),
+                },
+                status: wait_status,
+            },
+        ));
         let how = exit
             .status
             .as_ref()
