@@ -37,7 +37,7 @@ pub mod agent;
 pub mod checkpoint;
 pub mod config;
 pub mod docker;
-pub mod encoding;
+pub use mesos_common::api as encoding;
 pub mod executor_api;
 pub mod files;
 pub mod http;

@@ -2,6 +2,8 @@
 //!
 //! - [`resources`]: Mesos resources (scalars, ranges, sets, reservations) and attributes,
 //!   parsed from Mesos's text and JSON syntax, with the arithmetic the allocator needs.
+//! - [`api`]: content negotiation and error answers of the v1 HTTP APIs (JSON or
+//!   protobuf by Content-Type and Accept).
 //! - [`flags`]: the value syntax of Mesos flags (durations such as `10secs`, byte sizes,
 //!   `--no-flag` booleans, `file://` values) applied before `clap` parses a command line.
 //! - [`recordio`]: the `<length>\n<bytes>` framing of the v1 HTTP event streams, with a
@@ -18,6 +20,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod flags;
 pub mod ids;
 pub mod recordio;

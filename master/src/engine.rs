@@ -24,28 +24,7 @@ use crate::config::Config;
 /// Seconds between HEARTBEAT events (fixed in Mesos).
 pub const HEARTBEAT_INTERVAL_SECS: f64 = 15.0;
 
-/// How events are encoded for one subscriber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Json,
-    Protobuf,
-}
-
-impl Encoding {
-    pub fn encode<M: prost::Message + prost_reflect::ReflectMessage>(self, m: &M) -> Bytes {
-        match self {
-            Encoding::Json => Bytes::from(mesos_proto::json::to_json_string(m)),
-            Encoding::Protobuf => Bytes::from(m.encode_to_vec()),
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Encoding::Json => "application/json",
-            Encoding::Protobuf => "application/x-protobuf",
-        }
-    }
-}
+pub use mesos_common::api::Encoding;
 
 /// The open event stream of a subscribed framework. Records are RecordIO-framed.
 #[derive(Debug, Clone)]

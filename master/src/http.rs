@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -60,15 +60,7 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .with_state(handle)
 }
 
-pub(crate) fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({ "code": status.as_u16(), "message": message.into() });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
+pub(crate) use mesos_common::api::error_response;
 
 fn json_response(value: serde_json::Value) -> Response {
     (
@@ -83,70 +75,20 @@ fn unavailable() -> Response {
     error_response(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
 }
 
-/// Parses Content-Type into an encoding (415 if it is neither JSON nor protobuf).
-pub(crate) fn request_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err(error_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Expecting 'Content-Type' to be present",
-        ));
-    };
-    let media = value
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
-        "application/json" => Ok(Encoding::Json),
-        "application/x-protobuf" => Ok(Encoding::Protobuf),
-        other => Err(error_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "Expecting 'Content-Type' of application/json or application/x-protobuf, got '{other}'"
-            ),
-        )),
-    }
-}
+pub(crate) use mesos_common::api::{request_encoding, response_encoding};
 
-/// Picks the response encoding from Accept (406 if nothing acceptable). `Accept:
-/// application/recordio` asks for RecordIO with the record type in `Message-Accept`.
-pub(crate) fn response_encoding(headers: &HeaderMap) -> Result<Encoding, Response> {
-    let accept = match headers.get(header::ACCEPT) {
-        None => return Ok(Encoding::Json),
-        Some(v) => v.to_str().unwrap_or("").to_ascii_lowercase(),
-    };
-    let message_accept = headers
-        .get("message-accept")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.to_ascii_lowercase());
-    let mut best = None;
-    for part in accept.split(',') {
-        let media = part.split(';').next().unwrap_or("").trim();
-        let enc = match media {
-            "application/json" | "*/*" | "application/*" => Some(Encoding::Json),
-            "application/x-protobuf" => Some(Encoding::Protobuf),
-            "application/recordio" => match message_accept.as_deref() {
-                Some(m) if m.contains("application/x-protobuf") => Some(Encoding::Protobuf),
-                _ => Some(Encoding::Json),
-            },
-            _ => None,
-        };
-        if enc.is_some() {
-            best = enc;
-            break;
-        }
-    }
-    best.ok_or_else(|| {
-        error_response(
-            StatusCode::NOT_ACCEPTABLE,
-            format!(
-                "Expecting 'Accept' to allow application/json or application/x-protobuf, got '{accept}'"
-            ),
-        )
-    })
+/// The negotiation every v1 call goes through: POST only, a known Content-Type, an
+/// acceptable Accept, a body within the limit. Returns (request encoding, response
+/// encoding, body).
+pub(crate) async fn read_request(
+    request: Request,
+    limit: usize,
+) -> Result<(Encoding, Encoding, Bytes), mesos_common::api::ApiError> {
+    mesos_common::api::require_post(request.method())?;
+    let encoding = request_encoding(request.headers())?;
+    let accept = response_encoding(request.headers())?;
+    let body = mesos_common::api::read_body(request.into_body(), limit).await?;
+    Ok((encoding, accept, body))
 }
 
 fn decode_call(encoding: Encoding, body: &[u8]) -> Result<scheduler::Call, String> {
@@ -284,34 +226,10 @@ async fn scheduler_api(State(handle): State<MasterHandle>, request: Request) -> 
     if let Some(response) = handle.not_leading_response("/api/v1/scheduler") {
         return response;
     }
-    if request.method() != Method::POST {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "POST"), (header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"code": 405, "message": format!("Expecting a 'POST' request, received '{}'", request.method())}).to_string(),
-        )
-            .into_response();
-    }
     let headers = request.headers().clone();
-    let encoding = match request_encoding(&headers) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let accept = match response_encoding(&headers) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let body = match axum::body::to_bytes(request.into_body(), handle.max_request_body).await {
-        Ok(b) => b,
-        Err(_) => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "Request body is larger than the limit of {} bytes",
-                    handle.max_request_body
-                ),
-            )
-        }
+    let (encoding, accept, body) = match read_request(request, handle.max_request_body).await {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
     };
     let call = match decode_call(encoding, &body) {
         Ok(c) => c,
@@ -647,6 +565,7 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderMap;
 
     fn call_json(s: &str) -> scheduler::Call {
         decode_call(Encoding::Json, s.as_bytes()).expect("decodes")

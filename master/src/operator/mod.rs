@@ -31,14 +31,14 @@ mod views;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mesos_proto::v1::maintenance;
 use mesos_proto::v1::master::{self, call, response};
 use tracing::debug;
 
 use crate::engine::{Encoding, Engine};
-use crate::http::{error_response, request_encoding, response_encoding};
+use crate::http::error_response;
 use crate::server::MasterHandle;
 
 /// How often a draining agent is checked for being drained.
@@ -79,42 +79,11 @@ pub(crate) async fn api(State(handle): State<MasterHandle>, request: Request) ->
     if let Some(response) = handle.not_leading_response("/api/v1") {
         return response;
     }
-    if request.method() != Method::POST {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [
-                (header::ALLOW, "POST"),
-                (header::CONTENT_TYPE, "application/json"),
-            ],
-            serde_json::json!({
-                "code": 405,
-                "message": format!("Expecting a 'POST' request, received '{}'", request.method()),
-            })
-            .to_string(),
-        )
-            .into_response();
-    }
-    let headers = request.headers().clone();
-    let encoding = match request_encoding(&headers) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let accept = match response_encoding(&headers) {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let body = match axum::body::to_bytes(request.into_body(), handle.max_request_body).await {
-        Ok(b) => b,
-        Err(_) => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "Request body is larger than the limit of {} bytes",
-                    handle.max_request_body
-                ),
-            )
-        }
-    };
+    let (encoding, accept, body) =
+        match crate::http::read_request(request, handle.max_request_body).await {
+            Ok(parts) => parts,
+            Err(e) => return e.into_response(),
+        };
     let call = match decode_call(encoding, &body) {
         Ok(c) => c,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, e),

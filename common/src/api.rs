@@ -1,7 +1,8 @@
-//! JSON or protobuf on the agent's v1 APIs (`/api/v1`, `/api/v1/executor`): the request's
-//! Content-Type picks the decoder, Accept the encoder, with the status codes Mesos uses
-//! (405 not POST, 415 bad Content-Type, 406 bad Accept, 400 undecodable body). Errors are
-//! JSON bodies `{"code": .., "message": ..}`, as the master's.
+//! JSON or protobuf on the v1 HTTP APIs of master and agent (`/api/v1/scheduler`,
+//! `/api/v1`, `/api/v1/executor`): the request's Content-Type picks the decoder, Accept the
+//! encoder, with the status codes Mesos uses (405 not POST, 415 bad Content-Type, 406 bad
+//! Accept, 413 too large, 400 undecodable body). Errors are JSON bodies
+//! `{"code": .., "message": ..}`.
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, Method, StatusCode};
