@@ -10,7 +10,8 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG_LEVEL")
-                .unwrap_or_else(|_| "info".into()),
+                // The ZooKeeper client logs every reconnect attempt; keep its warnings only.
+                .unwrap_or_else(|_| "info,zookeeper_async=warn".into()),
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never into log files.
@@ -36,8 +37,15 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(1);
         }
     };
+    // SIGINT from a terminal, SIGTERM from systemd: both stop gracefully, which deletes
+    // this master's election znode at once instead of after the session timeout.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
     };
     mesos_master::run(listener, config, shutdown).await?;
     Ok(())

@@ -12,8 +12,9 @@
 //!
 //! Build the binaries in release mode first, then run:
 //! `cargo build --release --workspace --bins && cargo run --release -p mesos-tests --bin failover-bench`
-//! Options: `--runs=N` (default 5), `--session_timeout_secs=S` (default 10, Mesos's default;
-//! ZooKeeper runs with tickTime 500 ms, so sessions of 1 to 10 s are allowed).
+//! Options: `--runs=N` (default 5), `--session_timeout_secs=S[,S...]` (default `10,4`: Mesos's
+//! default and the tests' value; ZooKeeper runs with tickTime 500 ms, so sessions of 1 to
+//! 10 s are allowed). Each session timeout gets its own cluster.
 //! It prints a table and writes `bench/results/failover.md`.
 
 use std::path::PathBuf;
@@ -27,21 +28,23 @@ use serde_json::json;
 
 struct Args {
     runs: usize,
-    session_timeout: Duration,
+    session_timeouts: Vec<Duration>,
 }
 
 fn args() -> Args {
     let mut out = Args {
         runs: 5,
-        session_timeout: Duration::from_secs(10),
+        session_timeouts: vec![Duration::from_secs(10), Duration::from_secs(4)],
     };
     for arg in std::env::args().skip(1) {
         let (name, value) = arg.split_once('=').unwrap_or((&arg, ""));
         match name {
             "--runs" => out.runs = value.parse().expect("--runs=N"),
             "--session_timeout_secs" => {
-                out.session_timeout =
-                    Duration::from_secs(value.parse().expect("--session_timeout_secs=S"))
+                out.session_timeouts = value
+                    .split(',')
+                    .map(|s| Duration::from_secs(s.parse().expect("--session_timeout_secs=S,...")))
+                    .collect()
             }
             other => panic!("unknown option {other}; see the top of failover-bench.rs"),
         }
@@ -67,28 +70,36 @@ impl Stop {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = args();
-    let mut cluster = HaCluster::start(HaOptions {
-        session_timeout: args.session_timeout,
-        ..HaOptions::default()
-    })
-    .await;
     let mut rows = Vec::new();
-    for stop in [Stop::Kill9, Stop::Graceful] {
-        let mut serving = Vec::new();
-        let mut agent = Vec::new();
-        for run in 0..args.runs {
-            let (s, a) = failover(&mut cluster, stop).await;
-            eprintln!(
-                "{} run {}: serving SUBSCRIBE after {s:?}, agent re-registered after {a:?}",
-                stop.name(),
-                run + 1
-            );
-            serving.push(s);
-            agent.push(a);
+    for &session in &args.session_timeouts {
+        let mut cluster = HaCluster::start(HaOptions {
+            session_timeout: session,
+            ..HaOptions::default()
+        })
+        .await;
+        for stop in [Stop::Kill9, Stop::Graceful] {
+            let mut serving = Vec::new();
+            let mut agent = Vec::new();
+            for run in 0..args.runs {
+                let (s, a) = failover(&mut cluster, stop).await;
+                eprintln!(
+                    "{} ({session:?} sessions) run {}: serving SUBSCRIBE after {s:?}, \
+                     agent re-registered after {a:?}",
+                    stop.name(),
+                    run + 1
+                );
+                serving.push(s);
+                agent.push(a);
+            }
+            rows.push(Row {
+                stop,
+                session,
+                serving,
+                agent,
+            });
         }
-        rows.push((stop, serving, agent));
     }
-    let table = table(&rows, args.session_timeout);
+    let table = table(&rows);
     print!("{table}");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/results/failover.md");
     std::fs::create_dir_all(path.parent().unwrap()).expect("bench/results");
@@ -203,26 +214,34 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn table(rows: &[(Stop, Vec<Duration>, Vec<Duration>)], session: Duration) -> String {
+struct Row {
+    stop: Stop,
+    session: Duration,
+    serving: Vec<Duration>,
+    agent: Vec<Duration>,
+}
+
+fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| scenario | runs | new leader serves SUBSCRIBE: min / median / max | agent re-registered: median | target |\n\
-         |---|---|---|---|---|\n",
+        "| scenario | session timeout | runs | new leader serves SUBSCRIBE: min / median / max | agent re-registered: median | target |\n\
+         |---|---|---|---|---|---|\n",
     );
-    for (stop, serving, agent) in rows {
-        let (min, median, max) = stats(serving);
-        let target = match stop {
-            Stop::Kill9 => session + Duration::from_secs(1),
+    for row in rows {
+        let (min, median, max) = stats(&row.serving);
+        let target = match row.stop {
+            Stop::Kill9 => row.session + Duration::from_secs(1),
             Stop::Graceful => Duration::from_secs(1),
         };
         let met = if max <= target { "met" } else { "missed" };
         out.push_str(&format!(
-            "| {} | {} | {} / {} / {} | {} | <= {} ({met}) |\n",
-            stop.name(),
-            serving.len(),
+            "| {} | {} | {} | {} / {} / {} | {} | <= {} ({met}) |\n",
+            row.stop.name(),
+            secs(row.session),
+            row.serving.len(),
             secs(min),
             secs(median),
             secs(max),
-            secs(stats(agent).1),
+            secs(stats(&row.agent).1),
             secs(target),
         ));
     }
@@ -240,6 +259,11 @@ fn report(table: &str, args: &Args) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let memory = shell("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo");
     let cpu = shell("sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1");
+    let sessions: Vec<String> = args
+        .session_timeouts
+        .iter()
+        .map(|t| t.as_secs().to_string())
+        .collect();
     format!(
         "# Master failover\n\n\
          Command: `cargo build --release --workspace --bins && cargo run --release -p mesos-tests \
@@ -247,7 +271,8 @@ fn report(table: &str, args: &Args) -> String {
          - date: {}\n- cores: {cores} ({cpu})\n- memory: {memory}\n\
          - ZooKeeper: Debian's zookeeper 3.8, three servers on loopback (tickTime 500 ms), \
          started by scripts/zookeeper.sh\n\
-         - three masters with `--zk_session_timeout={}secs`, one agent following the election\n\n\
+         - three masters (`--zk_session_timeout` as in the table), one agent following the \
+         election\n\n\
          Each run stops the current leader and measures, from the signal, the time until one \
          of the two other masters answers a SUBSCRIBE with 200 and a SUBSCRIBED event (polled \
          every 10 ms), and until the agent is registered with that master. After kill -9 the \
@@ -257,8 +282,7 @@ fn report(table: &str, args: &Args) -> String {
          Pending: the re-registration of 10,000 simulated agents with a new leader (target: \
          all within 5 s of its election) needs the agent simulator of the scale issue.\n",
         args.runs,
-        args.session_timeout.as_secs(),
+        sessions.join(","),
         shell("date -u '+%Y-%m-%d %H:%M:%S UTC'"),
-        args.session_timeout.as_secs(),
     )
 }
