@@ -752,13 +752,16 @@ impl Core {
             error!(error = %e, "cannot checkpoint the task");
         }
         let started = plan.and_then(|plan| match plan {
-            Plan::Command(command) => self.launch(&task, &framework_id, &run, &command).map(|s| {
-                info!(pid = s.pid, sandbox = %run.sandbox.display(), "task started");
+            Plan::Command(command) => {
+                let supervised = self.launch(&task, &framework_id, &run, &command)?;
+                info!(pid = supervised.pid, sandbox = %run.sandbox.display(), "task started");
                 for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
                     self.update(&key, state, None, None, task_status::Source::Executor);
                 }
-                self.watch(key.clone(), container_id.clone(), s);
-            }),
+                self.watch(key.clone(), container_id.clone(), supervised);
+                Ok(())
+            }
+            // Its updates follow the container's progress (ContainerEvent).
             Plan::Docker(spec) => self.launch_container(*spec, &key, &container_id, &run),
         });
         if let Err(refusal) = started {

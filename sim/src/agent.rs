@@ -30,6 +30,7 @@ use mesos_proto::v1::{self, task_status::Source, TaskState};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use tracing::{debug, warn};
 
@@ -157,7 +158,8 @@ pub(crate) struct SimAgent {
     timers: BinaryHeap<Reverse<Timer>>,
     next_timer: u64,
     next_uuid: u64,
-    out: Option<mpsc::UnboundedSender<AgentMessage>>,
+    /// Boxed: a channel allocates room for 32 messages up front, per agent.
+    out: Option<mpsc::UnboundedSender<Box<AgentMessage>>>,
 }
 
 impl SimAgent {
@@ -198,13 +200,13 @@ impl SimAgent {
                 _ = stop.changed() => return,
             };
             let (tx, rx) = mpsc::unbounded_channel();
-            let _ = tx.send(AgentMessage {
+            let _ = tx.send(Box::new(AgentMessage {
                 message: Some(agent_message::Message::Register(self.register_message())),
-            });
+            }));
             let mut client =
                 AgentServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
             let response = tokio::select! {
-                r = client.connect(UnboundedReceiverStream::new(rx)) => r,
+                r = client.connect(UnboundedReceiverStream::new(rx).map(|m| *m)) => r,
                 _ = stop.changed() => return,
             };
             let end = match response {
@@ -254,7 +256,11 @@ impl SimAgent {
         let sleep = tokio::time::sleep_until(far());
         tokio::pin!(sleep);
         let end = loop {
-            let wake = self.timers.peek().map(|Reverse(t)| t.at).unwrap_or_else(far);
+            let wake = self
+                .timers
+                .peek()
+                .map(|Reverse(t)| t.at)
+                .unwrap_or_else(far);
             if sleep.deadline() != wake {
                 sleep.as_mut().reset(wake);
             }
@@ -290,9 +296,9 @@ impl SimAgent {
 
     fn send(&self, message: agent_message::Message) {
         if let Some(out) = &self.out {
-            let _ = out.send(AgentMessage {
+            let _ = out.send(Box::new(AgentMessage {
                 message: Some(message),
-            });
+            }));
         }
     }
 
@@ -328,11 +334,7 @@ impl SimAgent {
             }
             master_message::Message::KillTask(kill) => {
                 let key = (kill.framework_id.value, kill.task_id.value);
-                if self
-                    .tasks
-                    .get(&key)
-                    .is_some_and(|t| !t.state.is_terminal())
-                {
+                if self.tasks.get(&key).is_some_and(|t| !t.state.is_terminal()) {
                     self.push_update(&key, TaskState::TaskKilled);
                 }
             }
@@ -527,11 +529,7 @@ impl SimAgent {
             let Reverse(timer) = self.timers.pop().expect("peeked");
             match timer.kind {
                 TimerKind::Finish(key) => {
-                    if self
-                        .tasks
-                        .get(&key)
-                        .is_some_and(|t| !t.state.is_terminal())
-                    {
+                    if self.tasks.get(&key).is_some_and(|t| !t.state.is_terminal()) {
                         self.push_update(&key, TaskState::TaskFinished);
                     }
                 }

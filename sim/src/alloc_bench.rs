@@ -98,13 +98,7 @@ pub fn decline_offers(agents: usize, frameworks: usize, cycles: usize, seed: u64
         let declined = !offers.is_empty();
         for x in offers.drain(..) {
             allocator
-                .recover_resources(
-                    &x.framework_id,
-                    &x.agent_id,
-                    &x.resources,
-                    Some(YEAR),
-                    now,
-                )
+                .recover_resources(&x.framework_id, &x.agent_id, &x.resources, Some(YEAR), now)
                 .expect("declined resources were offered");
         }
         if declined {

@@ -101,6 +101,13 @@ pub async fn run(options: &BenchOptions, command: String) -> Report {
             scenario.error = Some(format!("{e:#}"));
         }
         scenario.seconds = started.elapsed().as_secs_f64();
+        if options.scale < 1.0 {
+            // Targets are stated for the full sizes; a scaled run only shows figures.
+            for row in &mut scenario.rows {
+                row.target = None;
+                row.met = None;
+            }
+        }
         scenarios.push(scenario);
     }
     Report {
@@ -266,7 +273,12 @@ fn registration_row(cluster: &Cluster, agents: usize) -> Row {
 }
 
 /// A framework launching `tasks` tasks of `cpus:1;mem:128` that run until killed.
-fn launcher(name: &str, address: MasterAddress, options: &BenchOptions, tasks: usize) -> WorkloadConfig {
+fn launcher(
+    name: &str,
+    address: MasterAddress,
+    options: &BenchOptions,
+    tasks: usize,
+) -> WorkloadConfig {
     let mut config = WorkloadConfig::new(name, address);
     config.tasks = Some(tasks as u64);
     config.seed = options.seed;
@@ -280,7 +292,10 @@ async fn launch_all(config: WorkloadConfig) -> anyhow::Result<(Workload, f64, Ve
     let tasks = config.tasks.context("a launch needs a task count")?;
     let workload = Workload::start(config);
     let timeout = Duration::from_secs(120) + Duration::from_millis(tasks * 5);
-    let end = workload.wait_all_running(timeout).await.map_err(|e| anyhow!(e))?;
+    let end = workload
+        .wait_all_running(timeout)
+        .await
+        .map_err(|e| anyhow!(e))?;
     let start = *workload
         .stats
         .first_accept_at
@@ -315,8 +330,12 @@ async fn placement(options: &BenchOptions, scenario: &mut Scenario) -> anyhow::R
             let cpu_before = cluster.master.cpu_time().unwrap_or_default();
             let own_before = process::cpu_time(std::process::id()).unwrap_or_default();
             let agents_before = Fleet::cpu_time();
-            let mut config =
-                launcher(&format!("placement-{encoding}"), cluster.address(), options, tasks);
+            let mut config = launcher(
+                &format!("placement-{encoding}"),
+                cluster.address(),
+                options,
+                tasks,
+            );
             config.content_type = content_type;
             config.max_tasks_per_offer = 24;
             let (workload, rate, latencies) = launch_all(config).await?;
@@ -339,7 +358,8 @@ async fn placement(options: &BenchOptions, scenario: &mut Scenario) -> anyhow::R
                 own.saturating_sub(sim_agents).as_secs_f64() * 1e6 / tasks as f64,
                 "us",
             ));
-            scenario.row(Row::new(format!("tasks/s ({encoding})"), rate, "tasks/s").at_least(10_000.0));
+            scenario
+                .row(Row::new(format!("tasks/s ({encoding})"), rate, "tasks/s").at_least(10_000.0));
             scenario.row(Row::new(
                 format!("launch latency p50 ({encoding})"),
                 percentile(&latencies, 50.0) * 1000.0,
@@ -363,9 +383,11 @@ async fn placement(options: &BenchOptions, scenario: &mut Scenario) -> anyhow::R
             ));
             workload.teardown().await;
             let fleet = &cluster.fleet;
-            wait_for("the torn-down tasks to leave the agents", Duration::from_secs(60), || {
-                fleet.stats.tasks_active.load(Ordering::Relaxed) == 0
-            })
+            wait_for(
+                "the torn-down tasks to leave the agents",
+                Duration::from_secs(60),
+                || fleet.stats.tasks_active.load(Ordering::Relaxed) == 0,
+            )
             .await?;
         }
         if let Some((rss, _)) = cluster.master.memory() {
@@ -435,19 +457,28 @@ async fn overhead(options: &BenchOptions, scenario: &mut Scenario) -> anyhow::Re
                 "agents/s",
             ));
             let busy = (agents as f64 * 0.95) as i64;
-            wait_for("the background frameworks to fill the cluster", Duration::from_secs(300), || {
-                fleet.stats.tasks_active.load(Ordering::Relaxed) >= busy
-            })
+            wait_for(
+                "the background frameworks to fill the cluster",
+                Duration::from_secs(300),
+                || fleet.stats.tasks_active.load(Ordering::Relaxed) >= busy,
+            )
             .await?;
             // Probes measure a cluster in steady churn, not one still filling up.
-            wait_for("the first background tasks to finish", Duration::from_secs_f64(churn * 2.0 + 30.0), || {
-                fleet.stats.tasks_finished.load(Ordering::Relaxed) >= (agents as u64 / 20).max(1)
-            })
+            wait_for(
+                "the first background tasks to finish",
+                Duration::from_secs_f64(churn * 2.0 + 30.0),
+                || {
+                    fleet.stats.tasks_finished.load(Ordering::Relaxed)
+                        >= (agents as u64 / 20).max(1)
+                },
+            )
             .await?;
             let finished_before = fleet.stats.tasks_finished.load(Ordering::Relaxed);
             let cpu_before = master.cpu_time().unwrap_or_default();
             let window = Instant::now();
             let mut samples = Vec::new();
+            // Milliseconds from the start of each probe to SUBSCRIBED and to its ACCEPT.
+            let mut phases = [Vec::new(), Vec::new()];
             for p in 0..options.probes {
                 let mut config = WorkloadConfig::new(&format!("probe-{p:03}"), address.clone());
                 config.tasks = Some(1);
@@ -461,7 +492,14 @@ async fn overhead(options: &BenchOptions, scenario: &mut Scenario) -> anyhow::Re
                 })
                 .await?;
                 let running = *stats.first_running_at.get().expect("waited");
-                samples.push(running.duration_since(probe.started_at).as_secs_f64() * 1000.0);
+                let since = |at: Option<&Instant>| {
+                    at.map_or(f64::NAN, |at| {
+                        at.duration_since(probe.started_at).as_secs_f64() * 1000.0
+                    })
+                };
+                samples.push(since(Some(&running)));
+                phases[0].push(since(stats.subscribed_at.get()));
+                phases[1].push(since(stats.first_accept_at.get()));
                 probe.teardown().await;
             }
             let window = window.elapsed().as_secs_f64();
@@ -473,10 +511,39 @@ async fn overhead(options: &BenchOptions, scenario: &mut Scenario) -> anyhow::Re
                 percentile(&samples, 99.0),
                 samples.len()
             );
-            scenario.row(Row::new("probe SUBSCRIBE to RUNNING p50", percentile(&samples, 50.0), "ms").at_most(100.0));
-            scenario.row(Row::new("probe SUBSCRIBE to RUNNING p99", percentile(&samples, 99.0), "ms").at_most(250.0));
-            scenario.row(Row::new("probe SUBSCRIBE to RUNNING max", percentile(&samples, 100.0), "ms"));
-            scenario.row(Row::new("background tasks finished per second", churned as f64 / window, "tasks/s"));
+            scenario.row(
+                Row::new(
+                    "probe SUBSCRIBE to RUNNING p50",
+                    percentile(&samples, 50.0),
+                    "ms",
+                )
+                .at_most(100.0),
+            );
+            scenario.row(
+                Row::new(
+                    "probe SUBSCRIBE to RUNNING p99",
+                    percentile(&samples, 99.0),
+                    "ms",
+                )
+                .at_most(250.0),
+            );
+            scenario.row(Row::new(
+                "probe SUBSCRIBE to RUNNING max",
+                percentile(&samples, 100.0),
+                "ms",
+            ));
+            scenario.row(Row::new(
+                "background tasks finished per second",
+                churned as f64 / window,
+                "tasks/s",
+            ));
+            scenario.note(format!(
+                "probe phases (median): SUBSCRIBED after {:.1} ms, ACCEPT of the first offer sent \
+                 after {:.1} ms, TASK_RUNNING after {:.1} ms",
+                percentile(&phases[0], 50.0),
+                percentile(&phases[1], 50.0),
+                percentile(&samples, 50.0)
+            ));
             scenario.note(format!(
                 "during the {} probes ({window:.0} s) the background frameworks finished and \
                  relaunched {churned} tasks; the master used {:.0}% of one core",
@@ -547,6 +614,12 @@ async fn memory(options: &BenchOptions, scenario: &mut Scenario) -> anyhow::Resu
         ));
         if let Some((rss, _)) = cluster.master.memory() {
             scenario.note(format!("master RSS after the GETs: {:.0} MiB", mib(rss)));
+        }
+        if let Some((rss, _)) = process::memory(std::process::id()) {
+            scenario.note(format!(
+                "the simulator process (agents and framework) held {:.0} MiB",
+                mib(rss)
+            ));
         }
         workload.teardown().await;
         anyhow::Ok(())
@@ -635,19 +708,40 @@ async fn real_agent(options: &BenchOptions, scenario: &mut Scenario) -> anyhow::
         let (workload, rate, latencies) = launch_all(config).await?;
         let (rss_running, _) = agent.memory().unwrap_or_default();
         let stats = workload.stats.clone();
-        wait_for("the real tasks to finish", Duration::from_secs_f64(secs * 3.0 + 60.0), || {
-            stats.finished.load(Ordering::Relaxed) + stats.other_terminal.load(Ordering::Relaxed)
-                >= tasks as u64
-        })
+        wait_for(
+            "the real tasks to finish",
+            Duration::from_secs_f64(secs * 3.0 + 60.0),
+            || {
+                stats.finished.load(Ordering::Relaxed)
+                    + stats.other_terminal.load(Ordering::Relaxed)
+                    >= tasks as u64
+            },
+        )
         .await?;
         stop_sampling.send_replace(true);
         let peak = sampler.await.unwrap_or(0);
         let cpu = agent.cpu_time().unwrap_or_default() - cpu_before;
-        scenario.row(Row::new("tasks/s (first ACCEPT to last RUNNING acknowledged)", rate, "tasks/s"));
-        scenario.row(Row::new("launch latency p50", percentile(&latencies, 50.0) * 1000.0, "ms"));
-        scenario.row(Row::new("launch latency p99", percentile(&latencies, 99.0) * 1000.0, "ms"));
+        scenario.row(Row::new(
+            "tasks/s (first ACCEPT to last RUNNING acknowledged)",
+            rate,
+            "tasks/s",
+        ));
+        scenario.row(Row::new(
+            "launch latency p50",
+            percentile(&latencies, 50.0) * 1000.0,
+            "ms",
+        ));
+        scenario.row(Row::new(
+            "launch latency p99",
+            percentile(&latencies, 99.0) * 1000.0,
+            "ms",
+        ));
         scenario.row(Row::new("agent RSS, idle", mib(rss_idle), "MiB"));
-        scenario.row(Row::new("agent RSS, all tasks running", mib(rss_running), "MiB"));
+        scenario.row(Row::new(
+            "agent RSS, all tasks running",
+            mib(rss_running),
+            "MiB",
+        ));
         scenario.row(Row::new("agent RSS, peak", mib(peak), "MiB"));
         scenario.note(format!(
             "{} tasks finished, {} ended otherwise; the agent process used {:.1} s of CPU \

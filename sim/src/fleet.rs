@@ -217,7 +217,12 @@ impl Fleet {
 }
 
 async fn connect(master: SocketAddr, index: usize) -> Result<Channel, FleetError> {
-    let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (index % SOURCE_ADDRESSES) as u8));
+    let source = IpAddr::V4(Ipv4Addr::new(
+        127,
+        0,
+        0,
+        2 + (index % SOURCE_ADDRESSES) as u8,
+    ));
     let local = if master.ip().is_loopback() {
         Some(source)
     } else {

@@ -17,13 +17,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mesos_cli::scheduler::{
-    calls, ContentType, MasterAddress, Scheduler, SchedulerConfig, SchedulerEvent,
+    calls, ContentType, MasterAddress, Scheduler, SchedulerConfig, SchedulerError, SchedulerEvent,
     StaticDetector,
 };
 use mesos_common::resources::{Resources, Value};
 use mesos_proto::v1::scheduler::event;
+use mesos_proto::v1::scheduler::Call;
 use mesos_proto::v1::{self, Offer, TaskState};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
@@ -202,7 +203,6 @@ impl Workload {
 
 struct Driver {
     config: WorkloadConfig,
-    scheduler: Scheduler,
     stats: Arc<WorkloadStats>,
     task_resources: Resources,
     task_resources_proto: Vec<v1::Resource>,
@@ -210,15 +210,22 @@ struct Driver {
     task_scalars: Vec<(String, f64)>,
     next_task: u64,
     stream: u64,
-    accepted_at: Arc<Mutex<HashMap<u64, Instant>>>,
-    calls: Arc<Semaphore>,
+    /// ACCEPT time of each task not yet seen RUNNING.
+    accepted_at: HashMap<u64, Instant>,
+    calls: mpsc::UnboundedSender<Job>,
+}
+
+/// A call waiting for one of the workload's call workers.
+struct Job {
+    call: Box<Call>,
+    /// The first acknowledgement of a task's TASK_RUNNING: counts towards the total.
+    first_running_ack: bool,
 }
 
 impl Driver {
     fn new(config: WorkloadConfig, scheduler: Scheduler, stats: Arc<WorkloadStats>) -> Self {
-        let task_resources = Resources::parse(&config.task_resources).unwrap_or_else(|e| {
-            panic!("invalid task resources '{}': {e}", config.task_resources)
-        });
+        let task_resources = Resources::parse(&config.task_resources)
+            .unwrap_or_else(|e| panic!("invalid task resources '{}': {e}", config.task_resources));
         let task_scalars = task_resources
             .iter()
             .filter_map(|r| match &r.value {
@@ -230,15 +237,19 @@ impl Driver {
             mesos_common::wire::resources_to_proto(&task_resources, Some(&config.role));
         Driver {
             stream: seed::stream_of(&config.name),
-            calls: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            calls: start_call_workers(
+                config.concurrency,
+                scheduler.clone(),
+                stats.clone(),
+                config.tasks,
+            ),
             config,
-            scheduler,
             stats,
             task_resources,
             task_resources_proto,
             task_scalars,
             next_task: 0,
-            accepted_at: Arc::new(Mutex::new(HashMap::new())),
+            accepted_at: HashMap::new(),
         }
     }
 
@@ -332,8 +343,8 @@ impl Driver {
         let filters = Some(calls::refuse_for(self.config.refuse_seconds));
         let mut declined = Vec::new();
         for offer in offers {
-            let offered = mesos_common::wire::resources_from_proto(&offer.resources)
-                .unwrap_or_default();
+            let offered =
+                mesos_common::wire::resources_from_proto(&offer.resources).unwrap_or_default();
             let count = self.fit(&offered);
             if count == 0 {
                 declined.push(offer.id);
@@ -346,13 +357,11 @@ impl Driver {
                 .collect();
             let now = Instant::now();
             let _ = self.stats.first_accept_at.set(now);
-            {
-                let mut accepted = self.accepted_at.lock().expect("accepted lock");
-                accepted.extend((first..first + count).map(|n| (n, now)));
-            }
+            self.accepted_at
+                .extend((first..first + count).map(|n| (n, now)));
             self.stats.accepts.fetch_add(1, Ordering::Relaxed);
             self.stats.launched.fetch_add(count, Ordering::Relaxed);
-            self.spawn_call(calls::launch(offer.id, tasks, filters.clone()));
+            self.spawn_call(calls::launch(offer.id, tasks, filters));
         }
         if !declined.is_empty() {
             self.stats
@@ -362,18 +371,10 @@ impl Driver {
         }
     }
 
-    fn spawn_call(&self, call: mesos_proto::v1::scheduler::Call) {
-        let scheduler = self.scheduler.clone();
-        let permits = self.calls.clone();
-        let stats = self.stats.clone();
-        tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            if let Err(e) = scheduler.call(call).await {
-                if !stats.tearing_down.load(Ordering::Relaxed) {
-                    stats.call_errors.fetch_add(1, Ordering::Relaxed);
-                    warn!(error = %e, "call failed");
-                }
-            }
+    fn spawn_call(&self, call: Call) {
+        let _ = self.calls.send(Job {
+            call: Box::new(call),
+            first_running_ack: false,
         });
     }
 
@@ -385,17 +386,14 @@ impl Driver {
             .rsplit('-')
             .next()
             .and_then(|n| n.parse::<u64>().ok());
+        let mut first_running = false;
         match state {
             TaskState::TaskRunning => {
                 let _ = self.stats.first_running_at.set(Instant::now());
                 self.stats.running.fetch_add(1, Ordering::Relaxed);
-                let accepted = number.and_then(|n| {
-                    self.accepted_at
-                        .lock()
-                        .expect("accepted lock")
-                        .remove(&n)
-                });
+                let accepted = number.and_then(|n| self.accepted_at.remove(&n));
                 if let Some(at) = accepted {
+                    first_running = true;
                     self.stats
                         .launch_latencies
                         .lock()
@@ -417,29 +415,61 @@ impl Driver {
         let Some(ack) = calls::acknowledge_update(&status) else {
             return;
         };
-        let scheduler = self.scheduler.clone();
-        let permits = self.calls.clone();
-        let stats = self.stats.clone();
-        let target = self.config.tasks;
+        let _ = self.calls.send(Job {
+            call: Box::new(ack),
+            first_running_ack: first_running,
+        });
+    }
+}
+
+/// Starts `workers` tasks making the queued calls, each one call at a time (so at most
+/// `workers` connections to the master); returns the queue.
+fn start_call_workers(
+    workers: usize,
+    scheduler: Scheduler,
+    stats: Arc<WorkloadStats>,
+    target: Option<u64>,
+) -> mpsc::UnboundedSender<Job> {
+    let (tx, rx) = mpsc::unbounded_channel::<Job>();
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..workers.max(1) {
+        let (rx, scheduler, stats) = (rx.clone(), scheduler.clone(), stats.clone());
         tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            match scheduler.call(ack).await {
-                Ok(()) => {
-                    stats.acknowledged.fetch_add(1, Ordering::Relaxed);
-                    if state == TaskState::TaskRunning {
-                        let acked = stats.running_acked.fetch_add(1, Ordering::Relaxed) + 1;
-                        if Some(acked) == target {
-                            let _ = stats.all_running_acked_at.set(Instant::now());
+            loop {
+                let Some(job) = rx.lock().await.recv().await else {
+                    return;
+                };
+                let is_ack =
+                    job.call.r#type() == mesos_proto::v1::scheduler::call::Type::Acknowledge;
+                let mut result = scheduler.call((*job.call).clone()).await;
+                // While the library subscribes again (the master dropped a stream that fell
+                // behind), calls wait for it rather than being lost.
+                while matches!(result, Err(SchedulerError::NotSubscribed))
+                    && !stats.tearing_down.load(Ordering::Relaxed)
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    result = scheduler.call((*job.call).clone()).await;
+                }
+                match result {
+                    Ok(()) if is_ack => {
+                        stats.acknowledged.fetch_add(1, Ordering::Relaxed);
+                        if job.first_running_ack {
+                            let acked = stats.running_acked.fetch_add(1, Ordering::Relaxed) + 1;
+                            if Some(acked) == target {
+                                let _ = stats.all_running_acked_at.set(Instant::now());
+                            }
                         }
                     }
-                }
-                Err(e) => {
-                    if !stats.tearing_down.load(Ordering::Relaxed) {
-                        stats.call_errors.fetch_add(1, Ordering::Relaxed);
-                        warn!(error = %e, "ACKNOWLEDGE failed");
+                    Ok(()) => {}
+                    Err(e) => {
+                        if !stats.tearing_down.load(Ordering::Relaxed) {
+                            stats.call_errors.fetch_add(1, Ordering::Relaxed);
+                            warn!(error = %e, "call failed");
+                        }
                     }
                 }
             }
         });
     }
+    tx
 }

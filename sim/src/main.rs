@@ -16,7 +16,10 @@ use mesos_sim::process;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "mesos-sim", about = "Simulated Mesos agents and scale benchmarks")]
+#[command(
+    name = "mesos-sim",
+    about = "Simulated Mesos agents and scale benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,7 +62,7 @@ struct BenchArgs {
     #[arg(long, default_value_t = 200)]
     probes: usize,
     /// Mean run time in seconds of scenario c's background tasks.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 60.0)]
     churn_secs: f64,
     /// Run time in seconds of scenario e's real tasks.
     #[arg(long, default_value_t = 10.0)]

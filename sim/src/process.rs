@@ -84,9 +84,7 @@ pub fn thread_cpu_time(pid: u32, name: &str) -> Duration {
     };
     threads
         .flatten()
-        .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name)
-        })
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
         .filter_map(|t| stat_cpu_time(&t.path().join("stat").to_string_lossy()))
         .sum()
 }
@@ -125,7 +123,8 @@ impl ChildProcess {
         log_dir: &Path,
     ) -> anyhow::Result<ChildProcess> {
         let log = log_dir.join(format!("{name}.log"));
-        let file = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+        let file =
+            File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         let child = Command::new(program)
             .args(&args)
             .envs(envs.iter().copied())

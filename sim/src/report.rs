@@ -264,7 +264,13 @@ impl Report {
             }
         }
         let widths: Vec<usize> = (0..5)
-            .map(|i| lines.iter().map(|l| l[i].chars().count()).max().unwrap_or(0))
+            .map(|i| {
+                lines
+                    .iter()
+                    .map(|l| l[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let mut out = String::new();
         for (n, l) in lines.iter().enumerate() {

@@ -28,19 +28,27 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     ])
     .collect();
     let output = run_command(&binary("mesos-sim"), &args, &[], Duration::from_secs(240)).await;
-    assert!(output.success(), "mesos-sim bench failed\n{}", output.combined());
+    assert!(
+        output.success(),
+        "mesos-sim bench failed\n{}",
+        output.combined()
+    );
 
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.join("scale.json")).expect("scale.json written"),
-    )
-    .expect("scale.json is JSON");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("scale.json")).expect("scale.json written"))
+            .expect("scale.json is JSON");
     assert!(report["machine"]["cores"].as_u64().unwrap_or(0) >= 1);
     assert!(report["date"].is_string() && report["git_sha"].is_string());
     let scenarios = report["scenarios"].as_array().expect("scenarios");
     let ids: Vec<&str> = scenarios.iter().filter_map(|s| s["id"].as_str()).collect();
     assert_eq!(ids, ["a", "b", "c", "d", "e"]);
     for s in scenarios {
-        assert!(s["error"].is_null(), "scenario {} failed: {}", s["id"], s["error"]);
+        assert!(
+            s["error"].is_null(),
+            "scenario {} failed: {}",
+            s["id"],
+            s["error"]
+        );
         let rows = s["rows"].as_array().expect("rows");
         assert!(!rows.is_empty(), "scenario {} reported nothing", s["id"]);
         for r in rows {
