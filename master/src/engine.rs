@@ -866,7 +866,7 @@ impl Engine {
             }
             return;
         }
-        if !self.agents.get(agent_id).is_some_and(|a| a.conn.is_some()) {
+        if self.agents.get(agent_id).is_none_or(|a| a.conn.is_none()) {
             let state = if partition_aware {
                 TaskState::TaskDropped
             } else {
@@ -929,7 +929,7 @@ impl Engine {
             discovery: task.discovery.clone(),
             container: task.container.clone(),
             health_check: task.health_check.clone(),
-            kill_policy: task.kill_policy.clone(),
+            kill_policy: task.kill_policy,
             user: Some(
                 task.command
                     .as_ref()
@@ -977,7 +977,7 @@ impl Engine {
         if framework.tasks.contains_key(task_id) {
             return Err(format!("Task has duplicate ID: {task_id}"));
         }
-        let task_agent = Some(task.agent_id.value.as_str()).unwrap_or("");
+        let task_agent = task.agent_id.value.as_str();
         if task_agent != agent_id {
             return Err(format!(
                 "Task uses agent ID {task_agent} which does not match the offer's agent {agent_id}"
@@ -1209,10 +1209,10 @@ impl Engine {
         let reported: HashMap<(String, String), v1::Task> = register
             .tasks
             .into_iter()
-            .filter_map(|t| {
+            .map(|t| {
                 let f = t.framework_id.value.clone();
                 let id = t.task_id.value.clone();
-                Some(((f, id), t))
+                ((f, id), t)
             })
             .collect();
         let reported_frameworks: HashMap<String, v1::FrameworkInfo> = register
