@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::agent::Query;
 use crate::files::{self, FilesError};
-use crate::{executor_api, operator};
 use crate::VERSION;
+use crate::{executor_api, operator};
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -42,7 +42,10 @@ pub fn router(state: HttpState) -> Router {
     router
         .route("/version", get(version))
         .route("/monitor/statistics", get(operator::monitor_statistics))
-        .route("/monitor/statistics.json", get(operator::monitor_statistics))
+        .route(
+            "/monitor/statistics.json",
+            get(operator::monitor_statistics),
+        )
         .route("/metrics/snapshot", get(operator::metrics_snapshot))
         .route("/files/browse", get(browse))
         .route("/files/browse.json", get(browse))

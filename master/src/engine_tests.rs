@@ -241,7 +241,12 @@ fn declined_offers_stay_filtered_until_refuse_seconds_pass() {
     let filters = v1::Filters {
         refuse_seconds: Some(5.0),
     };
-    e.decline(&f.id, std::slice::from_ref(&offer.id), Some(&filters), Duration::ZERO);
+    e.decline(
+        &f.id,
+        std::slice::from_ref(&offer.id),
+        Some(&filters),
+        Duration::ZERO,
+    );
     e.allocate(Duration::from_secs(4), true);
     assert!(f.offers().is_empty(), "filtered for 5 s");
     e.allocate(Duration::from_secs(6), true);

@@ -11,7 +11,7 @@
 //!                        └──UPDATE──▶ WorkloadStats ──ACKNOWLEDGE (spawned, bounded)──▶ master
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use mesos_common::resources::{Resources, Value};
 use mesos_proto::v1::scheduler::event;
 use mesos_proto::v1::scheduler::Call;
 use mesos_proto::v1::{self, Offer, TaskState};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
@@ -58,6 +58,10 @@ pub struct WorkloadConfig {
     pub seed: u64,
     /// Calls (accepts, declines, acknowledgements) in flight at once.
     pub concurrency: usize,
+    /// Tasks launched but not yet acknowledged RUNNING, at most; offers wait meanwhile.
+    /// A master drops a framework whose event stream falls too far behind, and launching
+    /// everything at once makes every agent answer at once.
+    pub max_in_flight: Option<u64>,
 }
 
 impl WorkloadConfig {
@@ -74,6 +78,7 @@ impl WorkloadConfig {
             refuse_seconds: 5.0,
             seed: 1,
             concurrency: 64,
+            max_in_flight: None,
         }
     }
 }
@@ -213,6 +218,10 @@ struct Driver {
     /// ACCEPT time of each task not yet seen RUNNING.
     accepted_at: HashMap<u64, Instant>,
     calls: mpsc::UnboundedSender<Job>,
+    /// Offers waiting for room in the launch window, with their resources.
+    held: VecDeque<(Offer, Resources)>,
+    /// Signalled when a task leaves the launch window.
+    freed: Arc<Notify>,
 }
 
 /// A call waiting for one of the workload's call workers.
@@ -224,6 +233,7 @@ struct Job {
 
 impl Driver {
     fn new(config: WorkloadConfig, scheduler: Scheduler, stats: Arc<WorkloadStats>) -> Self {
+        let freed = Arc::new(Notify::new());
         let task_resources = Resources::parse(&config.task_resources)
             .unwrap_or_else(|e| panic!("invalid task resources '{}': {e}", config.task_resources));
         let task_scalars = task_resources
@@ -237,7 +247,10 @@ impl Driver {
             mesos_common::wire::resources_to_proto(&task_resources, Some(&config.role));
         Driver {
             stream: seed::stream_of(&config.name),
+            held: VecDeque::new(),
+            freed: freed.clone(),
             calls: start_call_workers(
+                freed,
                 config.concurrency,
                 scheduler.clone(),
                 stats.clone(),
@@ -258,9 +271,14 @@ impl Driver {
         mut events: mesos_cli::scheduler::Events,
         mut stop: watch::Receiver<bool>,
     ) {
+        let freed = self.freed.clone();
         loop {
             let event = tokio::select! {
                 e = events.next() => e,
+                _ = freed.notified(), if !self.held.is_empty() => {
+                    self.launch_held();
+                    continue;
+                }
                 _ = stop.changed() => return,
             };
             match event {
@@ -269,6 +287,8 @@ impl Driver {
                     let _ = self.stats.subscribed_at.set(Instant::now());
                 }
                 Some(SchedulerEvent::Disconnected { reason }) => {
+                    // The master rescinds the offers of a disconnected framework.
+                    self.held.clear();
                     self.stats.disconnections.fetch_add(1, Ordering::Relaxed);
                     if !*stop.borrow() {
                         warn!(framework = %self.config.name, %reason, "benchmark framework disconnected");
@@ -282,6 +302,11 @@ impl Driver {
                     event::Type::Update => {
                         if let Some(update) = event.update {
                             self.update(update.status);
+                        }
+                    }
+                    event::Type::Rescind => {
+                        if let Some(rescind) = event.rescind {
+                            self.held.retain(|(o, _)| o.id != rescind.offer_id);
                         }
                     }
                     _ => {}
@@ -340,12 +365,39 @@ impl Driver {
         self.stats
             .offers
             .fetch_add(offers.len() as u64, Ordering::Relaxed);
-        let filters = Some(calls::refuse_for(self.config.refuse_seconds));
         let mut declined = Vec::new();
         for offer in offers {
             let offered =
                 mesos_common::wire::resources_from_proto(&offer.resources).unwrap_or_default();
-            let count = self.fit(&offered);
+            if self.fit(&offered) == 0 {
+                declined.push(offer.id);
+            } else {
+                self.held.push_back((offer, offered));
+            }
+        }
+        self.decline(declined);
+        self.launch_held();
+    }
+
+    /// Tasks launched and neither acknowledged RUNNING nor ended otherwise.
+    fn in_flight(&self) -> u64 {
+        let stats = &self.stats;
+        let done = stats.running_acked.load(Ordering::Relaxed)
+            + stats.other_terminal.load(Ordering::Relaxed);
+        stats.launched.load(Ordering::Relaxed).saturating_sub(done)
+    }
+
+    /// Launches on held offers as far as the window allows; declines those no longer needed.
+    fn launch_held(&mut self) {
+        let filters = Some(calls::refuse_for(self.config.refuse_seconds));
+        let window = self.config.max_in_flight.unwrap_or(u64::MAX);
+        let mut declined = Vec::new();
+        while let Some((_, offered)) = self.held.front() {
+            let count = self.fit(offered);
+            if count > 0 && self.in_flight().saturating_add(count) > window {
+                break;
+            }
+            let (offer, _) = self.held.pop_front().expect("peeked");
             if count == 0 {
                 declined.push(offer.id);
                 continue;
@@ -363,12 +415,18 @@ impl Driver {
             self.stats.launched.fetch_add(count, Ordering::Relaxed);
             self.spawn_call(calls::launch(offer.id, tasks, filters));
         }
-        if !declined.is_empty() {
-            self.stats
-                .declined
-                .fetch_add(declined.len() as u64, Ordering::Relaxed);
-            self.spawn_call(calls::decline(declined, filters));
+        self.decline(declined);
+    }
+
+    fn decline(&self, offers: Vec<v1::OfferId>) {
+        if offers.is_empty() {
+            return;
         }
+        self.stats
+            .declined
+            .fetch_add(offers.len() as u64, Ordering::Relaxed);
+        let filters = Some(calls::refuse_for(self.config.refuse_seconds));
+        self.spawn_call(calls::decline(offers, filters));
     }
 
     fn spawn_call(&self, call: Call) {
@@ -406,6 +464,7 @@ impl Driver {
             }
             s if s.is_terminal() => {
                 self.stats.other_terminal.fetch_add(1, Ordering::Relaxed);
+                self.freed.notify_one();
                 if !self.stats.tearing_down.load(Ordering::Relaxed) {
                     warn!(task = %status.task_id.value, state = ?s, message = ?status.message, "task did not finish");
                 }
@@ -425,6 +484,7 @@ impl Driver {
 /// Starts `workers` tasks making the queued calls, each one call at a time (so at most
 /// `workers` connections to the master); returns the queue.
 fn start_call_workers(
+    freed: Arc<Notify>,
     workers: usize,
     scheduler: Scheduler,
     stats: Arc<WorkloadStats>,
@@ -434,6 +494,7 @@ fn start_call_workers(
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     for _ in 0..workers.max(1) {
         let (rx, scheduler, stats) = (rx.clone(), scheduler.clone(), stats.clone());
+        let freed = freed.clone();
         tokio::spawn(async move {
             loop {
                 let Some(job) = rx.lock().await.recv().await else {
@@ -455,6 +516,7 @@ fn start_call_workers(
                         stats.acknowledged.fetch_add(1, Ordering::Relaxed);
                         if job.first_running_ack {
                             let acked = stats.running_acked.fetch_add(1, Ordering::Relaxed) + 1;
+                            freed.notify_one();
                             if Some(acked) == target {
                                 let _ = stats.all_running_acked_at.set(Instant::now());
                             }
