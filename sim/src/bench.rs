@@ -286,6 +286,7 @@ fn launcher(
     let mut config = WorkloadConfig::new(name, address);
     config.tasks = Some(tasks as u64);
     config.seed = options.seed;
+    config.max_in_flight = Some(LAUNCH_WINDOW);
     config
 }
 
