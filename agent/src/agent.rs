@@ -33,6 +33,7 @@ use crate::{AgentError, VERSION};
 
 pub mod executors;
 mod state;
+mod task_groups;
 pub mod views;
 
 /// Grace period between SIGTERM and SIGKILL when neither the task nor the kill says.
@@ -128,11 +129,59 @@ struct Task {
     docker: Option<KillSwitch>,
     /// The container's addresses and port mappings (Docker tasks), for status updates.
     network_infos: Vec<NetworkInfo>,
+    /// The executor's container, for a task of a task group: the task's own container is
+    /// nested in it (Mesos's default executor runs each task in a child container).
+    parent_container_id: Option<String>,
 }
 
 impl Task {
     fn id(&self) -> &str {
         &self.info.task_id.value
+    }
+
+    /// The id of the executor the task runs under: its ExecutorInfo's (custom executors and
+    /// task groups), else the task's own (the agent is its command executor).
+    fn executor_id(&self) -> &str {
+        self.info
+            .executor
+            .as_ref()
+            .map(|e| e.executor_id.value.as_str())
+            .unwrap_or_else(|| self.id())
+    }
+
+    /// A task of a task group, run by the default executor.
+    fn in_group(&self) -> bool {
+        self.info
+            .executor
+            .as_ref()
+            .is_some_and(|e| e.r#type() == v1::executor_info::Type::Default)
+    }
+
+    /// The executor's sandbox: a task group's tasks have theirs under it, at
+    /// `<executor sandbox>/containers/<container id>`.
+    fn executor_directory(&self) -> &std::path::Path {
+        match self.parent_container_id {
+            Some(_) => self
+                .run
+                .sandbox
+                .parent()
+                .and_then(|p| p.parent())
+                .unwrap_or(&self.run.sandbox),
+            None => &self.run.sandbox,
+        }
+    }
+
+    /// The task's ContainerID, nested in the executor's for task groups.
+    fn container(&self) -> ContainerId {
+        ContainerId {
+            value: self.container_id.clone(),
+            parent: self.parent_container_id.as_ref().map(|parent| {
+                Box::new(ContainerId {
+                    value: parent.clone(),
+                    parent: None,
+                })
+            }),
+        }
     }
 
     fn key(&self) -> StreamKey {
@@ -235,6 +284,7 @@ pub struct Core {
     exits: mpsc::UnboundedSender<Exit>,
     docker: Option<DockerRuntime>,
     executors: executors::Executors,
+    groups: task_groups::DefaultExecutors,
 }
 
 fn now_secs() -> f64 {
@@ -268,6 +318,7 @@ impl Core {
             exits,
             docker: setup.docker,
             executors: executors::Executors::default(),
+            groups: task_groups::DefaultExecutors::default(),
             config: setup.config,
         }
     }
@@ -340,9 +391,19 @@ impl Core {
                 .exists();
             self.frameworks.insert(id, framework);
         }
+        for run in &recovered.runs {
+            if self
+                .frameworks
+                .get(&run.framework_id)
+                .is_some_and(|f| !f.removed)
+            {
+                self.recover_default_executor(run);
+            }
+        }
         for run in recovered.runs {
             self.recover_run(run);
         }
+        self.retire_idle_default_executors();
         let idle: Vec<String> = self
             .frameworks
             .iter()
@@ -386,6 +447,7 @@ impl Core {
             killing: run.paths.killed().exists(),
             docker: None,
             network_infos: Vec::new(),
+            parent_container_id: run.parent.as_ref().map(|p| p.container_id.clone()),
             run: run.paths.clone(),
             info: run.task,
         };
@@ -431,7 +493,8 @@ impl Core {
             None => {
                 let status = ExitStatus::read(&run.paths);
                 info!(?status, "task ended while the agent was down");
-                self.on_exit(Exit {
+                // Handled once every run is recovered (a task group needs all its tasks).
+                let _ = self.exits.send(Exit {
                     key,
                     container_id,
                     status,
@@ -562,23 +625,7 @@ impl Core {
                         error!(message = %r.message, "the master refused this agent; stopping");
                         return Err(AgentError::Refused(r.message));
                     }
-                    master_message::Message::RunTaskGroup(group) => {
-                        let framework_id = group
-                            .framework_info
-                            .id
-                            .as_ref()
-                            .map(|i| i.value.clone())
-                            .unwrap_or_default();
-                        for task in &group.task_group.tasks {
-                            self.send_unreliable(
-                                &framework_id,
-                                &task.task_id.value,
-                                TaskState::TaskFailed,
-                                "Task groups (LAUNCH_GROUP) are not supported by this agent yet",
-                                task_status::Reason::ContainerLaunchFailed,
-                            );
-                        }
-                    }
+                    master_message::Message::RunTaskGroup(group) => self.on_run_task_group(group),
                     master_message::Message::ShutdownExecutor(s) => self.on_shutdown_executor(s),
                     // The link answers pings itself.
                     master_message::Message::Ping(_) => {}
@@ -615,7 +662,7 @@ impl Core {
             framework_id: FrameworkId {
                 value: task.framework_id.clone(),
             },
-            executor_id: None,
+            executor_id: task.info.executor.as_ref().map(|e| e.executor_id.clone()),
             agent_id: AgentId {
                 value: self.agent_id.clone().unwrap_or_default(),
             },
@@ -742,6 +789,7 @@ impl Core {
                 killing: false,
                 docker: None,
                 network_infos: Vec::new(),
+                parent_container_id: None,
                 info: task.clone(),
             },
         );
@@ -958,15 +1006,12 @@ impl Core {
             reason: reason.map(|r| r as i32),
             agent_id: Some(AgentId { value: agent_id }),
             executor_id: Some(ExecutorId {
-                value: key.task_id.clone(),
+                value: task.executor_id().to_string(),
             }),
             timestamp: Some(now_secs()),
             uuid: Some(mesos_common::ids::new_uuid_bytes()),
             container_status: Some(ContainerStatus {
-                container_id: Some(ContainerId {
-                    value: task.container_id.clone(),
-                    parent: None,
-                }),
+                container_id: Some(task.container()),
                 network_infos: task.network_infos.clone(),
                 ..Default::default()
             }),
@@ -1046,6 +1091,7 @@ impl Core {
         if removed {
             let task = framework.tasks.remove(&key.task_id).expect("present");
             framework.complete(task);
+            self.group_task_ended(&key, TaskState::TaskKilled);
             self.retire_framework_if_idle(&key.framework_id);
             return;
         }
@@ -1086,6 +1132,7 @@ impl Core {
         };
         info!(message, "task ended");
         self.update(&key, state, Some(message), reason, source);
+        self.group_task_ended(&key, state);
     }
 
     pub fn on_container_event(&mut self, event: ContainerEvent) {

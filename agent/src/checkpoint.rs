@@ -15,7 +15,7 @@ use mesos_proto::v1::{AgentInfo, FrameworkInfo, TaskInfo};
 use prost_reflect::ReflectMessage;
 use serde_json::json;
 
-use crate::paths::{replace_symlink, subdirectories, write_atomic, Layout, RunPaths};
+use crate::paths::{replace_symlink, subdirectories, write_atomic, Layout, RunPaths, NESTED};
 use crate::status_update::{Journal, Record, StreamKey};
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -138,6 +138,17 @@ pub struct RecoveredRun {
     pub task: TaskInfo,
     pub paths: RunPaths,
     pub records: Vec<Record>,
+    /// Set for a task of a task group: the executor's run its container is nested in.
+    pub parent: Option<ParentRun>,
+}
+
+/// The default executor's run that a task group's task container is nested in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentRun {
+    pub container_id: String,
+    pub paths: RunPaths,
+    /// The task ids of the task's group.
+    pub group: Vec<String>,
 }
 
 /// Everything checkpointed under an agent id.
@@ -165,19 +176,36 @@ pub fn recover_runs(layout: &Layout, agent_id: &str) -> RecoveredState {
             let runs = executors.join(&executor_id).join("runs");
             for container_id in subdirectories(&runs) {
                 let paths = layout.run(agent_id, &framework_id, &executor_id, &container_id);
-                for task_id in subdirectories(&paths.meta.join("tasks")) {
-                    match read_message::<TaskInfo>(&paths.task_info(&task_id)) {
-                        Ok(task) => state.runs.push(RecoveredRun {
-                            framework_id: framework_id.clone(),
-                            container_id: container_id.clone(),
-                            records: read_journal(&paths.task_updates(&task_id)),
-                            task,
-                            paths: paths.clone(),
-                        }),
-                        Err(e) => tracing::warn!(
-                            framework_id, task_id, error = %e,
-                            "skipping task without a readable task.info"
-                        ),
+                let mut found = vec![(container_id.clone(), paths.clone(), None)];
+                for nested in subdirectories(&paths.meta.join(NESTED)) {
+                    let child = paths.nested(&nested);
+                    let group = std::fs::read(child.task_group())
+                        .ok()
+                        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                        .unwrap_or_default();
+                    let parent = ParentRun {
+                        container_id: container_id.clone(),
+                        paths: paths.clone(),
+                        group,
+                    };
+                    found.push((nested, child, Some(parent)));
+                }
+                for (container_id, paths, parent) in found {
+                    for task_id in subdirectories(&paths.meta.join("tasks")) {
+                        match read_message::<TaskInfo>(&paths.task_info(&task_id)) {
+                            Ok(task) => state.runs.push(RecoveredRun {
+                                framework_id: framework_id.clone(),
+                                container_id: container_id.clone(),
+                                records: read_journal(&paths.task_updates(&task_id)),
+                                task,
+                                paths: paths.clone(),
+                                parent: parent.clone(),
+                            }),
+                            Err(e) => tracing::warn!(
+                                framework_id, task_id, error = %e,
+                                "skipping task without a readable task.info"
+                            ),
+                        }
                     }
                 }
             }
@@ -277,5 +305,29 @@ mod tests {
         assert_eq!(state.runs[0].container_id, "c1");
         assert_eq!(state.runs[0].task, task);
         assert_eq!(state.runs[0].records, vec![Record::Update(update(2))]);
+        assert_eq!(state.runs[0].parent, None);
+
+        // A task of a task group, in a container nested in its executor's run.
+        let executor = layout.run("A-S0", "f", "e", "c2");
+        let child = executor.nested("k1");
+        let grouped = TaskInfo {
+            name: "g".into(),
+            task_id: TaskId { value: "g1".into() },
+            ..Default::default()
+        };
+        write_message(&child.task_info("g1"), &grouped).unwrap();
+        write_atomic(&child.task_group(), br#"["g1","g2"]"#).unwrap();
+        let state = recover_runs(&layout, "A-S0");
+        let run = state
+            .runs
+            .iter()
+            .find(|r| r.task.task_id.value == "g1")
+            .unwrap();
+        assert_eq!(run.container_id, "k1");
+        assert_eq!(run.paths, child);
+        let parent = run.parent.as_ref().unwrap();
+        assert_eq!(parent.container_id, "c2");
+        assert_eq!(parent.paths, executor);
+        assert_eq!(parent.group, ["g1", "g2"]);
     }
 }

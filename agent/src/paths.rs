@@ -11,8 +11,13 @@
 //!        killed              present once the agent started killing the task
 //!        tasks/<taskId>/task.info      TaskInfo
 //!        tasks/<taskId>/task.updates   status update journal (JSON lines)
+//!        containers/<containerId>/     a task of a task group, in a container nested in
+//!                                      the default executor's: pids/, exit_status, killed,
+//!                                      task_group (its group's task ids) and tasks/<taskId>/
 //! <work_dir>/slaves/<agentId>/frameworks/<fwId>/executors/<execId>/runs/<containerId>/
 //!        stdout, stderr      the sandbox; `runs/latest` links to the newest run
+//!        containers/<containerId>/     sandbox of a task of a task group (its MESOS_SANDBOX)
+//!        tasks/<taskId> -> containers/<containerId>   (made by the default executor)
 //! ```
 //!
 //! Ids come from the network and become path components, so [`valid_id`] guards them.
@@ -66,7 +71,25 @@ impl RunPaths {
     pub fn task_updates(&self, task_id: &str) -> PathBuf {
         self.task_dir(task_id).join("task.updates")
     }
+
+    /// The run of a container nested in this one (a task of a task group under the
+    /// default executor): `containers/<container id>` in both the checkpoint directory and
+    /// the sandbox, as Mesos lays out child containers.
+    pub fn nested(&self, container_id: &str) -> RunPaths {
+        RunPaths {
+            meta: self.meta.join(NESTED).join(container_id),
+            sandbox: self.sandbox.join(NESTED).join(container_id),
+        }
+    }
+
+    /// The task ids of the task group a nested run belongs to (JSON array).
+    pub fn task_group(&self) -> PathBuf {
+        self.meta.join("task_group")
+    }
 }
+
+/// Directory of nested containers inside a run.
+pub const NESTED: &str = "containers";
 
 /// The layout rooted at `--work_dir`.
 #[derive(Debug, Clone)]
@@ -206,6 +229,16 @@ mod tests {
         assert_eq!(
             run.task_updates("T"),
             PathBuf::from("/w/meta/slaves/A/frameworks/F/executors/E/runs/C/tasks/T/task.updates")
+        );
+        assert_eq!(
+            run.nested("K").sandbox,
+            PathBuf::from("/w/slaves/A/frameworks/F/executors/E/runs/C/containers/K")
+        );
+        assert_eq!(
+            run.nested("K").task_info("T"),
+            PathBuf::from(
+                "/w/meta/slaves/A/frameworks/F/executors/E/runs/C/containers/K/tasks/T/task.info"
+            )
         );
         assert_eq!(
             layout.latest_agent_link(),

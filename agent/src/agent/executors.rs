@@ -83,6 +83,14 @@ pub struct Executors {
     by_id: BTreeMap<(String, String), Executor>,
 }
 
+impl Executors {
+    /// Whether a custom executor of that id runs.
+    pub(crate) fn contains(&self, framework_id: &str, executor_id: &str) -> bool {
+        self.by_id
+            .contains_key(&(framework_id.to_string(), executor_id.to_string()))
+    }
+}
+
 fn event(kind: event::Type) -> executor::Event {
     executor::Event {
         r#type: Some(kind as i32),
@@ -221,6 +229,7 @@ impl Core {
                     killing: false,
                     docker: None,
                     network_infos: Vec::new(),
+                    parent_container_id: None,
                     info: task.clone(),
                 },
             );
@@ -601,6 +610,9 @@ impl Core {
             shutdown.executor_id.value.clone(),
         );
         if !self.executors.by_id.contains_key(&key) {
+            if self.shutdown_default_executor(&key) {
+                return;
+            }
             warn!(executor_id = %key.1, "shutdown of an executor this agent does not run");
             return;
         }

@@ -64,16 +64,40 @@ impl Core {
 
     fn framework_json(&self, framework: &Framework) -> serde_json::Value {
         let info = &framework.info;
-        let executors: Vec<serde_json::Value> = framework
-            .tasks
-            .values()
-            .map(|t| self.executor_json(t))
-            .collect();
-        let completed: Vec<serde_json::Value> = framework
-            .completed
-            .iter()
-            .map(|t| self.executor_json(t))
-            .collect();
+        // Tasks by executor (a custom or default executor runs several), in the order the
+        // executors first appear: (executor id, tasks held, completed tasks).
+        let mut by_executor: Vec<(&str, Vec<&Task>, Vec<&Task>)> = Vec::new();
+        let held = framework.tasks.values().map(|t| (t, true));
+        let done = framework.completed.iter().map(|t| (t, false));
+        for (task, is_held) in held.chain(done) {
+            let id = task.executor_id();
+            let i = match by_executor.iter().position(|(e, _, _)| *e == id) {
+                Some(i) => i,
+                None => {
+                    by_executor.push((id, Vec::new(), Vec::new()));
+                    by_executor.len() - 1
+                }
+            };
+            match is_held {
+                true => by_executor[i].1.push(task),
+                false => by_executor[i].2.push(task),
+            }
+        }
+        let framework_id = framework.id();
+        let (mut executors, mut completed) = (Vec::new(), Vec::new());
+        for (executor_id, held, done) in &by_executor {
+            let running = !held.is_empty()
+                || self.executors.contains(framework_id, executor_id)
+                || self
+                    .groups
+                    .by_id
+                    .contains_key(&(framework_id.to_string(), executor_id.to_string()));
+            let json = self.executor_json(held, done);
+            match running {
+                true => executors.push(json),
+                false => completed.push(json),
+            }
+        }
         let capabilities: Vec<&str> = info
             .capabilities
             .iter()
@@ -95,25 +119,65 @@ impl Core {
         })
     }
 
-    fn executor_json(&self, task: &Task) -> serde_json::Value {
-        let task_json = self.task_json(task);
-        let (live, done) = if task.state.is_terminal() || task.exited {
-            (vec![], vec![task_json])
-        } else {
-            (vec![task_json], vec![])
+    /// One executor with its tasks: those the agent holds (`tasks` while they run, else
+    /// `completed_tasks`) and those already completed. Either list may be empty, not both.
+    fn executor_json(&self, held: &[&Task], done: &[&Task]) -> serde_json::Value {
+        let newest = held.last().or(done.last()).expect("an executor has a task");
+        let (live, ended): (Vec<&Task>, Vec<&Task>) = held
+            .iter()
+            .partition(|t| !(t.state.is_terminal() || t.exited));
+        let tasks: Vec<serde_json::Value> = live.iter().map(|t| self.task_json(t)).collect();
+        let completed: Vec<serde_json::Value> = ended
+            .iter()
+            .chain(done.iter())
+            .map(|t| self.task_json(t))
+            .collect();
+        let task_resources = |t: &Task| {
+            mesos_common::wire::resources_from_proto(&t.info.resources).unwrap_or_default()
+        };
+        let (kind, name, source, resources) = match &newest.info.executor {
+            None => (
+                "COMMAND",
+                newest.executor_name(),
+                newest.id().to_string(),
+                task_resources(newest),
+            ),
+            Some(executor) => {
+                // The executor's own resources plus those of the tasks it runs.
+                let mut resources = mesos_common::wire::resources_from_proto(&executor.resources)
+                    .unwrap_or_default();
+                for task in &live {
+                    resources.add(&task_resources(task));
+                }
+                #[allow(deprecated)] // still reported by Mesos
+                let source = executor
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| executor.executor_id.value.clone());
+                let kind = match newest.in_group() {
+                    true => "DEFAULT",
+                    false => "CUSTOM",
+                };
+                (
+                    kind,
+                    executor.name.clone().unwrap_or_default(),
+                    source,
+                    resources,
+                )
+            }
         };
         json!({
-            "id": task.id(),
-            "name": task.executor_name(),
-            "source": task.id(),
-            "framework_id": task.framework_id,
-            "container": task.container_id,
-            "directory": task.run.sandbox.display().to_string(),
-            "resources": mesos_common::wire::resources_state_json(&mesos_common::wire::resources_from_proto(&task.info.resources).unwrap_or_default()),
-            "type": "COMMAND",
-            "tasks": live,
+            "id": newest.executor_id(),
+            "name": name,
+            "source": source,
+            "framework_id": newest.framework_id,
+            "container": newest.parent_container_id.as_ref().unwrap_or(&newest.container_id),
+            "directory": newest.executor_directory().display().to_string(),
+            "resources": mesos_common::wire::resources_state_json(&resources),
+            "type": kind,
+            "tasks": tasks,
             "queued_tasks": [],
-            "completed_tasks": done,
+            "completed_tasks": completed,
         })
     }
 
@@ -139,7 +203,7 @@ impl Core {
             "id": task.id(),
             "name": task.info.name,
             "framework_id": task.framework_id,
-            "executor_id": "",
+            "executor_id": task.info.executor.as_ref().map(|e| e.executor_id.value.clone()).unwrap_or_default(),
             "slave_id": self.agent_id.clone().unwrap_or_default(),
             "state": task.state.as_str_name(),
             "resources": mesos_common::wire::resources_state_json(&mesos_common::wire::resources_from_proto(&task.info.resources).unwrap_or_default()),

@@ -231,7 +231,7 @@ impl Core {
                 let resources = task.resources();
                 ContainerView {
                     framework_id: task.framework_id.clone(),
-                    executor_id: task.id().to_string(),
+                    executor_id: task.executor_id().to_string(),
                     executor_name: task.executor_name(),
                     source: task.id().to_string(),
                     container_id: task.container_id.clone(),
