@@ -1680,6 +1680,7 @@ impl Engine {
                 self.remove_offer(&offer, true, now);
             }
         }
+        crate::operator::admin::tick(self, now);
     }
 
     /// Runs an allocation cycle if anything may have changed (or `force`), sending offers.

@@ -3,7 +3,8 @@
 //!
 //! It holds the admitted agents (their AgentInfo), the agents marked unreachable, the
 //! frameworks (active ones with their FrameworkInfo, removed ones by id), role weights and
-//! quotas. Tasks are not in it: agents report their tasks when they re-register.
+//! quotas, and what the operator decided (agents gone, deactivated or drained, quota
+//! configs). Tasks are not in it: agents report their tasks when they re-register.
 //!
 //! ```text
 //!   actor (every 100 ms) ──RegistryTracker::changed──▶ bytes ──watch──▶ writer (election)
@@ -32,6 +33,7 @@ use tracing::{info, warn};
 use zookeeper_async::CreateMode;
 
 use crate::engine::Engine;
+use crate::operator::admin::{self, OperatorRecords};
 
 /// Name of the registry node under the election path.
 pub(crate) const REGISTRY_NODE: &str = "registry";
@@ -52,6 +54,8 @@ pub(crate) struct Registry {
     pub(crate) weights: BTreeMap<String, f64>,
     /// Role -> quota limits (`cpus:4;mem:1024`).
     pub(crate) quotas: BTreeMap<String, String>,
+    /// Agents gone, deactivated or drained, and quota configs, as the operator set them.
+    pub(crate) operator: OperatorRecords,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +138,7 @@ impl RegistryTracker {
         for (role, quota) in quotas(engine) {
             add(hash_of(("quota", role, quota)));
         }
+        add(hash_of(("operator", admin::revision(engine))));
         sum
     }
 
@@ -193,6 +198,7 @@ impl RegistryTracker {
                 .collect(),
             weights: engine.allocator.weights().into_iter().collect(),
             quotas: quotas(engine),
+            operator: admin::records(engine),
         }
     }
 }
@@ -226,6 +232,7 @@ pub(crate) fn recover(engine: &mut Engine, registry: &Registry, now: Duration) -
     for (id, time) in &registry.unreachable {
         engine.unreachable_agents.insert(id.clone(), *time);
     }
+    admin::restore(engine, &registry.operator);
     for id in &registry.removed_frameworks {
         // Through the ordinary removal, so that a removed framework looks the same to
         // every later check (SUBSCRIBE refused, listed as completed).
@@ -267,6 +274,10 @@ pub(crate) fn recover(engine: &mut Engine, registry: &Registry, now: Duration) -
     for json in &registry.agents {
         match mesos_proto::json::from_json_value::<v1::AgentInfo>(json) {
             Ok(info) => match info.id.as_ref().map(|i| i.value.clone()) {
+                Some(id) if registry.operator.gone.contains_key(&id) => {
+                    // Marked gone before the registry caught up with its removal.
+                    warn!(agent_id = %id, "registry lists a gone agent as admitted; not waiting for it");
+                }
                 Some(id) if !id.is_empty() => {
                     engine.unreachable_agents.remove(&id);
                     expected.insert(id, info);
@@ -422,6 +433,74 @@ mod tests {
         }
     }
 
+    fn operator_records() -> OperatorRecords {
+        OperatorRecords {
+            gone: BTreeMap::from([("a2".to_string(), 7.0)]),
+            deactivated: ["a1".to_string(), "a3".to_string()].into(),
+            drains: BTreeMap::from([(
+                "a3".to_string(),
+                serde_json::json!({
+                    "state": "DRAINING",
+                    "config": {"mark_gone": false, "max_grace_period": {"nanoseconds": 5000000000_u64}}
+                }),
+            )]),
+            quota_configs: vec![serde_json::json!({
+                "role": "prod",
+                "guarantees": {"cpus": {"value": 2.0}},
+                "limits": {"cpus": {"value": 4.0}}
+            })],
+        }
+    }
+
+    #[test]
+    fn operator_records_survive_a_change_of_leader() {
+        let registry = Registry {
+            agents: ["a1", "a2", "a3"]
+                .map(|id| mesos_proto::json::to_json_value(&agent_info(id)))
+                .to_vec(),
+            unreachable: BTreeMap::from([("a2".to_string(), 3.0)]),
+            quotas: BTreeMap::from([("prod".to_string(), "cpus:4".to_string())]),
+            operator: operator_records(),
+            ..Default::default()
+        };
+        let mut e = engine();
+        let expected = recover(&mut e, &registry, Duration::ZERO);
+        // A gone agent is neither expected nor unreachable, and is refused if it comes.
+        assert_eq!(expected.keys().collect::<Vec<_>>(), ["a1", "a3"]);
+        assert!(!e.unreachable_agents.contains_key("a2"));
+        assert!(admin::refusal(&e, "a2").is_some());
+        assert!(admin::refusal(&e, "a1").is_none());
+        // Deactivation and the drain are back, as is the quota config for GET_QUOTA.
+        let (deactivated, drain) = admin::agent_status(&e, "a3");
+        assert!(deactivated);
+        let drain = drain.expect("drain info");
+        assert_eq!(drain.state(), v1::DrainState::Draining);
+        assert_eq!(
+            drain.config.max_grace_period.map(|d| d.nanoseconds),
+            Some(5_000_000_000)
+        );
+        assert!(admin::agent_status(&e, "a1").0);
+        let quota = admin::quota_status(&e);
+        assert_eq!(quota.status.configs.len(), 1);
+        assert_eq!(quota.status.configs[0].guarantees["cpus"].value, 2.0);
+
+        // Written back unchanged; any operator change rewrites the registry.
+        let mut tracker = RegistryTracker::default();
+        let bytes = tracker.changed(&e, &expected).expect("first snapshot");
+        let written: Registry = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(written.operator, registry.operator);
+        assert!(tracker.changed(&e, &expected).is_none());
+        admin::write(&mut e, |_| ());
+        assert!(tracker.changed(&e, &expected).is_some());
+    }
+
+    #[test]
+    fn a_registry_without_operator_records_still_loads() {
+        let old = br#"{"agents":[],"weights":{"prod":2.0},"quotas":{}}"#;
+        let registry: Registry = serde_json::from_slice(old).unwrap();
+        assert_eq!(registry.operator, OperatorRecords::default());
+    }
+
     #[test]
     fn registry_round_trips_through_an_engine() {
         let registry = Registry {
@@ -436,6 +515,7 @@ mod tests {
             removed_frameworks: vec!["f0".into()],
             weights: BTreeMap::from([("prod".to_string(), 2.0)]),
             quotas: BTreeMap::from([("prod".to_string(), "cpus:4;mem:1024".to_string())]),
+            operator: OperatorRecords::default(),
         };
         let mut e = engine();
         let now = Duration::from_secs(5);

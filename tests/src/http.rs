@@ -81,6 +81,45 @@ pub async fn post(url: &str, body: impl Into<reqwest::Body>, headers: &[(&str, &
         .unwrap_or_else(|e| panic!("POST {url} failed: {e}"))
 }
 
+/// POSTs a JSON call to an operator API (`/api/v1` of a master or an agent), asking for a
+/// JSON answer.
+pub async fn operator_call(url: &str, body: &Value) -> Response {
+    post(
+        url,
+        body.to_string(),
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ],
+    )
+    .await
+}
+
+/// An operator call with no argument (`GET_STATE`...), expecting 200 and a JSON Response of
+/// the same type; returns the response's field for it (`get_state`...).
+pub async fn operator_get(url: &str, kind: &str) -> Value {
+    let response = operator_call(url, &serde_json::json!({ "type": kind })).await;
+    assert_eq!(response.status, 200, "{kind}: {}", response.body);
+    assert!(
+        response
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/json")),
+        "{kind}: {:?}",
+        response.headers
+    );
+    let body = response.json();
+    assert_eq!(body["type"], kind, "{body}");
+    body[kind.to_ascii_lowercase()].clone()
+}
+
+/// An operator call expected to answer an empty 200.
+pub async fn operator_act(url: &str, body: &Value) {
+    let kind = body["type"].as_str().unwrap_or("?").to_string();
+    let response = operator_call(url, body).await;
+    assert_eq!(response.status, 200, "{kind}: {}", response.body);
+    assert!(response.body.is_empty(), "{kind}: {}", response.body);
+}
+
 /// What came back on a raw connection.
 #[derive(Debug, Clone)]
 pub struct RawResponse {

@@ -8,32 +8,13 @@ use prost::Message;
 use serde_json::{json, Value};
 
 async fn call(cluster: &Cluster, body: Value) -> http::Response {
-    http::post(
-        &cluster.agent_url(0, "/api/v1"),
-        body.to_string(),
-        &[
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        ],
-    )
-    .await
+    http::operator_call(&cluster.agent_url(0, "/api/v1"), &body).await
 }
 
 /// A call with no argument, expecting 200 and a Response of its type; returns the
-/// response's field for it (`get_state` for GET_STATE...).
+/// response's field for it.
 async fn get(cluster: &Cluster, kind: &str) -> Value {
-    let response = call(cluster, json!({ "type": kind })).await;
-    assert_eq!(response.status, 200, "{kind}: {}", response.body);
-    assert!(
-        response
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("application/json")),
-        "{kind}: {:?}",
-        response.headers
-    );
-    let body = response.json();
-    assert_eq!(body["type"], kind, "{body}");
-    body[kind.to_ascii_lowercase()].clone()
+    http::operator_get(&cluster.agent_url(0, "/api/v1"), kind).await
 }
 
 fn ids(list: &Value, pointer: &str) -> Vec<String> {

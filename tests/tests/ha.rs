@@ -461,6 +461,102 @@ async fn masters_cut_off_from_zookeeper_never_lead() {
     );
 }
 
+/// What the operator decided is in the registry: the next leader still keeps a
+/// deactivated agent out of offers, knows a drained agent is drained, refuses an agent
+/// marked gone, and answers GET_QUOTA as the old leader did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_decisions_survive_a_change_of_leader() {
+    let mut cluster = HaCluster::start(HaOptions {
+        zookeepers: 1,
+        masters: 2,
+        agents: 3,
+        ..HaOptions::default()
+    })
+    .await;
+    let leader = cluster.wait_for_leader().await;
+    cluster.wait_for_agents(3).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let state = cluster.agent_state(i).await;
+        ids.push(state["id"].as_str().expect("agent id").to_string());
+    }
+    let (deactivated, drained, gone) = (&ids[0], &ids[1], &ids[2]);
+    let agent_call = |kind: &str, agent_id: &str| {
+        let mut body = json!({ "type": kind });
+        body[kind.to_ascii_lowercase()] = json!({ "agent_id": { "value": agent_id } });
+        body
+    };
+    let api = cluster.master_url(leader, "/api/v1");
+    http::operator_act(&api, &agent_call("DEACTIVATE_AGENT", deactivated)).await;
+    http::operator_act(&api, &agent_call("DRAIN_AGENT", drained)).await;
+    http::operator_act(&api, &agent_call("MARK_AGENT_GONE", gone)).await;
+    let quota = json!({
+        "type": "UPDATE_QUOTA",
+        "update_quota": { "quota_configs": [{
+            "role": "ha-ops",
+            "guarantees": { "cpus": { "value": 0.5 } },
+            "limits": { "cpus": { "value": 1.0 } }
+        }]}
+    });
+    http::operator_act(&api, &quota).await;
+    assert!(
+        cluster.agents[2].proc.wait_exit(TIMEOUT).await.is_some(),
+        "the gone agent stops"
+    );
+
+    // Give the registry a moment to reach ZooKeeper, then kill the leader.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.masters[leader].proc.kill9();
+    let new_leader = cluster.wait_for_leader().await;
+    assert_ne!(new_leader, leader);
+    cluster.wait_for_agents(2).await;
+    let api = cluster.master_url(new_leader, "/api/v1");
+
+    // The gone agent comes back with its old id and is refused again.
+    cluster.agents[2].proc.restart();
+    assert!(
+        cluster.agents[2].proc.wait_exit(TIMEOUT).await.is_some(),
+        "the new leader refused the gone agent\n{}",
+        cluster.agents[2].proc.log_tail(20)
+    );
+
+    let agents = http::operator_get(&api, "GET_AGENTS").await;
+    let entry = |id: &str| {
+        agents["agents"].as_array().and_then(|list| {
+            list.iter()
+                .find(|a| a["agent_info"]["id"]["value"] == id)
+                .cloned()
+        })
+    };
+    let first = entry(deactivated).expect("deactivated agent listed");
+    assert_eq!(first["deactivated"], true, "{first}");
+    let second = entry(drained).expect("drained agent listed");
+    assert_eq!(second["deactivated"], true, "{second}");
+    assert_eq!(second["drain_info"]["state"], "DRAINED", "{second}");
+    assert!(entry(gone).is_none(), "{agents}");
+
+    let quota = http::operator_get(&api, "GET_QUOTA").await;
+    let configs = quota["status"]["configs"].as_array().expect("configs");
+    assert_eq!(configs.len(), 1, "{quota}");
+    assert_eq!(configs[0]["role"], "ha-ops");
+    assert_eq!(configs[0]["guarantees"]["cpus"]["value"], 0.5, "{quota}");
+    assert_eq!(configs[0]["limits"]["cpus"]["value"], 1.0, "{quota}");
+
+    // No offer comes from the deactivated or the drained agent: there is nothing to offer.
+    let mut sched = Scheduler::subscribe(
+        &cluster.master_addr(new_leader),
+        framework_info("ha-ops-probe"),
+    )
+    .await;
+    sched
+        .expect_none(
+            "an offer from a deactivated or drained agent",
+            Duration::from_secs(2),
+            |e| event_type(e) == "OFFERS",
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn mesos_resolve_without_zookeeper_fails_within_its_timeout() {
     let port = free_port();

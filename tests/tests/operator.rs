@@ -21,40 +21,18 @@ fn api_url(cluster: &Cluster) -> String {
 
 /// POSTs a JSON call; returns status and body.
 async fn call(cluster: &Cluster, body: Value) -> http::Response {
-    http::post(
-        &api_url(cluster),
-        body.to_string(),
-        &[
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        ],
-    )
-    .await
+    http::operator_call(&api_url(cluster), &body).await
 }
 
 /// A call with no argument, expecting 200 and a Response of the same type; returns the
 /// response's body field (`get_state` for GET_STATE...).
 async fn get(cluster: &Cluster, kind: &str) -> Value {
-    let response = call(cluster, json!({ "type": kind })).await;
-    assert_eq!(response.status, 200, "{kind}: {}", response.body);
-    assert!(
-        response
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("application/json")),
-        "{kind}: {:?}",
-        response.headers
-    );
-    let body = response.json();
-    assert_eq!(body["type"], kind, "{body}");
-    body[kind.to_ascii_lowercase()].clone()
+    http::operator_get(&api_url(cluster), kind).await
 }
 
 /// A call expected to answer an empty 200.
 async fn act(cluster: &Cluster, body: Value) {
-    let kind = body["type"].as_str().unwrap_or("?").to_string();
-    let response = call(cluster, body).await;
-    assert_eq!(response.status, 200, "{kind}: {}", response.body);
-    assert!(response.body.is_empty(), "{kind}: {}", response.body);
+    http::operator_act(&api_url(cluster), &body).await
 }
 
 /// POSTs a protobuf call asking for a protobuf answer.

@@ -3,7 +3,9 @@
 //! about it.
 //!
 //! The records live in `Engine::operator` ([`OperatorState`]), reached through [`read`] and
-//! [`write`].
+//! [`write`]. They are kept in the registry ([`OperatorRecords`]), so that a new leader
+//! still refuses gone agents, keeps deactivated ones out of offers, finishes drains and
+//! answers GET_QUOTA as the old one did.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -13,6 +15,8 @@ use mesos_proto::internal::{self, master_message};
 use mesos_proto::v1::master::{call, response};
 use mesos_proto::v1::task_status::Reason;
 use mesos_proto::v1::{self, quota, TaskState};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tracing::{info, warn};
 
 use super::OperatorError;
@@ -29,6 +33,11 @@ pub(crate) struct OperatorState {
     gone: BTreeMap<String, f64>,
     /// Roles with a non-default quota, as last set.
     quotas: BTreeMap<String, quota::QuotaConfig>,
+    /// Draining agents that (re-)registered since their tasks were last told to die: a
+    /// new leader learns of a drain from the registry, the agent from the new leader.
+    rekill: BTreeSet<String>,
+    /// Bumped by every [`write`]: the registry is rewritten when it moves.
+    revision: u64,
 }
 
 pub(crate) fn read<T>(e: &Engine, f: impl FnOnce(&OperatorState) -> T) -> T {
@@ -36,7 +45,84 @@ pub(crate) fn read<T>(e: &Engine, f: impl FnOnce(&OperatorState) -> T) -> T {
 }
 
 pub(crate) fn write<T>(e: &mut Engine, f: impl FnOnce(&mut OperatorState) -> T) -> T {
+    e.operator.revision = e.operator.revision.wrapping_add(1);
     f(&mut e.operator)
+}
+
+/// A number that changes whenever the operator records may have changed.
+pub(crate) fn revision(e: &Engine) -> u64 {
+    e.operator.revision
+}
+
+// ------------------------------------------------------------------------ registry
+
+/// The operator records as the registry keeps them (protobuf messages in Mesos's JSON
+/// mapping, so the registry stays readable by people).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct OperatorRecords {
+    /// Agents marked gone: id -> when (seconds since the epoch).
+    pub(crate) gone: BTreeMap<String, f64>,
+    /// Agents deactivated, directly or by a drain.
+    pub(crate) deactivated: BTreeSet<String>,
+    /// Agent id -> DrainInfo.
+    pub(crate) drains: BTreeMap<String, Value>,
+    /// QuotaConfig of every role with a non-default quota.
+    pub(crate) quota_configs: Vec<Value>,
+}
+
+pub(crate) fn records(e: &Engine) -> OperatorRecords {
+    read(e, |s| OperatorRecords {
+        gone: s.gone.clone(),
+        deactivated: s.deactivated.clone(),
+        drains: s
+            .drains
+            .iter()
+            .map(|(id, d)| (id.clone(), mesos_proto::json::to_json_value(d)))
+            .collect(),
+        quota_configs: s
+            .quotas
+            .values()
+            .map(mesos_proto::json::to_json_value)
+            .collect(),
+    })
+}
+
+/// Loads the records of a registry into a fresh engine. Quota limits reach the allocator
+/// through the registry's own `quotas`; here the configs come back for GET_QUOTA.
+/// Unreadable entries are skipped with a warning: a registry must never stop a leader.
+pub(crate) fn restore(e: &mut Engine, records: &OperatorRecords) {
+    let mut drains = BTreeMap::new();
+    for (id, json) in &records.drains {
+        match mesos_proto::json::from_json_value::<v1::DrainInfo>(json) {
+            Ok(info) => {
+                drains.insert(id.clone(), info);
+            }
+            Err(err) => {
+                warn!(agent_id = %id, error = %err, "registry holds an unreadable drain; skipped")
+            }
+        }
+    }
+    let mut quotas = BTreeMap::new();
+    for json in &records.quota_configs {
+        match mesos_proto::json::from_json_value::<quota::QuotaConfig>(json) {
+            Ok(config) => {
+                quotas.insert(config.role.clone(), config);
+            }
+            Err(err) => warn!(error = %err, "registry holds an unreadable quota config; skipped"),
+        }
+    }
+    write(e, |s| {
+        s.gone = records.gone.clone();
+        s.deactivated = records.deactivated.clone();
+        s.drains = drains;
+        s.quotas = quotas;
+        s.rekill.clear();
+    });
+    for id in records.gone.keys() {
+        // A gone agent is not unreachable: it is never coming back.
+        e.unreachable_agents.remove(id);
+    }
 }
 
 fn allocator_result(result: Result<(), crate::allocator::AllocatorError>) {
@@ -74,6 +160,47 @@ pub(crate) fn refusal(e: &Engine, agent_id: &str) -> Option<String> {
 pub(crate) fn agent_admitted(e: &mut Engine, agent_id: &str) {
     if read(e, |s| s.deactivated.contains(agent_id)) {
         allocator_result(e.allocator.deactivate_agent(agent_id));
+    }
+    let draining = read(e, |s| {
+        s.drains
+            .get(agent_id)
+            .is_some_and(|d| d.state() == v1::DrainState::Draining)
+    });
+    if draining {
+        // Told on the next tick, after the agent heard it is registered.
+        write(e, |s| s.rekill.insert(agent_id.to_string()));
+    }
+}
+
+/// Called on every engine tick: tells re-registered draining agents to kill their tasks
+/// again, and moves agents whose drain finished to DRAINED (and gone, if asked).
+pub(crate) fn tick(e: &mut Engine, now: Duration) {
+    let rekill = if read(e, |s| s.rekill.is_empty()) {
+        Vec::new()
+    } else {
+        write(e, |s| std::mem::take(&mut s.rekill).into_iter().collect())
+    };
+    for agent_id in rekill {
+        let max_grace = read(e, |s| {
+            s.drains
+                .get(&agent_id)
+                .and_then(|d| d.config.max_grace_period)
+        });
+        info!(
+            agent_id,
+            "draining agent re-registered: killing its tasks again"
+        );
+        kill_for_drain(e, &agent_id, max_grace);
+    }
+    let draining: Vec<String> = read(e, |s| {
+        s.drains
+            .iter()
+            .filter(|(_, d)| d.state() == v1::DrainState::Draining)
+            .map(|(id, _)| id.clone())
+            .collect()
+    });
+    for agent_id in draining {
+        check_drain(e, &agent_id, now);
     }
 }
 
@@ -183,6 +310,7 @@ fn unreachable_tasks_gone(e: &mut Engine, agent_id: &str) {
         for task in framework.completed_tasks.iter_mut() {
             if task.agent_id.value == agent_id && task.state() == TaskState::TaskUnreachable {
                 let status = gone_status(&task.task_id, agent_id);
+                let task = std::sync::Arc::make_mut(task);
                 task.set_state(TaskState::TaskGoneByOperator);
                 task.statuses.push(status.clone());
                 updates.push((framework.id.clone(), status));
@@ -267,8 +395,7 @@ pub(crate) fn drain_agent(
                 .saturating_add(i64::from(d.nanos)),
         }),
     };
-    let tasks: Vec<(String, String)> = agent.tasks.iter().cloned().collect();
-    info!(agent_id, tasks = tasks.len(), "draining agent");
+    info!(agent_id, tasks = agent.tasks.len(), "draining agent");
     let mut info = v1::DrainInfo {
         config: v1::DrainConfig {
             max_grace_period: max_grace,
@@ -283,6 +410,16 @@ pub(crate) fn drain_agent(
     });
     stop_offers(e, &agent_id, now);
 
+    kill_for_drain(e, &agent_id, max_grace);
+    Ok(check_drain(e, &agent_id, now))
+}
+
+/// Kills every live task on the agent, with kill grace periods capped at `max_grace`.
+fn kill_for_drain(e: &mut Engine, agent_id: &str, max_grace: Option<v1::DurationInfo>) {
+    let Some(agent) = e.agents.get(agent_id) else {
+        return;
+    };
+    let tasks: Vec<(String, String)> = agent.tasks.iter().cloned().collect();
     for (framework_id, task_id) in tasks {
         let Some(task) = e
             .frameworks
@@ -308,9 +445,8 @@ pub(crate) fn drain_agent(
                 grace_period: Some(g),
             }),
         };
-        e.send_to_agent(&agent_id, master_message::Message::KillTask(kill));
+        e.send_to_agent(agent_id, master_message::Message::KillTask(kill));
     }
-    Ok(check_drain(e, &agent_id, now))
 }
 
 /// Moves a draining agent to DRAINED once it runs no task, and marks it gone if asked to.

@@ -41,9 +41,6 @@ use crate::engine::{Encoding, Engine};
 use crate::http::error_response;
 use crate::server::MasterHandle;
 
-/// How often a draining agent is checked for being drained.
-const DRAIN_CHECK_INTERVAL: Duration = Duration::from_millis(200);
-
 /// Why a call was refused; each maps to one HTTP status.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub(crate) enum OperatorError {
@@ -368,16 +365,12 @@ async fn answer(
             return change(handle, move |e, _| admin::reactivate_agent(e, &id)).await;
         }
         T::DrainAgent => {
+            // The engine's tick watches the drain until the agent is drained.
             let drain = call.drain_agent.unwrap_or_default();
-            let agent_id = drain.agent_id.value.clone();
-            let draining = handle
-                .mutate(move |e, now| admin::drain_agent(e, drain, now))
-                .await
-                .ok_or(OperatorError::Unavailable)??;
-            if draining {
-                tokio::spawn(watch_drain(handle.clone(), agent_id));
-            }
-            return Ok(None);
+            return change(handle, move |e, now| {
+                admin::drain_agent(e, drain, now).map(|_| ())
+            })
+            .await;
         }
         T::UpdateWeights => {
             let infos = call.update_weights.unwrap_or_default().weight_infos;
@@ -426,21 +419,6 @@ async fn answer(
         }
     };
     Ok(Some(out))
-}
-
-/// Polls a draining agent until it is drained (or no longer draining).
-async fn watch_drain(handle: MasterHandle, agent_id: String) {
-    loop {
-        tokio::time::sleep(DRAIN_CHECK_INTERVAL).await;
-        let id = agent_id.clone();
-        match handle
-            .mutate(move |e, now| admin::check_drain(e, &id, now))
-            .await
-        {
-            Some(true) => continue,
-            _ => break,
-        }
-    }
 }
 
 #[cfg(test)]

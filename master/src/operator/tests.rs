@@ -420,6 +420,97 @@ fn draining_kills_tasks_with_capped_grace_and_ends_drained_then_gone() {
     assert!(admin::refusal(&e, &agent_id).is_some());
 }
 
+/// A draining agent that comes back (after a change of leader, or a lost connection) is
+/// told again to kill what it still runs, and the engine's tick finishes the drain.
+#[test]
+fn a_reregistered_draining_agent_is_told_again_and_the_tick_finishes_the_drain() {
+    let mut e = engine();
+    let mut f = subscribe(&mut e, framework("f", "*", false));
+    let (agent_id, mut agent) = add_agent(&mut e, "cpus:1;mem:64");
+    e.allocate(Duration::ZERO, false);
+    let offer = f.offers().remove(0);
+    launch(&mut e, &f.id, &offer, "t1", None);
+    let drain = json_call(&format!(
+        r#"{{"type":"DRAIN_AGENT","drain_agent":{{"agent_id":{{"value":"{agent_id}"}}}}}}"#
+    ))
+    .unwrap()
+    .drain_agent
+    .unwrap();
+    assert!(admin::drain_agent(&mut e, drain, Duration::ZERO).unwrap());
+    agent_messages(&mut agent);
+
+    // The agent re-registers, still running the task.
+    let (tx, mut again) = mpsc::channel(1024);
+    let mut task = v1::Task {
+        name: "t1".to_string(),
+        task_id: v1::TaskId {
+            value: "t1".to_string(),
+        },
+        framework_id: v1::FrameworkId {
+            value: f.id.clone(),
+        },
+        agent_id: v1::AgentId {
+            value: agent_id.clone(),
+        },
+        resources: vec![scalar("cpus", 0.5), scalar("mem", 32.0)],
+        ..Default::default()
+    };
+    task.set_state(TaskState::TaskRunning);
+    let register = internal::Register {
+        agent_info: v1::AgentInfo {
+            id: Some(v1::AgentId {
+                value: agent_id.clone(),
+            }),
+            hostname: "agent-host".to_string(),
+            resources: wire::resources_to_proto(
+                &mesos_common::resources::Resources::parse("cpus:1;mem:64").unwrap(),
+                None,
+            ),
+            ..Default::default()
+        },
+        tasks: vec![task],
+        ..Default::default()
+    };
+    e.agent_connected(2, register, tx, Duration::from_secs(1))
+        .expect("re-registered");
+    match agent_messages(&mut again).as_slice() {
+        [master_message::Message::Registered(_)] => {}
+        other => panic!("expected only Registered before the tick, got {other:?}"),
+    }
+    e.tick(Duration::from_secs(1));
+    match agent_messages(&mut again).as_slice() {
+        [master_message::Message::KillTask(kill)] => assert_eq!(kill.task_id.value, "t1"),
+        other => panic!("expected one KillTask after the tick, got {other:?}"),
+    }
+    e.tick(Duration::from_secs(2));
+    assert!(
+        agent_messages(&mut again).is_empty(),
+        "told once per registration"
+    );
+
+    e.agent_message(
+        &agent_id,
+        status_update(&f.id, "t1", TaskState::TaskKilled, 9),
+        Duration::from_secs(2),
+    );
+    e.acknowledge(
+        &f.id,
+        scheduler::call::Acknowledge {
+            agent_id: v1::AgentId {
+                value: agent_id.clone(),
+            },
+            task_id: v1::TaskId {
+                value: "t1".to_string(),
+            },
+            uuid: vec![9; 16],
+        },
+    );
+    e.tick(Duration::from_secs(3));
+    let (deactivated, info) = admin::agent_status(&e, &agent_id);
+    assert!(deactivated);
+    assert_eq!(info.unwrap().state(), v1::DrainState::Drained);
+}
+
 #[test]
 fn quota_limits_cut_offers_and_are_reported() {
     let mut e = engine();
