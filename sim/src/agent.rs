@@ -10,6 +10,10 @@
 //! re-sent with a doubling backoff until the master relays the framework's
 //! acknowledgement. KillTask ends a task with TASK_KILLED.
 //!
+//! Streams go where the agent's [`Route`] says: a fixed master, or whichever master leads
+//! the election in ZooKeeper. When another master is elected the agent drops its stream
+//! and re-registers with the new one at once, with its tasks (as the real agent does).
+//!
 //! ```text
 //!  master ══ Registered / RunTask / KillTask / Ack / Ping ══▶ SimAgent ──▶ FleetStats
 //!         ◀═ Register / StatusUpdate (uuid, latest_state) / Pong ═╝  ▲
@@ -31,9 +35,9 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 use tracing::{debug, warn};
 
+use crate::fleet::Route;
 use crate::seed;
 
 /// Version reported in Register, the agent's own.
@@ -55,10 +59,13 @@ pub struct AgentSettings {
     pub default_task_duration: Option<Duration>,
     /// Report TASK_STARTING before TASK_RUNNING, as Mesos's command executor does.
     pub send_starting: bool,
+    /// Base of the randomized delay before opening a stream again after a failure; it
+    /// doubles with each failure in a row (up to 10 s).
+    pub backoff: Duration,
 }
 
 /// Counters of a whole fleet, updated by every agent as things happen.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FleetStats {
     /// Agents with a registered stream right now.
     pub registered: AtomicI64,
@@ -75,11 +82,52 @@ pub struct FleetStats {
     pub updates_resent: AtomicU64,
     pub acknowledgements: AtomicU64,
     pub pings: AtomicU64,
+    /// When each agent (by its place in the fleet) last received `Registered`, in
+    /// microseconds since `epoch` (0: never).
+    last_registered: Box<[AtomicU64]>,
+    epoch: std::time::Instant,
 }
 
 impl FleetStats {
+    pub fn new(agents: usize) -> FleetStats {
+        FleetStats {
+            registered: AtomicI64::new(0),
+            registrations: AtomicU64::new(0),
+            disconnections: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            tasks_launched: AtomicU64::new(0),
+            tasks_active: AtomicI64::new(0),
+            tasks_finished: AtomicU64::new(0),
+            tasks_killed: AtomicU64::new(0),
+            updates_sent: AtomicU64::new(0),
+            updates_resent: AtomicU64::new(0),
+            acknowledgements: AtomicU64::new(0),
+            pings: AtomicU64::new(0),
+            last_registered: (0..agents).map(|_| AtomicU64::new(0)).collect(),
+            epoch: std::time::Instant::now(),
+        }
+    }
+
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    fn record_registration(&self, slot: usize) {
+        let micros = self.epoch.elapsed().as_micros().max(1);
+        if let Some(at) = self.last_registered.get(slot) {
+            at.store(micros as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// When each agent of the fleet last received `Registered` (None: never).
+    pub fn last_registered(&self) -> Vec<Option<std::time::Instant>> {
+        self.last_registered
+            .iter()
+            .map(|at| match at.load(Ordering::Relaxed) {
+                0 => None,
+                micros => Some(self.epoch + Duration::from_micros(micros)),
+            })
+            .collect()
     }
 }
 
@@ -98,6 +146,8 @@ struct SimTask {
     state: TaskState,
     /// Updates not acknowledged yet; the front one is in flight.
     pending: VecDeque<v1::TaskStatus>,
+    /// Every status sent so far, reported on re-registration as the real agent does.
+    statuses: Vec<v1::TaskStatus>,
     backoff: Duration,
 }
 
@@ -134,6 +184,8 @@ enum End {
     Stop,
     Refused(String),
     Lost(String),
+    /// Another master was elected: re-register with it at once.
+    NewLeader,
 }
 
 /// The run time a task asks for: `sleep <seconds>` (optionally with an `s` suffix).
@@ -150,6 +202,8 @@ pub fn sleep_duration(task: &v1::TaskInfo) -> Option<Duration> {
 
 pub(crate) struct SimAgent {
     index: u64,
+    /// Place in the fleet (for [`FleetStats`]).
+    slot: usize,
     settings: Arc<AgentSettings>,
     stats: Arc<FleetStats>,
     agent_id: Option<String>,
@@ -163,9 +217,15 @@ pub(crate) struct SimAgent {
 }
 
 impl SimAgent {
-    pub(crate) fn new(index: u64, settings: Arc<AgentSettings>, stats: Arc<FleetStats>) -> Self {
+    pub(crate) fn new(
+        index: u64,
+        slot: usize,
+        settings: Arc<AgentSettings>,
+        stats: Arc<FleetStats>,
+    ) -> Self {
         SimAgent {
             index,
+            slot,
             settings,
             stats,
             agent_id: None,
@@ -186,7 +246,7 @@ impl SimAgent {
     /// agents of the fleet wait for their registration at the same time.
     pub(crate) async fn run(
         mut self,
-        channel: Channel,
+        route: Route,
         gate: Arc<Semaphore>,
         mut stop: watch::Receiver<bool>,
     ) {
@@ -195,6 +255,10 @@ impl SimAgent {
             if *stop.borrow() {
                 return;
             }
+            let target = tokio::select! {
+                t = route.target() => t,
+                _ = stop.changed() => return,
+            };
             let permit = tokio::select! {
                 p = gate.clone().acquire_owned() => p.ok(),
                 _ = stop.changed() => return,
@@ -204,26 +268,45 @@ impl SimAgent {
                 message: Some(agent_message::Message::Register(self.register_message())),
             }));
             let mut client =
-                AgentServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
+                AgentServiceClient::new(target.channel.clone()).max_decoding_message_size(64 << 20);
+            let leader = target.leader.as_deref();
             let response = tokio::select! {
                 r = client.connect(UnboundedReceiverStream::new(rx).map(|m| *m)) => r,
+                () = route.leader_changed(leader) => {
+                    failures = 0;
+                    continue;
+                }
                 _ = stop.changed() => return,
             };
-            let end = match response {
+            let (end, registered) = match response {
                 Ok(response) => {
                     self.out = Some(tx);
-                    let end = self.pump(response.into_inner(), permit, &mut stop).await;
+                    let changed = route.leader_changed(leader);
+                    let ended = self
+                        .pump(response.into_inner(), permit, &mut stop, changed)
+                        .await;
                     self.out = None;
-                    end
+                    ended
                 }
-                Err(status) => End::Lost(format!("{}: {}", status.code(), status.message())),
+                Err(status) => (
+                    End::Lost(format!("{}: {}", status.code(), status.message())),
+                    false,
+                ),
             };
+            if registered {
+                failures = 0;
+            }
             match end {
                 End::Stop => return,
                 End::Refused(message) => {
                     bump(&self.stats.refused);
                     warn!(agent = self.index, %message, "master refused the simulated agent");
                     return;
+                }
+                End::NewLeader => {
+                    bump(&self.stats.disconnections);
+                    failures = 0;
+                    continue;
                 }
                 End::Lost(reason) => {
                     bump(&self.stats.disconnections);
@@ -233,28 +316,35 @@ impl SimAgent {
                 }
             }
             failures = failures.saturating_add(1);
-            let ceiling = Duration::from_millis(100)
+            let ceiling = self
+                .settings
+                .backoff
                 .saturating_mul(1 << failures.min(8))
                 .min(RECONNECT_MAX);
             let jitter = seed::unit(self.settings.seed, self.index, u64::from(failures));
             tokio::select! {
                 _ = tokio::time::sleep(ceiling.mul_f64(0.5 + jitter / 2.0)) => {}
+                // A newly elected master ends the backoff, as on a real agent.
+                () = route.leader_changed(leader) => failures = 0,
                 _ = stop.changed() => return,
             }
         }
     }
 
+    /// Serves one stream until it ends; also says whether the agent was registered on it.
     async fn pump(
         &mut self,
         mut inbound: tonic::Streaming<MasterMessage>,
         permit: Option<OwnedSemaphorePermit>,
         stop: &mut watch::Receiver<bool>,
-    ) -> End {
+        leader_changed: impl std::future::Future<Output = ()>,
+    ) -> (End, bool) {
         let mut permit = permit;
         let mut registered = false;
         let far = || Instant::now() + Duration::from_secs(86_400 * 365);
         let sleep = tokio::time::sleep_until(far());
         tokio::pin!(sleep);
+        tokio::pin!(leader_changed);
         let end = loop {
             let wake = self
                 .timers
@@ -275,6 +365,7 @@ impl SimAgent {
                                 self.stats.registered.fetch_add(1, Ordering::Relaxed);
                             }
                             bump(&self.stats.registrations);
+                            self.stats.record_registration(self.slot);
                             self.agent_id = Some(r.agent_id.value);
                             self.resend_all();
                         }
@@ -285,13 +376,14 @@ impl SimAgent {
                     Err(status) => break End::Lost(format!("{}: {}", status.code(), status.message())),
                 },
                 () = &mut sleep => self.fire_timers(),
+                () = &mut leader_changed => break End::NewLeader,
                 _ = stop.changed() => break End::Stop,
             }
         };
         if registered {
             self.stats.registered.fetch_sub(1, Ordering::Relaxed);
         }
-        end
+        (end, registered)
     }
 
     fn send(&self, message: agent_message::Message) {
@@ -390,6 +482,7 @@ impl SimAgent {
                 executor,
                 state: TaskState::TaskStaging,
                 pending: VecDeque::new(),
+                statuses: Vec::new(),
                 backoff: self.settings.retry_interval,
             },
         );
@@ -432,6 +525,7 @@ impl SimAgent {
         };
         status.set_state(state);
         status.set_source(Source::Executor);
+        task.statuses.push(status.clone());
         task.pending.push_back(status);
         let first = task.pending.len() == 1;
         match state {
@@ -567,6 +661,7 @@ impl SimAgent {
                     state: task.state as i32,
                     resources: task.resources.clone(),
                     executor_id: task.executor.clone().map(|value| v1::ExecutorId { value }),
+                    statuses: task.statuses.clone(),
                     status_update_state: head.map(|s| s.state),
                     status_update_uuid: head.and_then(|s| s.uuid.clone()),
                     ..Default::default()

@@ -1,4 +1,4 @@
-//! The benchmark command: scenarios a to e, each measured against its target and
+//! The benchmark command: scenarios a to f, each measured against its target and
 //! collected into one [`Report`].
 //!
 //! ```text
@@ -7,6 +7,7 @@
 //!  c  mesos-master ◀─gRPC─ Fleet (50,000) ◀─v1 API─ 200 churning Workloads + probe ▶ p50/p99
 //!  d  mesos-master ◀─gRPC─ Fleet (50,000) ◀─v1 API─ Workload (100,000 tasks) ▶ RSS, GET times
 //!  e  mesos-master ◀─gRPC─ mesos-agent (real processes) ◀─ Workload (1,000 tasks) ▶ tasks/s, RSS
+//!  f  mesos-master × 3 (ZooKeeper) ◀─gRPC─ Fleet (10,000, following the leader) ▶ failover times
 //! ```
 
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ use crate::framework::{TaskDuration, Workload, WorkloadConfig};
 use crate::process::{self, ChildProcess};
 use crate::report::{percentile, Machine, Report, Row, Scenario};
 
-pub const SCENARIOS: [&str; 5] = ["a", "b", "c", "d", "e"];
+pub const SCENARIOS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
 const MIB: f64 = 1024.0 * 1024.0;
 /// Tasks a benchmark framework has launched and not yet seen RUNNING, at most. The
 /// master drops a subscriber 65,536 events behind; a window well under that keeps a
@@ -56,18 +57,20 @@ pub struct BenchOptions {
     /// Master log level (`MESOS_LOG_LEVEL`).
     pub master_log_level: String,
     pub fd_limit: u64,
+    /// Scenario f's own settings.
+    pub failover: crate::failover::FailoverOptions,
 }
 
 impl BenchOptions {
-    fn scaled(&self, n: usize) -> usize {
+    pub(crate) fn scaled(&self, n: usize) -> usize {
         ((n as f64 * self.scale).round() as usize).max(1)
     }
 
-    fn binary(&self, name: &str) -> anyhow::Result<PathBuf> {
+    pub(crate) fn binary(&self, name: &str) -> anyhow::Result<PathBuf> {
         process::find_binary(name, self.bin_dir.as_deref())
     }
 
-    fn sharing(&self, agents: usize) -> usize {
+    pub(crate) fn sharing(&self, agents: usize) -> usize {
         self.agents_per_connection.unwrap_or_else(|| {
             // Each connection is a descriptor in this process and in the master; leave
             // room for the frameworks' connections and everything else.
@@ -90,6 +93,7 @@ pub async fn run(options: &BenchOptions, command: String) -> Report {
             "b" => Scenario::new("b", "Placement throughput end to end"),
             "c" => Scenario::new("c", "Task launch overhead under load (Mesos paper)"),
             "d" => Scenario::new("d", "Master memory and state endpoints"),
+            "f" => Scenario::new("f", "Master failover through ZooKeeper"),
             _ => Scenario::new("e", "One real agent launching command tasks"),
         };
         eprintln!("== scenario {id}: {}", scenario.title);
@@ -98,6 +102,7 @@ pub async fn run(options: &BenchOptions, command: String) -> Report {
             "b" => placement(options, &mut scenario).await,
             "c" => overhead(options, &mut scenario).await,
             "d" => memory(options, &mut scenario).await,
+            "f" => crate::failover::failover(options, &mut scenario).await,
             _ => real_agent(options, &mut scenario).await,
         };
         if let Err(e) = result {
@@ -249,7 +254,7 @@ fn encoding_name(content_type: ContentType) -> &'static str {
     }
 }
 
-async fn wait_for(
+pub(crate) async fn wait_for(
     what: &str,
     timeout: Duration,
     mut done: impl FnMut() -> bool,
@@ -277,7 +282,7 @@ fn registration_row(cluster: &Cluster, agents: usize) -> Row {
 }
 
 /// A framework launching `tasks` tasks of `cpus:1;mem:128` that run until killed.
-fn launcher(
+pub(crate) fn launcher(
     name: &str,
     address: MasterAddress,
     options: &BenchOptions,
@@ -293,7 +298,9 @@ fn launcher(
 /// Starts `config` and waits until all its tasks are RUNNING and acknowledged. Returns
 /// (the workload, tasks per second from first ACCEPT to last acknowledgement of
 /// TASK_RUNNING, launch latencies in seconds).
-async fn launch_all(config: WorkloadConfig) -> anyhow::Result<(Workload, f64, Vec<f64>)> {
+pub(crate) async fn launch_all(
+    config: WorkloadConfig,
+) -> anyhow::Result<(Workload, f64, Vec<f64>)> {
     let tasks = config.tasks.context("a launch needs a task count")?;
     let workload = Workload::start(config);
     let timeout = Duration::from_secs(120) + Duration::from_millis(tasks * 5);

@@ -4,12 +4,13 @@
 //! - [`agent`]: one simulated agent speaking the real agent protocol (register, pings,
 //!   tasks that "run" for their `sleep` time, reliable status updates, kills).
 //! - [`fleet`]: thousands of them in one process, each on its own gRPC stream, carried by
-//!   one or a few HTTP/2 connections.
+//!   one or a few HTTP/2 connections, to a fixed master or to whichever leads the election.
 //! - [`framework`]: the benchmark framework, on the project's scheduler library, in JSON
 //!   or protobuf.
 //! - [`alloc_bench`]: the allocator's DeclineOffers benchmark, in process.
 //! - [`process`]: the real `mesos-master` / `mesos-agent` binaries as child processes.
-//! - [`bench`]: scenarios a to e; [`report`]: the table, JSON and markdown they produce.
+//! - [`bench`]: scenarios a to e, and [`failover`] (f, masters electing through ZooKeeper);
+//!   [`report`]: the table, JSON and markdown they produce.
 //! - [`seed`]: every random choice derived from one seed.
 //!
 //! ```text
@@ -24,6 +25,7 @@
 pub mod agent;
 pub mod alloc_bench;
 pub mod bench;
+pub mod failover;
 pub mod fleet;
 pub mod framework;
 pub mod process;

@@ -1,5 +1,5 @@
-//! `mesos-sim`: the scale benchmarks (`bench`) and a standalone fleet of simulated agents
-//! (`agents`).
+//! `mesos-sim`: the scale and failover benchmarks (`bench`) and a standalone fleet of
+//! simulated agents (`agents`).
 
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use mesos_cli::scheduler::ContentType;
+use mesos_common::zk::ZkUrl;
 use mesos_sim::bench::{self, BenchOptions, SCENARIOS};
-use mesos_sim::fleet::{Fleet, FleetConfig};
+use mesos_sim::failover::FailoverOptions;
+use mesos_sim::fleet::{Fleet, FleetConfig, Master};
 use mesos_sim::process;
 
 #[global_allocator]
@@ -25,6 +27,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size of the bench variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Runs the benchmark scenarios and writes <out>/<name>.json and <out>/<name>.md.
@@ -40,7 +44,8 @@ struct BenchArgs {
     scale: f64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Scenarios to run, comma separated (a,b,c,d,e).
+    /// Scenarios to run, comma separated (a,b,c,d,e; f, the failover, needs ZooKeeper and
+    /// runs only when named).
     #[arg(long, value_delimiter = ',', default_value = "a,b,c,d,e")]
     only: Vec<String>,
     /// Directory for the results.
@@ -77,11 +82,32 @@ struct BenchArgs {
     /// Log level of the master processes.
     #[arg(long, default_value = "info")]
     master_log_level: String,
+    /// Masters electing a leader in scenario f.
+    #[arg(long, default_value_t = 3)]
+    failover_masters: usize,
+    /// ZooKeeper servers in scenario f: 1 (standalone) or 3 (an ensemble).
+    #[arg(long, default_value_t = 1)]
+    failover_zookeepers: usize,
+    /// The masters' --zk_session_timeout in scenario f, in milliseconds.
+    #[arg(long, default_value_t = 4000)]
+    failover_session_timeout_ms: u64,
+    /// Tasks on each agent in scenario f.
+    #[arg(long, default_value_t = 1)]
+    failover_tasks_per_agent: usize,
+    /// Base of the simulated agents' reconnection backoff in scenario f, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    failover_backoff_ms: u64,
+    /// Skip scenario f's second round (a graceful SIGTERM of the next leader).
+    #[arg(long)]
+    failover_no_graceful: bool,
+    /// scripts/zookeeper.sh (default: from the working directory or the source tree).
+    #[arg(long)]
+    zookeeper_script: Option<PathBuf>,
 }
 
 #[derive(Parser)]
 struct AgentsArgs {
-    /// The master's `host:port`.
+    /// The master's `host:port`, or `zk://host:port,.../path` to follow the election.
     #[arg(long)]
     master: String,
     #[arg(long, default_value_t = 1000)]
@@ -121,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
 async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {
     for s in &args.only {
         if !SCENARIOS.contains(&s.as_str()) {
-            bail!("unknown scenario '{s}' (a, b, c, d or e)");
+            bail!("unknown scenario '{s}' (a, b, c, d, e or f)");
         }
     }
     if !(args.scale > 0.0 && args.scale.is_finite()) {
@@ -145,6 +171,15 @@ async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {
         agents_per_connection: args.agents_per_connection,
         master_log_level: args.master_log_level.clone(),
         fd_limit,
+        failover: FailoverOptions {
+            masters: args.failover_masters,
+            zookeepers: args.failover_zookeepers,
+            session_timeout: Duration::from_millis(args.failover_session_timeout_ms),
+            zookeeper_script: args.zookeeper_script.clone(),
+            tasks_per_agent: args.failover_tasks_per_agent.max(1),
+            backoff: Duration::from_millis(args.failover_backoff_ms),
+            graceful: !args.failover_no_graceful,
+        },
     };
     eprintln!("logs in {}", options.work_dir.display());
     let command = std::iter::once("mesos-sim".to_string())
@@ -164,12 +199,17 @@ async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {
 }
 
 async fn run_agents(args: AgentsArgs) -> anyhow::Result<()> {
-    let master = args
-        .master
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {}", args.master))?
-        .next()
-        .context("no address for the master")?;
+    let master = if args.master.starts_with("zk://") {
+        Master::Election(ZkUrl::parse(&args.master)?)
+    } else {
+        let addr = args
+            .master
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve {}", args.master))?
+            .next()
+            .context("no address for the master")?;
+        Master::Fixed(addr)
+    };
     let mut config = FleetConfig::new(master, args.agents, &args.resources);
     config.agents_per_connection = args.agents_per_connection;
     config.seed = args.seed;
