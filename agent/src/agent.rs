@@ -432,6 +432,19 @@ impl Core {
             Record::Update(u) => Some(state_of(u)),
             Record::Ack(_) => None,
         });
+        // A custom executor's task lives on with its executor, which is adopted again.
+        let executor_id = match (&run.task.executor, &run.parent) {
+            (Some(executor), None) => Some(executor.executor_id.value.clone()),
+            _ => None,
+        };
+        if executor_id.is_some()
+            && self
+                .frameworks
+                .get(&run.framework_id)
+                .is_some_and(|f| !f.removed)
+        {
+            self.recover_custom_executor(&run);
+        }
         let Some(framework) = self.frameworks.get_mut(&run.framework_id) else {
             return;
         };
@@ -475,13 +488,23 @@ impl Core {
         }
         if self.sum.has_terminal(&key) {
             task.exited = true;
-            framework.tasks.insert(task_id, task);
+            framework.tasks.insert(task_id.clone(), task);
+            if let Some(executor_id) = executor_id {
+                self.executors
+                    .hold_task(&key.framework_id, &executor_id, &task_id);
+            }
             return;
         }
         let grace = kill_grace(&task.info, None);
         let killing = task.killing;
         let container_id = task.container_id.clone();
         framework.tasks.insert(task_id.clone(), task);
+        if let Some(executor_id) = executor_id {
+            // Its executor reports on it once it subscribes again, or its end ends it.
+            self.executors
+                .hold_task(&key.framework_id, &executor_id, &task_id);
+            return;
+        }
         match alive {
             Some(supervised) => {
                 info!(pid = supervised.pid, "re-adopting running task");
@@ -1379,8 +1402,18 @@ impl Core {
         }
     }
 
-    pub fn next_retry(&self) -> Option<Instant> {
-        self.sum.next_deadline()
+    /// When the core next has something to do on its own: an update to re-send, or an
+    /// executor's time to subscribe running out.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        [self.sum.next_deadline(), self.executors.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn on_wakeup(&mut self) {
+        self.resend_due();
+        self.expire_executor_subscriptions(Instant::now());
     }
 }
 
@@ -1481,9 +1514,9 @@ pub async fn run_core(
 ) -> Result<(), AgentError> {
     tokio::pin!(shutdown);
     loop {
-        let retry_at = core.next_retry();
-        let retry = async move {
-            match retry_at {
+        let wakeup_at = core.next_wakeup();
+        let wakeup = async move {
+            match wakeup_at {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
                 None => std::future::pending().await,
             }
@@ -1494,7 +1527,7 @@ pub async fn run_core(
             Some(exit) = exits.recv() => core.on_exit(exit),
             Some(event) = containers.recv() => core.on_container_event(event),
             Some(query) = queries.recv() => core.on_query(query),
-            _ = retry => core.resend_due(),
+            _ = wakeup => core.on_wakeup(),
         }
     }
 }

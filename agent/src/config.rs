@@ -90,10 +90,25 @@ pub struct Config {
           default_value = "5secs", value_parser = duration_arg)]
     pub executor_shutdown_grace_period: Duration,
 
-    /// Accepted for compatibility (command tasks need no executor registration).
+    /// How long a custom executor may take to SUBSCRIBE after it started; then it is
+    /// killed and its tasks fail (REASON_EXECUTOR_REGISTRATION_TIMEOUT).
     #[arg(long = "executor_registration_timeout", env = "MESOS_EXECUTOR_REGISTRATION_TIMEOUT",
           default_value = "1mins", value_parser = duration_arg)]
     pub executor_registration_timeout: Duration,
+
+    /// How long a custom executor that ran before an agent restart may take to SUBSCRIBE
+    /// again; then it is killed and its tasks are lost
+    /// (REASON_EXECUTOR_REREGISTRATION_TIMEOUT). Also its maximum backoff between
+    /// attempts (`MESOS_SUBSCRIPTION_BACKOFF_MAX`).
+    #[arg(long = "executor_reregistration_timeout", env = "MESOS_EXECUTOR_REREGISTRATION_TIMEOUT",
+          default_value = "2secs", value_parser = duration_arg)]
+    pub executor_reregistration_timeout: Duration,
+
+    /// How long executors of checkpointing frameworks keep trying to reach a restarting
+    /// agent before they give up (`MESOS_RECOVERY_TIMEOUT`).
+    #[arg(long = "recovery_timeout", env = "MESOS_RECOVERY_TIMEOUT",
+          default_value = "15mins", value_parser = duration_arg)]
+    pub recovery_timeout: Duration,
 
     /// Base of the randomized backoff between attempts to reach the master.
     #[arg(long = "registration_backoff_factor", env = "MESOS_REGISTRATION_BACKOFF_FACTOR",
@@ -217,7 +232,7 @@ impl Config {
     pub fn flags(&self) -> BTreeMap<String, String> {
         let duration = |d: Duration| format_duration(d);
         let optional = |v: Option<String>| v.unwrap_or_default();
-        let entries: [(&str, String); 18] = [
+        let entries: [(&str, String); 20] = [
             ("master", optional(self.master.clone())),
             ("ip", self.ip.to_string()),
             ("port", self.port.to_string()),
@@ -241,6 +256,11 @@ impl Config {
                 "executor_registration_timeout",
                 duration(self.executor_registration_timeout),
             ),
+            (
+                "executor_reregistration_timeout",
+                duration(self.executor_reregistration_timeout),
+            ),
+            ("recovery_timeout", duration(self.recovery_timeout)),
             (
                 "registration_backoff_factor",
                 duration(self.registration_backoff_factor),
@@ -322,6 +342,10 @@ mod tests {
             );
         }
         assert_eq!(flags["executor_shutdown_grace_period"], "5secs");
+        // Mesos's defaults.
+        assert_eq!(flags["executor_registration_timeout"], "1mins");
+        assert_eq!(flags["executor_reregistration_timeout"], "2secs");
+        assert_eq!(flags["recovery_timeout"], "15mins");
     }
 
     #[test]

@@ -333,6 +333,12 @@ impl<J: Journal> StatusUpdateManager<J> {
         self.streams.get(key).and_then(|s| s.pending.front())
     }
 
+    /// Whether the task's stream already holds the update with this uuid (an executor
+    /// re-sending its unacknowledged updates after an agent restart).
+    pub fn knows(&self, key: &StreamKey, uuid: &[u8]) -> bool {
+        self.streams.get(key).is_some_and(|s| s.seen.contains(uuid))
+    }
+
     /// Whether the task's stream already holds a terminal update.
     pub fn has_terminal(&self, key: &StreamKey) -> bool {
         self.streams.get(key).is_some_and(|s| s.terminal)
@@ -413,6 +419,9 @@ mod tests {
         );
 
         let key = StreamKey::new("fw", "t");
+        assert!(m.knows(&key, &[2; 16]));
+        assert!(!m.knows(&key, &[9; 16]));
+        assert!(!m.knows(&StreamKey::new("fw", "other"), &[2; 16]));
         let outcome = m.acknowledge(&key, &[1; 16], t0).unwrap();
         let AckOutcome::Accepted {
             next: Some(next),

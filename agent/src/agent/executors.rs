@@ -15,8 +15,15 @@
 //!  ShutdownExecutor ─▶ SHUTDOWN event, kill after the grace period
 //! ```
 //!
-//! Left out: executors are not reconnected after an agent restart (their tasks are then
-//! recovered like command tasks and end with the executor), and LAUNCH_GROUP.
+//! An executor that does not SUBSCRIBE within `--executor_registration_timeout` is killed
+//! and its tasks fail (REASON_EXECUTOR_REGISTRATION_TIMEOUT). After an agent restart the
+//! executors of the checkpointed runs are adopted again: each has
+//! `--executor_reregistration_timeout` to SUBSCRIBE again (with its unacknowledged tasks
+//! and updates, which the agent takes over) before it is killed and its tasks are lost
+//! (REASON_EXECUTOR_REREGISTRATION_TIMEOUT).
+//!
+//! Left out: LAUNCH_GROUP to a custom executor (task groups run under the default
+//! executor, see [`super::task_groups`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -35,11 +42,13 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, info_span, warn};
 
 use super::{now_secs, Core, Exit, Task};
-use crate::checkpoint;
+use crate::checkpoint::{self, RecoveredRun};
 use crate::encoding::{ApiError, Encoding};
-use crate::launcher::{self, CommandLine, EnvContext};
+use crate::launcher::{self, CommandLine, EnvContext, Supervised};
 use crate::paths::{valid_id, RunPaths};
 use crate::status_update::StreamKey;
+use crate::supervisor::ExitStatus;
+use mesos_common::flags::format_duration;
 
 /// Events queued for one executor's stream before it is considered too slow.
 const STREAM_CAPACITY: usize = 1024;
@@ -65,6 +74,20 @@ struct Executor {
     /// Every task given to this executor that the core still holds.
     tasks: BTreeSet<String>,
     shutting_down: bool,
+    /// Until when it may (re-)subscribe before it is killed; `None` once subscribed.
+    subscribe_by: Option<Instant>,
+    /// Adopted after an agent restart and not subscribed again yet.
+    recovered: bool,
+    /// Why the agent ended it, which its unfinished tasks then report.
+    termination: Option<Termination>,
+}
+
+/// The end the agent gave an executor, as its unfinished tasks report it.
+#[derive(Debug, Clone)]
+struct Termination {
+    state: TaskState,
+    reason: task_status::Reason,
+    message: String,
 }
 
 impl Executor {
@@ -88,6 +111,23 @@ impl Executors {
     pub(crate) fn contains(&self, framework_id: &str, executor_id: &str) -> bool {
         self.by_id
             .contains_key(&(framework_id.to_string(), executor_id.to_string()))
+    }
+
+    /// Records that the executor runs `task_id` (recovery).
+    pub(crate) fn hold_task(&mut self, framework_id: &str, executor_id: &str, task_id: &str) {
+        let key = (framework_id.to_string(), executor_id.to_string());
+        if let Some(executor) = self.by_id.get_mut(&key) {
+            executor.tasks.insert(task_id.to_string());
+        }
+    }
+
+    /// The earliest time an executor's time to subscribe runs out.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.by_id
+            .values()
+            .filter(|e| e.stream.is_none() && !e.shutting_down)
+            .filter_map(|e| e.subscribe_by)
+            .min()
     }
 }
 
@@ -331,6 +371,19 @@ impl Core {
         ] {
             env.entry(name.to_string()).or_insert(value);
         }
+        if framework_info.checkpoint() {
+            // What an executor needs to ride out an agent restart, as Mesos gives it.
+            for (name, value) in [
+                ("MESOS_RECOVERY_TIMEOUT", self.config.recovery_timeout),
+                (
+                    "MESOS_SUBSCRIPTION_BACKOFF_MAX",
+                    self.config.executor_reregistration_timeout,
+                ),
+            ] {
+                env.entry(name.to_string())
+                    .or_insert_with(|| format_duration(value));
+            }
+        }
         let supervised = self
             .launcher
             .launch(run, &command, &env)
@@ -357,6 +410,9 @@ impl Core {
                 queued: Vec::new(),
                 tasks: BTreeSet::new(),
                 shutting_down: false,
+                subscribe_by: Some(Instant::now() + self.config.executor_registration_timeout),
+                recovered: false,
+                termination: None,
             },
         );
         Ok(())
@@ -393,8 +449,13 @@ impl Core {
         };
         match call.r#type.and_then(|t| call::Type::try_from(t).ok()) {
             Some(call::Type::Subscribe) => {
+                if executor.shutting_down {
+                    return Err(bad("Executor is shutting down"));
+                }
                 let (tx, rx) = mpsc::channel(STREAM_CAPACITY);
                 executor.stream = Some((tx, encoding));
+                executor.subscribe_by = None;
+                let recovered = std::mem::take(&mut executor.recovered);
                 let mut subscribed = event(event::Type::Subscribed);
                 subscribed.subscribed = Some(event::Subscribed {
                     executor_info: executor.info.clone(),
@@ -411,7 +472,10 @@ impl Core {
                     launch.launch = Some(event::Launch { task });
                     executor.send(&launch);
                 }
-                info!(executor_id = %key.1, "executor subscribed");
+                info!(executor_id = %key.1, recovered, "executor subscribed");
+                if recovered {
+                    self.take_over_from_executor(&key, call.subscribe.unwrap_or_default());
+                }
                 Ok(Some(rx))
             }
             Some(call::Type::Update) => {
@@ -689,20 +753,190 @@ impl Core {
                 continue;
             }
             task.exited = true;
-            let (state, reason) = match task.killing {
-                true => (TaskState::TaskKilled, None),
-                false => (
+            let (state, reason, message) = match (&executor.termination, task.killing) {
+                (Some(t), _) => (t.state, Some(t.reason), t.message.clone()),
+                (None, true) => (
+                    TaskState::TaskKilled,
+                    None,
+                    format!("Executor terminated: {how}"),
+                ),
+                (None, false) => (
                     TaskState::TaskFailed,
                     Some(task_status::Reason::ExecutorTerminated),
+                    format!("Executor terminated: {how}"),
                 ),
             };
             self.update(
                 &stream,
                 state,
-                Some(format!("Executor terminated: {how}")),
+                Some(message),
                 reason,
                 task_status::Source::Agent,
             );
         }
+    }
+
+    /// Kills the executors whose time to subscribe (or to subscribe again after an agent
+    /// restart) ran out; their tasks then end as Mesos ends them.
+    pub(crate) fn expire_executor_subscriptions(&mut self, now: Instant) {
+        let expired: Vec<(String, String)> = self
+            .executors
+            .by_id
+            .iter()
+            .filter(|(_, e)| e.stream.is_none() && !e.shutting_down)
+            .filter(|(_, e)| e.subscribe_by.is_some_and(|by| by <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            let (registration, reregistration) = (
+                self.config.executor_registration_timeout,
+                self.config.executor_reregistration_timeout,
+            );
+            let executor = self.executors.by_id.get_mut(&key).expect("listed above");
+            executor.subscribe_by = None;
+            let termination = match executor.recovered {
+                false => Termination {
+                    state: TaskState::TaskFailed,
+                    reason: task_status::Reason::ExecutorRegistrationTimeout,
+                    message: format!(
+                        "Executor did not register within {}",
+                        format_duration(registration)
+                    ),
+                },
+                true => Termination {
+                    state: TaskState::TaskLost,
+                    reason: task_status::Reason::ExecutorReregistrationTimeout,
+                    message: format!(
+                        "Executor did not reregister within {}",
+                        format_duration(reregistration)
+                    ),
+                },
+            };
+            warn!(executor_id = %key.1, framework_id = %key.0, "{}; killing it", termination.message);
+            executor.termination = Some(termination);
+            self.shutdown_executor(&key);
+        }
+    }
+
+    /// A recovered executor subscribed again: the agent takes over the updates it could
+    /// not deliver while the agent was down, and the tasks it never heard of (launched as
+    /// the agent went down) are lost.
+    fn take_over_from_executor(&mut self, key: &(String, String), subscribe: call::Subscribe) {
+        let known: BTreeSet<String> = subscribe
+            .unacknowledged_tasks
+            .iter()
+            .map(|t| t.task_id.value.clone())
+            .collect();
+        for update in subscribe.unacknowledged_updates {
+            let stream = StreamKey::new(key.0.clone(), update.status.task_id.value.clone());
+            let seen = update
+                .status
+                .uuid
+                .as_ref()
+                .is_some_and(|uuid| self.sum.knows(&stream, uuid));
+            if seen {
+                continue;
+            }
+            if let Err(e) = self.executor_update(key, update.status) {
+                warn!(task_id = %stream.task_id, error = %e.message, "unacknowledged update of the executor not taken over");
+            }
+        }
+        let partition_aware = self.frameworks.get(&key.0).is_some_and(|f| {
+            f.has_capability(v1::framework_info::capability::Type::PartitionAware)
+        });
+        let tasks: Vec<String> = self.executors.by_id[key].tasks.iter().cloned().collect();
+        for task_id in tasks {
+            let stream = StreamKey::new(key.0.clone(), task_id.clone());
+            let Some(task) = self.task_mut(&stream) else {
+                continue;
+            };
+            if task.exited || task.state != TaskState::TaskStaging || known.contains(&task_id) {
+                continue;
+            }
+            task.exited = true;
+            let state = match partition_aware {
+                true => TaskState::TaskDropped,
+                false => TaskState::TaskLost,
+            };
+            self.update(
+                &stream,
+                state,
+                Some("Task launched during agent restart".to_string()),
+                Some(task_status::Reason::AgentRestarted),
+                task_status::Source::Agent,
+            );
+        }
+    }
+
+    /// Recovery of a task of a custom executor: the executor of its run is adopted again
+    /// (once) and given `--executor_reregistration_timeout` to subscribe again; if it is
+    /// gone, it is handled as an executor that exited, once recovery is done.
+    pub(crate) fn recover_custom_executor(&mut self, run: &RecoveredRun) {
+        let Some(mut info) = run.task.executor.clone() else {
+            return;
+        };
+        let Some(framework_info) = self
+            .frameworks
+            .get(&run.framework_id)
+            .map(|f| f.info.clone())
+        else {
+            return;
+        };
+        let key = (run.framework_id.clone(), info.executor_id.value.clone());
+        let same_run = self
+            .executors
+            .by_id
+            .get(&key)
+            .is_some_and(|e| e.container_id == run.container_id);
+        if same_run {
+            return;
+        }
+        let alive = Supervised::adopt(&run.paths);
+        if self.executors.by_id.contains_key(&key) && alive.is_none() {
+            // An older run of the same executor id; the adopted one stays.
+            return;
+        }
+        info.framework_id = Some(FrameworkId {
+            value: key.0.clone(),
+        });
+        let (exit_key, container) = Exit::of_executor(&key.0, &run.container_id);
+        let exits = self.exits.clone();
+        match alive {
+            Some(supervised) => {
+                info!(executor_id = %key.1, pid = supervised.pid, "re-adopting executor; waiting for it to subscribe again");
+                tokio::spawn(async move {
+                    let status = supervised.wait().await;
+                    let _ = exits.send(Exit {
+                        key: exit_key,
+                        container_id: container,
+                        status,
+                    });
+                });
+            }
+            None => {
+                info!(executor_id = %key.1, "executor ended while the agent was down");
+                let _ = exits.send(Exit {
+                    key: exit_key,
+                    container_id: container,
+                    status: ExitStatus::read(&run.paths),
+                });
+            }
+        }
+        self.executors.by_id.insert(
+            key.clone(),
+            Executor {
+                info,
+                framework_info,
+                container_id: run.container_id.clone(),
+                run: run.paths.clone(),
+                stream: None,
+                queued: Vec::new(),
+                tasks: BTreeSet::new(),
+                shutting_down: false,
+                subscribe_by: Some(Instant::now() + self.config.executor_reregistration_timeout),
+                recovered: true,
+                termination: None,
+            },
+        );
     }
 }
