@@ -1,5 +1,6 @@
-//! The Mesos agent: registers with the master, runs command tasks in sandboxes under
-//! `--work_dir`, reports their status reliably, and serves `/state` and `/files`.
+//! The Mesos agent: registers with the master, runs command tasks, task groups and custom
+//! executors in sandboxes under `--work_dir`, reports their status reliably, and serves
+//! `/state` and `/files`.
 //!
 //! - [`config`]: flags (`Config`, clap + `MESOS_*` env) and their validation.
 //! - [`master_link`]: one bidirectional stream to the master, re-opened with backoff, pings
@@ -18,7 +19,10 @@
 //!   `/metrics/snapshot`; [`monitor`]: per-container usage from `/proc`
 //!   (`/monitor/statistics`, `/containers`).
 //! - [`executor_api`]: the v1 executor API (`POST /api/v1/executor`) for custom executors,
-//!   whose core side is [`agent::executors`].
+//!   whose core side is [`agent::executors`] (re-subscription after an agent restart,
+//!   registration timeouts included).
+//! - task groups (LAUNCH_GROUP): the core plays Mesos's default executor, each task in a
+//!   container nested in the executor's, under the same supervisor as command tasks.
 //!
 //! ```text
 //!   master ◀──gRPC stream──▶ master_link ──LinkEvent──▶ agent core ──▶ launcher ──▶ supervisor ──▶ task

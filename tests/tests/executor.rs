@@ -278,6 +278,55 @@ async fn executor_subscribes_again_after_an_agent_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_sent_while_the_agent_was_down_arrive_after_it_restarts() {
+    let mut cluster = Cluster::start().await;
+    let mut sched = cluster
+        .subscribe_with(checkpointing("executor-takeover-test"))
+        .await;
+    let offer = sched.next_offer().await;
+    let agent_id = offer_agent_id(&offer).to_string();
+    let executor_id = unique_id("exec");
+    let task_id = unique_id("linger");
+    let task = executor_task(&task_id, "linger", &agent_id, &executor_id);
+    sched
+        .launch(
+            &offer,
+            vec![with_executor_env(
+                task,
+                "TEST_EXECUTOR_MODE",
+                "finish_while_away",
+            )],
+        )
+        .await;
+    sched.await_state(&task_id, "TASK_RUNNING").await;
+    cluster
+        .wait_for_sandbox_text(0, &task_id, "stdout", &format!("acknowledged {task_id}"))
+        .await;
+
+    cluster.kill_agent(0);
+    cluster.restart_agent(0).await;
+
+    // The task finished while the agent was down; its executor's SUBSCRIBE carried the
+    // update, which the agent took over and delivered, and acknowledged back.
+    let finished = sched.await_state(&task_id, "TASK_FINISHED").await;
+    assert_eq!(finished["source"], "SOURCE_EXECUTOR", "{finished}");
+    assert_eq!(
+        id_value(&finished["executor_id"]),
+        executor_id,
+        "{finished}"
+    );
+    let stdout = eventually("the update's acknowledgement", TIMEOUT, async || {
+        let text = cluster.read_sandbox_file(0, &task_id, "stdout").await;
+        (text.matches(&format!("acknowledged {task_id}")).count() >= 2).then_some(text)
+    })
+    .await;
+    assert!(
+        stdout.contains(&format!("finishing {task_id} while disconnected")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executor_not_subscribing_again_in_time_loses_its_tasks() {
     let mut cluster = Cluster::start_with(ClusterOptions {
         agent_flags: vec!["--executor_reregistration_timeout=1secs".to_string()],

@@ -17,7 +17,8 @@
 //!
 //! `TEST_EXECUTOR_MODE` (from the ExecutorInfo's command environment) makes it misbehave:
 //! `mute` never subscribes; `deaf` stays alive but never subscribes again after its
-//! connection breaks.
+//! connection breaks; `finish_while_away` finishes its running tasks while disconnected
+//! (the updates reach the agent only as unacknowledged updates of its next SUBSCRIBE).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -36,6 +37,8 @@ struct Executor {
     unacknowledged_updates: BTreeMap<String, Value>,
     /// Tasks launched none of whose updates has been acknowledged yet.
     unacknowledged_tasks: BTreeMap<String, Value>,
+    /// Tasks running (lingering) until killed.
+    running: Vec<String>,
 }
 
 /// How one subscription ended.
@@ -152,12 +155,15 @@ impl Executor {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     std::process::exit(3);
                 }
-                if !name.contains("linger") {
+                if name.contains("linger") {
+                    self.running.push(task_id);
+                } else {
                     self.update(&task_id, "TASK_FINISHED").await;
                 }
             }
             "KILL" => {
                 let task_id = event["kill"]["task_id"]["value"].as_str().unwrap_or("");
+                self.running.retain(|t| t != task_id);
                 self.update(task_id, "TASK_KILLED").await;
             }
             "MESSAGE" => {
@@ -211,6 +217,7 @@ async fn main() {
         client: reqwest::Client::new(),
         unacknowledged_updates: BTreeMap::new(),
         unacknowledged_tasks: BTreeMap::new(),
+        running: Vec::new(),
     };
     for name in [
         "MESOS_SANDBOX",
@@ -256,6 +263,12 @@ async fn main() {
         if mode == "deaf" {
             println!("deaf: disconnected ({why}); not subscribing again");
             std::future::pending::<()>().await;
+        }
+        if mode == "finish_while_away" {
+            for task_id in std::mem::take(&mut executor.running) {
+                println!("finishing {task_id} while disconnected");
+                executor.update(&task_id, "TASK_FINISHED").await;
+            }
         }
         let since = *disconnected_since.get_or_insert_with(Instant::now);
         if since.elapsed() > recovery {
