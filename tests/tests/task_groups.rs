@@ -78,6 +78,7 @@ async fn group_runs_under_one_executor_sharing_its_sandbox() {
     let offer = sched.next_offer().await;
     let executor_id = unique_id("default");
     let (writer, reader, idle) = (unique_id("writer"), unique_id("reader"), unique_id("idle"));
+    let launched_at = std::time::Instant::now();
     // The writer leaves a file in the executor's sandbox (two levels up from its own);
     // the reader waits for it there and prints it.
     launch(
@@ -108,6 +109,10 @@ async fn group_runs_under_one_executor_sharing_its_sandbox() {
         assert_eq!(id_value(&running["executor_id"]), executor_id, "{running}");
         statuses.push(running);
     }
+    eprintln!(
+        "task group of 3: ACCEPT to the last TASK_RUNNING took {:?}",
+        launched_at.elapsed()
+    );
     // Each task has its own container, nested in the executor's (the same for all).
     let containers: Vec<&Value> = statuses
         .iter()
@@ -382,6 +387,56 @@ async fn group_keeps_running_across_an_agent_restart() {
         })
         .await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_failing_while_the_agent_is_down_takes_its_group_down_after_the_restart() {
+    let mut cluster = Cluster::start().await;
+    let mut sched = cluster.subscribe("task-group-down-test").await;
+    let offer = sched.next_offer().await;
+    let executor_id = unique_id("default");
+    let (survivor, failing) = (unique_id("survivor"), unique_id("failing"));
+    launch(
+        &sched,
+        &offer,
+        &executor_id,
+        &[
+            (&survivor, "sleep 1000"),
+            // Fails once told to (a file in its sandbox).
+            (
+                &failing,
+                "while [ ! -f \"$MESOS_SANDBOX/go\" ]; do sleep 0.05; done; exit 1",
+            ),
+        ],
+    )
+    .await;
+    for task in [&survivor, &failing] {
+        sched.await_state(task, "TASK_RUNNING").await;
+    }
+    let (executor, _) = agent_executor_entry(&cluster, &executor_id)
+        .await
+        .expect("executor in /state");
+    let directory = executor["directory"].as_str().unwrap().to_string();
+    cluster.kill_agent(0);
+    // The failing task ends while no agent watches it (and before the master gives the
+    // agent up).
+    std::fs::write(format!("{directory}/tasks/{failing}/go"), b"").expect("go file");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let restarted_at = std::time::Instant::now();
+    cluster.restart_agent(0).await;
+
+    let failed = sched.await_state(&failing, "TASK_FAILED").await;
+    assert!(
+        failed["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("exited with status 1")),
+        "{failed}"
+    );
+    sched.await_state(&survivor, "TASK_KILLED").await;
+    eprintln!(
+        "agent restart to the group's TASK_KILLED took {:?}",
+        restarted_at.elapsed()
+    );
 }
 
 /// The pid of `task_id`'s process, from its supervisor's checkpoint next to the sandbox
