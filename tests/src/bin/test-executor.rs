@@ -45,7 +45,7 @@ struct Executor {
 enum Ended {
     Shutdown,
     /// The agent went away after the subscription succeeded.
-    StreamEnded,
+    StreamClosed,
     /// The agent could not be subscribed to.
     Refused(String),
 }
@@ -136,7 +136,7 @@ impl Executor {
                 }
             }
         }
-        Ended::StreamEnded
+        Ended::StreamClosed
     }
 
     /// Handles an event; true on SHUTDOWN.
@@ -250,7 +250,7 @@ async fn main() {
     loop {
         let why = match executor.run().await {
             Ended::Shutdown => return,
-            Ended::StreamEnded => {
+            Ended::StreamClosed => {
                 disconnected_since = Some(Instant::now());
                 "the event stream ended".to_string()
             }
