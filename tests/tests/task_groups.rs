@@ -189,6 +189,10 @@ async fn group_runs_under_one_executor_sharing_its_sandbox() {
         .filter(|t| t["executor_id"]["value"] == executor_id.as_str())
         .collect();
     assert_eq!(launched.len(), 3, "{tasks}");
+    // One executor runs, with three tasks.
+    let metrics = http::get_json(&cluster.agent_url(0, "/metrics/snapshot")).await;
+    assert_eq!(metrics["slave/executors_running"], 1.0, "{metrics}");
+    assert_eq!(metrics["slave/tasks_running"], 3.0, "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,6 +121,14 @@ impl Executors {
         }
     }
 
+    /// How many executors have not subscribed (yet, or again after an agent restart).
+    pub(crate) fn registering(&self) -> usize {
+        self.by_id
+            .values()
+            .filter(|e| e.stream.is_none() && !e.shutting_down)
+            .count()
+    }
+
     /// The earliest time an executor's time to subscribe runs out.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.by_id

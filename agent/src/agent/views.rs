@@ -3,7 +3,7 @@
 //! the list of live containers. Everything here is a pure function of the core's state;
 //! reading `/proc` happens on the HTTP side ([`crate::monitor`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mesos_common::resources::Resources;
 use mesos_common::wire;
@@ -157,23 +157,29 @@ impl Core {
     /// The agent's metrics under Mesos's names (`slave/...`).
     pub(crate) fn metrics(&self) -> BTreeMap<String, f64> {
         let mut states: BTreeMap<TaskState, usize> = BTreeMap::new();
-        let (mut running, mut terminating, mut terminated) = (0, 0, 0);
+        // Executors, not tasks: a custom or default executor runs several.
+        let (mut running, mut terminating, mut terminated) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         let mut used = Resources::new();
         for framework in self.all_frameworks() {
             for task in framework.tasks.values().chain(framework.completed.iter()) {
                 *states.entry(task.state).or_default() += 1;
+                let executor = (task.framework_id.as_str(), task.executor_id());
                 if task.is_done() {
-                    terminated += 1;
+                    terminated.insert(executor);
                 } else {
                     used.add(&task.resources());
                     if task.killing {
-                        terminating += 1;
+                        terminating.insert(executor);
                     } else {
-                        running += 1;
+                        running.insert(executor);
                     }
                 }
             }
         }
+        // An executor with a task running is running; one with none left, terminated.
+        terminating.retain(|e| !running.contains(e));
+        terminated.retain(|e| !running.contains(e) && !terminating.contains(e));
         let count = |state: TaskState| states.get(&state).copied().unwrap_or_default() as f64;
         let mut m = BTreeMap::new();
         let mut put = |name: &str, value: f64| {
@@ -199,10 +205,10 @@ impl Core {
         ] {
             put(&format!("tasks_{name}"), count(state));
         }
-        put("executors_registering", 0.0);
-        put("executors_running", running as f64);
-        put("executors_terminating", terminating as f64);
-        put("executors_terminated", terminated as f64);
+        put("executors_registering", self.executors.registering() as f64);
+        put("executors_running", running.len() as f64);
+        put("executors_terminating", terminating.len() as f64);
+        put("executors_terminated", terminated.len() as f64);
         for (name, total, used) in [
             ("cpus", self.resources.cpus(), used.cpus()),
             ("mem", self.resources.mem(), used.mem()),
