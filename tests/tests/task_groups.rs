@@ -461,3 +461,46 @@ async fn sleep_pid(executor: &Value, task_id: &str) -> u32 {
     )
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_ends_the_group_and_its_executor() {
+    let cluster = Cluster::start().await;
+    let mut sched = cluster.subscribe("task-group-teardown-test").await;
+    let offer = sched.next_offer().await;
+    let executor_id = unique_id("default");
+    let (a, b) = (unique_id("a"), unique_id("b"));
+    launch(
+        &sched,
+        &offer,
+        &executor_id,
+        &[(&a, "sleep 1000"), (&b, "sleep 1000")],
+    )
+    .await;
+    for task in [&a, &b] {
+        sched.await_state(task, "TASK_RUNNING").await;
+    }
+    let (executor, _) = agent_executor_entry(&cluster, &executor_id)
+        .await
+        .expect("executor in /state");
+    let mut pids = Vec::new();
+    for task in [&a, &b] {
+        pids.push(sleep_pid(&executor, task).await);
+    }
+    sched.teardown().await;
+    // The tasks are killed and the executor is gone from the live ones.
+    for pid in &pids {
+        eventually("the group's processes to end", TIMEOUT, async || {
+            (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+        })
+        .await;
+    }
+    let (executor, live) = eventually("the executor to complete", TIMEOUT, async || {
+        agent_executor_entry(&cluster, &executor_id)
+            .await
+            .filter(|(_, live)| !live)
+    })
+    .await;
+    assert!(!live, "{executor}");
+    let metrics = http::get_json(&cluster.agent_url(0, "/metrics/snapshot")).await;
+    assert_eq!(metrics["slave/executors_running"], 0.0, "{metrics}");
+}
