@@ -504,3 +504,31 @@ async fn teardown_ends_the_group_and_its_executor() {
     let metrics = http::get_json(&cluster.agent_url(0, "/metrics/snapshot")).await;
     assert_eq!(metrics["slave/executors_running"], 0.0, "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_of_the_executor_kills_all_its_groups() {
+    let cluster = Cluster::start().await;
+    let mut sched = cluster.subscribe("task-group-shutdown-test").await;
+    let offer = sched.next_offer().await;
+    let agent_id = offer_agent_id(&offer).to_string();
+    let executor_id = unique_id("default");
+    let (a, b) = (unique_id("a"), unique_id("b"));
+    launch(&sched, &offer, &executor_id, &[(&a, "sleep 1000")]).await;
+    sched.await_state(&a, "TASK_RUNNING").await;
+    let offer = sched.next_offer().await;
+    launch(&sched, &offer, &executor_id, &[(&b, "sleep 1000")]).await;
+    sched.await_state(&b, "TASK_RUNNING").await;
+    sched
+        .call_accepted(json!({
+            "type": "SHUTDOWN",
+            "shutdown": {
+                "executor_id": { "value": executor_id },
+                "agent_id": { "value": agent_id }
+            }
+        }))
+        .await;
+    for task in [&a, &b] {
+        let killed = sched.await_state(task, "TASK_KILLED").await;
+        assert_eq!(id_value(&killed["executor_id"]), executor_id, "{killed}");
+    }
+}
