@@ -22,6 +22,7 @@ use std::sync::LazyLock;
 use prost_reflect::DescriptorPool;
 
 pub mod json;
+pub mod required;
 
 /// Encoded `FileDescriptorSet` of all .proto files in this crate.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
@@ -114,6 +115,12 @@ pub enum ProtobufError {
         #[source]
         source: prost::DecodeError,
     },
+    #[error("cannot decode {message}: {source}")]
+    Malformed {
+        message: String,
+        #[source]
+        source: required::DecodeError,
+    },
     #[error("{message} is missing required fields: {}", fields.join(", "))]
     MissingRequired {
         message: String,
@@ -122,29 +129,28 @@ pub enum ProtobufError {
 }
 
 /// Decodes protobuf bytes and checks that every `required` field is present, as Mesos's
-/// own parser does (prost alone would fill absent required fields with defaults).
+/// own parser does (prost alone would fill absent required fields with defaults). The
+/// typed message is decoded once by prost; presence is read from the same bytes in one
+/// descriptor-guided pass ([`required`]), without building a dynamic message.
 pub fn decode_checked<M: prost_reflect::ReflectMessage + Default>(
     bytes: &[u8],
 ) -> Result<M, ProtobufError> {
-    let descriptor = M::default().descriptor();
-    let name = descriptor.full_name().to_owned();
-    let dynamic = prost_reflect::DynamicMessage::decode(descriptor, bytes).map_err(|source| {
-        ProtobufError::Decode {
-            message: name.clone(),
+    let message = M::decode(bytes).map_err(|source| ProtobufError::Decode {
+        message: M::default().descriptor().full_name().to_owned(),
+        source,
+    })?;
+    let descriptor = message.descriptor();
+    let missing = required::missing_required(&descriptor, bytes).map_err(|source| {
+        ProtobufError::Malformed {
+            message: descriptor.full_name().to_owned(),
             source,
         }
     })?;
-    let missing = json::missing_required_fields(&dynamic);
     if !missing.is_empty() {
         return Err(ProtobufError::MissingRequired {
-            message: name,
+            message: descriptor.full_name().to_owned(),
             fields: missing,
         });
     }
-    dynamic
-        .transcode_to::<M>()
-        .map_err(|source| ProtobufError::Decode {
-            message: name,
-            source,
-        })
+    Ok(message)
 }
