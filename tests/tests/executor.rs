@@ -155,6 +155,54 @@ async fn custom_executor_runs_tasks_and_echoes_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_group_with_a_custom_executor_reaches_it_as_one_launch_group() {
+    let cluster = Cluster::start().await;
+    let mut sched = cluster.subscribe("executor-group-test").await;
+    let offer = sched.next_offer().await;
+    let agent_id = offer_agent_id(&offer).to_string();
+    let executor_id = unique_id("exec");
+    let (quick, linger) = (unique_id("quick"), unique_id("linger"));
+    let mut executor = executor_task(&quick, "quick", &agent_id, &executor_id)["executor"].clone();
+    executor["type"] = json!("CUSTOM");
+    let task = |id: &str, name: &str| {
+        let mut task = executor_task(id, name, &agent_id, &executor_id);
+        task.as_object_mut().unwrap().remove("executor");
+        // A task of a group names no executor, so it needs a command (the executor's own
+        // business what to do with it).
+        task["command"] = json!({ "value": "true" });
+        task
+    };
+    let (status, body) = sched
+        .accept(
+            &[offer_id(&offer)],
+            vec![json!({
+                "type": "LAUNCH_GROUP",
+                "launch_group": {
+                    "executor": executor,
+                    "task_group": { "tasks": [task(&quick, "quick"), task(&linger, "linger")] }
+                }
+            })],
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    sched.await_state(&quick, "TASK_FINISHED").await;
+    let running = sched.await_state(&linger, "TASK_RUNNING").await;
+    assert_eq!(running["source"], "SOURCE_EXECUTOR", "{running}");
+    assert_eq!(id_value(&running["executor_id"]), executor_id, "{running}");
+    let stdout = cluster
+        .wait_for_sandbox_text(0, &linger, "stdout", "event LAUNCH_GROUP")
+        .await;
+    assert!(!stdout.contains("event LAUNCH\n"), "{stdout}");
+    let executor = live_executor(&cluster, &executor_id)
+        .await
+        .expect("the executor in /state");
+    assert_eq!(executor["type"], "CUSTOM", "{executor}");
+    assert_eq!(ids(&executor["tasks"]), [linger.as_str()], "{executor}");
+    sched.kill(&linger, &agent_id).await;
+    sched.await_state(&linger, "TASK_KILLED").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executor_exit_fails_its_tasks() {
     let cluster = Cluster::start().await;
     let mut sched = cluster.subscribe("executor-crash-test").await;

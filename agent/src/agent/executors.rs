@@ -10,6 +10,7 @@
 //!
 //! ```text
 //!  RunTask(executor) ─▶ start executor ─▶ queued ──SUBSCRIBE──▶ LAUNCH events
+//!  RunTaskGroup(custom executor) ─▶ (same) ──▶ LAUNCH_GROUP event
 //!  UPDATE call ─▶ status update manager ─▶ master ─▶ ack ─▶ ACKNOWLEDGED event
 //!  MESSAGE call ─▶ ExecutorToFramework      FrameworkToExecutor ─▶ MESSAGE event
 //!  ShutdownExecutor ─▶ SHUTDOWN event, kill after the grace period
@@ -22,8 +23,8 @@
 //! and updates, which the agent takes over) before it is killed and its tasks are lost
 //! (REASON_EXECUTOR_REREGISTRATION_TIMEOUT).
 //!
-//! Left out: LAUNCH_GROUP to a custom executor (task groups run under the default
-//! executor, see [`super::task_groups`]).
+//! A task group (LAUNCH_GROUP) whose ExecutorInfo is CUSTOM goes to its executor as one
+//! LAUNCH_GROUP event; groups under the default executor are [`super::task_groups`]'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -69,8 +70,8 @@ struct Executor {
     container_id: String,
     run: RunPaths,
     stream: Option<(mpsc::Sender<Bytes>, Encoding)>,
-    /// Tasks waiting for the executor to subscribe.
-    queued: Vec<TaskInfo>,
+    /// Tasks and task groups waiting for the executor to subscribe.
+    queued: Vec<Launch>,
     /// Every task given to this executor that the core still holds.
     tasks: BTreeSet<String>,
     shutting_down: bool,
@@ -80,6 +81,41 @@ struct Executor {
     recovered: bool,
     /// Why the agent ended it, which its unfinished tasks then report.
     termination: Option<Termination>,
+}
+
+/// What an executor is given: a task (LAUNCH) or a task group (LAUNCH_GROUP).
+#[derive(Debug, Clone)]
+enum Launch {
+    Task(Box<TaskInfo>),
+    Group(v1::TaskGroupInfo),
+}
+
+impl Launch {
+    fn tasks(&self) -> Vec<&TaskInfo> {
+        match self {
+            Launch::Task(task) => vec![&**task],
+            Launch::Group(group) => group.tasks.iter().collect(),
+        }
+    }
+
+    fn event(&self) -> executor::Event {
+        match self {
+            Launch::Task(task) => {
+                let mut launch = event(event::Type::Launch);
+                launch.launch = Some(event::Launch {
+                    task: (**task).clone(),
+                });
+                launch
+            }
+            Launch::Group(group) => {
+                let mut launch = event(event::Type::LaunchGroup);
+                launch.launch_group = Some(event::LaunchGroup {
+                    task_group: group.clone(),
+                });
+                launch
+            }
+        }
+    }
 }
 
 /// The end the agent gave an executor, as its unfinished tasks report it.
@@ -182,36 +218,66 @@ impl Core {
             task,
         } = run;
         let info = task.executor.clone().expect("a task with an executor");
+        self.give_to_executor(framework_info, info, Launch::Task(Box::new(task)));
+    }
+
+    /// RunTaskGroup whose executor is a custom one: the executor gets the group as one
+    /// LAUNCH_GROUP event, as Mesos gives it.
+    pub(crate) fn run_group_on_executor(
+        &mut self,
+        framework_info: v1::FrameworkInfo,
+        info: ExecutorInfo,
+        group: v1::TaskGroupInfo,
+    ) {
+        self.give_to_executor(framework_info, info, Launch::Group(group));
+    }
+
+    /// Starts the executor unless it runs, then gives it `launch` (at once if it has
+    /// subscribed, else when it does).
+    fn give_to_executor(
+        &mut self,
+        framework_info: v1::FrameworkInfo,
+        info: ExecutorInfo,
+        launch: Launch,
+    ) {
         let framework_id = framework_info
             .id
             .as_ref()
             .map(|i| i.value.clone())
             .unwrap_or_default();
-        let task_id = task.task_id.value.clone();
+        let task_ids: Vec<String> = launch
+            .tasks()
+            .iter()
+            .map(|t| t.task_id.value.clone())
+            .collect();
         let executor_id = info.executor_id.value.clone();
-        let span = info_span!("task", framework_id = %framework_id, task_id = %task_id, executor_id = %executor_id);
+        let span = info_span!("task", framework_id = %framework_id, task_id = %task_ids.join(","), executor_id = %executor_id);
         let _enter = span.enter();
         let Some(agent_id) = self.agent_id.clone().filter(|_| self.registered) else {
             warn!("ignoring a task sent before this agent registered");
             return;
         };
-        if !valid_id(&framework_id) || !valid_id(&task_id) || !valid_id(&executor_id) {
-            self.send_unreliable(
-                &framework_id,
-                &task_id,
-                TaskState::TaskError,
-                "Framework, executor and task ids must be non-empty and contain no '/' or control characters",
-                task_status::Reason::TaskInvalid,
-            );
-            return;
-        }
-        if self
-            .frameworks
-            .get(&framework_id)
-            .is_some_and(|f| f.tasks.contains_key(&task_id))
+        let refuse = |core: &Core, state: TaskState, reason: task_status::Reason, message: &str| {
+            for task_id in &task_ids {
+                core.send_unreliable(&framework_id, task_id, state, message, reason);
+            }
+        };
+        if !valid_id(&framework_id)
+            || !valid_id(&executor_id)
+            || task_ids.iter().any(|t| !valid_id(t))
         {
-            warn!("ignoring a task with the id of a task this agent already runs");
-            return;
+            return refuse(
+                self,
+                TaskState::TaskError,
+                task_status::Reason::TaskInvalid,
+                "Framework, executor and task ids must be non-empty and contain no '/' or control characters",
+            );
+        }
+        if let Some(framework) = self.frameworks.get(&framework_id) {
+            if task_ids.iter().any(|t| framework.tasks.contains_key(t)) {
+                warn!("ignoring a task with the id of a task this agent already runs");
+                return;
+            }
         }
         if let Err(e) = checkpoint::write_message(
             &self.layout.framework_info(&agent_id, &framework_id),
@@ -226,14 +292,12 @@ impl Core {
             .get(&key)
             .is_some_and(|e| e.shutting_down)
         {
-            self.send_unreliable(
-                &framework_id,
-                &task_id,
+            return refuse(
+                self,
                 TaskState::TaskLost,
-                "The task's executor is shutting down",
                 task_status::Reason::ExecutorTerminated,
+                "The task's executor is shutting down",
             );
-            return;
         }
         let (container_id, run, started) = match self.executors.by_id.get(&key) {
             Some(e) => (e.container_id.clone(), e.run.clone(), Ok(())),
@@ -260,56 +324,64 @@ impl Core {
             .and_then(|c| CommandLine::from_command(c).ok())
             .map(|c| c.display())
             .unwrap_or_default();
-        self.frameworks
-            .get_mut(&framework_id)
-            .expect("framework_entry inserted it")
-            .tasks
-            .insert(
-                task_id.clone(),
-                Task {
-                    framework_id: framework_id.clone(),
-                    container_id,
-                    run: run.clone(),
-                    command,
-                    state: TaskState::TaskStaging,
-                    statuses: Vec::new(),
-                    exited: false,
-                    killing: false,
-                    docker: None,
-                    network_infos: Vec::new(),
-                    parent_container_id: None,
-                    info: task.clone(),
-                },
-            );
-        let stream = StreamKey::new(framework_id.clone(), task_id.clone());
-        self.sum
-            .journal_mut()
-            .register(stream.clone(), run.task_updates(&task_id));
-        if let Err(e) = checkpoint::write_message(&run.task_info(&task_id), &task) {
-            warn!(error = %e, "cannot checkpoint the task");
+        let mut streams = Vec::new();
+        for task in launch.tasks() {
+            let mut task = task.clone();
+            // The agent's record says which executor runs it (tasks of a group name none).
+            task.executor = Some(info.clone());
+            let task_id = task.task_id.value.clone();
+            let stream = StreamKey::new(framework_id.clone(), task_id.clone());
+            self.sum
+                .journal_mut()
+                .register(stream.clone(), run.task_updates(&task_id));
+            if let Err(e) = checkpoint::write_message(&run.task_info(&task_id), &task) {
+                warn!(task_id, error = %e, "cannot checkpoint the task");
+            }
+            self.frameworks
+                .get_mut(&framework_id)
+                .expect("framework_entry inserted it")
+                .tasks
+                .insert(
+                    task_id,
+                    Task {
+                        framework_id: framework_id.clone(),
+                        container_id: container_id.clone(),
+                        run: run.clone(),
+                        command: command.clone(),
+                        state: TaskState::TaskStaging,
+                        statuses: Vec::new(),
+                        exited: false,
+                        killing: false,
+                        docker: None,
+                        network_infos: Vec::new(),
+                        parent_container_id: None,
+                        info: task,
+                    },
+                );
+            streams.push(stream);
         }
         if let Err(message) = started {
             warn!(message, "executor not started");
-            if let Some(t) = self.task_mut(&stream) {
-                t.exited = true;
+            for stream in &streams {
+                if let Some(t) = self.task_mut(stream) {
+                    t.exited = true;
+                }
+                self.update(
+                    stream,
+                    TaskState::TaskFailed,
+                    Some(message.clone()),
+                    Some(task_status::Reason::ContainerLaunchFailed),
+                    task_status::Source::Agent,
+                );
             }
-            self.update(
-                &stream,
-                TaskState::TaskFailed,
-                Some(message),
-                Some(task_status::Reason::ContainerLaunchFailed),
-                task_status::Source::Agent,
-            );
             return;
         }
         let executor = self.executors.by_id.get_mut(&key).expect("started above");
-        executor.tasks.insert(task_id);
+        executor.tasks.extend(task_ids);
         if executor.stream.is_some() {
-            let mut launch = event(event::Type::Launch);
-            launch.launch = Some(event::Launch { task });
-            executor.send(&launch);
+            executor.send(&launch.event());
         } else {
-            executor.queued.push(task);
+            executor.queued.push(launch);
         }
     }
 
@@ -475,10 +547,8 @@ impl Core {
                     }),
                 });
                 executor.send(&subscribed);
-                for task in std::mem::take(&mut executor.queued) {
-                    let mut launch = event(event::Type::Launch);
-                    launch.launch = Some(event::Launch { task });
-                    executor.send(&launch);
+                for launch in std::mem::take(&mut executor.queued) {
+                    executor.send(&launch.event());
                 }
                 info!(executor_id = %key.1, recovered, "executor subscribed");
                 if recovered {
@@ -617,23 +687,28 @@ impl Core {
             task.killing = true;
         }
         let executor = self.executors.by_id.get_mut(&key).expect("found above");
-        if let Some(i) = executor
-            .queued
-            .iter()
-            .position(|t| t.task_id.value == stream.task_id)
-        {
-            // Never launched: it ends here.
-            executor.queued.remove(i);
-            if let Some(task) = self.task_mut(stream) {
-                task.exited = true;
+        if let Some(i) = executor.queued.iter().position(|launch| {
+            launch
+                .tasks()
+                .iter()
+                .any(|t| t.task_id.value == stream.task_id)
+        }) {
+            // Never launched: it ends here, with the rest of its group (as in Mesos).
+            let launch = executor.queued.remove(i);
+            for task in launch.tasks() {
+                let stream =
+                    StreamKey::new(stream.framework_id.clone(), task.task_id.value.clone());
+                if let Some(task) = self.task_mut(&stream) {
+                    task.exited = true;
+                }
+                self.update(
+                    &stream,
+                    TaskState::TaskKilled,
+                    Some("Task killed before its executor subscribed".to_string()),
+                    None,
+                    task_status::Source::Agent,
+                );
             }
-            self.update(
-                stream,
-                TaskState::TaskKilled,
-                Some("Task killed before its executor subscribed".to_string()),
-                None,
-                task_status::Source::Agent,
-            );
             return true;
         }
         let mut kill = event(event::Type::Kill);

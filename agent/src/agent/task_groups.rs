@@ -200,13 +200,7 @@ impl Core {
             }
         }
         if executor.r#type == Some(executor_info::Type::Custom as i32) {
-            return refuse(
-                self,
-                TaskState::TaskFailed,
-                task_status::Reason::ContainerLaunchFailed,
-                "Task groups run under the default executor (ExecutorInfo type DEFAULT); \
-                 custom executors for task groups are not supported by this agent",
-            );
+            return self.run_group_on_executor(framework_info, executor, task_group);
         }
         if self.executors.contains(&framework_id, &executor_id) {
             return refuse(

@@ -3,8 +3,9 @@
 //!
 //! - SUBSCRIBEs to `$MESOS_AGENT_ENDPOINT/api/v1/executor` and writes each event's type to
 //!   stdout;
-//! - on LAUNCH sends TASK_RUNNING, then TASK_FINISHED unless the task's name contains
-//!   `linger` (such a task runs until killed);
+//! - on LAUNCH (and for each task of a LAUNCH_GROUP) sends TASK_RUNNING, then
+//!   TASK_FINISHED unless the task's name contains `linger` (such a task runs until
+//!   killed);
 //! - on KILL sends TASK_KILLED; on MESSAGE sends the same data back as a MESSAGE;
 //! - on ACKNOWLEDGED writes `acknowledged <task id>`; on SHUTDOWN exits. A task named with
 //!   `crash` makes it exit with status 3 right after TASK_RUNNING.
@@ -139,26 +140,33 @@ impl Executor {
         Ended::StreamClosed
     }
 
+    async fn launch(&mut self, task: &Value) {
+        let task_id = task["task_id"]["value"].as_str().unwrap_or("").to_string();
+        let name = task["name"].as_str().unwrap_or("").to_string();
+        self.unacknowledged_tasks
+            .insert(task_id.clone(), task.clone());
+        self.update(&task_id, "TASK_RUNNING").await;
+        if name.contains("crash") {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            std::process::exit(3);
+        }
+        if name.contains("linger") {
+            self.running.push(task_id);
+        } else {
+            self.update(&task_id, "TASK_FINISHED").await;
+        }
+    }
+
     /// Handles an event; true on SHUTDOWN.
     async fn handle(&mut self, event: Value) -> bool {
         let kind = event["type"].as_str().unwrap_or("").to_string();
         println!("event {kind}");
         match kind.as_str() {
-            "LAUNCH" => {
-                let task = &event["launch"]["task"];
-                let task_id = task["task_id"]["value"].as_str().unwrap_or("").to_string();
-                let name = task["name"].as_str().unwrap_or("").to_string();
-                self.unacknowledged_tasks
-                    .insert(task_id.clone(), task.clone());
-                self.update(&task_id, "TASK_RUNNING").await;
-                if name.contains("crash") {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    std::process::exit(3);
-                }
-                if name.contains("linger") {
-                    self.running.push(task_id);
-                } else {
-                    self.update(&task_id, "TASK_FINISHED").await;
+            "LAUNCH" => self.launch(&event["launch"]["task"]).await,
+            "LAUNCH_GROUP" => {
+                let tasks = event["launch_group"]["task_group"]["tasks"].clone();
+                for task in tasks.as_array().into_iter().flatten() {
+                    self.launch(task).await;
                 }
             }
             "KILL" => {
