@@ -176,6 +176,10 @@ impl Core {
             .iter()
             .map(|t| t.task_id.value.clone())
             .collect();
+        if task_ids.is_empty() {
+            warn!("ignoring an empty task group");
+            return;
+        }
         let refuse = |core: &Core, state: TaskState, reason: task_status::Reason, message: &str| {
             warn!(message, "task group not launched");
             for task_id in &task_ids {
