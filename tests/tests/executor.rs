@@ -301,6 +301,7 @@ async fn executor_subscribes_again_after_an_agent_restart() {
     );
 
     cluster.kill_agent(0);
+    let restarted_at = std::time::Instant::now();
     cluster.restart_agent(0).await;
     cluster.wait_for_active_agents(1).await;
 
@@ -311,6 +312,10 @@ async fn executor_subscribes_again_after_an_agent_restart() {
     })
     .await;
     assert!(stdout.contains("subscribing again"), "{stdout}");
+    eprintln!(
+        "agent restart to the executor's second SUBSCRIBED seen: {:?}",
+        restarted_at.elapsed()
+    );
     let executor = live_executor(&cluster, &executor_id)
         .await
         .expect("the executor in /state after the restart");
