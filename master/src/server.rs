@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, StatusCode};
+use axum::serve::ListenerExt;
 use axum::response::{IntoResponse, Response};
 use mesos_common::zk::ZkUrl;
 use mesos_proto::internal;
@@ -368,6 +369,13 @@ pub async fn run(
 
     let app = crate::http::router(handle.clone()).merge(crate::agent_link::router(handle.clone()));
     drop(tx);
+    // Events, gRPC frames and call answers are small writes; with Nagle's algorithm each
+    // would wait for the peer's delayed ACK (up to 40 ms) behind unacknowledged data.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            warn!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+        }
+    });
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
