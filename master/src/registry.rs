@@ -39,6 +39,12 @@ use crate::operator::admin::{self, OperatorRecords};
 pub(crate) const REGISTRY_NODE: &str = "registry";
 /// Largest piece written into one znode (ZooKeeper refuses packets over 1 MB).
 const CHUNK: usize = 512 * 1024;
+/// After a snapshot that took `t` to build, none is built for `SNAPSHOT_PACING * t`. A
+/// snapshot walks the whole registry in the actor loop (tens of milliseconds at 10,000
+/// agents), and while agents re-register after a failover the registry changes at every
+/// tick: unpaced, snapshots took over half of the new leader's time and slowed the
+/// re-registrations they record. The writer stores only the newest snapshot anyway.
+const SNAPSHOT_PACING: u32 = 9;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -83,6 +89,8 @@ impl Registry {
 pub(crate) struct RegistryTracker {
     last: Option<u64>,
     agent_json: HashMap<String, (u64, Value)>,
+    /// No snapshot before then (see [`RegistryTracker::changed_paced`]).
+    resume_at: Option<std::time::Instant>,
 }
 
 fn hash_of(item: impl Hash) -> u64 {
@@ -154,6 +162,22 @@ impl RegistryTracker {
         }
         self.last = Some(fingerprint);
         Some(self.snapshot(engine, expected).to_bytes())
+    }
+
+    /// [`RegistryTracker::changed`], but at most a tenth of the caller's time goes into
+    /// building snapshots (see [`SNAPSHOT_PACING`]).
+    pub(crate) fn changed_paced(
+        &mut self,
+        engine: &Engine,
+        expected: &ExpectedAgents,
+    ) -> Option<Vec<u8>> {
+        let started = std::time::Instant::now();
+        if self.resume_at.is_some_and(|at| started < at) {
+            return None;
+        }
+        let bytes = self.changed(engine, expected)?;
+        self.resume_at = Some(started + started.elapsed() * SNAPSHOT_PACING);
+        Some(bytes)
     }
 
     fn snapshot(&mut self, engine: &Engine, expected: &ExpectedAgents) -> Registry {

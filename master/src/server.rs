@@ -620,7 +620,7 @@ impl Actor {
             self.expected_agents_timed_out();
         }
         if let Some(term) = self.term.filter(|_| self.config.zk.is_some()) {
-            if let Some(bytes) = self.tracker.changed(&self.engine, &self.expected) {
+            if let Some(bytes) = self.tracker.changed_paced(&self.engine, &self.expected) {
                 self.snapshots.send_replace(Some(Snapshot {
                     term,
                     bytes: Arc::new(bytes),
