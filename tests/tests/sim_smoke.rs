@@ -1,6 +1,7 @@
-//! The scale benchmark at a tiny size: every scenario of `mesos-sim bench` must run to the
-//! end and report figures, so the harness cannot rot between full benchmark runs. No
-//! threshold is checked here: debug builds on a shared machine say nothing about speed.
+//! The benchmarks of `mesos-sim bench` at a tiny size: every scenario (a to e, and f, the
+//! failover through ZooKeeper) must run to the end and report figures, so the harness
+//! cannot rot between full benchmark runs. No threshold is checked here: debug builds on a
+//! shared machine say nothing about speed.
 
 use std::time::Duration;
 
@@ -62,4 +63,64 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     }
     let table = std::fs::read_to_string(out.join("scale.md")).expect("scale.md written");
     assert!(table.contains("| scenario | metric | value | target |"));
+}
+
+/// Scenario f (master failover through ZooKeeper) at ten agents: ZooKeeper, three masters,
+/// a kill -9 and a SIGTERM of the leader, and every figure reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_scenario_runs_at_a_tiny_scale() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("results");
+    let args: Vec<String> = [
+        "bench",
+        "--only=f",
+        "--scale=0.001",
+        "--name=failover",
+        "--failover-session-timeout-ms=2000",
+        "--master-log-level=warn",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        format!("--out={}", out.display()),
+        format!("--work-dir={}", dir.path().join("work").display()),
+        format!("--bin-dir={}", bin_dir().display()),
+        format!(
+            "--zookeeper-script={}",
+            mesos_tests::zookeeper::script().display()
+        ),
+    ])
+    .collect();
+    let output = run_command(&binary("mesos-sim"), &args, &[], Duration::from_secs(240)).await;
+    assert!(
+        output.success(),
+        "mesos-sim bench --only=f failed\n{}",
+        output.combined()
+    );
+
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("failover.json")).expect("failover.json written"),
+    )
+    .expect("failover.json is JSON");
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    let [f] = &scenarios[..] else {
+        panic!("one scenario expected: {scenarios:?}");
+    };
+    assert_eq!(f["id"], "f");
+    assert!(f["error"].is_null(), "scenario f failed: {}", f["error"]);
+    let rows = f["rows"].as_array().expect("rows");
+    for round in ["kill -9", "SIGTERM"] {
+        let ours: Vec<&serde_json::Value> = rows
+            .iter()
+            .filter(|r| r["metric"].as_str().is_some_and(|m| m.starts_with(round)))
+            .collect();
+        assert_eq!(ours.len(), 7, "{round}: {ours:?}");
+        for r in ours {
+            assert!(
+                r["value"].as_f64().is_some_and(f64::is_finite),
+                "{} is not a number",
+                r["metric"]
+            );
+        }
+    }
 }
