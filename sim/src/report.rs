@@ -135,6 +135,9 @@ pub struct Machine {
     pub cpu_model: String,
     pub kernel: String,
     pub open_files_limit: u64,
+    /// `/proc/loadavg` (1, 5 and 15 minutes) when the report is made: the machine is
+    /// shared, and other work running alongside shows here.
+    pub load_average: String,
 }
 
 impl Machine {
@@ -165,6 +168,12 @@ impl Machine {
                 .trim()
                 .to_string(),
             open_files_limit,
+            load_average: std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }
@@ -297,18 +306,24 @@ impl Report {
     pub fn markdown(&self) -> String {
         let m = &self.machine;
         let mut out = String::new();
-        let _ = writeln!(out, "# Scale benchmark results\n");
+        match &self.scenarios[..] {
+            [only] => writeln!(out, "# Benchmark results: {}\n", only.title),
+            _ => writeln!(out, "# Scale benchmark results\n"),
+        }
+        .ok();
         let _ = writeln!(out, "- command: `{}`", self.command);
         let _ = writeln!(out, "- date: {}", self.date);
         let _ = writeln!(out, "- git: `{}`", self.git_sha);
         let _ = writeln!(
             out,
-            "- machine: {} cores ({}), {} memory, Linux {}, open-file limit {}",
+            "- machine: {} cores ({}), {} memory, Linux {}, open-file limit {}, load average \
+             at the end {}",
             m.cores,
             m.cpu_model,
             gib(m.memory_bytes),
             m.kernel,
-            m.open_files_limit
+            m.open_files_limit,
+            m.load_average
         );
         let _ = writeln!(out, "- scale: {}, seed: {}", self.scale, self.seed);
         let _ = writeln!(
