@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use mesos_common::ids;
 use mesos_common::resources::Resources;
 use mesos_common::wire;
@@ -20,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::allocator::{AgentSpec, Allocator, FrameworkSpec};
 use crate::config::Config;
+use crate::event_queue::{self, EventSender, StallWatch};
 
 /// Seconds between HEARTBEAT events (fixed in Mesos).
 pub const HEARTBEAT_INTERVAL_SECS: f64 = 15.0;
@@ -31,17 +31,44 @@ pub use mesos_common::api::Encoding;
 pub struct Subscriber {
     pub stream_id: String,
     pub encoding: Encoding,
-    pub tx: mpsc::Sender<Bytes>,
+    pub tx: EventSender,
+    stall: StallWatch,
+}
+
+/// What became of an event handed to a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Queued,
+    /// A status update not forwarded while the queue is over its soft limit; the agent
+    /// re-sends it until the framework acknowledges it.
+    Deferred,
+    /// The stream is closed, or the queue is over its hard limit.
+    Lost,
 }
 
 impl Subscriber {
-    /// Queues one event. Returns false when the subscriber is gone or cannot keep up; the
-    /// caller then treats the framework as disconnected.
-    fn send(&self, event: &scheduler::Event) -> bool {
+    pub fn new(stream_id: String, encoding: Encoding, tx: EventSender) -> Self {
+        Subscriber {
+            stream_id,
+            encoding,
+            tx,
+            stall: StallWatch::default(),
+        }
+    }
+
+    fn send(&self, event: &scheduler::Event) -> Delivery {
+        let queued = self.tx.queued_bytes();
+        if queued > event_queue::HARD_LIMIT || self.tx.is_closed() {
+            return Delivery::Lost;
+        }
+        if queued > event_queue::SOFT_LIMIT && event.r#type() == event::Type::Update {
+            return Delivery::Deferred;
+        }
         let body = self.encoding.encode(event);
-        self.tx
-            .try_send(mesos_common::recordio::encode(&body))
-            .is_ok()
+        match self.tx.push(mesos_common::recordio::encode(&body)) {
+            Ok(()) => Delivery::Queued,
+            Err(_) => Delivery::Lost,
+        }
     }
 }
 
@@ -136,6 +163,8 @@ pub(crate) struct Counters {
     pub(crate) allocation_runs: u64,
     pub(crate) last_allocation_ms: f64,
     pub(crate) dropped_messages: u64,
+    /// Status updates not forwarded because the framework's queue was full.
+    pub(crate) deferred_updates: u64,
     pub(crate) calls: u64,
 }
 
@@ -1682,6 +1711,7 @@ impl Engine {
                 self.remove_offer(&offer, true, now);
             }
         }
+        self.drop_stalled_subscribers(now);
         crate::operator::admin::tick(self, now);
     }
 
@@ -1825,17 +1855,48 @@ impl Engine {
         let Some(subscriber) = &framework.subscriber else {
             return;
         };
-        if !subscriber.send(event) {
-            self.counters.dropped_messages += 1;
+        match subscriber.send(event) {
+            Delivery::Queued => {}
+            Delivery::Deferred => self.counters.deferred_updates += 1,
+            Delivery::Lost => {
+                self.counters.dropped_messages += 1;
+                warn!(
+                    framework_id,
+                    queued_bytes = subscriber.tx.queued_bytes(),
+                    "event stream closed or hopelessly behind; dropping the connection"
+                );
+                self.drop_subscriber(framework_id);
+            }
+        }
+    }
+
+    /// Dropping the sender ends the response body; the stream's guard then reports the
+    /// close and `framework_stream_closed` handles it like any disconnect.
+    fn drop_subscriber(&mut self, framework_id: &str) {
+        if let Some(f) = self.frameworks.get_mut(framework_id) {
+            f.subscriber = None;
+        }
+    }
+
+    /// Drops subscribers that have read nothing for a long time with a full queue: a
+    /// connection that is open but never read would otherwise hold its queue forever.
+    fn drop_stalled_subscribers(&mut self, now: Duration) {
+        let mut stalled = Vec::new();
+        for framework in self.frameworks.values_mut() {
+            if let Some(subscriber) = &mut framework.subscriber {
+                if subscriber.stall.stalled(&subscriber.tx, now) {
+                    stalled.push(framework.id.clone());
+                }
+            }
+        }
+        for framework_id in stalled {
             warn!(
                 framework_id,
-                "event stream closed or full; dropping the connection"
+                "event stream read nothing for {}s with a full queue; dropping the connection",
+                event_queue::STALL_TIMEOUT.as_secs()
             );
-            // Dropping the sender ends the response body; the stream's guard then reports
-            // the close and `framework_stream_closed` handles it like any disconnect.
-            if let Some(f) = self.frameworks.get_mut(framework_id) {
-                f.subscriber = None;
-            }
+            self.counters.dropped_messages += 1;
+            self.drop_subscriber(&framework_id);
         }
     }
 

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use clap::Parser;
 use mesos_common::recordio;
 use mesos_proto::internal::{self, agent_message, master_message};
 use mesos_proto::v1::scheduler::{self, call, event};
 use mesos_proto::v1::{self, TaskState};
 use tokio::sync::mpsc;
+
+use crate::event_queue::{event_queue, EventReceiver};
 
 use super::*;
 
@@ -26,7 +27,7 @@ fn engine(flags: &[&str]) -> Engine {
 
 struct FrameworkProbe {
     id: String,
-    rx: mpsc::Receiver<Bytes>,
+    rx: EventReceiver,
 }
 
 impl FrameworkProbe {
@@ -60,17 +61,13 @@ impl FrameworkProbe {
 }
 
 fn subscribe(engine: &mut Engine, info: v1::FrameworkInfo) -> FrameworkProbe {
-    let (tx, rx) = mpsc::channel(1024);
+    let (tx, rx) = event_queue();
     let id = engine
         .subscribe(
             SubscribeRequest {
                 info,
                 suppressed_roles: Vec::new(),
-                subscriber: Subscriber {
-                    stream_id: "stream-1".to_string(),
-                    encoding: Encoding::Json,
-                    tx,
-                },
+                subscriber: Subscriber::new("stream-1".to_string(), Encoding::Json, tx),
             },
             Duration::ZERO,
         )
@@ -398,4 +395,70 @@ fn explicit_reconciliation_of_unknown_tasks() {
     assert_eq!(updates[0].state(), TaskState::TaskLost);
     assert_eq!(updates[0].reason(), v1::task_status::Reason::Reconciliation);
     assert!(updates[0].uuid.is_none());
+}
+
+#[test]
+fn a_full_queue_defers_updates_and_a_stalled_or_closed_one_is_dropped() {
+    let mut e = engine(&[]);
+    let mut f = subscribe(&mut e, framework("f"));
+    let (agent_id, mut agent) = add_agent(&mut e, "cpus:2;mem:64");
+    e.allocate(Duration::ZERO, false);
+    let offer = f.offers().remove(0);
+    e.accept(
+        &f.id,
+        launch(
+            &offer,
+            vec![task("t1", &agent_id, 1.0), task("t2", &agent_id, 1.0)],
+            0.0,
+        ),
+        Duration::ZERO,
+    );
+    while agent.try_recv().is_ok() {}
+
+    // A burst the framework has not read yet fills its queue past the soft limit.
+    let tx = e.frameworks[&f.id].subscriber.as_ref().unwrap().tx.clone();
+    tx.push(bytes::Bytes::from(vec![b' '; event_queue::SOFT_LIMIT + 1]))
+        .unwrap();
+    e.agent_message(
+        &agent_id,
+        status_update(&f.id, "t1", TaskState::TaskRunning, 1),
+        Duration::ZERO,
+    );
+    assert!(
+        e.frameworks[&f.id].subscriber.is_some(),
+        "a slow reader stays subscribed"
+    );
+    assert_eq!(e.counters.deferred_updates, 1);
+    // The master took the state; the agent's retry delivers the update later.
+    assert_eq!(
+        e.frameworks[&f.id].tasks["t1"].task.state(),
+        TaskState::TaskRunning
+    );
+
+    // Reading drains the queue; the re-sent update then goes through.
+    let _burst = f.rx.try_recv().unwrap();
+    e.agent_message(
+        &agent_id,
+        status_update(&f.id, "t1", TaskState::TaskRunning, 1),
+        Duration::ZERO,
+    );
+    assert_eq!(f.updates()[0].state(), TaskState::TaskRunning);
+
+    // Full again and nothing read for the stall timeout: the subscriber is dropped.
+    tx.push(bytes::Bytes::from(vec![b' '; event_queue::SOFT_LIMIT + 1]))
+        .unwrap();
+    e.tick(Duration::from_secs(1));
+    e.tick(Duration::from_secs(30));
+    assert!(e.frameworks[&f.id].subscriber.is_some());
+    e.tick(Duration::from_secs(1) + event_queue::STALL_TIMEOUT);
+    assert!(e.frameworks[&f.id].subscriber.is_none());
+    drop(tx);
+
+    // A closed stream is noticed at the next event.
+    let mut g = subscribe(&mut e, framework("g"));
+    let _ = g.events();
+    let g_id = g.id.clone();
+    drop(g);
+    e.send_to_framework(&g_id, &heartbeat_event());
+    assert!(e.frameworks[&g_id].subscriber.is_none());
 }

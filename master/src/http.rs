@@ -15,17 +15,14 @@ use axum::routing::{any, get};
 use axum::Router;
 use futures::StreamExt;
 use mesos_proto::v1::scheduler::{self, call};
-use tokio::sync::{mpsc, oneshot};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::oneshot;
 
 use crate::engine::{
     CallError, Encoding, Engine, SubscribeRequest, Subscriber, HEARTBEAT_INTERVAL_SECS,
 };
+use crate::event_queue::event_queue;
 use crate::server::{Command, MasterHandle};
 use crate::state_json;
-
-/// Events a subscriber may have queued before it counts as too slow and is dropped.
-const SUBSCRIBER_QUEUE: usize = 65_536;
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
     let mut r = Router::new()
@@ -317,16 +314,12 @@ impl Drop for StreamGuard {
 async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding) -> Response {
     let sub = call.subscribe.unwrap_or_default();
     let stream_id = uuid::Uuid::new_v4().to_string();
-    let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+    let (tx, rx) = event_queue();
     let (reply, reply_rx) = oneshot::channel();
     let req = SubscribeRequest {
         info: sub.framework_info,
         suppressed_roles: sub.suppressed_roles,
-        subscriber: Subscriber {
-            stream_id: stream_id.clone(),
-            encoding: accept,
-            tx: tx.clone(),
-        },
+        subscriber: Subscriber::new(stream_id.clone(), accept, tx.clone()),
     };
     if !handle.send(Command::Subscribe { req, reply }).await {
         return unavailable();
@@ -349,9 +342,8 @@ async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding
             tokio::time::sleep(period).await;
             let Some(tx) = weak.upgrade() else { break };
             if tx
-                .try_send(mesos_common::recordio::encode(&heartbeat))
+                .push(mesos_common::recordio::encode(&heartbeat))
                 .is_err()
-                && tx.is_closed()
             {
                 break;
             }
@@ -363,7 +355,7 @@ async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding
         framework_id: Some(framework_id),
         stream_id: stream_id.clone(),
     };
-    let stream = ReceiverStream::new(rx).map(move |chunk| {
+    let stream = rx.map(move |chunk| {
         let _keep = &guard;
         Ok::<Bytes, Infallible>(chunk)
     });

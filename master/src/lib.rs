@@ -28,6 +28,7 @@ pub mod allocator;
 pub mod config;
 mod election;
 pub mod engine;
+mod event_queue;
 mod http;
 mod operator;
 mod registry;

@@ -454,6 +454,7 @@ pub(crate) fn metrics(e: &Engine) -> Value {
         "master/messages_accept_offers": c.offers_accepted as f64,
         "master/offers_rescinded": c.offers_rescinded as f64,
         "master/dropped_messages": c.dropped_messages as f64,
+        "master/deferred_status_updates": c.deferred_updates as f64,
         "master/messages_scheduler_calls": c.calls as f64,
         "allocator/mesos/allocation_runs": c.allocation_runs as f64,
         "allocator/mesos/allocation_run_ms": c.last_allocation_ms,

@@ -4,7 +4,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use clap::Parser;
 use mesos_common::{recordio, wire};
 use mesos_proto::internal::{self, agent_message, master_message};
@@ -17,6 +16,7 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::config::Config;
 use crate::engine::{EngineEvent, SubscribeRequest, Subscriber};
+use crate::event_queue::{event_queue, EventReceiver};
 
 // ------------------------------------------------------------------------ decoding
 
@@ -109,7 +109,7 @@ fn engine() -> Engine {
 
 struct FrameworkProbe {
     id: String,
-    rx: mpsc::Receiver<Bytes>,
+    rx: EventReceiver,
 }
 
 impl FrameworkProbe {
@@ -142,17 +142,13 @@ impl FrameworkProbe {
 }
 
 fn subscribe(e: &mut Engine, info: v1::FrameworkInfo) -> FrameworkProbe {
-    let (tx, rx) = mpsc::channel(1024);
+    let (tx, rx) = event_queue();
     let id = e
         .subscribe(
             SubscribeRequest {
                 info,
                 suppressed_roles: Vec::new(),
-                subscriber: Subscriber {
-                    stream_id: "stream".to_string(),
-                    encoding: Encoding::Json,
-                    tx,
-                },
+                subscriber: Subscriber::new("stream".to_string(), Encoding::Json, tx),
             },
             Duration::ZERO,
         )
