@@ -48,6 +48,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // transport helpers would clash with it. Build clients with
         // `AgentServiceClient::new(channel)` instead.
         .build_transport(false)
+        // Small per-stream buffers: the master keeps one stream per agent (src/codec.rs).
+        .codec_path("crate::codec::SmallBufferCodec")
         .compile_with_config(config, PROTOS, &includes)?;
     Ok(())
 }

@@ -21,6 +21,7 @@ use std::sync::LazyLock;
 
 use prost_reflect::DescriptorPool;
 
+pub mod codec;
 pub mod json;
 pub mod required;
 

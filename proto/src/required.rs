@@ -310,7 +310,11 @@ mod tests {
     fn merges_repeated_occurrences_of_a_singular_message() {
         // kill given twice: empty first, task_id in the second.
         let mut kill = Vec::new();
-        len_field(&mut kill, 1, &v1::TaskId { value: "t".into() }.encode_to_vec());
+        len_field(
+            &mut kill,
+            1,
+            &v1::TaskId { value: "t".into() }.encode_to_vec(),
+        );
         let mut call = call_of_type(scheduler::call::Type::Kill);
         len_field(&mut call, 6, &[]);
         len_field(&mut call, 6, &kill);
