@@ -3,10 +3,10 @@
 //! `Resource` protos become `Resources` and back.
 
 use mesos_proto::v1;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::resources::{
-    Attribute, AttributeValue, Attributes, Range, Ranges, Resource, Resources, Scalar, Value,
+    Attribute, AttributeValue, Attributes, Ranges, Resource, Resources, Scalar, Value,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -187,35 +187,74 @@ pub fn ranges_text(ranges: &[v1::value::Range]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-fn domain_ranges_text(r: &Ranges) -> String {
-    let parts: Vec<String> = r
-        .ranges()
-        .iter()
-        .map(|Range { begin, end }| format!("{begin}-{end}"))
-        .collect();
-    format!("[{}]", parts.join(", "))
-}
-
 /// Resources in the state endpoints' form: `{"cpus": 2.0, "mem": 1024.0, "disk": 0.0,
 /// "gpus": 0.0, "ports": "[31000-32000]"}`. cpus, gpus, mem and disk are always present.
 pub fn resources_state_json(resources: &Resources) -> Json {
-    let mut m = Map::new();
-    for name in ["cpus", "gpus", "mem", "disk"] {
-        m.insert(name.to_string(), Json::from(0.0));
-    }
-    let flat = resources.flatten();
-    for r in flat.iter() {
-        let v = match &r.value {
-            Value::Scalar(s) => Json::from(s.value()),
-            Value::Ranges(ranges) => Json::String(domain_ranges_text(ranges)),
-            Value::Set(items) => Json::String(format!(
-                "{{{}}}",
-                items.iter().cloned().collect::<Vec<_>>().join(",")
-            )),
+    serde_json::to_value(ResourcesStateJson(resources))
+        .expect("resources always serialize to a JSON object")
+}
+
+/// [`resources_state_json`] as a [`serde::Serialize`] value, for writing straight into a
+/// byte buffer: the master writes it for every agent and framework of `/master/state`.
+/// Resources of every role are added up by name; keys are sorted.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourcesStateJson<'a>(pub &'a Resources);
+
+impl serde::Serialize for ResourcesStateJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        enum Entry<'r> {
+            Scalar(Scalar),
+            Other(&'r Value),
+        }
+        // Scalars add up across roles without help; ranges and sets are merged by
+        // `flatten`, which allocates, so only when there are any.
+        let flat;
+        let resources = if self.0.iter().all(|r| matches!(r.value, Value::Scalar(_))) {
+            self.0
+        } else {
+            flat = self.0.flatten();
+            &flat
         };
-        m.insert(r.name.clone(), v);
+        let mut entries: Vec<(&str, Entry<'_>)> = Vec::with_capacity(resources.len() + 4);
+        for name in ["cpus", "gpus", "mem", "disk"] {
+            entries.push((name, Entry::Scalar(Scalar::ZERO)));
+        }
+        for r in resources.iter() {
+            let slot = entries.iter_mut().find(|(name, _)| *name == r.name);
+            match (&r.value, slot) {
+                (Value::Scalar(v), Some((_, Entry::Scalar(sum)))) => *sum += *v,
+                (Value::Scalar(v), Some((_, entry))) => *entry = Entry::Scalar(*v),
+                (Value::Scalar(v), None) => entries.push((&r.name, Entry::Scalar(*v))),
+                (value, Some((_, entry))) => *entry = Entry::Other(value),
+                (value, None) => entries.push((&r.name, Entry::Other(value))),
+            }
+        }
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let mut map = serializer.serialize_map(Some(entries.len()))?;
+        for (name, entry) in &entries {
+            match entry {
+                Entry::Scalar(s) | Entry::Other(Value::Scalar(s)) => {
+                    map.serialize_entry(name, &s.value())?
+                }
+                Entry::Other(Value::Ranges(ranges)) => {
+                    map.serialize_entry(name, &ranges.to_string())?
+                }
+                Entry::Other(Value::Set(items)) => map.serialize_entry(
+                    name,
+                    &format!(
+                        "{{{}}}",
+                        items
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                )?,
+            }
+        }
+        map.end()
     }
-    Json::Object(m)
 }
 
 /// Reserved resources keyed by role: `{"web": {"cpus": 2.0, ...}}`.
@@ -255,6 +294,24 @@ mod tests {
         assert_eq!(j["disk"], 0.0);
         assert_eq!(j["gpus"], 0.0);
         assert_eq!(j["ports"], "[31000-32000]");
+    }
+
+    #[test]
+    fn state_json_adds_up_roles_and_writes_sorted_keys() {
+        let r = Resources::parse(
+            "cpus:2;cpus(web):1.5;mem:1024;ports:[31000-31005];ports(web):[32000-32000];\
+             zones:{a,b};custom:3",
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&ResourcesStateJson(&r)).unwrap(),
+            r#"{"cpus":3.5,"custom":3.0,"disk":0.0,"gpus":0.0,"mem":1024.0,"#.to_string()
+                + r#""ports":"[31000-31005, 32000-32000]","zones":"{a,b}"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ResourcesStateJson(&Resources::default())).unwrap(),
+            r#"{"cpus":0.0,"disk":0.0,"gpus":0.0,"mem":0.0}"#
+        );
     }
 
     #[test]

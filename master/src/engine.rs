@@ -6,6 +6,7 @@
 //! (`now`, measured from the master's start) so the allocator stays a pure core.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mesos_common::ids;
@@ -83,7 +84,9 @@ pub enum CallError {
 
 #[derive(Debug)]
 pub(crate) struct TaskEntry {
-    pub(crate) task: v1::Task,
+    /// Shared with state snapshots, which serialize it outside the actor; changed through
+    /// `Arc::make_mut` (a copy only while a snapshot still holds the old version).
+    pub(crate) task: Arc<v1::Task>,
     pub(crate) resources: Resources,
     /// The resources went back to the allocator when the task reached a terminal state.
     pub(crate) recovered: bool,
@@ -108,7 +111,7 @@ pub(crate) struct Framework {
     /// When a disconnected framework is torn down (failover timeout).
     pub(crate) failover_deadline: Option<Duration>,
     pub(crate) tasks: BTreeMap<String, TaskEntry>,
-    pub(crate) completed_tasks: VecDeque<v1::Task>,
+    pub(crate) completed_tasks: VecDeque<Arc<v1::Task>>,
     pub(crate) offers: HashSet<String>,
 }
 
@@ -127,6 +130,8 @@ pub(crate) struct Agent {
     /// (framework id, task id) of the tasks on this agent.
     pub(crate) tasks: HashSet<(String, String)>,
     pub(crate) offers: HashSet<String>,
+    /// The members of its state JSON that do not change while it stays registered.
+    pub(crate) state_fragment: Arc<str>,
 }
 
 #[derive(Debug)]
@@ -549,7 +554,7 @@ impl Engine {
             }
             if !entry.task.state().is_terminal() {
                 agents_to_tell.insert(agent_id.clone());
-                entry.task.set_state(TaskState::TaskKilled);
+                Arc::make_mut(&mut entry.task).set_state(TaskState::TaskKilled);
                 self.counters.tasks_killed += 1;
             }
             push_completed(
@@ -978,7 +983,7 @@ impl Engine {
         framework.tasks.insert(
             task_id.clone(),
             TaskEntry {
-                task: proto,
+                task: Arc::new(proto),
                 resources,
                 recovered: false,
                 terminal_uuid: None,
@@ -1291,7 +1296,9 @@ impl Engine {
             ping_outstanding: false,
             tasks: HashSet::new(),
             offers: HashSet::new(),
+            state_fragment: Arc::from(""),
         };
+        agent.state_fragment = crate::state_json::agent_fragment(&agent);
 
         // Rebuild what the agent reports: tasks the master does not know (it restarted)
         // and frameworks it has never seen (recovered, waiting for the scheduler).
@@ -1331,11 +1338,11 @@ impl Engine {
                 .tasks
                 .entry(task_id.clone())
                 .and_modify(|e| {
-                    e.task.set_state(task.state());
+                    Arc::make_mut(&mut e.task).set_state(task.state());
                     e.recovered = terminal;
                 })
                 .or_insert(TaskEntry {
-                    task,
+                    task: Arc::new(task),
                     resources,
                     recovered: terminal,
                     terminal_uuid: None,
@@ -1501,16 +1508,17 @@ impl Engine {
             let framework = self.frameworks.get_mut(&framework_id).expect("checked");
             if let Some(entry) = framework.tasks.get_mut(&task_id) {
                 let previous = entry.task.state();
-                entry.task.set_state(latest);
-                if entry.task.statuses.last().map(|s| (s.state, &s.uuid))
+                let task = Arc::make_mut(&mut entry.task);
+                task.set_state(latest);
+                if task.statuses.last().map(|s| (s.state, &s.uuid))
                     != Some((status.state, &status.uuid))
                 {
                     let mut kept = status.clone();
                     kept.data = None;
-                    entry.task.statuses.push(kept);
+                    task.statuses.push(kept);
                 }
-                entry.task.status_update_state = Some(status.state);
-                entry.task.status_update_uuid = status.uuid.clone();
+                task.status_update_state = Some(status.state);
+                task.status_update_uuid = status.uuid.clone();
                 if status.state().is_terminal() {
                     entry.terminal_uuid = status.uuid.clone();
                 }
@@ -1655,8 +1663,9 @@ impl Engine {
                 nanoseconds: (wall_clock_secs() * 1e9) as i64,
             });
         }
-        entry.task.set_state(state);
-        entry.task.statuses.push(status.clone());
+        let task = Arc::make_mut(&mut entry.task);
+        task.set_state(state);
+        task.statuses.push(status.clone());
         let recover = (!entry.recovered).then(|| entry.resources.clone());
         push_completed(&mut framework.completed_tasks, entry.task, max_completed);
         if let Some(resources) = recover {
@@ -1933,7 +1942,7 @@ impl Engine {
     // ------------------------------------------------------------------ views
 
     pub(crate) fn framework_tasks<'a>(&self, f: &'a Framework) -> Vec<&'a v1::Task> {
-        f.tasks.values().map(|e| &e.task).collect()
+        f.tasks.values().map(|e| &*e.task).collect()
     }
 
     pub(crate) fn framework_offers(&self, f: &Framework) -> Vec<&v1::Offer> {
@@ -1952,44 +1961,44 @@ impl Engine {
         a.conn.is_some()
     }
 
-    /// (used by tasks, offered) resources of a framework.
+    /// (used by tasks, offered) resources of a framework. Sums in place: a fresh sum per
+    /// task would copy the whole collection each time, and the state endpoints ask for this
+    /// for every framework and agent.
     pub(crate) fn framework_usage(&self, f: &Framework) -> (Resources, Resources) {
         let mut used = Resources::default();
         for e in f.tasks.values() {
             if !e.task.state().is_terminal() {
-                used = used.plus(&e.resources);
+                used.add(&e.resources);
             }
         }
         let mut offered = Resources::default();
         for o in f.offers.iter().filter_map(|o| self.offers.get(o)) {
-            offered = offered.plus(&o.resources);
+            offered.add(&o.resources);
         }
         (used, offered)
     }
 
-    /// (used by tasks, offered) resources on an agent.
+    /// (used by tasks, offered) resources on an agent: what the allocator has allocated
+    /// there (it gets every launch and every recovery) less the outstanding offers, instead
+    /// of a sum over the agent's tasks.
     pub(crate) fn agent_usage(&self, a: &Agent) -> (Resources, Resources) {
-        let mut used = Resources::default();
-        for (f, t) in &a.tasks {
-            if let Some(e) = self.frameworks.get(f).and_then(|f| f.tasks.get(t)) {
-                if !e.task.state().is_terminal() {
-                    used = used.plus(&e.resources);
-                }
-            }
-        }
         let mut offered = Resources::default();
         for o in a.offers.iter().filter_map(|o| self.offers.get(o)) {
-            offered = offered.plus(&o.resources);
+            offered.add(&o.resources);
         }
+        let Some(allocated) = self.allocator.agent_allocated(&a.id) else {
+            return (Resources::default(), offered);
+        };
+        let used = if offered.is_empty() {
+            allocated
+        } else {
+            allocated.minus(&offered)
+        };
         (used, offered)
     }
 
     pub(crate) fn outstanding_offers(&self) -> usize {
         self.offers.len()
-    }
-
-    pub(crate) fn task_resources<'a>(f: &'a Framework, task_id: &str) -> Option<&'a Resources> {
-        f.tasks.get(task_id).map(|e| &e.resources)
     }
 }
 
@@ -2050,7 +2059,7 @@ fn refuse_duration(filters: Option<&v1::Filters>) -> Option<Duration> {
     }
 }
 
-fn push_completed(list: &mut VecDeque<v1::Task>, task: v1::Task, max: usize) {
+fn push_completed(list: &mut VecDeque<Arc<v1::Task>>, task: Arc<v1::Task>, max: usize) {
     list.push_back(task);
     while list.len() > max {
         list.pop_front();

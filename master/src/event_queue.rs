@@ -121,7 +121,9 @@ pub struct EventReceiver {
 
 impl EventReceiver {
     fn taken(&self, record: &Bytes) {
-        self.shared.queued.fetch_sub(record.len(), Ordering::Relaxed);
+        self.shared
+            .queued
+            .fetch_sub(record.len(), Ordering::Relaxed);
         self.shared.taken.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -194,7 +196,10 @@ mod tests {
     async fn stream_ends_when_strong_senders_are_gone() {
         let (tx, mut rx) = event_queue();
         let weak = tx.downgrade();
-        weak.upgrade().unwrap().push(Bytes::from_static(b"x")).unwrap();
+        weak.upgrade()
+            .unwrap()
+            .push(Bytes::from_static(b"x"))
+            .unwrap();
         drop(tx);
         assert!(weak.upgrade().is_none());
         assert_eq!(rx.next().await.unwrap(), "x");

@@ -16,13 +16,14 @@ use axum::Router;
 use futures::StreamExt;
 use mesos_proto::v1::scheduler::{self, call};
 use tokio::sync::oneshot;
+use tracing::debug;
 
 use crate::engine::{
     CallError, Encoding, Engine, SubscribeRequest, Subscriber, HEARTBEAT_INTERVAL_SECS,
 };
 use crate::event_queue::event_queue;
 use crate::server::{Command, MasterHandle};
-use crate::state_json;
+use crate::state_json::{self, View};
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
     let mut r = Router::new()
@@ -60,10 +61,14 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
 pub(crate) use mesos_common::api::error_response;
 
 fn json_response(value: serde_json::Value) -> Response {
+    json_bytes_response(value.to_string().into_bytes())
+}
+
+fn json_bytes_response(body: Vec<u8>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
+        body,
     )
         .into_response()
 }
@@ -341,10 +346,7 @@ async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding
         loop {
             tokio::time::sleep(period).await;
             let Some(tx) = weak.upgrade() else { break };
-            if tx
-                .push(mesos_common::recordio::encode(&heartbeat))
-                .is_err()
-            {
+            if tx.push(mesos_common::recordio::encode(&heartbeat)).is_err() {
                 break;
             }
         }
@@ -374,32 +376,50 @@ async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding
 
 // ---------------------------------------------------------------------- endpoints
 
+/// Answers with a view of the engine: snapshot in the actor, serialization on a blocking
+/// thread, so that a large state neither stalls the actor nor an async worker.
+async fn view(h: &MasterHandle, view: View) -> Response {
+    let asked = std::time::Instant::now();
+    let Some((snapshot, taking)) = h
+        .inspect(move |e| {
+            let started = std::time::Instant::now();
+            (state_json::snapshot(e, view), started.elapsed())
+        })
+        .await
+    else {
+        return unavailable();
+    };
+    let leader = (view == View::State).then(|| h.leader_info()).flatten();
+    let snapshotted = asked.elapsed();
+    let written = tokio::task::spawn_blocking(move || snapshot.write(leader.as_ref())).await;
+    let Ok(bytes) = written else {
+        return unavailable();
+    };
+    debug!(
+        ?view,
+        bytes = bytes.len(),
+        in_actor_ms = taking.as_secs_f64() * 1e3,
+        until_snapshot_ms = snapshotted.as_secs_f64() * 1e3,
+        total_ms = asked.elapsed().as_secs_f64() * 1e3,
+        "state view written"
+    );
+    json_bytes_response(bytes)
+}
+
 async fn state(State(h): State<MasterHandle>) -> Response {
-    match h.inspect(state_json::state).await {
-        Some(v) => json_response(h.with_leader(v)),
-        None => unavailable(),
-    }
+    view(&h, View::State).await
 }
 
 async fn state_summary(State(h): State<MasterHandle>) -> Response {
-    match h.inspect(state_json::state_summary).await {
-        Some(v) => json_response(v),
-        None => unavailable(),
-    }
+    view(&h, View::Summary).await
 }
 
 async fn frameworks(State(h): State<MasterHandle>) -> Response {
-    match h.inspect(state_json::frameworks).await {
-        Some(v) => json_response(v),
-        None => unavailable(),
-    }
+    view(&h, View::Frameworks).await
 }
 
 async fn slaves(State(h): State<MasterHandle>) -> Response {
-    match h.inspect(state_json::slaves).await {
-        Some(v) => json_response(v),
-        None => unavailable(),
-    }
+    view(&h, View::Slaves).await
 }
 
 #[derive(serde::Deserialize)]
@@ -440,12 +460,12 @@ async fn tasks(State(h): State<MasterHandle>, Query(q): Query<TasksQuery>) -> Re
             )
         }
     };
-    match h
-        .inspect(move |e| state_json::tasks(e, limit, offset, descending))
-        .await
-    {
-        Some(v) => json_response(v),
-        None => unavailable(),
+    let Some(snapshot) = h.inspect(state_json::tasks_snapshot).await else {
+        return unavailable();
+    };
+    match tokio::task::spawn_blocking(move || snapshot.write(limit, offset, descending)).await {
+        Ok(bytes) => json_bytes_response(bytes),
+        Err(_) => unavailable(),
     }
 }
 

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, StatusCode};
-use axum::serve::ListenerExt;
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use mesos_common::zk::ZkUrl;
 use mesos_proto::internal;
 use mesos_proto::v1;
@@ -151,30 +151,6 @@ impl MasterHandle {
             )
                 .into_response(),
         )
-    }
-
-    /// `/master/state` with the leader as this master sees it: `leader` (its pid) and
-    /// `leader_info`, both absent while no leader is known.
-    pub(crate) fn with_leader(&self, mut state: serde_json::Value) -> serde_json::Value {
-        if let Some(map) = state.as_object_mut() {
-            match self.leader_info() {
-                Some(leader) => {
-                    map.insert(
-                        "leader".into(),
-                        serde_json::Value::String(leader.pid.clone().unwrap_or_default()),
-                    );
-                    map.insert(
-                        "leader_info".into(),
-                        mesos_proto::json::to_json_value(&leader),
-                    );
-                }
-                None => {
-                    map.remove("leader");
-                    map.remove("leader_info");
-                }
-            }
-        }
-        state
     }
 
     /// Metrics with `master/elected` saying whether this master leads.
@@ -870,16 +846,15 @@ mod tests {
         assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
         assert_eq!(r.headers()["location"], "//m.example:6060/api/v1/scheduler");
         assert_eq!(base_url(&h.redirect_target()), "//m.example:6060");
-        let state = h.with_leader(serde_json::json!({"leader": "x", "id": "self"}));
-        assert_eq!(state["leader"], "master@127.0.0.1:6060");
-        assert_eq!(state["leader_info"]["id"], "other");
+        let leader = h.leader_info().expect("a leader");
+        assert_eq!(leader.pid.as_deref(), Some("master@127.0.0.1:6060"));
+        assert_eq!(leader.id, "other");
         assert_eq!(h.with_elected(serde_json::json!({}))["master/elected"], 0.0);
 
         let h = handle(Leadership::Standby { leader: None });
         let r = h.not_leading_response("/api/v1/scheduler").unwrap();
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let state = h.with_leader(serde_json::json!({"leader": "x", "leader_info": {}}));
-        assert!(state.get("leader").is_none() && state.get("leader_info").is_none());
+        assert!(h.leader_info().is_none());
         assert_eq!(base_url(&h.redirect_target()), "//m.example:5050");
 
         // Elected and still recovering: itself as the leader, but not serving yet.
@@ -896,10 +871,7 @@ mod tests {
         });
         assert!(h.not_leading_response("/api/v1/scheduler").is_none());
         assert_eq!(h.with_elected(serde_json::json!({}))["master/elected"], 1.0);
-        assert_eq!(
-            h.with_leader(serde_json::json!({}))["leader_info"]["id"],
-            "self-term-1"
-        );
+        assert_eq!(h.leader_info().expect("leading").id, "self-term-1");
         assert!(handle(Leadership::Standalone)
             .not_leading_response("/x")
             .is_none());

@@ -1,14 +1,28 @@
 //! The master's JSON views (`/master/state` and friends) in Mesos's shapes. Tools such as
 //! `mesos ps`, dashboards and DNS bridges read these keys, so names follow Mesos exactly,
 //! including the old `slave` spellings.
+//!
+//! The large views (`state`, `state-summary`, `frameworks`, `slaves`, `tasks`) are written
+//! straight into bytes, in two steps so that a big GET does not stall scheduling:
+//!
+//! ```text
+//!  actor:  snapshot(engine)  Arc clones and a few numbers per agent, framework and task
+//!  HTTP:   snapshot.state()  serialized on a blocking thread, no serde_json::Value tree
+//! ```
+//!
+//! What never changes while an agent stays registered (ids, hostname, resources,
+//! attributes...) is rendered once, at registration ([`agent_fragment`]).
+
+use std::sync::Arc;
 
 use mesos_common::resources::Resources;
-use mesos_common::wire;
+use mesos_common::wire::{self, ResourcesStateJson};
 use mesos_proto::json::to_json_value;
 use mesos_proto::v1;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::engine::{wall_clock_secs, Engine, Framework};
+use crate::engine::{wall_clock_secs, Agent, Engine, Framework};
 use crate::server::VERSION;
 
 pub(crate) fn version() -> Value {
@@ -26,327 +40,596 @@ fn resources_json(r: &Resources) -> Value {
     wire::resources_state_json(r)
 }
 
-fn attributes_json(attrs: &[v1::Attribute]) -> Value {
-    let mut m = Map::new();
-    for a in attrs {
-        let v = match a.r#type() {
-            v1::value::Type::Scalar => json!(a.scalar.as_ref().map(|s| s.value).unwrap_or(0.0)),
-            v1::value::Type::Ranges => Value::String(wire::ranges_text(
-                a.ranges.as_ref().map(|r| r.range.as_slice()).unwrap_or(&[]),
-            )),
-            v1::value::Type::Set => Value::String(format!(
-                "{{{}}}",
-                a.set.as_ref().map(|s| s.item.join(",")).unwrap_or_default()
-            )),
-            v1::value::Type::Text => {
-                Value::String(a.text.as_ref().map(|t| t.value.clone()).unwrap_or_default())
-            }
-        };
-        m.insert(a.name.clone(), v);
-    }
-    Value::Object(m)
+// ------------------------------------------------------------------ writing JSON bytes
+
+fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("writing JSON into memory cannot fail");
 }
 
-fn status_json(s: &v1::TaskStatus) -> Value {
-    let mut o = Map::new();
-    o.insert("state".into(), json!(s.state().as_str_name()));
-    o.insert("timestamp".into(), json!(s.timestamp.unwrap_or(0.0)));
-    if let Some(h) = s.healthy {
-        o.insert("healthy".into(), json!(h));
-    }
-    if let Some(l) = &s.labels {
-        o.insert("labels".into(), labels_json(l));
-    }
-    if let Some(c) = &s.container_status {
-        o.insert("container_status".into(), to_json_value(c));
-    }
-    Value::Object(o)
+/// A JSON object being written into `out`.
+struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
 }
 
-fn labels_json(l: &v1::Labels) -> Value {
-    Value::Array(
-        l.labels
-            .iter()
-            .map(|l| json!({"key": l.key, "value": l.value.clone().unwrap_or_default()}))
-            .collect(),
-    )
+impl<'a> Object<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Object { out, empty: true }
+    }
+
+    /// Writes `"key":` and returns the buffer for the value.
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        write(self.out, key);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        let out = self.key(key);
+        write(out, value);
+    }
+
+    /// Members rendered earlier (`"a":1,"b":2`, no braces).
+    fn members(&mut self, rendered: &str) {
+        if rendered.is_empty() {
+            return;
+        }
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.extend_from_slice(rendered.as_bytes());
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
 }
 
-pub(crate) fn task_json(task: &v1::Task, resources: Option<&Resources>) -> Value {
-    let resources = resources
-        .cloned()
-        .or_else(|| wire::resources_from_proto(&task.resources).ok())
-        .unwrap_or_default();
-    let mut o = Map::new();
-    o.insert("id".into(), json!(task.task_id.value));
-    o.insert("name".into(), json!(task.name));
-    o.insert("framework_id".into(), json!(task.framework_id.value));
-    o.insert(
-        "executor_id".into(),
-        json!(task
-            .executor_id
-            .as_ref()
-            .map(|e| e.value.clone())
-            .unwrap_or_default()),
-    );
-    o.insert("slave_id".into(), json!(task.agent_id.value));
-    o.insert("state".into(), json!(task.state().as_str_name()));
-    o.insert("resources".into(), resources_json(&resources));
-    if let Some(role) = task
-        .resources
-        .iter()
-        .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.clone()))
-    {
-        o.insert("role".into(), json!(role));
+fn array<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        each(out, item);
     }
-    o.insert(
-        "statuses".into(),
-        Value::Array(task.statuses.iter().map(status_json).collect()),
-    );
-    if let Some(user) = &task.user {
-        o.insert("user".into(), json!(user));
-    }
-    if let Some(l) = &task.labels {
-        o.insert("labels".into(), labels_json(l));
-    }
-    if let Some(d) = &task.discovery {
-        o.insert("discovery".into(), to_json_value(d));
-    }
-    if let Some(c) = &task.container {
-        o.insert("container".into(), to_json_value(c));
-    }
-    if let Some(h) = &task.health_check {
-        o.insert("health_check".into(), to_json_value(h));
-    }
-    if let Some(k) = &task.kill_policy {
-        o.insert("kill_policy".into(), to_json_value(k));
-    }
-    Value::Object(o)
+    out.push(b']');
 }
 
-fn capability_names(info: &v1::FrameworkInfo) -> Vec<String> {
-    info.capabilities
-        .iter()
-        .map(|c| c.r#type().as_str_name().to_string())
-        .collect()
+// ------------------------------------------------------------------ agents
+
+/// Attributes as Mesos's state JSON writes them: `{"rack": "a", "slots": 4.0}`.
+struct AttributesJson<'a>(&'a [v1::Attribute]);
+
+impl Serialize for AttributesJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Sorted and, for a repeated name, the last one wins (a JSON object's rules).
+        let mut m = Map::new();
+        for a in self.0 {
+            let v = match a.r#type() {
+                v1::value::Type::Scalar => {
+                    json!(a.scalar.as_ref().map(|s| s.value).unwrap_or(0.0))
+                }
+                v1::value::Type::Ranges => Value::String(wire::ranges_text(
+                    a.ranges.as_ref().map(|r| r.range.as_slice()).unwrap_or(&[]),
+                )),
+                v1::value::Type::Set => Value::String(format!(
+                    "{{{}}}",
+                    a.set.as_ref().map(|s| s.item.join(",")).unwrap_or_default()
+                )),
+                v1::value::Type::Text => {
+                    Value::String(a.text.as_ref().map(|t| t.value.clone()).unwrap_or_default())
+                }
+            };
+            m.insert(a.name.clone(), v);
+        }
+        m.serialize(serializer)
+    }
 }
 
-fn framework_json(e: &Engine, f: &Framework, summary: bool) -> Value {
-    let (used, offered) = e.framework_usage(f);
-    let mut o = Map::new();
-    o.insert("id".into(), json!(f.id));
-    o.insert("name".into(), json!(f.info.name));
-    o.insert("user".into(), json!(f.info.user));
-    o.insert(
-        "hostname".into(),
-        json!(f.info.hostname.clone().unwrap_or_default()),
-    );
-    o.insert(
-        "webui_url".into(),
-        json!(f.info.webui_url.clone().unwrap_or_default()),
-    );
-    o.insert("active".into(), json!(f.active));
-    o.insert("connected".into(), json!(Engine::framework_connected(f)));
-    o.insert("recovered".into(), json!(f.recovered));
-    o.insert(
-        "failover_timeout".into(),
-        json!(f.info.failover_timeout.unwrap_or(0.0)),
-    );
-    o.insert(
-        "checkpoint".into(),
-        json!(f.info.checkpoint.unwrap_or(false)),
-    );
-    o.insert("role".into(), json!(f.info.role()));
-    o.insert(
-        "roles".into(),
-        json!(crate::engine::framework_roles(&f.info)),
-    );
-    if let Some(p) = &f.info.principal {
-        o.insert("principal".into(), json!(p));
-    }
-    o.insert("capabilities".into(), json!(capability_names(&f.info)));
-    o.insert("registered_time".into(), json!(f.registered_time));
-    if let Some(t) = f.reregistered_time {
-        o.insert("reregistered_time".into(), json!(t));
-    }
-    o.insert(
-        "unregistered_time".into(),
-        json!(f.unregistered_time.unwrap_or(0.0)),
-    );
-    o.insert("resources".into(), resources_json(&used.plus(&offered)));
-    o.insert("used_resources".into(), resources_json(&used));
-    o.insert("offered_resources".into(), resources_json(&offered));
-    if summary {
-        let active_tasks = e.framework_tasks(f).len();
-        o.insert("TASK_RUNNING".into(), json!(active_tasks));
-        return Value::Object(o);
-    }
-    let tasks: Vec<Value> = e
-        .framework_tasks(f)
-        .into_iter()
-        .map(|t| task_json(t, Engine::task_resources(f, &t.task_id.value)))
-        .collect();
-    let unreachable: Vec<Value> = f
-        .completed_tasks
-        .iter()
-        .filter(|t| t.state() == v1::TaskState::TaskUnreachable)
-        .map(|t| task_json(t, None))
-        .collect();
-    let completed: Vec<Value> = f
-        .completed_tasks
-        .iter()
-        .filter(|t| t.state() != v1::TaskState::TaskUnreachable)
-        .map(|t| task_json(t, None))
-        .collect();
-    let offers: Vec<Value> = e
-        .framework_offers(f)
-        .into_iter()
-        .map(|offer| {
-            let r = wire::resources_from_proto(&offer.resources).unwrap_or_default();
-            json!({
-                "id": offer.id.value,
-                "framework_id": offer.framework_id.value,
-                "slave_id": offer.agent_id.value,
-                "resources": resources_json(&r),
-            })
-        })
-        .collect();
-    o.insert("tasks".into(), Value::Array(tasks));
-    o.insert("unreachable_tasks".into(), Value::Array(unreachable));
-    o.insert("completed_tasks".into(), Value::Array(completed));
-    o.insert("offers".into(), Value::Array(offers));
-    o.insert("executors".into(), json!([]));
-    Value::Object(o)
-}
-
-fn slave_json(e: &Engine, a: &crate::engine::Agent) -> Value {
-    let (used, offered) = e.agent_usage(a);
+/// The members of an agent's JSON that stay as they are while it is registered: rendered
+/// once, when it (re-)registers, and copied into every `/master/state` and
+/// `/master/state-summary` from then on.
+pub(crate) fn agent_fragment(a: &Agent) -> Arc<str> {
     let host = a
         .http_address
         .rsplit_once(':')
         .map(|(h, _)| h.to_string())
         .unwrap_or_else(|| a.info.hostname.clone());
     let port = a.info.port.unwrap_or(5051);
-    json!({
-        "id": a.id,
-        "pid": format!("slave(1)@{}:{}", host, port),
-        "hostname": a.info.hostname,
-        "port": port,
-        "registered_time": a.registered_time,
-        "reregistered_time": a.reregistered_time,
-        "resources": resources_json(&a.total),
-        "used_resources": resources_json(&used),
-        "offered_resources": resources_json(&offered),
-        "reserved_resources": wire::reserved_state_json(&a.total),
-        "unreserved_resources": resources_json(&a.total.unreserved()),
-        "attributes": attributes_json(&a.info.attributes),
-        "active": Engine::agent_connected_now(a),
-        "deactivated": crate::operator::admin::agent_status(e, &a.id).0,
-        "version": a.version,
-        "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-    })
+    let mut out = Vec::with_capacity(1024);
+    let mut o = Object::open(&mut out);
+    o.field("id", &a.id);
+    o.field("pid", &format!("slave(1)@{host}:{port}"));
+    o.field("hostname", &a.info.hostname);
+    o.field("port", &port);
+    o.field("registered_time", &a.registered_time);
+    o.field("reregistered_time", &a.reregistered_time);
+    o.field("resources", &ResourcesStateJson(&a.total));
+    o.field("reserved_resources", &wire::reserved_state_json(&a.total));
+    o.field(
+        "unreserved_resources",
+        &ResourcesStateJson(&a.total.unreserved()),
+    );
+    o.field("attributes", &AttributesJson(&a.info.attributes));
+    o.field("version", &a.version);
+    o.field(
+        "capabilities",
+        &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+    );
+    o.close();
+    // Without the braces, so that the changing members can be written next to it.
+    let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    Arc::from(&text[1..text.len() - 1])
 }
 
-pub(crate) fn state(e: &Engine) -> Value {
-    let info = &e.info;
-    let address = info.address.clone().unwrap_or_default();
-    let mut frameworks: Vec<&Framework> = e.frameworks.values().collect();
-    frameworks.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut agents: Vec<_> = e.agents.values().collect();
-    agents.sort_by(|a, b| a.id.cmp(&b.id));
-    let activated = agents
+struct AgentSnapshot {
+    id: String,
+    fragment: Arc<str>,
+    used: Resources,
+    offered: Resources,
+    active: bool,
+    deactivated: bool,
+}
+
+impl AgentSnapshot {
+    fn take(e: &Engine, a: &Agent) -> Self {
+        let (used, offered) = e.agent_usage(a);
+        AgentSnapshot {
+            id: a.id.clone(),
+            fragment: a.state_fragment.clone(),
+            used,
+            offered,
+            active: Engine::agent_connected_now(a),
+            deactivated: crate::operator::admin::agent_status(e, &a.id).0,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let mut o = Object::open(out);
+        o.members(&self.fragment);
+        o.field("used_resources", &ResourcesStateJson(&self.used));
+        o.field("offered_resources", &ResourcesStateJson(&self.offered));
+        o.field("active", &self.active);
+        o.field("deactivated", &self.deactivated);
+        o.close();
+    }
+}
+
+// ------------------------------------------------------------------ tasks
+
+fn write_labels(out: &mut Vec<u8>, labels: &v1::Labels) {
+    array(out, &labels.labels, |out, l| {
+        let mut o = Object::open(out);
+        o.field("key", &l.key);
+        o.field("value", l.value.as_deref().unwrap_or_default());
+        o.close();
+    });
+}
+
+fn write_status(out: &mut Vec<u8>, s: &v1::TaskStatus) {
+    let mut o = Object::open(out);
+    o.field("state", s.state().as_str_name());
+    o.field("timestamp", &s.timestamp.unwrap_or(0.0));
+    if let Some(h) = s.healthy {
+        o.field("healthy", &h);
+    }
+    if let Some(l) = &s.labels {
+        write_labels(o.key("labels"), l);
+    }
+    if let Some(c) = &s.container_status {
+        o.field("container_status", &to_json_value(c));
+    }
+    o.close();
+}
+
+/// One task; `resources` are the master's own record of them, else read from the task.
+fn write_task(out: &mut Vec<u8>, task: &v1::Task, resources: Option<&Resources>) {
+    let parsed;
+    let resources = match resources {
+        Some(r) => r,
+        None => {
+            parsed = wire::resources_from_proto(&task.resources).unwrap_or_default();
+            &parsed
+        }
+    };
+    let mut o = Object::open(out);
+    o.field("id", &task.task_id.value);
+    o.field("name", &task.name);
+    o.field("framework_id", &task.framework_id.value);
+    o.field(
+        "executor_id",
+        task.executor_id
+            .as_ref()
+            .map(|e| e.value.as_str())
+            .unwrap_or_default(),
+    );
+    o.field("slave_id", &task.agent_id.value);
+    o.field("state", task.state().as_str_name());
+    o.field("resources", &ResourcesStateJson(resources));
+    if let Some(role) = task
+        .resources
         .iter()
-        .filter(|a| Engine::agent_connected_now(a))
-        .count();
-    json!({
-        "version": VERSION,
-        "git_sha": option_env!("MESOS_RS_GIT_SHA").unwrap_or(""),
-        "build_date": env!("CARGO_PKG_VERSION"),
-        "build_time": 0.0,
-        "build_user": "mesos-rs",
-        "start_time": e.start_time,
-        "elected_time": e.elected_time,
-        "id": e.id,
-        "pid": info.pid.clone().unwrap_or_default(),
-        "hostname": info.hostname.clone().unwrap_or_default(),
-        "activated_slaves": activated,
-        "deactivated_slaves": agents.len() - activated,
-        "unreachable_slaves": e.unreachable_agents.len(),
-        "leader": info.pid.clone().unwrap_or_default(),
-        "leader_info": to_json_value(info),
-        "cluster": e.config.cluster.clone().unwrap_or_default(),
-        "log_dir": e.config.log_dir.clone().unwrap_or_default(),
-        "flags": e.config.flag_map(),
-        "slaves": agents.iter().map(|a| slave_json(e, a)).collect::<Vec<_>>(),
-        "recovered_slaves": [],
-        "frameworks": frameworks.iter().map(|f| framework_json(e, f, false)).collect::<Vec<_>>(),
-        "completed_frameworks": e.completed_frameworks.iter().map(|f| framework_json(e, f, false)).collect::<Vec<_>>(),
-        "orphan_tasks": [],
-        "unregistered_frameworks": [],
-        "address": address.ip.unwrap_or_default(),
-    })
+        .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.as_ref()))
+    {
+        o.field("role", role);
+    }
+    array(o.key("statuses"), &task.statuses, write_status);
+    if let Some(user) = &task.user {
+        o.field("user", user);
+    }
+    if let Some(l) = &task.labels {
+        write_labels(o.key("labels"), l);
+    }
+    if let Some(d) = &task.discovery {
+        o.field("discovery", &to_json_value(d));
+    }
+    if let Some(c) = &task.container {
+        o.field("container", &to_json_value(c));
+    }
+    if let Some(h) = &task.health_check {
+        o.field("health_check", &to_json_value(h));
+    }
+    if let Some(k) = &task.kill_policy {
+        o.field("kill_policy", &to_json_value(k));
+    }
+    o.close();
 }
 
-pub(crate) fn state_summary(e: &Engine) -> Value {
+/// A task as it stood when the snapshot was taken, with the master's record of its
+/// resources (None for finished tasks: they are read from the task itself).
+type TaskSnapshot = (Arc<v1::Task>, Option<Resources>);
+
+// ------------------------------------------------------------------ frameworks
+
+struct OfferSnapshot {
+    id: String,
+    framework_id: String,
+    agent_id: String,
+    resources: Resources,
+}
+
+/// What the full views add to a framework: its tasks and offers.
+struct FrameworkDetail {
+    tasks: Vec<TaskSnapshot>,
+    completed: Vec<Arc<v1::Task>>,
+    offers: Vec<OfferSnapshot>,
+}
+
+struct FrameworkSnapshot {
+    id: String,
+    info: v1::FrameworkInfo,
+    active: bool,
+    connected: bool,
+    recovered: bool,
+    registered_time: f64,
+    reregistered_time: Option<f64>,
+    unregistered_time: Option<f64>,
+    used: Resources,
+    offered: Resources,
+    active_tasks: usize,
+    /// None in the summary.
+    detail: Option<FrameworkDetail>,
+}
+
+impl FrameworkSnapshot {
+    fn take(e: &Engine, f: &Framework, detail: bool) -> Self {
+        let (used, offered) = e.framework_usage(f);
+        let detail = detail.then(|| FrameworkDetail {
+            tasks: f
+                .tasks
+                .values()
+                .map(|t| (t.task.clone(), Some(t.resources.clone())))
+                .collect(),
+            completed: f.completed_tasks.iter().cloned().collect(),
+            offers: e
+                .framework_offers(f)
+                .into_iter()
+                .map(|offer| OfferSnapshot {
+                    id: offer.id.value.clone(),
+                    framework_id: offer.framework_id.value.clone(),
+                    agent_id: offer.agent_id.value.clone(),
+                    resources: wire::resources_from_proto(&offer.resources).unwrap_or_default(),
+                })
+                .collect(),
+        });
+        FrameworkSnapshot {
+            id: f.id.clone(),
+            info: f.info.clone(),
+            active: f.active,
+            connected: Engine::framework_connected(f),
+            recovered: f.recovered,
+            registered_time: f.registered_time,
+            reregistered_time: f.reregistered_time,
+            unregistered_time: f.unregistered_time,
+            used,
+            offered,
+            active_tasks: f.tasks.len(),
+            detail,
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let info = &self.info;
+        let mut o = Object::open(out);
+        o.field("id", &self.id);
+        o.field("name", &info.name);
+        o.field("user", &info.user);
+        o.field("hostname", info.hostname.as_deref().unwrap_or_default());
+        o.field("webui_url", info.webui_url.as_deref().unwrap_or_default());
+        o.field("active", &self.active);
+        o.field("connected", &self.connected);
+        o.field("recovered", &self.recovered);
+        o.field("failover_timeout", &info.failover_timeout.unwrap_or(0.0));
+        o.field("checkpoint", &info.checkpoint.unwrap_or(false));
+        o.field("role", info.role());
+        o.field("roles", &crate::engine::framework_roles(info));
+        if let Some(p) = &info.principal {
+            o.field("principal", p);
+        }
+        array(o.key("capabilities"), &info.capabilities, |out, c| {
+            write(out, c.r#type().as_str_name())
+        });
+        o.field("registered_time", &self.registered_time);
+        if let Some(t) = self.reregistered_time {
+            o.field("reregistered_time", &t);
+        }
+        o.field("unregistered_time", &self.unregistered_time.unwrap_or(0.0));
+        o.field(
+            "resources",
+            &ResourcesStateJson(&self.used.plus(&self.offered)),
+        );
+        o.field("used_resources", &ResourcesStateJson(&self.used));
+        o.field("offered_resources", &ResourcesStateJson(&self.offered));
+        let Some(detail) = &self.detail else {
+            o.field("TASK_RUNNING", &self.active_tasks);
+            o.close();
+            return;
+        };
+        array(o.key("tasks"), &detail.tasks, |out, (t, r)| {
+            write_task(out, t, r.as_ref())
+        });
+        let unreachable = |t: &&Arc<v1::Task>| t.state() == v1::TaskState::TaskUnreachable;
+        array(
+            o.key("unreachable_tasks"),
+            detail.completed.iter().filter(unreachable),
+            |out, t| write_task(out, t, None),
+        );
+        array(
+            o.key("completed_tasks"),
+            detail.completed.iter().filter(|t| !unreachable(t)),
+            |out, t| write_task(out, t, None),
+        );
+        array(o.key("offers"), &detail.offers, |out, offer| {
+            let mut o = Object::open(out);
+            o.field("id", &offer.id);
+            o.field("framework_id", &offer.framework_id);
+            o.field("slave_id", &offer.agent_id);
+            o.field("resources", &ResourcesStateJson(&offer.resources));
+            o.close();
+        });
+        o.field("executors", &[] as &[Value]);
+        o.close();
+    }
+}
+
+// ------------------------------------------------------------------ the views
+
+/// Which view a snapshot is taken for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum View {
+    State,
+    Summary,
+    Frameworks,
+    Slaves,
+}
+
+/// The master-wide members of `/master/state`.
+struct MasterSnapshot {
+    start_time: f64,
+    elected_time: f64,
+    id: String,
+    pid: String,
+    hostname: String,
+    unreachable_slaves: usize,
+    cluster: String,
+    log_dir: String,
+    flags: Map<String, Value>,
+    address: String,
+}
+
+/// Everything one view needs, taken in the actor and written outside it.
+pub(crate) struct Snapshot {
+    view: View,
+    master: Option<MasterSnapshot>,
+    hostname: String,
+    cluster: String,
+    agents: Vec<AgentSnapshot>,
+    frameworks: Vec<FrameworkSnapshot>,
+    completed_frameworks: Vec<FrameworkSnapshot>,
+}
+
+/// Takes what `view` needs from the engine: cheap (reference counts and a few numbers per
+/// agent, framework and task), as it runs inside the actor.
+pub(crate) fn snapshot(e: &Engine, view: View) -> Snapshot {
+    let with_agents = matches!(view, View::State | View::Summary | View::Slaves);
+    let with_frameworks = view != View::Slaves;
+    let detail = matches!(view, View::State | View::Frameworks);
+    let with_completed = detail;
     let info = &e.info;
-    let mut agents: Vec<_> = e.agents.values().collect();
-    agents.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut frameworks: Vec<&Framework> = e.frameworks.values().collect();
-    frameworks.sort_by(|a, b| a.id.cmp(&b.id));
-    json!({
-        "hostname": info.hostname.clone().unwrap_or_default(),
-        "cluster": e.config.cluster.clone().unwrap_or_default(),
-        "slaves": agents.iter().map(|a| slave_json(e, a)).collect::<Vec<_>>(),
-        "frameworks": frameworks.iter().map(|f| framework_json(e, f, true)).collect::<Vec<_>>(),
-    })
+    Snapshot {
+        view,
+        master: (view == View::State).then(|| MasterSnapshot {
+            start_time: e.start_time,
+            elected_time: e.elected_time,
+            id: e.id.clone(),
+            pid: info.pid.clone().unwrap_or_default(),
+            hostname: info.hostname.clone().unwrap_or_default(),
+            unreachable_slaves: e.unreachable_agents.len(),
+            cluster: e.config.cluster.clone().unwrap_or_default(),
+            log_dir: e.config.log_dir.clone().unwrap_or_default(),
+            flags: e.config.flag_map(),
+            address: info
+                .address
+                .as_ref()
+                .and_then(|a| a.ip.clone())
+                .unwrap_or_default(),
+        }),
+        hostname: info.hostname.clone().unwrap_or_default(),
+        cluster: e.config.cluster.clone().unwrap_or_default(),
+        agents: if with_agents {
+            e.agents
+                .values()
+                .map(|a| AgentSnapshot::take(e, a))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        frameworks: if with_frameworks {
+            e.frameworks
+                .values()
+                .map(|f| FrameworkSnapshot::take(e, f, detail))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        completed_frameworks: if with_completed {
+            e.completed_frameworks
+                .iter()
+                .map(|f| FrameworkSnapshot::take(e, f, true))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
 }
 
-pub(crate) fn frameworks(e: &Engine) -> Value {
-    let mut frameworks: Vec<&Framework> = e.frameworks.values().collect();
-    frameworks.sort_by(|a, b| a.id.cmp(&b.id));
-    json!({
-        "frameworks": frameworks.iter().map(|f| framework_json(e, f, false)).collect::<Vec<_>>(),
-        "completed_frameworks": e.completed_frameworks.iter().map(|f| framework_json(e, f, false)).collect::<Vec<_>>(),
-        "unregistered_frameworks": [],
-    })
+impl Snapshot {
+    /// Writes the view. `leader` is who leads as this master knows it (for `/master/state`:
+    /// without one, `leader` and `leader_info` are left out).
+    pub(crate) fn write(mut self, leader: Option<&v1::MasterInfo>) -> Vec<u8> {
+        self.agents.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        self.frameworks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let mut out = Vec::with_capacity(
+            self.agents.len() * 1024
+                + self
+                    .frameworks
+                    .iter()
+                    .map(|f| 1024 + f.detail.as_ref().map_or(0, |d| d.tasks.len() * 700))
+                    .sum::<usize>(),
+        );
+        let agents = |out: &mut Vec<u8>| array(out, &self.agents, |out, a| a.write(out));
+        let frameworks = |out: &mut Vec<u8>| array(out, &self.frameworks, |out, f| f.write(out));
+        let completed =
+            |out: &mut Vec<u8>| array(out, &self.completed_frameworks, |out, f| f.write(out));
+        let none: &[Value] = &[];
+        let mut o = Object::open(&mut out);
+        match self.view {
+            View::State => {
+                let m = self.master.as_ref().expect("taken for the state view");
+                let activated = self.agents.iter().filter(|a| a.active).count();
+                o.field("version", VERSION);
+                o.field("git_sha", option_env!("MESOS_RS_GIT_SHA").unwrap_or(""));
+                o.field("build_date", env!("CARGO_PKG_VERSION"));
+                o.field("build_time", &0.0);
+                o.field("build_user", "mesos-rs");
+                o.field("start_time", &m.start_time);
+                o.field("elected_time", &m.elected_time);
+                o.field("id", &m.id);
+                o.field("pid", &m.pid);
+                o.field("hostname", &m.hostname);
+                o.field("activated_slaves", &activated);
+                o.field("deactivated_slaves", &(self.agents.len() - activated));
+                o.field("unreachable_slaves", &m.unreachable_slaves);
+                if let Some(leader) = leader {
+                    o.field("leader", leader.pid.as_deref().unwrap_or_default());
+                    o.field("leader_info", &to_json_value(leader));
+                }
+                o.field("cluster", &m.cluster);
+                o.field("log_dir", &m.log_dir);
+                o.field("flags", &m.flags);
+                agents(o.key("slaves"));
+                o.field("recovered_slaves", none);
+                frameworks(o.key("frameworks"));
+                completed(o.key("completed_frameworks"));
+                o.field("orphan_tasks", none);
+                o.field("unregistered_frameworks", none);
+                o.field("address", &m.address);
+            }
+            View::Summary => {
+                o.field("hostname", &self.hostname);
+                o.field("cluster", &self.cluster);
+                agents(o.key("slaves"));
+                frameworks(o.key("frameworks"));
+            }
+            View::Frameworks => {
+                frameworks(o.key("frameworks"));
+                completed(o.key("completed_frameworks"));
+                o.field("unregistered_frameworks", none);
+            }
+            View::Slaves => {
+                agents(o.key("slaves"));
+                o.field("recovered_slaves", none);
+            }
+        }
+        o.close();
+        out
+    }
 }
 
-pub(crate) fn slaves(e: &Engine) -> Value {
-    let mut agents: Vec<_> = e.agents.values().collect();
-    agents.sort_by(|a, b| a.id.cmp(&b.id));
-    json!({
-        "slaves": agents.iter().map(|a| slave_json(e, a)).collect::<Vec<_>>(),
-        "recovered_slaves": [],
-    })
+/// `/master/tasks`: every task, finished ones included, ordered by the time of its first
+/// status. Taken in the actor, sorted and written outside it.
+pub(crate) struct TasksSnapshot {
+    tasks: Vec<(f64, TaskSnapshot)>,
 }
 
-pub(crate) fn tasks(e: &Engine, limit: usize, offset: usize, descending: bool) -> Value {
-    let mut all: Vec<(f64, Value)> = Vec::new();
+pub(crate) fn tasks_snapshot(e: &Engine) -> TasksSnapshot {
+    let first_status = |t: &v1::Task| t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
+    let mut tasks = Vec::new();
     for f in e.frameworks.values() {
-        for t in e.framework_tasks(f) {
-            let ts = t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
-            all.push((
-                ts,
-                task_json(t, Engine::task_resources(f, &t.task_id.value)),
+        for entry in f.tasks.values() {
+            tasks.push((
+                first_status(&entry.task),
+                (entry.task.clone(), Some(entry.resources.clone())),
             ));
         }
         for t in &f.completed_tasks {
-            let ts = t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
-            all.push((ts, task_json(t, None)));
+            tasks.push((first_status(t), (t.clone(), None)));
         }
     }
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if descending {
-        all.reverse();
-    }
-    let page: Vec<Value> = all
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|(_, v)| v)
-        .collect();
-    json!({ "tasks": page })
+    TasksSnapshot { tasks }
 }
+
+impl TasksSnapshot {
+    pub(crate) fn write(mut self, limit: usize, offset: usize, descending: bool) -> Vec<u8> {
+        // Stable, so that equal timestamps keep the order they were collected in.
+        self.tasks.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if descending {
+            self.tasks.reverse();
+        }
+        let mut out = Vec::new();
+        let mut o = Object::open(&mut out);
+        array(
+            o.key("tasks"),
+            self.tasks.iter().skip(offset).take(limit),
+            |out, (_, (t, r))| write_task(out, t, r.as_ref()),
+        );
+        o.close();
+        out
+    }
+}
+
+// ------------------------------------------------------------------ small views
 
 pub(crate) fn roles(e: &Engine) -> Value {
     let mut roles: std::collections::BTreeMap<String, (Vec<String>, Resources)> =
@@ -357,7 +640,8 @@ pub(crate) fn roles(e: &Engine) -> Value {
         for role in crate::engine::framework_roles(&f.info) {
             let entry = roles.entry(role).or_default();
             entry.0.push(f.id.clone());
-            entry.1 = entry.1.plus(&used).plus(&offered);
+            entry.1.add(&used);
+            entry.1.add(&offered);
         }
     }
     let weights = e.allocator.weights();
@@ -382,9 +666,9 @@ pub(crate) fn metrics(e: &Engine) -> Value {
     let mut used = Resources::default();
     let mut connected = 0;
     for a in e.agents.values() {
-        total = total.plus(&a.total);
+        total.add(&a.total);
         let (u, _) = e.agent_usage(a);
-        used = used.plus(&u);
+        used.add(&u);
         if Engine::agent_connected_now(a) {
             connected += 1;
         }

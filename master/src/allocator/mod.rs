@@ -841,6 +841,17 @@ impl Allocator {
         Some(&self.agents.get(a).available)
     }
 
+    /// Everything allocated on an agent, offered or in use, summed over frameworks and
+    /// roles; None for an unknown agent. Cheap: the state endpoints ask for every agent.
+    pub fn agent_allocated(&self, agent_id: &str) -> Option<Resources> {
+        let a = *self.agent_ids.get(agent_id)?;
+        let mut sum = Resources::default();
+        for (_, held) in &self.agents.get(a).allocations {
+            sum.add(held);
+        }
+        Some(sum)
+    }
+
     pub fn agent_allocations(&self, agent_id: &str) -> Option<Vec<Allocation>> {
         let a = *self.agent_ids.get(agent_id)?;
         let agent = self.agents.get(a);

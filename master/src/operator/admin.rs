@@ -310,6 +310,7 @@ fn unreachable_tasks_gone(e: &mut Engine, agent_id: &str) {
         for task in framework.completed_tasks.iter_mut() {
             if task.agent_id.value == agent_id && task.state() == TaskState::TaskUnreachable {
                 let status = gone_status(&task.task_id, agent_id);
+                let task = std::sync::Arc::make_mut(task);
                 task.set_state(TaskState::TaskGoneByOperator);
                 task.statuses.push(status.clone());
                 updates.push((framework.id.clone(), status));

@@ -161,9 +161,9 @@ pub(crate) fn tasks(e: &Engine) -> response::GetTasks {
         out.tasks.extend(e.framework_tasks(f).into_iter().cloned());
         for t in &f.completed_tasks {
             if t.state() == v1::TaskState::TaskUnreachable {
-                out.unreachable_tasks.push(t.clone());
+                out.unreachable_tasks.push(v1::Task::clone(t));
             } else {
-                out.completed_tasks.push(t.clone());
+                out.completed_tasks.push(v1::Task::clone(t));
             }
         }
     }
@@ -171,7 +171,7 @@ pub(crate) fn tasks(e: &Engine) -> response::GetTasks {
         out.completed_tasks
             .extend(e.framework_tasks(f).into_iter().cloned());
         out.completed_tasks
-            .extend(f.completed_tasks.iter().cloned());
+            .extend(f.completed_tasks.iter().map(|t| v1::Task::clone(t)));
     }
     out
 }
