@@ -120,7 +120,7 @@ impl AgentService for Link {
                 .await;
         });
 
-        let outbound = ReceiverStream::new(rx).map(Ok);
+        let outbound = ReceiverStream::new(rx).map(|message| Ok(*message));
         Ok(Response::new(Box::pin(outbound)))
     }
 }

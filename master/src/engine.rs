@@ -134,10 +134,15 @@ pub(crate) struct Agent {
     pub(crate) state_fragment: Arc<str>,
 }
 
+/// The queue of messages to one agent's stream. Boxed: a `MasterMessage` is ~3 KB inline
+/// (RunTask carries a TaskInfo and a FrameworkInfo), and tokio allocates a channel's slots
+/// 32 at a time; once touched by traffic, every connected agent kept ~100 KB resident.
+pub(crate) type AgentSender = mpsc::Sender<Box<internal::MasterMessage>>;
+
 #[derive(Debug)]
 pub(crate) struct AgentConn {
     pub(crate) id: u64,
-    pub(crate) tx: mpsc::Sender<internal::MasterMessage>,
+    pub(crate) tx: AgentSender,
 }
 
 #[derive(Debug)]
@@ -1216,7 +1221,7 @@ impl Engine {
         &mut self,
         conn_id: u64,
         register: internal::Register,
-        tx: mpsc::Sender<internal::MasterMessage>,
+        tx: AgentSender,
         now: Duration,
     ) -> Result<String, String> {
         let mut info = register.agent_info;
@@ -1913,9 +1918,9 @@ impl Engine {
         if let Some(conn) = conn {
             if conn
                 .tx
-                .try_send(internal::MasterMessage {
+                .try_send(Box::new(internal::MasterMessage {
                     message: Some(message),
-                })
+                }))
                 .is_err()
             {
                 self.counters.dropped_messages += 1;
@@ -1928,9 +1933,9 @@ impl Engine {
             return;
         };
         let sent = agent.conn.as_ref().map(|c| {
-            c.tx.try_send(internal::MasterMessage {
+            c.tx.try_send(Box::new(internal::MasterMessage {
                 message: Some(message),
-            })
+            }))
             .is_ok()
         });
         if sent == Some(false) {

@@ -86,7 +86,7 @@ fn framework(name: &str) -> v1::FrameworkInfo {
 fn add_agent(
     engine: &mut Engine,
     resources: &str,
-) -> (String, mpsc::Receiver<internal::MasterMessage>) {
+) -> (String, mpsc::Receiver<Box<internal::MasterMessage>>) {
     let (tx, mut rx) = mpsc::channel(1024);
     let r = mesos_common::resources::Resources::parse(resources).unwrap();
     let register = internal::Register {

@@ -63,7 +63,7 @@ pub(crate) enum Command {
     AgentConnected {
         conn_id: u64,
         register: Box<internal::Register>,
-        tx: mpsc::Sender<internal::MasterMessage>,
+        tx: crate::engine::AgentSender,
         reply: oneshot::Sender<Result<String, String>>,
     },
     AgentMessage {

@@ -247,7 +247,7 @@ pub(crate) fn mark_agent_gone(
                     message: format!("Agent {agent_id} was marked gone by the operator"),
                 })),
             };
-            let _ = conn.tx.try_send(refused);
+            let _ = conn.tx.try_send(Box::new(refused));
         }
         e.emit(|| EngineEvent::AgentRemoved {
             agent_id: agent_id.to_string(),

@@ -174,7 +174,10 @@ fn framework(name: &str, role: &str, partition_aware: bool) -> v1::FrameworkInfo
     info
 }
 
-fn add_agent(e: &mut Engine, resources: &str) -> (String, mpsc::Receiver<internal::MasterMessage>) {
+fn add_agent(
+    e: &mut Engine,
+    resources: &str,
+) -> (String, mpsc::Receiver<Box<internal::MasterMessage>>) {
     let (tx, mut rx) = mpsc::channel(1024);
     let r = mesos_common::resources::Resources::parse(resources).unwrap();
     let register = internal::Register {
@@ -266,7 +269,7 @@ fn status_update(
 }
 
 fn agent_messages(
-    rx: &mut mpsc::Receiver<internal::MasterMessage>,
+    rx: &mut mpsc::Receiver<Box<internal::MasterMessage>>,
 ) -> Vec<master_message::Message> {
     let mut out = Vec::new();
     while let Ok(m) = rx.try_recv() {
