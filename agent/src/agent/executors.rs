@@ -527,7 +527,17 @@ impl Core {
                 key.1, key.0
             )));
         };
-        match call.r#type.and_then(|t| call::Type::try_from(t).ok()) {
+        let kind = call.r#type.and_then(|t| call::Type::try_from(t).ok());
+        if executor.stream.is_none() && !matches!(kind, Some(call::Type::Subscribe) | None) {
+            // As Mesos: after an agent restart an executor must SUBSCRIBE again (with its
+            // unacknowledged updates) before anything else, so that every update it sent
+            // is acknowledged back to it on its stream.
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Executor is not subscribed",
+            ));
+        }
+        match kind {
             Some(call::Type::Subscribe) => {
                 if executor.shutting_down {
                     return Err(bad("Executor is shutting down"));
