@@ -113,6 +113,9 @@ pub(crate) struct Framework {
     pub(crate) tasks: BTreeMap<String, TaskEntry>,
     pub(crate) completed_tasks: VecDeque<Arc<v1::Task>>,
     pub(crate) offers: HashSet<String>,
+    /// Executors launched for it (custom and default executors; command tasks' executors
+    /// are made up by their agent), by (agent id, executor id), until they exit.
+    pub(crate) executors: BTreeMap<(String, String), v1::ExecutorInfo>,
 }
 
 #[derive(Debug)]
@@ -460,6 +463,7 @@ impl Engine {
                     failover_deadline: None,
                     tasks: BTreeMap::new(),
                     completed_tasks: VecDeque::new(),
+                    executors: BTreeMap::new(),
                     offers: HashSet::new(),
                 },
             );
@@ -959,6 +963,14 @@ impl Engine {
             .get_mut(framework_id)
             .expect("caller checked");
         let framework_info = framework.info.clone();
+        if let Some(executor) = &task.executor {
+            let mut executor = executor.clone();
+            executor.framework_id = Some(fid(framework_id));
+            framework.executors.insert(
+                (agent_id.to_string(), executor.executor_id.value.clone()),
+                executor,
+            );
+        }
         let mut proto = v1::Task {
             name: task.name.clone(),
             task_id: task.task_id.clone(),
@@ -1407,6 +1419,7 @@ impl Engine {
                 failover_deadline: None,
                 tasks: BTreeMap::new(),
                 completed_tasks: VecDeque::new(),
+                executors: BTreeMap::new(),
                 offers: HashSet::new(),
             },
         );
@@ -1454,6 +1467,10 @@ impl Engine {
             }
             Some(Message::ExitedExecutor(exited)) => {
                 let framework_id = exited.framework_id.value.clone();
+                if let Some(f) = self.frameworks.get_mut(&framework_id) {
+                    f.executors
+                        .remove(&(agent_id.to_string(), exited.executor_id.value.clone()));
+                }
                 let mut e = scheduler::Event {
                     failure: Some(event::Failure {
                         agent_id: Some(aid(agent_id)),
@@ -1592,6 +1609,7 @@ impl Engine {
             return;
         };
         warn!(agent_id, "agent unreachable: it missed too many pings");
+        self.forget_executors_on(agent_id);
         for offer in agent.offers.iter() {
             self.remove_offer(offer, true, now);
         }
@@ -1948,6 +1966,34 @@ impl Engine {
 
     pub(crate) fn framework_tasks<'a>(&self, f: &'a Framework) -> Vec<&'a v1::Task> {
         f.tasks.values().map(|e| &*e.task).collect()
+    }
+
+    /// The framework's executors by agent: those it launched, and those its tasks name
+    /// that the master has not seen launched (it learnt of them from a re-registering
+    /// agent after a change of leader), with what the tasks tell of them.
+    pub(crate) fn framework_executors(f: &Framework) -> Vec<(String, v1::ExecutorInfo)> {
+        let mut out: BTreeMap<(String, String), v1::ExecutorInfo> = f.executors.clone();
+        for entry in f.tasks.values() {
+            let task = &entry.task;
+            if let Some(executor_id) = &task.executor_id {
+                out.entry((task.agent_id.value.clone(), executor_id.value.clone()))
+                    .or_insert_with(|| v1::ExecutorInfo {
+                        executor_id: executor_id.clone(),
+                        framework_id: Some(task.framework_id.clone()),
+                        ..Default::default()
+                    });
+            }
+        }
+        out.into_iter()
+            .map(|((agent_id, _), info)| (agent_id, info))
+            .collect()
+    }
+
+    /// An agent left: the executors it ran are gone with it.
+    pub(crate) fn forget_executors_on(&mut self, agent_id: &str) {
+        for f in self.frameworks.values_mut() {
+            f.executors.retain(|(agent, _), _| agent != agent_id);
+        }
     }
 
     pub(crate) fn framework_offers(&self, f: &Framework) -> Vec<&v1::Offer> {

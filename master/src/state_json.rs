@@ -234,6 +234,39 @@ fn write_status(out: &mut Vec<u8>, s: &v1::TaskStatus) {
 }
 
 /// One task; `resources` are the master's own record of them, else read from the task.
+/// An executor as Mesos's master writes one in a framework's `executors`.
+fn write_executor(out: &mut Vec<u8>, agent_id: &str, executor: &v1::ExecutorInfo) {
+    let mut o = Object::open(out);
+    o.field("executor_id", &executor.executor_id.value);
+    o.field("name", executor.name.as_deref().unwrap_or(""));
+    o.field(
+        "framework_id",
+        executor
+            .framework_id
+            .as_ref()
+            .map(|f| f.value.as_str())
+            .unwrap_or(""),
+    );
+    o.field(
+        "command",
+        &executor
+            .command
+            .as_ref()
+            .map(to_json_value)
+            .unwrap_or_else(|| Value::Object(Default::default())),
+    );
+    let resources = wire::resources_from_proto(&executor.resources).unwrap_or_default();
+    o.field("resources", &ResourcesStateJson(&resources));
+    if let Some(labels) = &executor.labels {
+        o.field("labels", &to_json_value(labels));
+    }
+    if executor.r#type.is_some() {
+        o.field("type", executor.r#type().as_str_name());
+    }
+    o.field("slave_id", agent_id);
+    o.close();
+}
+
 fn write_task(out: &mut Vec<u8>, task: &v1::Task, resources: Option<&Resources>) {
     let parsed;
     let resources = match resources {
@@ -304,6 +337,8 @@ struct FrameworkDetail {
     tasks: Vec<TaskSnapshot>,
     completed: Vec<Arc<v1::Task>>,
     offers: Vec<OfferSnapshot>,
+    /// (agent id, executor).
+    executors: Vec<(String, v1::ExecutorInfo)>,
 }
 
 struct FrameworkSnapshot {
@@ -342,6 +377,7 @@ impl FrameworkSnapshot {
                     resources: wire::resources_from_proto(&offer.resources).unwrap_or_default(),
                 })
                 .collect(),
+            executors: Engine::framework_executors(f),
         });
         FrameworkSnapshot {
             id: f.id.clone(),
@@ -418,7 +454,11 @@ impl FrameworkSnapshot {
             o.field("resources", &ResourcesStateJson(&offer.resources));
             o.close();
         });
-        o.field("executors", &[] as &[Value]);
+        array(
+            o.key("executors"),
+            &detail.executors,
+            |out, (agent_id, executor)| write_executor(out, agent_id, executor),
+        );
         o.close();
     }
 }

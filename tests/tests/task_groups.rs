@@ -172,6 +172,40 @@ async fn group_runs_under_one_executor_sharing_its_sandbox() {
         .await
         .expect("idle in /master/state");
     assert_eq!(master_task.task["executor_id"], executor_id.as_str());
+    let state = cluster.master_state().await;
+    let framework = state["frameworks"]
+        .as_array()
+        .and_then(|list| {
+            list.iter()
+                .find(|f| f["id"] == master_task.framework_id.as_str())
+        })
+        .expect("framework in /master/state");
+    let executors = framework["executors"].as_array().expect("executors");
+    assert_eq!(executors.len(), 1, "{framework}");
+    let executor = &executors[0];
+    assert_eq!(executor["executor_id"], executor_id.as_str(), "{executor}");
+    assert_eq!(executor["type"], "DEFAULT", "{executor}");
+    assert_eq!(executor["framework_id"], master_task.framework_id.as_str());
+    assert_eq!(
+        executor["slave_id"], master_task.task["slave_id"],
+        "{executor}"
+    );
+    assert_eq!(executor["resources"]["cpus"], 0.1, "{executor}");
+    assert_eq!(executor["resources"]["mem"], 32.0, "{executor}");
+    let master_executors =
+        http::operator_get(&cluster.master_url("/api/v1"), "GET_EXECUTORS").await;
+    let on_master: Vec<&Value> = master_executors["executors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["executor_info"]["executor_id"]["value"] == executor_id.as_str())
+        .collect();
+    assert_eq!(on_master.len(), 1, "{master_executors}");
+    assert_eq!(on_master[0]["executor_info"]["type"], "DEFAULT");
+    assert_eq!(
+        on_master[0]["agent_id"]["value"],
+        master_task.task["slave_id"]
+    );
     let executors = http::operator_get(&cluster.agent_url(0, "/api/v1"), "GET_EXECUTORS").await;
     let listed: Vec<&Value> = executors["executors"]
         .as_array()
@@ -235,6 +269,21 @@ async fn a_failing_task_kills_the_rest_of_its_group() {
         })
         .await;
     assert_eq!(failure["failure"]["status"], 0, "{failure}");
+    // The master forgets it too.
+    let framework_id = sched.framework_id.clone();
+    eventually("the master to forget the executor", TIMEOUT, async || {
+        let state = cluster.master_state().await;
+        let framework = state["frameworks"]
+            .as_array()?
+            .iter()
+            .find(|f| f["id"] == framework_id.as_str())?
+            .clone();
+        framework["executors"]
+            .as_array()
+            .is_some_and(|list| list.is_empty())
+            .then_some(())
+    })
+    .await;
     let (executor, live) = eventually("the executor to complete", TIMEOUT, async || {
         agent_executor_entry(&cluster, &executor_id)
             .await

@@ -236,6 +236,7 @@ pub(crate) fn mark_agent_gone(
     }
     if let Some(agent) = e.agents.remove(agent_id) {
         warn!(agent_id, "agent marked gone by the operator");
+        e.forget_executors_on(agent_id);
         // The agent is out of the map, so its offers' resources are not handed back.
         for offer in &agent.offers {
             e.remove_offer(offer, true, now);

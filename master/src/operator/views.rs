@@ -2,8 +2,6 @@
 //! the shapes Mesos's `GET_*` calls answer with. Everything here is a pure function of the
 //! engine (plus the operator's own records in [`super::admin`]).
 
-use std::collections::BTreeSet;
-
 use mesos_common::resources::{Resource, Resources};
 use mesos_common::wire;
 use mesos_proto::v1::master::response::{self, get_agents, get_executors, get_frameworks};
@@ -123,26 +121,13 @@ pub(crate) fn frameworks(e: &Engine) -> response::GetFrameworks {
 /// their agent makes up, which the master never sees, as in Mesos).
 #[allow(deprecated)] // `orphan_executors` must still be present, empty, as in Mesos
 pub(crate) fn executors(e: &Engine) -> response::GetExecutors {
-    let mut seen = BTreeSet::new();
-    for f in e.frameworks.values() {
-        for t in e.framework_tasks(f) {
-            if let Some(executor_id) = &t.executor_id {
-                seen.insert((
-                    f.id.clone(),
-                    executor_id.value.clone(),
-                    t.agent_id.value.clone(),
-                ));
-            }
-        }
-    }
-    let executors = seen
+    let mut frameworks: Vec<&Framework> = e.frameworks.values().collect();
+    frameworks.sort_by(|x, y| x.id.cmp(&y.id));
+    let executors = frameworks
         .into_iter()
-        .map(|(framework, executor, agent)| get_executors::Executor {
-            executor_info: v1::ExecutorInfo {
-                executor_id: v1::ExecutorId { value: executor },
-                framework_id: Some(framework_id(&framework)),
-                ..Default::default()
-            },
+        .flat_map(Engine::framework_executors)
+        .map(|(agent, executor_info)| get_executors::Executor {
+            executor_info,
             agent_id: v1::AgentId { value: agent },
         })
         .collect();
