@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -513,8 +513,18 @@ pub fn validate_role(role: &str) -> Result<(), ParseError> {
 ///
 /// Cloning is cheap: the entries are shared until one of the copies changes, since the
 /// allocator, the master's offers and refusal filters all keep the same resources.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Resources(Arc<Vec<Resource>>);
+
+impl Default for Resources {
+    /// No resources. Every empty collection shares one allocation: empty values are made
+    /// all the time (sums, usage, offers) and an `Arc::new` each would allocate; the first
+    /// change to a copy makes it its own.
+    fn default() -> Self {
+        static EMPTY: LazyLock<Arc<Vec<Resource>>> = LazyLock::new(|| Arc::new(Vec::new()));
+        Resources(EMPTY.clone())
+    }
+}
 
 impl Resources {
     pub fn new() -> Resources {

@@ -2012,19 +2012,27 @@ impl Engine {
         a.conn.is_some()
     }
 
-    /// (used by tasks, offered) resources of a framework. Sums in place: a fresh sum per
-    /// task would copy the whole collection each time, and the state endpoints ask for this
-    /// for every framework and agent.
+    /// (used by tasks, offered) resources of a framework: what the allocator has allocated
+    /// to it less its outstanding offers, as for an agent ([`Engine::agent_usage`]); a
+    /// framework the allocator does not know (completed) sums its tasks.
     pub(crate) fn framework_usage(&self, f: &Framework) -> (Resources, Resources) {
+        let mut offered = Resources::default();
+        for o in f.offers.iter().filter_map(|o| self.offers.get(o)) {
+            offered.add(&o.resources);
+        }
+        if let Some(allocated) = self.allocator.framework_allocated(&f.id) {
+            let used = if offered.is_empty() {
+                allocated
+            } else {
+                allocated.minus(&offered)
+            };
+            return (used, offered);
+        }
         let mut used = Resources::default();
         for e in f.tasks.values() {
             if !e.task.state().is_terminal() {
                 used.add(&e.resources);
             }
-        }
-        let mut offered = Resources::default();
-        for o in f.offers.iter().filter_map(|o| self.offers.get(o)) {
-            offered.add(&o.resources);
         }
         (used, offered)
     }

@@ -847,7 +847,23 @@ impl Allocator {
         let a = *self.agent_ids.get(agent_id)?;
         let mut sum = Resources::default();
         for (_, held) in &self.agents.get(a).allocations {
+            // The first `add` to an empty sum shares `held`: usually the only one.
             sum.add(held);
+        }
+        Some(sum)
+    }
+
+    /// Everything allocated to a framework, offered or in use, over all its roles and
+    /// agents; None for an unknown framework.
+    pub fn framework_allocated(&self, framework_id: &str) -> Option<Resources> {
+        let f = *self.framework_ids.get(framework_id)?;
+        let mut sum = Resources::default();
+        for &c in &self.frameworks.get(f).clients {
+            for &a in &self.clients.get(c).agents {
+                if let Some(held) = self.agents.get(a).allocation_of(c) {
+                    sum.add(held);
+                }
+            }
         }
         Some(sum)
     }
