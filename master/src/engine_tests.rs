@@ -3,119 +3,12 @@
 
 use std::time::Duration;
 
-use clap::Parser;
-use mesos_common::recordio;
 use mesos_proto::internal::{self, agent_message, master_message};
-use mesos_proto::v1::scheduler::{self, call, event};
+use mesos_proto::v1::scheduler::{call, event};
 use mesos_proto::v1::{self, TaskState};
-use tokio::sync::mpsc;
-
-use crate::event_queue::{event_queue, EventReceiver};
 
 use super::*;
-
-fn engine(flags: &[&str]) -> Engine {
-    let mut args = vec!["mesos-master"];
-    args.extend_from_slice(flags);
-    let config = Config::try_parse_from(args).expect("flags parse");
-    let info = v1::MasterInfo {
-        id: "M".to_string(),
-        ..Default::default()
-    };
-    Engine::new(config, info).expect("valid config")
-}
-
-struct FrameworkProbe {
-    id: String,
-    rx: EventReceiver,
-}
-
-impl FrameworkProbe {
-    /// Every event queued so far.
-    fn events(&mut self) -> Vec<scheduler::Event> {
-        let mut out = Vec::new();
-        while let Ok(chunk) = self.rx.try_recv() {
-            let mut decoder = recordio::Decoder::default();
-            for record in decoder.feed(&chunk).expect("framed") {
-                out.push(mesos_proto::json::from_json_slice(&record).expect("event json"));
-            }
-        }
-        out
-    }
-
-    fn offers(&mut self) -> Vec<v1::Offer> {
-        self.events()
-            .into_iter()
-            .filter(|e| e.r#type() == event::Type::Offers)
-            .flat_map(|e| e.offers.unwrap().offers)
-            .collect()
-    }
-
-    fn updates(&mut self) -> Vec<v1::TaskStatus> {
-        self.events()
-            .into_iter()
-            .filter(|e| e.r#type() == event::Type::Update)
-            .map(|e| e.update.unwrap().status)
-            .collect()
-    }
-}
-
-fn subscribe(engine: &mut Engine, info: v1::FrameworkInfo) -> FrameworkProbe {
-    let (tx, rx) = event_queue();
-    let id = engine
-        .subscribe(
-            SubscribeRequest {
-                info,
-                suppressed_roles: Vec::new(),
-                subscriber: Subscriber::new("stream-1".to_string(), Encoding::Json, tx),
-            },
-            Duration::ZERO,
-        )
-        .expect("subscribed");
-    FrameworkProbe { id, rx }
-}
-
-fn framework(name: &str) -> v1::FrameworkInfo {
-    v1::FrameworkInfo {
-        user: "root".to_string(),
-        name: name.to_string(),
-        ..Default::default()
-    }
-}
-
-fn add_agent(
-    engine: &mut Engine,
-    resources: &str,
-) -> (String, mpsc::Receiver<Box<internal::MasterMessage>>) {
-    let (tx, mut rx) = mpsc::channel(1024);
-    let r = mesos_common::resources::Resources::parse(resources).unwrap();
-    let register = internal::Register {
-        agent_info: v1::AgentInfo {
-            hostname: "agent-host".to_string(),
-            resources: wire::resources_to_proto(&r, None),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let id = engine
-        .agent_connected(1, register, tx, Duration::ZERO)
-        .expect("registered");
-    match rx.try_recv().expect("Registered sent").message {
-        Some(master_message::Message::Registered(r)) => assert_eq!(r.agent_id.value, id),
-        other => panic!("expected Registered, got {other:?}"),
-    }
-    (id, rx)
-}
-
-fn scalar(name: &str, value: f64) -> v1::Resource {
-    let mut r = v1::Resource {
-        name: name.to_string(),
-        scalar: Some(v1::value::Scalar { value }),
-        ..Default::default()
-    };
-    r.set_type(v1::value::Type::Scalar);
-    r
-}
+use crate::test_support::{add_agent, engine, framework, scalar, status_update, subscribe};
 
 fn task(id: &str, agent_id: &str, cpus: f64) -> v1::TaskInfo {
     v1::TaskInfo {
@@ -147,33 +40,6 @@ fn launch(offer: &v1::Offer, tasks: Vec<v1::TaskInfo>, refuse: f64) -> call::Acc
         filters: Some(v1::Filters {
             refuse_seconds: Some(refuse),
         }),
-    }
-}
-
-fn status_update(
-    framework_id: &str,
-    task_id: &str,
-    state: TaskState,
-    uuid: u8,
-) -> internal::AgentMessage {
-    let mut status = v1::TaskStatus {
-        task_id: v1::TaskId {
-            value: task_id.to_string(),
-        },
-        uuid: Some(vec![uuid; 16]),
-        ..Default::default()
-    };
-    status.set_state(state);
-    internal::AgentMessage {
-        message: Some(agent_message::Message::StatusUpdate(
-            internal::StatusUpdate {
-                framework_id: v1::FrameworkId {
-                    value: framework_id.to_string(),
-                },
-                status,
-                latest_state: None,
-            },
-        )),
     }
 }
 

@@ -34,6 +34,8 @@ mod operator;
 mod registry;
 pub mod server;
 mod state_json;
+#[cfg(test)]
+mod test_support;
 
 pub use config::Config;
 pub use server::{run, MasterError, VERSION};

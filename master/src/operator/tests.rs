@@ -1,12 +1,10 @@
 //! Unit tests of the operator API: decoding and validation, and the admin actions on an
 //! engine without sockets (what lands in the framework's and agent's channels).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use clap::Parser;
-use mesos_common::{recordio, wire};
-use mesos_proto::internal::{self, agent_message, master_message};
+use mesos_common::wire;
+use mesos_proto::internal::{self, master_message};
 use mesos_proto::v1::master::call;
 use mesos_proto::v1::scheduler::{self, event};
 use mesos_proto::v1::{self, quota, TaskState};
@@ -14,9 +12,8 @@ use prost::Message;
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::config::Config;
-use crate::engine::{EngineEvent, SubscribeRequest, Subscriber};
-use crate::event_queue::{event_queue, EventReceiver};
+use crate::engine::EngineEvent;
+use crate::test_support::{self, add_agent, agent_messages, scalar, status_update, subscribe};
 
 // ------------------------------------------------------------------------ decoding
 
@@ -98,70 +95,11 @@ proptest::proptest! {
 
 /// Engines get distinct master ids: the operator's records are kept per master id.
 fn engine() -> Engine {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let config = Config::try_parse_from(["mesos-master"]).expect("flags parse");
-    let info = v1::MasterInfo {
-        id: format!("OP{}", NEXT.fetch_add(1, Ordering::Relaxed)),
-        ..Default::default()
-    };
-    Engine::new(config, info).expect("valid config")
-}
-
-struct FrameworkProbe {
-    id: String,
-    rx: EventReceiver,
-}
-
-impl FrameworkProbe {
-    fn events(&mut self) -> Vec<scheduler::Event> {
-        let mut out = Vec::new();
-        while let Ok(chunk) = self.rx.try_recv() {
-            let mut decoder = recordio::Decoder::default();
-            for record in decoder.feed(&chunk).expect("framed") {
-                out.push(mesos_proto::json::from_json_slice(&record).expect("event json"));
-            }
-        }
-        out
-    }
-
-    fn offers(&mut self) -> Vec<v1::Offer> {
-        self.events()
-            .into_iter()
-            .filter(|e| e.r#type() == event::Type::Offers)
-            .flat_map(|e| e.offers.unwrap().offers)
-            .collect()
-    }
-
-    fn updates(&mut self) -> Vec<v1::TaskStatus> {
-        self.events()
-            .into_iter()
-            .filter(|e| e.r#type() == event::Type::Update)
-            .map(|e| e.update.unwrap().status)
-            .collect()
-    }
-}
-
-fn subscribe(e: &mut Engine, info: v1::FrameworkInfo) -> FrameworkProbe {
-    let (tx, rx) = event_queue();
-    let id = e
-        .subscribe(
-            SubscribeRequest {
-                info,
-                suppressed_roles: Vec::new(),
-                subscriber: Subscriber::new("stream".to_string(), Encoding::Json, tx),
-            },
-            Duration::ZERO,
-        )
-        .expect("subscribed");
-    FrameworkProbe { id, rx }
+    test_support::engine(&[])
 }
 
 fn framework(name: &str, role: &str, partition_aware: bool) -> v1::FrameworkInfo {
-    let mut info = v1::FrameworkInfo {
-        user: "root".to_string(),
-        name: name.to_string(),
-        ..Default::default()
-    };
+    let mut info = test_support::framework(name);
     #[allow(deprecated)] // the single-role field is what plain frameworks set
     {
         info.role = Some(role.to_string());
@@ -172,37 +110,6 @@ fn framework(name: &str, role: &str, partition_aware: bool) -> v1::FrameworkInfo
         info.capabilities.push(cap);
     }
     info
-}
-
-fn add_agent(
-    e: &mut Engine,
-    resources: &str,
-) -> (String, mpsc::Receiver<Box<internal::MasterMessage>>) {
-    let (tx, mut rx) = mpsc::channel(1024);
-    let r = mesos_common::resources::Resources::parse(resources).unwrap();
-    let register = internal::Register {
-        agent_info: v1::AgentInfo {
-            hostname: "agent-host".to_string(),
-            resources: wire::resources_to_proto(&r, None),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let id = e
-        .agent_connected(1, register, tx, Duration::ZERO)
-        .expect("registered");
-    rx.try_recv().expect("Registered sent");
-    (id, rx)
-}
-
-fn scalar(name: &str, value: f64) -> v1::Resource {
-    let mut r = v1::Resource {
-        name: name.to_string(),
-        scalar: Some(v1::value::Scalar { value }),
-        ..Default::default()
-    };
-    r.set_type(v1::value::Type::Scalar);
-    r
 }
 
 fn launch(e: &mut Engine, f: &str, offer: &v1::Offer, task_id: &str, grace_secs: Option<i64>) {
@@ -239,43 +146,6 @@ fn launch(e: &mut Engine, f: &str, offer: &v1::Offer, task_id: &str, grace_secs:
         }),
     };
     e.accept(f, accept, Duration::ZERO);
-}
-
-fn status_update(
-    framework_id: &str,
-    task_id: &str,
-    state: TaskState,
-    uuid: u8,
-) -> internal::AgentMessage {
-    let mut status = v1::TaskStatus {
-        task_id: v1::TaskId {
-            value: task_id.to_string(),
-        },
-        uuid: Some(vec![uuid; 16]),
-        ..Default::default()
-    };
-    status.set_state(state);
-    internal::AgentMessage {
-        message: Some(agent_message::Message::StatusUpdate(
-            internal::StatusUpdate {
-                framework_id: v1::FrameworkId {
-                    value: framework_id.to_string(),
-                },
-                status,
-                latest_state: None,
-            },
-        )),
-    }
-}
-
-fn agent_messages(
-    rx: &mut mpsc::Receiver<Box<internal::MasterMessage>>,
-) -> Vec<master_message::Message> {
-    let mut out = Vec::new();
-    while let Ok(m) = rx.try_recv() {
-        out.extend(m.message);
-    }
-    out
 }
 
 // ---------------------------------------------------------------------- admin actions

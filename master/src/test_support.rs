@@ -1,0 +1,165 @@
+//! Builders and probes shared by the unit tests that drive an [`Engine`] without sockets
+//! (`engine_tests.rs`, `operator/tests.rs`): an engine from flags, a subscribed framework
+//! whose events can be read back, an agent whose messages can be read back, and the
+//! messages an agent sends.
+
+use std::time::Duration;
+
+use clap::Parser;
+use mesos_common::{recordio, wire};
+use mesos_proto::internal::{self, agent_message, master_message};
+use mesos_proto::v1::scheduler::{self, event};
+use mesos_proto::v1::{self, TaskState};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::engine::{Encoding, Engine, SubscribeRequest, Subscriber};
+use crate::event_queue::{event_queue, EventReceiver};
+
+/// An engine started with `flags` (as on the command line), master id "M".
+pub(crate) fn engine(flags: &[&str]) -> Engine {
+    let mut args = vec!["mesos-master"];
+    args.extend_from_slice(flags);
+    let config = Config::try_parse_from(args).expect("flags parse");
+    let info = v1::MasterInfo {
+        id: "M".to_string(),
+        ..Default::default()
+    };
+    Engine::new(config, info).expect("valid config")
+}
+
+/// A subscribed framework: its id and the events queued to it.
+pub(crate) struct FrameworkProbe {
+    pub(crate) id: String,
+    pub(crate) rx: EventReceiver,
+}
+
+impl FrameworkProbe {
+    /// Every event queued so far.
+    pub(crate) fn events(&mut self) -> Vec<scheduler::Event> {
+        let mut out = Vec::new();
+        while let Ok(chunk) = self.rx.try_recv() {
+            let mut decoder = recordio::Decoder::default();
+            for record in decoder.feed(&chunk).expect("framed") {
+                out.push(mesos_proto::json::from_json_slice(&record).expect("event json"));
+            }
+        }
+        out
+    }
+
+    pub(crate) fn offers(&mut self) -> Vec<v1::Offer> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.r#type() == event::Type::Offers)
+            .flat_map(|e| e.offers.unwrap().offers)
+            .collect()
+    }
+
+    pub(crate) fn updates(&mut self) -> Vec<v1::TaskStatus> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.r#type() == event::Type::Update)
+            .map(|e| e.update.unwrap().status)
+            .collect()
+    }
+}
+
+/// Subscribes a framework (JSON events) at time zero.
+pub(crate) fn subscribe(engine: &mut Engine, info: v1::FrameworkInfo) -> FrameworkProbe {
+    let (tx, rx) = event_queue();
+    let id = engine
+        .subscribe(
+            SubscribeRequest {
+                info,
+                suppressed_roles: Vec::new(),
+                subscriber: Subscriber::new("stream-1".to_string(), Encoding::Json, tx),
+            },
+            Duration::ZERO,
+        )
+        .expect("subscribed");
+    FrameworkProbe { id, rx }
+}
+
+/// A FrameworkInfo with a user and a name, nothing else.
+pub(crate) fn framework(name: &str) -> v1::FrameworkInfo {
+    v1::FrameworkInfo {
+        user: "root".to_string(),
+        name: name.to_string(),
+        ..Default::default()
+    }
+}
+
+/// Registers an agent with `resources` (`cpus:1;mem:64`); returns its id and its queue,
+/// with the Registered message already taken off.
+pub(crate) fn add_agent(
+    engine: &mut Engine,
+    resources: &str,
+) -> (String, mpsc::Receiver<Box<internal::MasterMessage>>) {
+    let (tx, mut rx) = mpsc::channel(1024);
+    let r = mesos_common::resources::Resources::parse(resources).unwrap();
+    let register = internal::Register {
+        agent_info: v1::AgentInfo {
+            hostname: "agent-host".to_string(),
+            resources: wire::resources_to_proto(&r, None),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let id = engine
+        .agent_connected(1, register, tx, Duration::ZERO)
+        .expect("registered");
+    match rx.try_recv().expect("Registered sent").message {
+        Some(master_message::Message::Registered(r)) => assert_eq!(r.agent_id.value, id),
+        other => panic!("expected Registered, got {other:?}"),
+    }
+    (id, rx)
+}
+
+/// Every message queued to an agent so far.
+pub(crate) fn agent_messages(
+    rx: &mut mpsc::Receiver<Box<internal::MasterMessage>>,
+) -> Vec<master_message::Message> {
+    let mut out = Vec::new();
+    while let Ok(m) = rx.try_recv() {
+        out.extend(m.message);
+    }
+    out
+}
+
+pub(crate) fn scalar(name: &str, value: f64) -> v1::Resource {
+    let mut r = v1::Resource {
+        name: name.to_string(),
+        scalar: Some(v1::value::Scalar { value }),
+        ..Default::default()
+    };
+    r.set_type(v1::value::Type::Scalar);
+    r
+}
+
+/// A status update from an agent, with a uuid of sixteen `uuid` bytes.
+pub(crate) fn status_update(
+    framework_id: &str,
+    task_id: &str,
+    state: TaskState,
+    uuid: u8,
+) -> internal::AgentMessage {
+    let mut status = v1::TaskStatus {
+        task_id: v1::TaskId {
+            value: task_id.to_string(),
+        },
+        uuid: Some(vec![uuid; 16]),
+        ..Default::default()
+    };
+    status.set_state(state);
+    internal::AgentMessage {
+        message: Some(agent_message::Message::StatusUpdate(
+            internal::StatusUpdate {
+                framework_id: v1::FrameworkId {
+                    value: framework_id.to_string(),
+                },
+                status,
+                latest_state: None,
+            },
+        )),
+    }
+}
