@@ -5,8 +5,13 @@
 //! group (which keeps processes that were re-parented away from the supervisor). The
 //! supervisor itself is the agent's, not the task's, and is not counted.
 //!
+//! The tasks of a task group run in containers nested in their executor's; as in Mesos,
+//! the endpoints show the executor's container with the usage of all of them
+//! ([`top_level`]), and GET_CONTAINERS shows the nested ones too when asked (`show_nested`).
+//!
 //! ```text
 //!  core ──containers()──▶ ContainerView ──▶ process tree in /proc ──▶ ResourceStatistics
+//!                                              nested ones summed into their executor's ─┘
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -166,13 +171,80 @@ pub fn measure(views: Vec<ContainerView>) -> Vec<Measured> {
         .collect()
 }
 
+/// The executor containers that nested containers run in, each with the summed usage and
+/// limits of its nested ones, followed by the containers that are not nested; with
+/// `keep_nested`, the nested ones come last.
+pub fn top_level(measured: Vec<Measured>, keep_nested: bool) -> Vec<Measured> {
+    let mut parents: BTreeMap<String, Measured> = BTreeMap::new();
+    let mut top = Vec::new();
+    let mut nested = Vec::new();
+    for m in measured {
+        let Some(parent) = m.view.parent_container_id.clone() else {
+            top.push(m);
+            continue;
+        };
+        match parents.get_mut(&parent) {
+            Some(sum) => add_usage(sum, &m),
+            None => {
+                let mut view = m.view.clone();
+                view.container_id = parent.clone();
+                view.parent_container_id = None;
+                view.source = view.executor_id.clone();
+                parents.insert(
+                    parent,
+                    Measured {
+                        view,
+                        executor_pid: None,
+                        statistics: m.statistics.clone(),
+                    },
+                );
+            }
+        }
+        if keep_nested {
+            nested.push(m);
+        }
+    }
+    let mut out: Vec<Measured> = parents.into_values().collect();
+    out.extend(top);
+    out.extend(nested);
+    out
+}
+
+fn add_usage(sum: &mut Measured, m: &Measured) {
+    fn add<T: std::ops::Add<Output = T> + Copy>(a: &mut Option<T>, b: Option<T>) {
+        if let Some(b) = b {
+            *a = Some(a.map_or(b, |a| a + b));
+        }
+    }
+    let (s, n) = (&mut sum.statistics, &m.statistics);
+    add(&mut s.cpus_limit, n.cpus_limit);
+    add(&mut s.mem_limit_bytes, n.mem_limit_bytes);
+    add(&mut s.cpus_user_time_secs, n.cpus_user_time_secs);
+    add(&mut s.cpus_system_time_secs, n.cpus_system_time_secs);
+    add(&mut s.mem_rss_bytes, n.mem_rss_bytes);
+    add(&mut s.mem_total_bytes, n.mem_total_bytes);
+    add(&mut s.processes, n.processes);
+    add(&mut s.threads, n.threads);
+    add(&mut sum.view.cpus_limit, m.view.cpus_limit);
+    add(&mut sum.view.mem_limit_bytes, m.view.mem_limit_bytes);
+}
+
 impl Measured {
+    fn container_id(&self) -> ContainerId {
+        ContainerId {
+            value: self.view.container_id.clone(),
+            parent: self.view.parent_container_id.as_ref().map(|p| {
+                Box::new(ContainerId {
+                    value: p.clone(),
+                    parent: None,
+                })
+            }),
+        }
+    }
+
     pub fn container_status(&self) -> ContainerStatus {
         ContainerStatus {
-            container_id: Some(ContainerId {
-                value: self.view.container_id.clone(),
-                parent: None,
-            }),
+            container_id: Some(self.container_id()),
             executor_pid: self.executor_pid.map(|p| p as u32),
             ..Default::default()
         }
@@ -207,10 +279,7 @@ impl Measured {
                 value: self.view.executor_id.clone(),
             }),
             executor_name: Some(self.view.executor_name.clone()),
-            container_id: ContainerId {
-                value: self.view.container_id.clone(),
-                parent: None,
-            },
+            container_id: self.container_id(),
             container_status: Some(self.container_status()),
             resource_statistics: Some(self.statistics.clone()),
         }
@@ -219,6 +288,59 @@ impl Measured {
 
 #[cfg(test)]
 mod tests {
+    fn measured(container: &str, parent: Option<&str>, rss: u64, cpus: f64) -> Measured {
+        Measured {
+            view: ContainerView {
+                framework_id: "f".to_string(),
+                executor_id: "e".to_string(),
+                executor_name: String::new(),
+                source: container.to_string(),
+                container_id: container.to_string(),
+                cpus_limit: Some(cpus),
+                mem_limit_bytes: Some(1 << 20),
+                run: crate::paths::RunPaths {
+                    meta: "/nonexistent/meta".into(),
+                    sandbox: "/nonexistent/sandbox".into(),
+                },
+                docker: false,
+                parent_container_id: parent.map(str::to_string),
+            },
+            executor_pid: None,
+            statistics: ResourceStatistics {
+                cpus_limit: Some(cpus),
+                mem_limit_bytes: Some(1 << 20),
+                mem_rss_bytes: Some(rss),
+                processes: Some(1),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn nested_containers_are_summed_into_their_executors() {
+        let list = vec![
+            measured("a", Some("exec"), 100, 0.5),
+            measured("plain", None, 7, 1.0),
+            measured("b", Some("exec"), 20, 0.25),
+        ];
+        let top = top_level(list.clone(), false);
+        let ids: Vec<&str> = top.iter().map(|m| m.view.container_id.as_str()).collect();
+        assert_eq!(ids, ["exec", "plain"]);
+        let exec = &top[0];
+        assert_eq!(exec.statistics.mem_rss_bytes, Some(120));
+        assert_eq!(exec.statistics.processes, Some(2));
+        assert_eq!(exec.statistics.cpus_limit, Some(0.75));
+        assert_eq!(exec.statistics.mem_limit_bytes, Some(2 << 20));
+        assert_eq!(exec.view.parent_container_id, None);
+        assert_eq!(exec.container_proto().container_id.parent, None);
+
+        let all = top_level(list, true);
+        assert_eq!(all.len(), 4);
+        let nested = all[2].container_proto().container_id;
+        assert_eq!(nested.value, "a");
+        assert_eq!(nested.parent.map(|p| p.value), Some("exec".to_string()));
+    }
+
     use super::*;
 
     #[test]

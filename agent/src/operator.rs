@@ -50,11 +50,17 @@ fn unavailable() -> Response {
 }
 
 /// Every live container, measured now.
-async fn measured(state: &HttpState) -> Option<Vec<Measured>> {
+/// Every container measured now: executors' containers (with the usage of the containers
+/// nested in them) and, with `nested`, the nested ones as well.
+async fn measured_with(state: &HttpState, nested: bool) -> Option<Vec<Measured>> {
     let views: Vec<ContainerView> = inspect(state, Core::containers).await?;
-    tokio::task::spawn_blocking(move || monitor::measure(views))
+    tokio::task::spawn_blocking(move || monitor::top_level(monitor::measure(views), nested))
         .await
         .ok()
+}
+
+async fn measured(state: &HttpState) -> Option<Vec<Measured>> {
+    measured_with(state, false).await
 }
 
 pub async fn monitor_statistics(State(state): State<HttpState>) -> Response {
@@ -363,7 +369,12 @@ async fn answer(
             r
         }
         T::GetContainers => {
-            let list = measured(state).await.ok_or_else(unavailable)?;
+            let nested = call
+                .get_containers
+                .as_ref()
+                .and_then(|g| g.show_nested)
+                .unwrap_or(false);
+            let list = measured_with(state, nested).await.ok_or_else(unavailable)?;
             let mut r = response(R::GetContainers);
             r.get_containers = Some(response::GetContainers {
                 containers: list.iter().map(Measured::container_proto).collect(),

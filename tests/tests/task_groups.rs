@@ -223,6 +223,51 @@ async fn group_runs_under_one_executor_sharing_its_sandbox() {
         .filter(|t| t["executor_id"]["value"] == executor_id.as_str())
         .collect();
     assert_eq!(launched.len(), 3, "{tasks}");
+    // GET_CONTAINERS shows the executor's container with the usage of its three nested
+    // ones, and the nested ones too when asked to.
+    let agent_api = cluster.agent_url(0, "/api/v1");
+    let ours = |list: &Value| -> Vec<Value> {
+        list["get_containers"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["executor_id"]["value"] == executor_id.as_str())
+            .cloned()
+            .collect()
+    };
+    let top = http::operator_call(&agent_api, &json!({ "type": "GET_CONTAINERS" }))
+        .await
+        .json();
+    let top = ours(&top);
+    assert_eq!(top.len(), 1, "{top:?}");
+    assert!(top[0]["container_id"].get("parent").is_none(), "{top:?}");
+    let executor_container = top[0]["container_id"]["value"].clone();
+    let processes = top[0]["resource_statistics"]["processes"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(processes >= 3, "the three tasks' processes: {top:?}");
+    let all = http::operator_call(
+        &agent_api,
+        &json!({ "type": "GET_CONTAINERS", "get_containers": { "show_nested": true } }),
+    )
+    .await
+    .json();
+    let all = ours(&all);
+    assert_eq!(all.len(), 4, "{all:?}");
+    let nested = all
+        .iter()
+        .filter(|c| c["container_id"]["parent"]["value"] == executor_container)
+        .count();
+    assert_eq!(nested, 3, "{all:?}");
+    let statistics = http::get_json(&cluster.agent_url(0, "/monitor/statistics")).await;
+    let entries = statistics
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["executor_id"] == executor_id.as_str())
+        .count();
+    assert_eq!(entries, 1, "one entry per executor: {statistics}");
+
     // One executor runs, with three tasks.
     let metrics = http::get_json(&cluster.agent_url(0, "/metrics/snapshot")).await;
     assert_eq!(metrics["slave/executors_running"], 1.0, "{metrics}");

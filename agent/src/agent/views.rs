@@ -37,6 +37,8 @@ pub struct ContainerView {
     pub run: RunPaths,
     /// Docker containers are measured by the Docker daemon, not from `/proc` here.
     pub docker: bool,
+    /// The executor's container this one is nested in (tasks of a task group).
+    pub parent_container_id: Option<String>,
 }
 
 impl Task {
@@ -245,6 +247,7 @@ impl Core {
                     mem_limit_bytes: resources.mem().map(|mb| (mb * 1024.0 * 1024.0) as u64),
                     run: task.run.clone(),
                     docker: task.docker.is_some(),
+                    parent_container_id: task.parent_container_id.clone(),
                 }
             })
             .collect()
