@@ -744,6 +744,48 @@ impl Core {
     // -----------------------------------------------------------------------------------
     // Tasks
 
+    /// What every launch (command task, task on an executor, task group) must pass before
+    /// anything is written: the agent is registered (its id is returned), the ids can name
+    /// sandbox directories (else the tasks get TASK_ERROR with `invalid`), and no task id is
+    /// one this agent already runs (else the launch is ignored: it is a duplicate).
+    fn admit_launch(
+        &self,
+        framework_id: &str,
+        executor_id: Option<&str>,
+        task_ids: &[String],
+        invalid: task_status::Reason,
+    ) -> Option<String> {
+        let Some(agent_id) = self.agent_id.clone().filter(|_| self.registered) else {
+            warn!("ignoring a launch sent before this agent registered");
+            return None;
+        };
+        if !valid_id(framework_id)
+            || !executor_id.is_none_or(valid_id)
+            || task_ids.iter().any(|t| !valid_id(t))
+        {
+            warn!("rejecting a launch whose ids cannot name directories");
+            for task_id in task_ids {
+                self.send_unreliable(
+                    framework_id,
+                    task_id,
+                    TaskState::TaskError,
+                    "Framework, executor and task ids must be non-empty and contain no '/' or control characters",
+                    invalid,
+                );
+            }
+            return None;
+        }
+        if self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| task_ids.iter().any(|t| f.tasks.contains_key(t)))
+        {
+            warn!("ignoring a launch with the id of a task this agent already runs");
+            return None;
+        }
+        Some(agent_id)
+    }
+
     fn on_run_task(&mut self, run: RunTask) {
         if run.task.executor.is_some() {
             return self.run_on_executor(run);
@@ -760,29 +802,14 @@ impl Core {
         let task_id = task.task_id.value.clone();
         let span = info_span!("task", framework_id = %framework_id, task_id = %task_id);
         let _enter = span.enter();
-        let Some(agent_id) = self.agent_id.clone().filter(|_| self.registered) else {
-            warn!("ignoring a task sent before this agent registered");
+        let Some(agent_id) = self.admit_launch(
+            &framework_id,
+            None,
+            std::slice::from_ref(&task_id),
+            task_status::Reason::TaskInvalid,
+        ) else {
             return;
         };
-        if !valid_id(&framework_id) || !valid_id(&task_id) {
-            warn!("rejecting a task whose framework or task id cannot name a directory");
-            self.send_unreliable(
-                &framework_id,
-                &task_id,
-                TaskState::TaskError,
-                "Framework and task ids must be non-empty and contain no '/' or control characters",
-                task_status::Reason::TaskInvalid,
-            );
-            return;
-        }
-        if self
-            .frameworks
-            .get(&framework_id)
-            .is_some_and(|f| f.tasks.contains_key(&task_id))
-        {
-            warn!("ignoring a task with the id of a task this agent already runs");
-            return;
-        }
         let meta = self.layout.framework_meta(&agent_id, &framework_id);
         let _ = std::fs::remove_file(meta.join(FRAMEWORK_REMOVED));
         if let Err(e) = checkpoint::write_message(

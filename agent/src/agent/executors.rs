@@ -46,7 +46,7 @@ use super::{now_secs, Core, Exit, Task};
 use crate::checkpoint::{self, RecoveredRun};
 use crate::encoding::{ApiError, Encoding};
 use crate::launcher::{self, CommandLine, EnvContext, Supervised};
-use crate::paths::{valid_id, RunPaths};
+use crate::paths::RunPaths;
 use crate::status_update::StreamKey;
 use crate::supervisor::ExitStatus;
 use mesos_common::flags::format_duration;
@@ -253,8 +253,12 @@ impl Core {
         let executor_id = info.executor_id.value.clone();
         let span = info_span!("task", framework_id = %framework_id, task_id = %task_ids.join(","), executor_id = %executor_id);
         let _enter = span.enter();
-        let Some(agent_id) = self.agent_id.clone().filter(|_| self.registered) else {
-            warn!("ignoring a task sent before this agent registered");
+        let Some(agent_id) = self.admit_launch(
+            &framework_id,
+            Some(&executor_id),
+            &task_ids,
+            task_status::Reason::TaskInvalid,
+        ) else {
             return;
         };
         let refuse = |core: &Core, state: TaskState, reason: task_status::Reason, message: &str| {
@@ -262,23 +266,6 @@ impl Core {
                 core.send_unreliable(&framework_id, task_id, state, message, reason);
             }
         };
-        if !valid_id(&framework_id)
-            || !valid_id(&executor_id)
-            || task_ids.iter().any(|t| !valid_id(t))
-        {
-            return refuse(
-                self,
-                TaskState::TaskError,
-                task_status::Reason::TaskInvalid,
-                "Framework, executor and task ids must be non-empty and contain no '/' or control characters",
-            );
-        }
-        if let Some(framework) = self.frameworks.get(&framework_id) {
-            if task_ids.iter().any(|t| framework.tasks.contains_key(t)) {
-                warn!("ignoring a task with the id of a task this agent already runs");
-                return;
-            }
-        }
         if let Err(e) = checkpoint::write_message(
             &self.layout.framework_info(&agent_id, &framework_id),
             &framework_info,

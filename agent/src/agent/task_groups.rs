@@ -28,7 +28,7 @@ use tracing::{info, info_span, warn};
 use super::{display_command, Core, Task, DEFAULT_KILL_GRACE, FRAMEWORK_REMOVED};
 use crate::checkpoint;
 use crate::launcher::{self, CommandLine, EnvContext};
-use crate::paths::{replace_symlink, valid_id, write_atomic, RunPaths};
+use crate::paths::{replace_symlink, write_atomic, RunPaths};
 use crate::status_update::StreamKey;
 
 /// Grace period the default executor gives the tasks it kills on its own (the rest of a
@@ -167,10 +167,6 @@ impl Core {
         let span =
             info_span!("task_group", framework_id = %framework_id, executor_id = %executor_id);
         let _enter = span.enter();
-        let Some(agent_id) = self.agent_id.clone().filter(|_| self.registered) else {
-            warn!("ignoring a task group sent before this agent registered");
-            return;
-        };
         let task_ids: Vec<String> = task_group
             .tasks
             .iter()
@@ -186,23 +182,14 @@ impl Core {
                 core.send_unreliable(&framework_id, task_id, state, message, reason);
             }
         };
-        if !valid_id(&framework_id)
-            || !valid_id(&executor_id)
-            || task_ids.iter().any(|t| !valid_id(t))
-        {
-            return refuse(
-                self,
-                TaskState::TaskError,
-                task_status::Reason::TaskGroupInvalid,
-                "Framework, executor and task ids must be non-empty and contain no '/' or control characters",
-            );
-        }
-        if let Some(framework) = self.frameworks.get(&framework_id) {
-            if task_ids.iter().any(|t| framework.tasks.contains_key(t)) {
-                warn!("ignoring a task group with the id of a task this agent already runs");
-                return;
-            }
-        }
+        let Some(agent_id) = self.admit_launch(
+            &framework_id,
+            Some(&executor_id),
+            &task_ids,
+            task_status::Reason::TaskGroupInvalid,
+        ) else {
+            return;
+        };
         if executor.r#type == Some(executor_info::Type::Custom as i32) {
             return self.run_group_on_executor(framework_info, executor, task_group);
         }
