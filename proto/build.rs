@@ -12,6 +12,15 @@ const PROTOS: &[&str] = &[
     "proto/mesos/internal/agent.proto",
 ];
 
+/// Fields generated as `Option<Box<_>>`; see `main`.
+const BOXED: &[&str] = &[
+    ".mesos.v1.Resource.disk",
+    ".mesos.v1.Resource.reservation",
+    ".mesos.v1.Task.container",
+    ".mesos.v1.Task.discovery",
+    ".mesos.v1.Task.health_check",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A vendored protoc keeps the build independent of whatever the host has.
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
@@ -33,6 +42,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // First pass: produce the descriptor set and tag every message with the
     // ReflectMessage derive pointing at crate::DESCRIPTOR_POOL.
     let mut config = prost_build::Config::new();
+    // Large optional fields that are rarely set are boxed, so that every message holding
+    // them stays small: a `Resource` was 1,232 bytes inline (its DiskInfo alone ~900), and
+    // the master keeps one per resource of every agent, offer and task (issue 6, memory).
+    for field in BOXED {
+        config.boxed(field);
+    }
     prost_reflect_build::Builder::new()
         .file_descriptor_set_path(&descriptor_path)
         .descriptor_pool("crate::DESCRIPTOR_POOL")

@@ -15,6 +15,7 @@ use mesos_common::wire;
 use mesos_proto::internal::{self as internal, master_message};
 use mesos_proto::v1::scheduler::{self, event};
 use mesos_proto::v1::{self, task_status::Reason, task_status::Source, TaskState};
+use prost::Message as _;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -121,7 +122,11 @@ pub(crate) struct Framework {
 #[derive(Debug)]
 pub(crate) struct Agent {
     pub(crate) id: String,
+    /// The AgentInfo it registered with, without its resources: those are kept encoded in
+    /// `resources_wire` (decoded `v1::Resource`s cost ~1 KB per agent for what only the
+    /// registry and GET_AGENTS read); [`Agent::agent_info`] puts them back.
     pub(crate) info: v1::AgentInfo,
+    resources_wire: Box<[u8]>,
     pub(crate) total: Resources,
     pub(crate) version: String,
     pub(crate) http_address: String,
@@ -135,6 +140,18 @@ pub(crate) struct Agent {
     pub(crate) offers: HashSet<String>,
     /// The members of its state JSON that do not change while it stays registered.
     pub(crate) state_fragment: Arc<str>,
+}
+
+impl Agent {
+    /// The AgentInfo as the agent registered it, resources included.
+    pub(crate) fn agent_info(&self) -> v1::AgentInfo {
+        let mut info = self.info.clone();
+        // Encoded by `agent_connected` from a decoded message, so it always decodes.
+        info.resources = v1::AgentInfo::decode(&*self.resources_wire)
+            .map(|wire| wire.resources)
+            .unwrap_or_default();
+        info
+    }
 }
 
 /// The queue of messages to one agent's stream. Boxed: a `MasterMessage` is ~3 KB inline
@@ -979,9 +996,9 @@ impl Engine {
             agent_id: aid(agent_id),
             resources: task.resources.clone(),
             labels: task.labels.clone(),
-            discovery: task.discovery.clone(),
-            container: task.container.clone(),
-            health_check: task.health_check.clone(),
+            discovery: task.discovery.clone().map(Box::new),
+            container: task.container.clone().map(Box::new),
+            health_check: task.health_check.clone().map(Box::new),
             kill_policy: task.kill_policy,
             user: Some(
                 task.command
@@ -1300,10 +1317,17 @@ impl Engine {
             info!(agent_id, hostname = %info.hostname, "agent registered");
         }
 
+        let resources_wire = v1::AgentInfo {
+            resources: std::mem::take(&mut info.resources),
+            ..Default::default()
+        }
+        .encode_to_vec()
+        .into_boxed_slice();
         let mut agent = Agent {
             id: agent_id.clone(),
             total: total.clone(),
             info,
+            resources_wire,
             version: register.version.unwrap_or_default(),
             http_address: register.http_address.unwrap_or_default(),
             registered_time: wall,
@@ -1537,7 +1561,7 @@ impl Engine {
                 {
                     let mut kept = status.clone();
                     kept.data = None;
-                    task.statuses.push(kept);
+                    push_status(task, kept);
                 }
                 task.status_update_state = Some(status.state);
                 task.status_update_uuid = status.uuid.clone();
@@ -1688,7 +1712,7 @@ impl Engine {
         }
         let task = Arc::make_mut(&mut entry.task);
         task.set_state(state);
-        task.statuses.push(status.clone());
+        push_status(task, status.clone());
         let recover = (!entry.recovered).then(|| entry.resources.clone());
         push_completed(&mut framework.completed_tasks, entry.task, max_completed);
         if let Some(resources) = recover {
@@ -2116,6 +2140,13 @@ fn refuse_duration(filters: Option<&v1::Filters>) -> Option<Duration> {
     } else {
         None
     }
+}
+
+/// Appends to a task's status history without the spare capacity `Vec::push` leaves (room
+/// for four statuses, ~1.4 KB, on the first push): the master keeps every task's history.
+fn push_status(task: &mut v1::Task, status: v1::TaskStatus) {
+    task.statuses.reserve_exact(1);
+    task.statuses.push(status);
 }
 
 fn push_completed(list: &mut VecDeque<Arc<v1::Task>>, task: Arc<v1::Task>, max: usize) {
