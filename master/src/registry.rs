@@ -192,10 +192,10 @@ impl RegistryTracker {
                 .and_modify(|(s, json)| {
                     if *s != stamp {
                         *s = stamp;
-                        *json = mesos_proto::json::to_json_value(&agent.info);
+                        *json = mesos_proto::json::to_json_value(&agent.agent_info());
                     }
                 })
-                .or_insert_with(|| (stamp, mesos_proto::json::to_json_value(&agent.info)));
+                .or_insert_with(|| (stamp, mesos_proto::json::to_json_value(&agent.agent_info())));
             agents.push(entry.1.clone());
         }
         for (id, info) in expected {

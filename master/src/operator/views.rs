@@ -46,7 +46,7 @@ fn agent_pid(a: &Agent) -> String {
 pub(crate) fn agent(e: &Engine, a: &Agent) -> get_agents::Agent {
     let (used, offered) = e.agent_usage(a);
     let (deactivated, drain_info) = admin::agent_status(e, &a.id);
-    let mut info = a.info.clone();
+    let mut info = a.agent_info();
     info.id = Some(v1::AgentId {
         value: a.id.clone(),
     });
