@@ -66,9 +66,11 @@ pub(crate) enum Command {
         tx: crate::engine::AgentSender,
         reply: oneshot::Sender<Result<String, String>>,
     },
+    /// Boxed: every connected agent's relay task holds one `Command` while it waits to
+    /// send it, and an `AgentMessage` is ~400 bytes inline.
     AgentMessage {
         agent_id: String,
-        message: internal::AgentMessage,
+        message: Box<internal::AgentMessage>,
     },
     AgentDisconnected {
         agent_id: String,
@@ -160,6 +162,11 @@ impl MasterHandle {
             map.insert("master/elected".into(), serde_json::json!(elected));
         }
         metrics
+    }
+
+    /// The actor's queue, for edges that poll it themselves.
+    pub(crate) fn commands(&self) -> mpsc::Sender<Command> {
+        self.tx.clone()
     }
 
     pub(crate) async fn send(&self, cmd: Command) -> bool {
@@ -506,7 +513,7 @@ impl Actor {
                 let _ = reply.send(result);
             }
             Command::AgentMessage { agent_id, message } => {
-                self.engine.agent_message(&agent_id, message, now)
+                self.engine.agent_message(&agent_id, *message, now)
             }
             Command::AgentDisconnected { agent_id, conn_id } => {
                 self.engine.agent_disconnected(&agent_id, conn_id, now)
