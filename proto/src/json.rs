@@ -101,8 +101,8 @@ pub fn to_json_string<M: ReflectMessage>(message: &M) -> String {
 /// Decodes a message from JSON bytes (for example an HTTP request body).
 pub fn from_json_slice<M: ReflectMessage + Default>(bytes: &[u8]) -> Result<M, JsonError> {
     let descriptor = M::default().descriptor();
-    if let Some(wire) = fast_path(&descriptor).and_then(|index| read_slice(index, bytes)) {
-        if let Some(result) = finish(&descriptor, &wire) {
+    if let Some(read) = fast_path(&descriptor).and_then(|index| read_slice(index, bytes)) {
+        if let Some(result) = finish(&descriptor, read) {
             return result;
         }
     }
@@ -124,8 +124,8 @@ pub fn from_json_value<M: ReflectMessage + Default>(
     value: &serde_json::Value,
 ) -> Result<M, JsonError> {
     let descriptor = M::default().descriptor();
-    if let Some(wire) = fast_path(&descriptor).and_then(|index| read_value(index, value)) {
-        if let Some(result) = finish(&descriptor, &wire) {
+    if let Some(read) = fast_path(&descriptor).and_then(|index| read_value(index, value)) {
+        if let Some(result) = finish(&descriptor, read) {
             return result;
         }
     }
@@ -142,48 +142,54 @@ fn fast_path(descriptor: &MessageDescriptor) -> Option<usize> {
         .filter(|index| !schemas.messages[*index].well_known)
 }
 
-/// The wire bytes of message `index` read from JSON text, or `None` where the wire-level
-/// decoder leaves the answer to the `DynamicMessage` path (see [`decode`]).
-fn read_slice(index: usize, bytes: &[u8]) -> Option<Vec<u8>> {
+/// What the wire-level decoder read: the message's protobuf bytes and the paths of the
+/// required fields it lacks.
+struct Read {
+    wire: Vec<u8>,
+    missing: Vec<String>,
+}
+
+/// Message `index` read from JSON text, or `None` where the wire-level decoder leaves the
+/// answer to the `DynamicMessage` path (see [`decode`]).
+fn read_slice(index: usize, bytes: &[u8]) -> Option<Read> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let mut out = Vec::with_capacity(bytes.len());
-    decode::MessageSeed {
+    let mut wire = Vec::with_capacity(bytes.len());
+    let missing = decode::MessageSeed {
         message: index,
-        out: &mut out,
+        out: &mut wire,
     }
     .deserialize(&mut deserializer)
-    .and_then(|()| deserializer.end())
+    .and_then(|missing| deserializer.end().map(|()| missing))
     .ok()?;
-    Some(out)
+    Some(Read { wire, missing })
 }
 
 /// [`read_slice`] for an already parsed value.
-fn read_value(index: usize, value: &serde_json::Value) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    decode::MessageSeed {
+fn read_value(index: usize, value: &serde_json::Value) -> Option<Read> {
+    let mut wire = Vec::new();
+    let missing = decode::MessageSeed {
         message: index,
-        out: &mut out,
+        out: &mut wire,
     }
     .deserialize(value)
     .ok()?;
-    Some(out)
+    Some(Read { wire, missing })
 }
 
-/// The typed message from the wire bytes the decoder wrote, or `None` to leave the answer
-/// to the `DynamicMessage` path (prost refusing the bytes, e.g. nesting beyond its limit).
-/// Required fields are checked first, as that path checks them before converting.
+/// The typed message from what the decoder read, or `None` to leave the answer to the
+/// `DynamicMessage` path (prost refusing the bytes, e.g. nesting beyond its limit).
+/// Required fields are reported first, as that path checks them before converting.
 fn finish<M: ReflectMessage + Default>(
     descriptor: &MessageDescriptor,
-    bytes: &[u8],
+    read: Read,
 ) -> Option<Result<M, JsonError>> {
-    let missing = crate::required::missing_required(descriptor, bytes).ok()?;
-    if !missing.is_empty() {
+    if !read.missing.is_empty() {
         return Some(Err(JsonError::MissingRequired {
             message: descriptor.full_name().to_owned(),
-            fields: missing,
+            fields: read.missing,
         }));
     }
-    M::decode(bytes).ok().map(Ok)
+    M::decode(read.wire.as_slice()).ok().map(Ok)
 }
 
 /// prost-reflect's own serializer: the reference the wire-level encoder reproduces, used

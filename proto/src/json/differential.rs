@@ -247,12 +247,14 @@ fn reference_decode(descriptor: &MessageDescriptor, text: &[u8]) -> Outcome {
 
 /// The wire-level decoder, or `None` where it defers to the reference.
 fn new_decode(index: usize, descriptor: &MessageDescriptor, text: &[u8]) -> Option<Outcome> {
-    let wire = read_slice(index, text)?;
-    let missing = crate::required::missing_required(descriptor, &wire).unwrap();
-    if !missing.is_empty() {
-        return Some(Outcome::MissingRequired(missing));
+    outcome(descriptor, read_slice(index, text)?)
+}
+
+fn outcome(descriptor: &MessageDescriptor, read: Read) -> Option<Outcome> {
+    if !read.missing.is_empty() {
+        return Some(Outcome::MissingRequired(read.missing));
     }
-    let Some(json) = reference_json(descriptor, &wire) else {
+    let Some(json) = reference_json(descriptor, &read.wire) else {
         panic!("decoder wrote bytes prost-reflect cannot read");
     };
     Some(Outcome::Ok(json))
@@ -456,14 +458,9 @@ proptest! {
             prop_assert_eq!(&decoded, &reference, "{}", String::from_utf8_lossy(&text));
         }
         if let Ok(value) = serde_json::from_slice::<Json>(&text) {
-            if let Some(wire) = read_value(index, &value) {
-                let missing = crate::required::missing_required(&descriptor, &wire).unwrap();
-                let decoded = if missing.is_empty() {
-                    Outcome::Ok(reference_json(&descriptor, &wire).unwrap())
-                } else {
-                    Outcome::MissingRequired(missing)
-                };
-                prop_assert_eq!(&decoded, &reference, "{}", value);
+            if let Some(read) = read_value(index, &value) {
+                let decoded = outcome(&descriptor, read);
+                prop_assert_eq!(decoded.as_ref(), Some(&reference), "{}", value);
             }
         }
     }
@@ -586,3 +583,4 @@ fn codec_timings() {
         std::hint::black_box(from_json_str::<scheduler::Call>(&accept_text).unwrap());
     });
 }
+

@@ -138,13 +138,11 @@ impl<'a> Iterator for Values<'a> {
                 self.pos = run.end;
                 continue;
             };
-            match (wire_type(self.kind), wire) {
-                (0, Wire::Varint(_))
-                | (1, Wire::Fixed64(_))
-                | (5, Wire::Fixed32(_))
-                | (2, Wire::Len(_)) => return Some(wire),
-                (0 | 1 | 5, Wire::Len(packed)) => self.packed = packed,
-                _ => {}
+            if wire_matches(self.kind, wire) {
+                return Some(wire);
+            }
+            if let (0 | 1 | 5, Wire::Len(packed)) = (wire_type(self.kind), wire) {
+                self.packed = packed;
             }
         }
     }
@@ -167,7 +165,7 @@ impl Serialize for MessageJson<'_> {
             return well_known(schemas, self.message, self.bytes).serialize(serializer);
         }
         let bytes = self.bytes;
-        let mut runs: Vec<Run> = Vec::with_capacity(schema.fields.len().min(16));
+        let mut runs = Runs::new();
         let mut pos = 0;
         while pos < bytes.len() {
             let start = pos;
@@ -190,9 +188,10 @@ impl Serialize for MessageJson<'_> {
                 }),
             }
         }
+        let runs = runs.as_mut_slice();
         runs.sort_by_key(|run| run.rank);
         let mut map = serializer.serialize_map(None)?;
-        let mut rest = runs.as_slice();
+        let mut rest = &*runs;
         while let Some(first) = rest.first() {
             let same = rest.iter().take_while(|r| r.field == first.field).count();
             let (group, tail) = rest.split_at(same);
@@ -232,6 +231,52 @@ impl Serialize for MessageJson<'_> {
             }
         }
         map.end()
+    }
+}
+
+/// The runs of one message, on the stack unless there are many (a message per nesting
+/// level of the walk allocated otherwise).
+enum Runs {
+    Inline([Run; 24], usize),
+    Heap(Vec<Run>),
+}
+
+impl Runs {
+    const EMPTY: Run = Run {
+        field: 0,
+        rank: 0,
+        start: 0,
+        end: 0,
+    };
+
+    fn new() -> Self {
+        Runs::Inline([Self::EMPTY; 24], 0)
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Run> {
+        self.as_mut_slice().last_mut()
+    }
+
+    fn push(&mut self, run: Run) {
+        match self {
+            Runs::Inline(array, len) if *len < array.len() => {
+                array[*len] = run;
+                *len += 1;
+            }
+            Runs::Inline(array, _) => {
+                let mut heap = array.to_vec();
+                heap.push(run);
+                *self = Runs::Heap(heap);
+            }
+            Runs::Heap(heap) => heap.push(run),
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Run] {
+        match self {
+            Runs::Inline(array, len) => &mut array[..*len],
+            Runs::Heap(heap) => heap,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! for every key and value it reads or writes, so it reads plain tables instead.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use prost_reflect::{Kind, MessageDescriptor};
@@ -22,7 +23,9 @@ pub(super) struct MessageSchema {
     pub(super) fields: Vec<FieldSchema>,
     /// JSON key -> index into `fields`. Proto names and camelCase json names both; a json
     /// name wins over another field's proto name, as in prost-reflect's lookup.
-    by_key: HashMap<Box<str>, usize>,
+    by_key: HashMap<Box<str>, usize, Fnv>,
+    /// Indices of the `required` fields.
+    pub(super) required: Vec<usize>,
     /// Well-known `google.protobuf` types have their own JSON forms; the codec hands them
     /// to prost-reflect.
     pub(super) well_known: bool,
@@ -75,8 +78,35 @@ pub(super) struct EnumSchema {
     pub(super) full_name: Box<str>,
     /// The first declared value: what an absent proto2 enum value reads as.
     pub(super) default_number: i32,
-    by_name: HashMap<Box<str>, i32>,
-    by_number: HashMap<i32, Box<str>>,
+    by_name: HashMap<Box<str>, i32, Fnv>,
+    /// Sorted by number.
+    by_number: Vec<(i32, Box<str>)>,
+}
+
+/// FNV-1a: keys are a few bytes of field or enum names, where SipHash's setup dominates.
+/// Denial of service is not a concern: the tables are fixed, built from the descriptors.
+#[derive(Default)]
+struct FnvHasher(u64);
+
+type Fnv = BuildHasherDefault<FnvHasher>;
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
 }
 
 impl EnumSchema {
@@ -85,7 +115,10 @@ impl EnumSchema {
     }
 
     pub(super) fn name(&self, number: i32) -> Option<&str> {
-        self.by_number.get(&number).map(|name| &**name)
+        self.by_number
+            .binary_search_by_key(&number, |(n, _)| *n)
+            .ok()
+            .map(|i| &*self.by_number[i].1)
     }
 }
 
@@ -126,13 +159,18 @@ fn build(pool: &prost_reflect::DescriptorPool) -> Schemas {
             full_name: e.full_name().into(),
             default_number: e.default_value().number(),
             by_name: e.values().map(|v| (v.name().into(), v.number())).collect(),
-            by_number: e
-                .values()
-                .filter_map(|v| {
-                    let first = e.get_value(v.number())?;
-                    Some((v.number(), first.name().into()))
-                })
-                .collect(),
+            by_number: {
+                let mut by_number: Vec<(i32, Box<str>)> = e
+                    .values()
+                    .filter_map(|v| {
+                        let first = e.get_value(v.number())?;
+                        Some((v.number(), first.name().into()))
+                    })
+                    .collect();
+                by_number.sort_by_key(|(n, _)| *n);
+                by_number.dedup_by_key(|(n, _)| *n);
+                by_number
+            },
         })
         .collect();
     let messages = pool
@@ -182,7 +220,7 @@ fn build(pool: &prost_reflect::DescriptorPool) -> Schemas {
                         .expect("every field name is in the list"),
                 })
                 .collect();
-            let mut by_key: HashMap<Box<str>, usize> = HashMap::new();
+            let mut by_key: HashMap<Box<str>, usize, Fnv> = HashMap::default();
             for (i, f) in descriptor.fields().enumerate() {
                 by_key.insert(f.name().into(), i);
             }
@@ -190,6 +228,12 @@ fn build(pool: &prost_reflect::DescriptorPool) -> Schemas {
                 by_key.insert(f.json_name().into(), i);
             }
             MessageSchema {
+                required: descriptor
+                    .fields()
+                    .enumerate()
+                    .filter(|(_, f)| f.is_required())
+                    .map(|(i, _)| i)
+                    .collect(),
                 well_known: descriptor.full_name().starts_with("google.protobuf."),
                 descriptor,
                 fields,
