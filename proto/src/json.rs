@@ -11,6 +11,19 @@
 //! 64-bit integers may also be given as strings, camelCase names are
 //! accepted) and strict where a silent default would change meaning (unknown
 //! enum names and wrong value types are errors).
+//!
+//! Two implementations of the mapping live here. The fast one works on protobuf
+//! wire bytes and is what callers normally get:
+//!
+//! ```text
+//! encode: typed --prost--> wire bytes --encode::MessageJson (serde)--> JSON text | Value
+//! decode: JSON --decode::MessageSeed (serde)--> wire bytes + missing required --prost--> typed
+//! ```
+//!
+//! The other is prost-reflect's `DynamicMessage` mapping, which the fast one
+//! reproduces exactly (the differential tests hold it to that); it answers for
+//! whatever the fast one declines: every rejected input (so error messages are
+//! its own), keys given twice, and messages outside this crate's pool.
 
 mod decode;
 mod encode;

@@ -583,4 +583,3 @@ fn codec_timings() {
         std::hint::black_box(from_json_str::<scheduler::Call>(&accept_text).unwrap());
     });
 }
-

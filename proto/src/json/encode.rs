@@ -236,6 +236,8 @@ impl Serialize for MessageJson<'_> {
 
 /// The runs of one message, on the stack unless there are many (a message per nesting
 /// level of the walk allocated otherwise).
+// The inline variant is large on purpose: it lives on the stack for one message's walk.
+#[allow(clippy::large_enum_variant)]
 enum Runs {
     Inline([Run; 24], usize),
     Heap(Vec<Run>),
