@@ -11,11 +11,30 @@
 //! 64-bit integers may also be given as strings, camelCase names are
 //! accepted) and strict where a silent default would change meaning (unknown
 //! enum names and wrong value types are errors).
+//!
+//! Two implementations of the mapping live here. The fast one works on protobuf
+//! wire bytes and is what callers normally get:
+//!
+//! ```text
+//! encode: typed --prost--> wire bytes --encode::MessageJson (serde)--> JSON text | Value
+//! decode: JSON --decode::MessageSeed (serde)--> wire bytes + missing required --prost--> typed
+//! ```
+//!
+//! The other is prost-reflect's `DynamicMessage` mapping, which the fast one
+//! reproduces exactly (the differential tests hold it to that); it answers for
+//! whatever the fast one declines: every rejected input (so error messages are
+//! its own), keys given twice, and messages outside this crate's pool.
+
+mod decode;
+mod encode;
+mod schema;
 
 use prost_reflect::{
     DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
     SerializeOptions,
 };
+use serde::de::DeserializeSeed;
+use serde::Serialize;
 
 /// Why a JSON document could not be turned into a message.
 #[derive(Debug, thiserror::Error)]
@@ -61,27 +80,51 @@ fn deserialize_options() -> DeserializeOptions {
 
 /// Encodes `message` as a JSON value in Mesos's mapping.
 pub fn to_json_value<M: ReflectMessage>(message: &M) -> serde_json::Value {
-    let dynamic = message.transcode_to_dynamic();
-    dynamic
-        .serialize_with_options(serde_json::value::Serializer, &serialize_options())
-        // Serializing into a `Value` only fails for non-string map keys, and
-        // protobuf map keys are always rendered as strings.
-        .expect("protobuf messages always serialize to JSON")
+    if let Some(index) = fast_path(&message.descriptor()) {
+        let bytes = message.encode_to_vec();
+        let json = encode::MessageJson {
+            message: index,
+            bytes: &bytes,
+        };
+        if let Ok(value) = json.serialize(serde_json::value::Serializer) {
+            return value;
+        }
+    }
+    dynamic_to_json_value(message)
 }
 
 /// Encodes `message` as a compact JSON string in Mesos's mapping.
 pub fn to_json_string<M: ReflectMessage>(message: &M) -> String {
-    to_json_value(message).to_string()
+    if let Some(index) = fast_path(&message.descriptor()) {
+        let bytes = message.encode_to_vec();
+        let mut out = Vec::with_capacity(bytes.len() * 2 + 16);
+        let json = encode::MessageJson {
+            message: index,
+            bytes: &bytes,
+        };
+        if serde_json::to_writer(&mut out, &json).is_ok() {
+            if let Ok(text) = String::from_utf8(out) {
+                return text;
+            }
+        }
+    }
+    dynamic_to_json_value(message).to_string()
 }
 
 /// Decodes a message from JSON bytes (for example an HTTP request body).
 pub fn from_json_slice<M: ReflectMessage + Default>(bytes: &[u8]) -> Result<M, JsonError> {
+    let descriptor = M::default().descriptor();
+    if let Some(read) = fast_path(&descriptor).and_then(|index| read_slice(index, bytes)) {
+        if let Some(result) = finish(&descriptor, read) {
+            return result;
+        }
+    }
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|source| JsonError::Invalid {
-            message: M::default().descriptor().full_name().to_owned(),
+            message: descriptor.full_name().to_owned(),
             source,
         })?;
-    from_json_value(&value)
+    dynamic_from_json_value(&value)
 }
 
 /// Decodes a message from JSON text.
@@ -91,6 +134,91 @@ pub fn from_json_str<M: ReflectMessage + Default>(text: &str) -> Result<M, JsonE
 
 /// Decodes a message from an already parsed JSON value.
 pub fn from_json_value<M: ReflectMessage + Default>(
+    value: &serde_json::Value,
+) -> Result<M, JsonError> {
+    let descriptor = M::default().descriptor();
+    if let Some(read) = fast_path(&descriptor).and_then(|index| read_value(index, value)) {
+        if let Some(result) = finish(&descriptor, read) {
+            return result;
+        }
+    }
+    dynamic_from_json_value(value)
+}
+
+/// The tables of `descriptor` when the wire-level codec handles it: messages of this
+/// crate. Anything else (a well-known type at the top, a message from another pool) takes
+/// the `DynamicMessage` path.
+fn fast_path(descriptor: &MessageDescriptor) -> Option<usize> {
+    let schemas = &*schema::SCHEMAS;
+    schemas
+        .message(descriptor)
+        .filter(|index| !schemas.messages[*index].well_known)
+}
+
+/// What the wire-level decoder read: the message's protobuf bytes and the paths of the
+/// required fields it lacks.
+struct Read {
+    wire: Vec<u8>,
+    missing: Vec<String>,
+}
+
+/// Message `index` read from JSON text, or `None` where the wire-level decoder leaves the
+/// answer to the `DynamicMessage` path (see [`decode`]).
+fn read_slice(index: usize, bytes: &[u8]) -> Option<Read> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let mut wire = Vec::with_capacity(bytes.len());
+    let missing = decode::MessageSeed {
+        message: index,
+        out: &mut wire,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|missing| deserializer.end().map(|()| missing))
+    .ok()?;
+    Some(Read { wire, missing })
+}
+
+/// [`read_slice`] for an already parsed value.
+fn read_value(index: usize, value: &serde_json::Value) -> Option<Read> {
+    let mut wire = Vec::new();
+    let missing = decode::MessageSeed {
+        message: index,
+        out: &mut wire,
+    }
+    .deserialize(value)
+    .ok()?;
+    Some(Read { wire, missing })
+}
+
+/// The typed message from what the decoder read, or `None` to leave the answer to the
+/// `DynamicMessage` path (prost refusing the bytes, e.g. nesting beyond its limit).
+/// Required fields are reported first, as that path checks them before converting.
+fn finish<M: ReflectMessage + Default>(
+    descriptor: &MessageDescriptor,
+    read: Read,
+) -> Option<Result<M, JsonError>> {
+    if !read.missing.is_empty() {
+        return Some(Err(JsonError::MissingRequired {
+            message: descriptor.full_name().to_owned(),
+            fields: read.missing,
+        }));
+    }
+    M::decode(read.wire.as_slice()).ok().map(Ok)
+}
+
+/// prost-reflect's own serializer: the reference the wire-level encoder reproduces, used
+/// for what it does not handle.
+fn dynamic_to_json_value<M: ReflectMessage>(message: &M) -> serde_json::Value {
+    let dynamic = message.transcode_to_dynamic();
+    dynamic
+        .serialize_with_options(serde_json::value::Serializer, &serialize_options())
+        // Serializing into a `Value` only fails for non-string map keys, and
+        // protobuf map keys are always rendered as strings.
+        .expect("protobuf messages always serialize to JSON")
+}
+
+/// prost-reflect's own deserializer with Mesos's strictness added: the reference the
+/// wire-level decoder reproduces, and the one that explains every rejection.
+fn dynamic_from_json_value<M: ReflectMessage + Default>(
     value: &serde_json::Value,
 ) -> Result<M, JsonError> {
     let descriptor = M::default().descriptor();
@@ -221,5 +349,7 @@ fn convert<M: ReflectMessage + Default>(dynamic: DynamicMessage) -> Result<M, Js
         })
 }
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;
