@@ -19,6 +19,9 @@ const BOXED: &[&str] = &[
     ".mesos.v1.Task.container",
     ".mesos.v1.Task.discovery",
     ".mesos.v1.Task.health_check",
+    ".mesos.v1.TaskStatus.check_status",
+    ".mesos.v1.TaskStatus.container_status",
+    ".mesos.v1.TaskStatus.limitation",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

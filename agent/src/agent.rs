@@ -1060,11 +1060,11 @@ impl Core {
             }),
             timestamp: Some(now_secs()),
             uuid: Some(mesos_common::ids::new_uuid_bytes()),
-            container_status: Some(ContainerStatus {
+            container_status: Some(Box::new(ContainerStatus {
                 container_id: Some(task.container()),
                 network_infos: task.network_infos.clone(),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         task.state = state;

@@ -868,9 +868,9 @@ mod tests {
         status.set_source(mesos_proto::v1::task_status::Source::Executor);
         status.set_reason(mesos_proto::v1::task_status::Reason::CommandExecutorFailed);
         status.healthy = Some(false);
-        status.limitation = Some(TaskResourceLimitation {
+        status.limitation = Some(Box::new(TaskResourceLimitation {
             resources: resources_to_proto(&Resources::parse("mem:64").unwrap(), None),
-        });
+        }));
         assert_eq!(
             describe_update(&status),
             "Received status update TASK_FAILED for task 't'\n\

@@ -621,13 +621,13 @@ impl Core {
             )));
         }
         if status.container_status.is_none() {
-            status.container_status = Some(v1::ContainerStatus {
+            status.container_status = Some(Box::new(v1::ContainerStatus {
                 container_id: Some(v1::ContainerId {
                     value: task.container_id.clone(),
                     parent: None,
                 }),
                 ..Default::default()
-            });
+            }));
         }
         task.state = state;
         task.statuses.push(status.clone());
