@@ -615,13 +615,7 @@ fn rescind_above_limit(e: &mut Engine, role: &str, limits: &ResourceQuantities, 
     let mut offers: Vec<(Duration, String)> = e
         .offers
         .iter()
-        .filter(|(_, o)| {
-            o.proto
-                .allocation_info
-                .as_ref()
-                .and_then(|a| a.role.as_deref())
-                == Some(role)
-        })
+        .filter(|(_, o)| o.role == role)
         .map(|(id, o)| (o.created, id.clone()))
         .collect();
     offers.sort();

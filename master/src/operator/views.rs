@@ -93,7 +93,7 @@ pub(crate) fn framework(e: &Engine, f: &Framework, detailed: bool) -> get_framew
         let (used, offered) = e.framework_usage(f);
         let roles = framework_roles(&f.info);
         let role = roles.first().map(String::as_str);
-        out.offers = e.framework_offers(f).into_iter().cloned().collect();
+        out.offers = e.framework_offers(f);
         out.allocated_resources = wire::resources_to_proto(&used, role);
         out.offered_resources = wire::resources_to_proto(&offered, role);
     }
