@@ -22,6 +22,7 @@ use std::ops::{Add, AddAssign, Sub, SubAssign};
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -395,33 +396,35 @@ impl fmt::Display for Value {
 /// One named resource, unreserved (`role == "*"`) or reserved to a role.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Resource {
-    pub name: String,
-    pub role: String,
+    /// Names and roles are short (`cpus`, `*`): kept inline up to 24 bytes instead of in
+    /// an allocation each. The master holds millions of these at 50,000 agents.
+    pub name: CompactString,
+    pub role: CompactString,
     pub value: Value,
 }
 
 impl Resource {
-    pub fn new(name: impl Into<String>, value: Value) -> Resource {
+    pub fn new(name: impl Into<CompactString>, value: Value) -> Resource {
         Resource {
             name: name.into(),
-            role: DEFAULT_ROLE.to_string(),
+            role: CompactString::const_new(DEFAULT_ROLE),
             value,
         }
     }
 
-    pub fn scalar(name: impl Into<String>, value: f64) -> Resource {
+    pub fn scalar(name: impl Into<CompactString>, value: f64) -> Resource {
         Resource::new(name, Value::Scalar(Scalar::new(value)))
     }
 
     pub fn ranges(
-        name: impl Into<String>,
+        name: impl Into<CompactString>,
         pairs: impl IntoIterator<Item = (u64, u64)>,
     ) -> Resource {
         Resource::new(name, Value::Ranges(Ranges::new(pairs)))
     }
 
     pub fn set<S: Into<String>>(
-        name: impl Into<String>,
+        name: impl Into<CompactString>,
         items: impl IntoIterator<Item = S>,
     ) -> Resource {
         Resource::new(
@@ -431,7 +434,7 @@ impl Resource {
     }
 
     /// The same resource reserved to `role` (`*` makes it unreserved).
-    pub fn reserved(mut self, role: impl Into<String>) -> Resource {
+    pub fn reserved(mut self, role: impl Into<CompactString>) -> Resource {
         self.role = role.into();
         self
     }
@@ -554,7 +557,7 @@ impl Resources {
             if let Some(&first) = kinds.get(r.name.as_str()) {
                 if first != kind {
                     return Err(ParseError::ConflictingTypes {
-                        name: r.name.clone(),
+                        name: r.name.to_string(),
                         first,
                         second: kind,
                     });
@@ -883,8 +886,8 @@ fn parse_text_items(text: &str, default_role: &str) -> Result<Vec<Resource>, Par
             }
         };
         out.push(Resource {
-            name: name.to_string(),
-            role: role.to_string(),
+            name: name.into(),
+            role: role.into(),
             value,
         });
     }
@@ -1069,20 +1072,20 @@ impl JsonResource {
             }
         };
         Ok(Resource {
-            name: self.name,
-            role,
+            name: self.name.into(),
+            role: role.into(),
             value,
         })
     }
 
     fn from_resource(r: &Resource) -> JsonResource {
         let mut json = JsonResource {
-            name: r.name.clone(),
+            name: r.name.to_string(),
             kind: Some(r.value.kind().to_string()),
             scalar: None,
             ranges: None,
             set: None,
-            role: r.is_reserved().then(|| r.role.clone()),
+            role: r.is_reserved().then(|| r.role.to_string()),
             reservations: Vec::new(),
         };
         match &r.value {

@@ -101,7 +101,7 @@ pub fn resources_to_proto(
         .iter()
         .map(|r| {
             let mut p = v1::Resource {
-                name: r.name.clone(),
+                name: r.name.to_string(),
                 ..Default::default()
             };
             match &r.value {
@@ -122,7 +122,7 @@ pub fn resources_to_proto(
             }
             if r.role != "*" {
                 let mut reservation = v1::resource::ReservationInfo {
-                    role: Some(r.role.clone()),
+                    role: Some(r.role.to_string()),
                     ..Default::default()
                 };
                 reservation.set_type(v1::resource::reservation_info::Type::Static);
@@ -261,7 +261,7 @@ impl serde::Serialize for ResourcesStateJson<'_> {
 pub fn reserved_state_json(resources: &Resources) -> Json {
     let mut by_role: std::collections::BTreeMap<String, Resources> = Default::default();
     for r in resources.reserved().iter() {
-        by_role.entry(r.role.clone()).or_default().add_resource(r);
+        by_role.entry(r.role.to_string()).or_default().add_resource(r);
     }
     Json::Object(
         by_role

@@ -239,7 +239,7 @@ impl Driver {
         let task_scalars = task_resources
             .iter()
             .filter_map(|r| match &r.value {
-                Value::Scalar(s) if s.value() > 0.0 => Some((r.name.clone(), s.value())),
+                Value::Scalar(s) if s.value() > 0.0 => Some((r.name.to_string(), s.value())),
                 _ => None,
             })
             .collect();

@@ -230,7 +230,7 @@ impl Core {
 fn reserved_by_role(all: &Resources) -> serde_json::Value {
     let mut by_role: BTreeMap<String, Resources> = BTreeMap::new();
     for r in all.reserved().iter() {
-        by_role.entry(r.role.clone()).or_default().add_resource(r);
+        by_role.entry(r.role.to_string()).or_default().add_resource(r);
     }
     let object: serde_json::Map<String, serde_json::Value> = by_role
         .into_iter()
