@@ -212,6 +212,9 @@ struct Agent {
     /// Something changed that may let this agent offer more.
     dirty: bool,
     allocations: Vec<(Idx, Resources)>,
+    /// Changes with `allocations`, to a number no agent had before (see
+    /// [`Allocator::agent_revision`]).
+    revision: u64,
     filters: AgentFilters,
 }
 
@@ -239,6 +242,8 @@ pub struct Allocator {
     expiries: BinaryHeap<Reverse<(Duration, u64, Idx)>>,
     live_filters: usize,
     next_filter_id: u64,
+    /// The last agent revision handed out.
+    revision: u64,
     rng: u64,
     agent_order: Vec<Idx>,
     touched_roles: Vec<Idx>,
@@ -323,6 +328,7 @@ impl Allocator {
             expiries: BinaryHeap::new(),
             live_filters: 0,
             next_filter_id: 0,
+            revision: 0,
             rng: config.seed,
             agent_order: Vec::new(),
             touched_roles: Vec::new(),
@@ -476,6 +482,7 @@ impl Allocator {
             self.names.id(&r.name);
         }
         self.account_total(&spec.total, 1);
+        self.revision += 1;
         let a = self.agents.insert(Agent {
             id: agent_id.to_string(),
             hostname: spec.hostname,
@@ -484,6 +491,7 @@ impl Allocator {
             active: true,
             dirty: true,
             allocations: Vec::new(),
+            revision: self.revision,
             filters: AgentFilters::default(),
         });
         self.agent_ids.insert(agent_id.to_string(), a);
@@ -841,6 +849,14 @@ impl Allocator {
         Some(&self.agents.get(a).available)
     }
 
+    /// A number that changes whenever what is allocated on the agent changes and is never
+    /// reused, not even by another agent or the same agent re-added; None for an unknown
+    /// agent. The state views keep each agent's rendered usage until this moves.
+    pub fn agent_revision(&self, agent_id: &str) -> Option<u64> {
+        let a = *self.agent_ids.get(agent_id)?;
+        Some(self.agents.get(a).revision)
+    }
+
     /// Everything allocated on an agent, offered or in use, summed over frameworks and
     /// roles; None for an unknown agent. Cheap: the state endpoints ask for every agent.
     pub fn agent_allocated(&self, agent_id: &str) -> Option<Resources> {
@@ -1108,7 +1124,9 @@ impl Allocator {
     }
 
     fn track(&mut self, c: Idx, a: Idx, resources: &Resources) {
+        self.revision += 1;
         let agent = self.agents.get_mut(a);
+        agent.revision = self.revision;
         agent
             .available
             .subtract(resources)
@@ -1123,7 +1141,9 @@ impl Allocator {
 
     /// Gives back `resources`, which the client holds on the agent.
     fn untrack(&mut self, c: Idx, a: Idx, resources: &Resources) {
+        self.revision += 1;
         let agent = self.agents.get_mut(a);
+        agent.revision = self.revision;
         let at = agent
             .allocations
             .iter()
