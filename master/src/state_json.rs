@@ -932,8 +932,17 @@ mod tests {
     use crate::test_support::{add_agent, engine, framework, status_update, subscribe};
 
     /// `/master/state-summary` as served, checked against the same view rendered from
-    /// scratch (every agent's kept JSON set aside for it, then put back).
+    /// scratch (every agent's kept JSON set aside for it, then put back) and each
+    /// framework's usage against a sum over its allocations.
     fn summary(e: &mut Engine) -> Value {
+        for f in e.frameworks.values() {
+            let mut summed = Resources::default();
+            for a in e.allocator.framework_allocations(&f.id).unwrap_or_default() {
+                summed.add(&a.resources);
+            }
+            let kept = e.allocator.framework_allocated(&f.id).unwrap_or_default();
+            assert_eq!(kept, summed, "framework {}", f.id);
+        }
         let served = snapshot(e, View::Summary).write(None);
         let mut kept = HashMap::new();
         for a in e.agents.values_mut() {
@@ -1036,6 +1045,38 @@ mod tests {
         e.agent_message(&agent_id, finished, Duration::ZERO);
         let s = summary(&mut e);
         assert_eq!(cpus(the_agent(&s), "used_resources"), 0.0);
+    }
+
+    #[test]
+    fn framework_usage_over_agents_with_the_same_ports() {
+        let mut e = engine(&[]);
+        let mut f = subscribe(&mut e, framework("f"));
+        let resources = "cpus:2;mem:64;ports:[31000-31009]";
+        let (first, _a) = add_agent(&mut e, resources);
+        add_agent(&mut e, resources);
+        e.allocate(Duration::ZERO, false);
+        let offers = f.offers();
+        assert_eq!(offers.len(), 2);
+        let s = summary(&mut e);
+        assert_eq!(cpus(&s["frameworks"][0], "offered_resources"), 4.0);
+        let on_first = offers.iter().find(|o| o.agent_id.value == first).unwrap();
+        let other = offers.iter().find(|o| o.agent_id.value != first).unwrap();
+        e.decline(&f.id, &[other.id.clone()], None, Duration::ZERO);
+        let s = summary(&mut e);
+        let fw = &s["frameworks"][0];
+        assert_eq!(cpus(fw, "offered_resources"), 2.0);
+        assert_eq!(fw["offered_resources"]["ports"], json!("[31000-31009]"));
+        launch_whole_offer(&mut e, &f.id, on_first, "t1");
+        let s = summary(&mut e);
+        let fw = &s["frameworks"][0];
+        assert_eq!(
+            (cpus(fw, "used_resources"), cpus(fw, "offered_resources")),
+            (2.0, 0.0)
+        );
+        let finished = status_update(&f.id, "t1", TaskState::TaskFinished, 1);
+        e.agent_message(&first, finished, Duration::ZERO);
+        let s = summary(&mut e);
+        assert_eq!(cpus(&s["frameworks"][0], "used_resources"), 0.0);
     }
 
     #[test]
@@ -1161,13 +1202,18 @@ mod scale {
             e.accept(&f.id, accept, Duration::ZERO);
         }
         for round in 0..6 {
+            let view = if round % 2 == 0 {
+                View::Summary
+            } else {
+                View::Slaves
+            };
             let started = Instant::now();
-            let s = snapshot(&e, View::Summary);
+            let s = snapshot(&e, view);
             let taken = started.elapsed();
             let bytes = s.write(None);
             let written = started.elapsed() - taken;
             eprintln!(
-                "round {round}: {agents} agents, {n} tasks, {} bytes: snapshot {:.1} ms, \
+                "{view:?}: {agents} agents, {n} tasks, {} bytes: snapshot {:.1} ms, \
                  write {:.1} ms",
                 bytes.len(),
                 taken.as_secs_f64() * 1e3,
