@@ -1055,7 +1055,7 @@ mod tests {
         );
         assert_eq!(cpus(&s["frameworks"][0], "offered_resources"), 4.0);
 
-        e.decline(&f.id, &[offer.id.clone()], None, Duration::ZERO);
+        e.decline(&f.id, std::slice::from_ref(&offer.id), None, Duration::ZERO);
         let s = summary(&mut e);
         assert_eq!(cpus(the_agent(&s), "offered_resources"), 0.0);
 
@@ -1092,7 +1092,7 @@ mod tests {
         assert_eq!(cpus(&s["frameworks"][0], "offered_resources"), 4.0);
         let on_first = offers.iter().find(|o| o.agent_id.value == first).unwrap();
         let other = offers.iter().find(|o| o.agent_id.value != first).unwrap();
-        e.decline(&f.id, &[other.id.clone()], None, Duration::ZERO);
+        e.decline(&f.id, std::slice::from_ref(&other.id), None, Duration::ZERO);
         let s = summary(&mut e);
         let fw = &s["frameworks"][0];
         assert_eq!(cpus(fw, "offered_resources"), 2.0);
