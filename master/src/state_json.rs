@@ -1247,7 +1247,11 @@ mod scale {
             };
             e.accept(&f.id, accept, Duration::ZERO);
         }
-        for round in 0..6 {
+        for round in 0..8 {
+            if round >= 6 {
+                // Every filter expired: every agent is offered again, so none is current.
+                e.allocate(Duration::from_secs(10 * round), false);
+            }
             let view = if round % 2 == 0 {
                 View::Summary
             } else {
