@@ -138,8 +138,10 @@ pub(crate) struct Agent {
     /// (framework id, task id) of the tasks on this agent.
     pub(crate) tasks: HashSet<(String, String)>,
     pub(crate) offers: HashSet<String>,
-    /// The members of its state JSON that do not change while it stays registered.
-    pub(crate) state_fragment: Arc<str>,
+    /// Bumped whenever `offers` changes: its state JSON is re-rendered when this moves.
+    pub(crate) offers_revision: u64,
+    /// Its state JSON, kept from one request to the next.
+    pub(crate) state_json: crate::state_json::AgentJson,
 }
 
 impl Agent {
@@ -1340,9 +1342,10 @@ impl Engine {
             ping_outstanding: false,
             tasks: HashSet::new(),
             offers: HashSet::new(),
-            state_fragment: Arc::from(""),
+            offers_revision: 0,
+            state_json: Default::default(),
         };
-        agent.state_fragment = crate::state_json::agent_fragment(&agent);
+        agent.state_json = crate::state_json::AgentJson::new(&agent);
 
         // Rebuild what the agent reports: tasks the master does not know (it restarted)
         // and frameworks it has never seen (recovered, waiting for the scheduler).
@@ -1822,6 +1825,7 @@ impl Engine {
             }
             if let Some(a) = self.agents.get_mut(&agent_id) {
                 a.offers.insert(offer_id);
+                a.offers_revision += 1;
             }
         }
         for (framework_id, offers) in per_framework {
@@ -1843,6 +1847,7 @@ impl Engine {
         }
         if let Some(a) = self.agents.get_mut(&offer.agent_id) {
             a.offers.remove(offer_id);
+            a.offers_revision += 1;
         }
         Some(offer)
     }

@@ -10,10 +10,14 @@
 //!  HTTP:   snapshot.state()  serialized on a blocking thread, no serde_json::Value tree
 //! ```
 //!
-//! What never changes while an agent stays registered (ids, hostname, resources,
-//! attributes...) is rendered once, at registration ([`agent_fragment`]).
+//! Each agent's JSON is kept from one request to the next ([`AgentJson`]): what never
+//! changes while it stays registered (ids, hostname, resources, attributes...) is rendered
+//! once, at registration; its used and offered resources are re-rendered, outside the
+//! actor, only when the allocator's revision of the agent or the agent's offers moved. A
+//! snapshot of a quiet cluster is then one `Arc` clone per agent, and writing it mostly
+//! copies bytes.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mesos_common::resources::Resources;
 use mesos_common::wire::{self, ResourcesStateJson};
@@ -137,10 +141,9 @@ impl Serialize for AttributesJson<'_> {
     }
 }
 
-/// The members of an agent's JSON that stay as they are while it is registered: rendered
-/// once, when it (re-)registers, and copied into every `/master/state` and
-/// `/master/state-summary` from then on.
-pub(crate) fn agent_fragment(a: &Agent) -> Arc<str> {
+/// The members of an agent's JSON that stay as they are while it is registered,
+/// without the braces.
+fn agent_fragment(a: &Agent) -> String {
     let host = a
         .http_address
         .rsplit_once(':')
@@ -168,38 +171,165 @@ pub(crate) fn agent_fragment(a: &Agent) -> Arc<str> {
         &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
     );
     o.close();
-    // Without the braces, so that the changing members can be written next to it.
-    let text = String::from_utf8(out).expect("serde_json writes UTF-8");
-    Arc::from(&text[1..text.len() - 1])
+    let mut text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    text.pop();
+    text.remove(0);
+    text
+}
+
+/// What an agent's used and offered resources are computed from: the allocator's revision
+/// of the agent (None: it does not know the agent) and the revision of its offers. Equal
+/// keys mean equal usage, so a rendering stored under a key stays right for that key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UsageKey {
+    allocations: Option<u64>,
+    offers: u64,
+}
+
+impl UsageKey {
+    fn of(e: &Engine, a: &Agent) -> Self {
+        UsageKey {
+            allocations: e.allocator.agent_revision(&a.id),
+            offers: a.offers_revision,
+        }
+    }
+}
+
+/// An agent's JSON members (no braces) except `active` and `deactivated`, which are read
+/// at every request: the fragment that stays while it is registered, then its used and
+/// offered resources as of `usage` (None: not rendered yet, only the fragment).
+#[derive(Debug, Default)]
+struct Rendered {
+    usage: Option<UsageKey>,
+    text: Arc<str>,
+}
+
+#[derive(Debug, Default)]
+struct AgentJsonInner {
+    /// The agent's id, to order the agents by.
+    id: Box<str>,
+    /// `text[..fragment_len]` is the part that stays while it is registered.
+    fragment_len: usize,
+    rendered: Mutex<Rendered>,
+}
+
+/// An agent's JSON in the state views, kept from one request to the next. Made when the
+/// agent (re-)registers, so a new registration starts afresh; shared by the engine's
+/// agent and the views' writers, which store back what they render.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgentJson(Arc<AgentJsonInner>);
+
+impl AgentJson {
+    pub(crate) fn new(a: &Agent) -> Self {
+        let fragment = agent_fragment(a);
+        AgentJson(Arc::new(AgentJsonInner {
+            id: a.id.as_str().into(),
+            fragment_len: fragment.len(),
+            rendered: Mutex::new(Rendered {
+                usage: None,
+                text: fragment.into(),
+            }),
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Rendered> {
+        // Whoever held it only swapped in a finished rendering.
+        self.0.rendered.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The rendering for `usage`, if that is what is kept.
+    fn current(&self, usage: UsageKey) -> Option<Arc<str>> {
+        let kept = self.lock();
+        (kept.usage == Some(usage)).then(|| kept.text.clone())
+    }
+
+    /// Renders the agent with `used` and `offered` and keeps that for `usage`.
+    fn render(&self, usage: UsageKey, used: &Resources, offered: &Resources) -> Arc<str> {
+        let kept = self.lock().text.clone();
+        let fragment = &kept[..self.0.fragment_len];
+        let mut out = Vec::with_capacity(fragment.len() + 256);
+        out.extend_from_slice(fragment.as_bytes());
+        out.push(b',');
+        write(&mut out, "used_resources");
+        out.push(b':');
+        write(&mut out, &ResourcesStateJson(used));
+        out.push(b',');
+        write(&mut out, "offered_resources");
+        out.push(b':');
+        write(&mut out, &ResourcesStateJson(offered));
+        let text: Arc<str> = String::from_utf8(out)
+            .expect("serde_json writes UTF-8")
+            .into();
+        *self.lock() = Rendered {
+            usage: Some(usage),
+            text: text.clone(),
+        };
+        text
+    }
+}
+
+/// An agent as the snapshot found it: its kept rendering if that was current, else the
+/// usage to render it with.
+enum AgentRendering {
+    Current(Arc<str>),
+    Stale {
+        usage: UsageKey,
+        used: Resources,
+        offered: Resources,
+    },
 }
 
 struct AgentSnapshot {
-    id: String,
-    fragment: Arc<str>,
-    used: Resources,
-    offered: Resources,
+    json: AgentJson,
+    rendering: AgentRendering,
     active: bool,
     deactivated: bool,
 }
 
 impl AgentSnapshot {
     fn take(e: &Engine, a: &Agent) -> Self {
-        let (used, offered) = e.agent_usage(a);
+        let usage = UsageKey::of(e, a);
+        let rendering = match a.state_json.current(usage) {
+            Some(text) => AgentRendering::Current(text),
+            None => {
+                let (used, offered) = e.agent_usage(a);
+                AgentRendering::Stale {
+                    usage,
+                    used,
+                    offered,
+                }
+            }
+        };
         AgentSnapshot {
-            id: a.id.clone(),
-            fragment: a.state_fragment.clone(),
-            used,
-            offered,
+            json: a.state_json.clone(),
+            rendering,
             active: Engine::agent_connected_now(a),
             deactivated: crate::operator::admin::agent_status(e, &a.id).0,
         }
     }
 
+    fn id(&self) -> &str {
+        &self.json.0.id
+    }
+
+    /// Renders it if the kept rendering was stale (keeping the new one for the next view).
+    fn render(&mut self) {
+        if let AgentRendering::Stale {
+            usage,
+            used,
+            offered,
+        } = &self.rendering
+        {
+            self.rendering = AgentRendering::Current(self.json.render(*usage, used, offered));
+        }
+    }
+
     fn write(&self, out: &mut Vec<u8>) {
+        let AgentRendering::Current(text) = &self.rendering else {
+            unreachable!("agents are rendered before they are written");
+        };
         let mut o = Object::open(out);
-        o.members(&self.fragment);
-        o.field("used_resources", &ResourcesStateJson(&self.used));
-        o.field("offered_resources", &ResourcesStateJson(&self.offered));
+        o.members(text);
         o.field("active", &self.active);
         o.field("deactivated", &self.deactivated);
         o.close();
@@ -558,7 +688,10 @@ impl Snapshot {
     /// Writes the view. `leader` is who leads as this master knows it (for `/master/state`:
     /// without one, `leader` and `leader_info` are left out).
     pub(crate) fn write(mut self, leader: Option<&v1::MasterInfo>) -> Vec<u8> {
-        self.agents.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        for a in &mut self.agents {
+            a.render();
+        }
+        sort_by_id(&mut self.agents);
         self.frameworks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         let mut out = Vec::with_capacity(
             self.agents.len() * 1024
@@ -625,6 +758,37 @@ impl Snapshot {
         o.close();
         out
     }
+}
+
+/// Orders agents by id. Ids share a long prefix (the master's id) and sit behind two
+/// pointers each, so comparing them as strings was most of writing the summary; this
+/// sorts by the eight bytes after the shared prefix and compares whole ids only where
+/// those are equal. Padding with zero bytes keeps the order strings have.
+fn sort_by_id(agents: &mut Vec<AgentSnapshot>) {
+    let Some(first) = agents.first().map(|a| a.json.0.id.clone()) else {
+        return;
+    };
+    let shared = agents
+        .iter()
+        .map(|a| {
+            let id = a.id().as_bytes();
+            id.iter()
+                .zip(first.as_bytes())
+                .take_while(|(x, y)| x == y)
+                .count()
+        })
+        .min()
+        .unwrap_or(0);
+    let key = |a: &AgentSnapshot| {
+        let tail = &a.id().as_bytes()[shared..];
+        let mut bytes = [0u8; 8];
+        let n = tail.len().min(8);
+        bytes[..n].copy_from_slice(&tail[..n]);
+        u64::from_be_bytes(bytes)
+    };
+    let mut keyed: Vec<(u64, AgentSnapshot)> = agents.drain(..).map(|a| (key(&a), a)).collect();
+    keyed.sort_unstable_by(|(ka, a), (kb, b)| ka.cmp(kb).then_with(|| a.id().cmp(b.id())));
+    agents.extend(keyed.into_iter().map(|(_, a)| a));
 }
 
 /// `/master/tasks`: every task, finished ones included, ordered by the time of its first
@@ -783,4 +947,328 @@ pub(crate) fn metrics(e: &Engine) -> Value {
         "allocator/mesos/allocation_runs": c.allocation_runs as f64,
         "allocator/mesos/allocation_run_ms": c.last_allocation_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use mesos_proto::internal;
+    use mesos_proto::v1::scheduler::call;
+    use mesos_proto::v1::TaskState;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::test_support::{add_agent, engine, framework, status_update, subscribe};
+
+    /// `/master/state-summary` as served, checked against the same view rendered from
+    /// scratch (every agent's kept JSON set aside for it, then put back) and each
+    /// framework's usage against a sum over its allocations.
+    fn summary(e: &mut Engine) -> Value {
+        for f in e.frameworks.values() {
+            let mut summed = Resources::default();
+            for a in e.allocator.framework_allocations(&f.id).unwrap_or_default() {
+                summed.add(&a.resources);
+            }
+            let kept = e.allocator.framework_allocated(&f.id).unwrap_or_default();
+            assert_eq!(kept, summed, "framework {}", f.id);
+        }
+        let served = snapshot(e, View::Summary).write(None);
+        let mut kept = HashMap::new();
+        for a in e.agents.values_mut() {
+            let fresh = AgentJson::new(a);
+            kept.insert(a.id.clone(), std::mem::replace(&mut a.state_json, fresh));
+        }
+        let fresh = snapshot(e, View::Summary).write(None);
+        for a in e.agents.values_mut() {
+            a.state_json = kept.remove(&a.id).expect("kept above");
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&served),
+            String::from_utf8_lossy(&fresh),
+            "a kept agent rendering was stale"
+        );
+        serde_json::from_slice(&served).expect("valid JSON")
+    }
+
+    fn the_agent(summary: &Value) -> &Value {
+        let agents = summary["slaves"].as_array().expect("slaves");
+        assert_eq!(agents.len(), 1);
+        &agents[0]
+    }
+
+    fn cpus(v: &Value, key: &str) -> f64 {
+        v[key]["cpus"].as_f64().expect("cpus")
+    }
+
+    /// Accepts `offer` with one task that uses all of it: nothing goes back to the
+    /// allocator, only the offer goes away.
+    fn launch_whole_offer(e: &mut Engine, framework_id: &str, offer: &v1::Offer, task_id: &str) {
+        let task = v1::TaskInfo {
+            name: task_id.to_string(),
+            task_id: v1::TaskId {
+                value: task_id.to_string(),
+            },
+            agent_id: offer.agent_id.clone(),
+            command: Some(v1::CommandInfo {
+                value: Some("true".to_string()),
+                ..Default::default()
+            }),
+            resources: offer.resources.clone(),
+            ..Default::default()
+        };
+        let mut op = v1::offer::Operation {
+            launch: Some(v1::offer::operation::Launch {
+                task_infos: vec![task],
+            }),
+            ..Default::default()
+        };
+        op.set_type(v1::offer::operation::Type::Launch);
+        let accept = call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![op],
+            filters: None,
+        };
+        e.accept(framework_id, accept, Duration::ZERO);
+    }
+
+    #[test]
+    fn summary_follows_offers_launches_and_task_ends() {
+        let mut e = engine(&[]);
+        let mut f = subscribe(&mut e, framework("f"));
+        let (agent_id, _agent) = add_agent(&mut e, "cpus:4;mem:1024;ports:[31000-31009]");
+        let s = summary(&mut e);
+        let a = the_agent(&s);
+        assert_eq!(
+            (cpus(a, "used_resources"), cpus(a, "offered_resources")),
+            (0.0, 0.0)
+        );
+
+        e.allocate(Duration::ZERO, false);
+        let offer = f.offers().remove(0);
+        let s = summary(&mut e);
+        let a = the_agent(&s);
+        assert_eq!(
+            (cpus(a, "used_resources"), cpus(a, "offered_resources")),
+            (0.0, 4.0)
+        );
+        assert_eq!(cpus(&s["frameworks"][0], "offered_resources"), 4.0);
+
+        e.decline(&f.id, std::slice::from_ref(&offer.id), None, Duration::ZERO);
+        let s = summary(&mut e);
+        assert_eq!(cpus(the_agent(&s), "offered_resources"), 0.0);
+
+        e.allocate(Duration::from_secs(10), true);
+        let offer = f.offers().remove(0);
+        summary(&mut e);
+        launch_whole_offer(&mut e, &f.id, &offer, "t1");
+        let s = summary(&mut e);
+        let a = the_agent(&s);
+        assert_eq!(
+            (cpus(a, "used_resources"), cpus(a, "offered_resources")),
+            (4.0, 0.0)
+        );
+        assert_eq!(a["used_resources"]["ports"], json!("[31000-31009]"));
+        assert_eq!(cpus(&s["frameworks"][0], "used_resources"), 4.0);
+
+        let finished = status_update(&f.id, "t1", TaskState::TaskFinished, 1);
+        e.agent_message(&agent_id, finished, Duration::ZERO);
+        let s = summary(&mut e);
+        assert_eq!(cpus(the_agent(&s), "used_resources"), 0.0);
+    }
+
+    #[test]
+    fn framework_usage_over_agents_with_the_same_ports() {
+        let mut e = engine(&[]);
+        let mut f = subscribe(&mut e, framework("f"));
+        let resources = "cpus:2;mem:64;ports:[31000-31009]";
+        let (first, _a) = add_agent(&mut e, resources);
+        add_agent(&mut e, resources);
+        e.allocate(Duration::ZERO, false);
+        let offers = f.offers();
+        assert_eq!(offers.len(), 2);
+        let s = summary(&mut e);
+        assert_eq!(cpus(&s["frameworks"][0], "offered_resources"), 4.0);
+        let on_first = offers.iter().find(|o| o.agent_id.value == first).unwrap();
+        let other = offers.iter().find(|o| o.agent_id.value != first).unwrap();
+        e.decline(&f.id, std::slice::from_ref(&other.id), None, Duration::ZERO);
+        let s = summary(&mut e);
+        let fw = &s["frameworks"][0];
+        assert_eq!(cpus(fw, "offered_resources"), 2.0);
+        assert_eq!(fw["offered_resources"]["ports"], json!("[31000-31009]"));
+        launch_whole_offer(&mut e, &f.id, on_first, "t1");
+        let s = summary(&mut e);
+        let fw = &s["frameworks"][0];
+        assert_eq!(
+            (cpus(fw, "used_resources"), cpus(fw, "offered_resources")),
+            (2.0, 0.0)
+        );
+        let finished = status_update(&f.id, "t1", TaskState::TaskFinished, 1);
+        e.agent_message(&first, finished, Duration::ZERO);
+        let s = summary(&mut e);
+        assert_eq!(cpus(&s["frameworks"][0], "used_resources"), 0.0);
+    }
+
+    #[test]
+    fn summary_follows_disconnection_deactivation_and_reregistration() {
+        let mut e = engine(&[]);
+        let (agent_id, _agent) = add_agent(&mut e, "cpus:4;mem:1024");
+        let s = summary(&mut e);
+        let a = the_agent(&s);
+        assert_eq!(
+            (&a["active"], &a["deactivated"]),
+            (&json!(true), &json!(false))
+        );
+        assert_eq!(a["reregistered_time"], Value::Null);
+
+        e.agent_disconnected(&agent_id, 1, Duration::ZERO);
+        assert_eq!(the_agent(&summary(&mut e))["active"], json!(false));
+
+        crate::operator::admin::deactivate_agent(&mut e, &agent_id, Duration::ZERO).unwrap();
+        assert_eq!(the_agent(&summary(&mut e))["deactivated"], json!(true));
+
+        let (tx, _rx) = mpsc::channel(16);
+        let register = internal::Register {
+            agent_info: v1::AgentInfo {
+                id: Some(v1::AgentId {
+                    value: agent_id.clone(),
+                }),
+                hostname: "moved-host".to_string(),
+                resources: wire::resources_to_proto(&Resources::parse("cpus:8").unwrap(), None),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        e.agent_connected(2, register, tx, Duration::ZERO).unwrap();
+        let s = summary(&mut e);
+        let a = the_agent(&s);
+        assert_eq!(a["active"], json!(true));
+        assert_eq!(a["hostname"], json!("moved-host"));
+        assert_eq!(cpus(a, "resources"), 8.0);
+        assert!(a["reregistered_time"].is_f64());
+    }
+
+    #[test]
+    fn agents_are_ordered_by_id_as_strings() {
+        let mut e = engine(&[]);
+        for _ in 0..12 {
+            add_agent(&mut e, "cpus:1");
+        }
+        let mut s = snapshot(&e, View::Summary);
+        sort_by_id(&mut s.agents);
+        let ids: Vec<&str> = s.agents.iter().map(|a| a.id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert_eq!(ids[..4], ["M-S0", "M-S1", "M-S10", "M-S11"]);
+    }
+
+    #[test]
+    fn a_quiet_agent_is_not_rendered_again() {
+        let mut e = engine(&[]);
+        let mut f = subscribe(&mut e, framework("f"));
+        add_agent(&mut e, "cpus:4;mem:1024");
+        add_agent(&mut e, "cpus:4;mem:1024");
+        let stale = |e: &Engine| {
+            snapshot(e, View::Summary)
+                .agents
+                .iter()
+                .filter(|a| matches!(a.rendering, AgentRendering::Stale { .. }))
+                .count()
+        };
+        assert_eq!(stale(&e), 2, "never rendered");
+        summary(&mut e);
+        assert_eq!(stale(&e), 0);
+        e.allocate(Duration::ZERO, false);
+        assert_eq!(f.offers().len(), 2);
+        assert_eq!(stale(&e), 2, "both offered");
+        summary(&mut e);
+        assert_eq!(stale(&e), 0);
+    }
+}
+
+/// How long the summary takes with many agents, in process:
+/// `cargo test --release -p mesos-master summary_at_scale -- --ignored --nocapture`.
+#[cfg(test)]
+mod scale {
+    use std::time::{Duration, Instant};
+
+    use mesos_proto::v1::scheduler::call;
+
+    use super::*;
+    use crate::test_support::{add_agent, engine, framework, subscribe};
+
+    fn task(n: usize, agent_id: &v1::AgentId) -> v1::TaskInfo {
+        v1::TaskInfo {
+            name: format!("t{n}"),
+            task_id: v1::TaskId {
+                value: format!("t{n}"),
+            },
+            agent_id: agent_id.clone(),
+            command: Some(v1::CommandInfo {
+                value: Some("true".to_string()),
+                ..Default::default()
+            }),
+            resources: wire::resources_to_proto(
+                &Resources::parse("cpus:1;mem:128").unwrap(),
+                Some("*"),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn summary_at_scale() {
+        let agents: usize = std::env::var("AGENTS").map_or(10_000, |v| v.parse().unwrap());
+        let mut e = engine(&[]);
+        let mut f = subscribe(&mut e, framework("f"));
+        let mut queues = Vec::new();
+        for _ in 0..agents {
+            queues.push(add_agent(&mut e, "cpus:24;mem:4096;disk:4096;ports:[31000-32000]").1);
+        }
+        e.allocate(Duration::ZERO, false);
+        let mut n = 0;
+        for offer in f.offers() {
+            let tasks = vec![task(n, &offer.agent_id), task(n + 1, &offer.agent_id)];
+            n += 2;
+            let mut op = v1::offer::Operation {
+                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+                ..Default::default()
+            };
+            op.set_type(v1::offer::operation::Type::Launch);
+            let accept = call::Accept {
+                offer_ids: vec![offer.id.clone()],
+                operations: vec![op],
+                filters: Some(v1::Filters {
+                    refuse_seconds: Some(5.0),
+                }),
+            };
+            e.accept(&f.id, accept, Duration::ZERO);
+        }
+        for round in 0..8 {
+            if round >= 6 {
+                // Every filter expired: every agent is offered again, so none is current.
+                e.allocate(Duration::from_secs(10 * round), false);
+            }
+            let view = if round % 2 == 0 {
+                View::Summary
+            } else {
+                View::Slaves
+            };
+            let started = Instant::now();
+            let s = snapshot(&e, view);
+            let taken = started.elapsed();
+            let bytes = s.write(None);
+            let written = started.elapsed() - taken;
+            eprintln!(
+                "{view:?}: {agents} agents, {n} tasks, {} bytes: snapshot {:.1} ms, \
+                 write {:.1} ms",
+                bytes.len(),
+                taken.as_secs_f64() * 1e3,
+                written.as_secs_f64() * 1e3
+            );
+        }
+    }
 }

@@ -165,9 +165,15 @@ struct Client {
     /// Registered, active, subscribed and not suppressed: listed in the role's sorter.
     offerable: bool,
     allocated: Quantities,
+    /// The scalars it holds on all agents together, by name and role, kept up to date so
+    /// that the state views need not add up 50,000 agents ([`Allocator::framework_allocated`]).
+    allocated_scalars: Resources,
     share: f64,
     /// Agents where the client holds resources.
     agents: IdSet,
+    /// Agents where what it holds includes ranges or sets (ports, typically in an offer):
+    /// those cannot be kept as a sum, as two agents' ports overlap.
+    agents_with_ranges: IdSet,
     /// Number of filters per agent.
     filters: IdMap<u32>,
 }
@@ -212,6 +218,9 @@ struct Agent {
     /// Something changed that may let this agent offer more.
     dirty: bool,
     allocations: Vec<(Idx, Resources)>,
+    /// Changes with `allocations`, to a number no agent had before (see
+    /// [`Allocator::agent_revision`]).
+    revision: u64,
     filters: AgentFilters,
 }
 
@@ -239,6 +248,8 @@ pub struct Allocator {
     expiries: BinaryHeap<Reverse<(Duration, u64, Idx)>>,
     live_filters: usize,
     next_filter_id: u64,
+    /// The last agent revision handed out.
+    revision: u64,
     rng: u64,
     agent_order: Vec<Idx>,
     touched_roles: Vec<Idx>,
@@ -323,6 +334,7 @@ impl Allocator {
             expiries: BinaryHeap::new(),
             live_filters: 0,
             next_filter_id: 0,
+            revision: 0,
             rng: config.seed,
             agent_order: Vec::new(),
             touched_roles: Vec::new(),
@@ -476,6 +488,7 @@ impl Allocator {
             self.names.id(&r.name);
         }
         self.account_total(&spec.total, 1);
+        self.revision += 1;
         let a = self.agents.insert(Agent {
             id: agent_id.to_string(),
             hostname: spec.hostname,
@@ -484,6 +497,7 @@ impl Allocator {
             active: true,
             dirty: true,
             allocations: Vec::new(),
+            revision: self.revision,
             filters: AgentFilters::default(),
         });
         self.agent_ids.insert(agent_id.to_string(), a);
@@ -516,7 +530,9 @@ impl Allocator {
             }
         }
         for (c, held) in &agent.allocations {
-            self.clients.get_mut(*c).agents.remove(&a);
+            let client = self.clients.get_mut(*c);
+            client.agents.remove(&a);
+            client.agents_with_ranges.remove(&a);
             self.account(*c, held, -1);
             self.gc_client(*c);
         }
@@ -841,6 +857,14 @@ impl Allocator {
         Some(&self.agents.get(a).available)
     }
 
+    /// A number that changes whenever what is allocated on the agent changes and is never
+    /// reused, not even by another agent or the same agent re-added; None for an unknown
+    /// agent. The state views keep each agent's rendered usage until this moves.
+    pub fn agent_revision(&self, agent_id: &str) -> Option<u64> {
+        let a = *self.agent_ids.get(agent_id)?;
+        Some(self.agents.get(a).revision)
+    }
+
     /// Everything allocated on an agent, offered or in use, summed over frameworks and
     /// roles; None for an unknown agent. Cheap: the state endpoints ask for every agent.
     pub fn agent_allocated(&self, agent_id: &str) -> Option<Resources> {
@@ -854,14 +878,19 @@ impl Allocator {
     }
 
     /// Everything allocated to a framework, offered or in use, over all its roles and
-    /// agents; None for an unknown framework.
+    /// agents; None for an unknown framework. Cheap: the scalars are kept summed, only
+    /// agents where it holds ranges or sets are visited.
     pub fn framework_allocated(&self, framework_id: &str) -> Option<Resources> {
         let f = *self.framework_ids.get(framework_id)?;
         let mut sum = Resources::default();
         for &c in &self.frameworks.get(f).clients {
-            for &a in &self.clients.get(c).agents {
+            let client = self.clients.get(c);
+            sum.add(&client.allocated_scalars);
+            for &a in &client.agents_with_ranges {
                 if let Some(held) = self.agents.get(a).allocation_of(c) {
-                    sum.add(held);
+                    for r in held.iter().filter(|r| !is_scalar(r)) {
+                        sum.add_resource(r);
+                    }
                 }
             }
         }
@@ -989,8 +1018,10 @@ impl Allocator {
             suppressed: false,
             offerable: false,
             allocated: Quantities::default(),
+            allocated_scalars: Resources::default(),
             share: 0.0,
             agents: IdSet::default(),
+            agents_with_ranges: IdSet::default(),
             filters: IdMap::default(),
         });
         self.frameworks.get_mut(f).clients.push(c);
@@ -1108,7 +1139,9 @@ impl Allocator {
     }
 
     fn track(&mut self, c: Idx, a: Idx, resources: &Resources) {
+        self.revision += 1;
         let agent = self.agents.get_mut(a);
+        agent.revision = self.revision;
         agent
             .available
             .subtract(resources)
@@ -1117,13 +1150,19 @@ impl Allocator {
             Some((_, held)) => held.add(resources),
             None => agent.allocations.push((c, resources.clone())),
         }
-        self.clients.get_mut(c).agents.insert(a);
+        let client = self.clients.get_mut(c);
+        client.agents.insert(a);
+        if !resources.iter().all(is_scalar) {
+            client.agents_with_ranges.insert(a);
+        }
         self.account(c, resources, 1);
     }
 
     /// Gives back `resources`, which the client holds on the agent.
     fn untrack(&mut self, c: Idx, a: Idx, resources: &Resources) {
+        self.revision += 1;
         let agent = self.agents.get_mut(a);
+        agent.revision = self.revision;
         let at = agent
             .allocations
             .iter()
@@ -1133,9 +1172,13 @@ impl Allocator {
             .1
             .subtract(resources)
             .expect("only held resources are given back");
+        let ranges_left = !agent.allocations[at].1.iter().all(is_scalar);
         if agent.allocations[at].1.is_empty() {
             agent.allocations.swap_remove(at);
             self.clients.get_mut(c).agents.remove(&a);
+        }
+        if !ranges_left {
+            self.clients.get_mut(c).agents_with_ranges.remove(&a);
         }
         agent.available.add(resources);
         self.mark_dirty(a);
@@ -1159,6 +1202,23 @@ impl Allocator {
                     role.allocated_unreserved.add(id, millis);
                 }
             }
+        }
+        if sign > 0 {
+            for r in resources.iter().filter(|r| is_scalar(r)) {
+                client.allocated_scalars.add_resource(r);
+            }
+        } else {
+            let scalars;
+            let scalars = if resources.iter().all(is_scalar) {
+                resources
+            } else {
+                scalars = resources.filter(is_scalar);
+                &scalars
+            };
+            client
+                .allocated_scalars
+                .subtract(scalars)
+                .expect("only held resources are given back");
         }
         client.share = client.allocated.dominant_share(&self.totals, &self.names);
         role.share = role.allocated.dominant_share(&self.totals, &self.names) / role.weight;
@@ -1245,6 +1305,10 @@ impl Allocator {
                 .collect();
         }
     }
+}
+
+fn is_scalar(r: &Resource) -> bool {
+    matches!(r.value, Value::Scalar(_))
 }
 
 impl Agent {
