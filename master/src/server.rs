@@ -47,7 +47,7 @@ pub(crate) type Mutation = Box<dyn FnOnce(&mut Engine, Duration) + Send>;
 /// A request for the engine. Handlers wait on the oneshot for the answer.
 pub(crate) enum Command {
     Subscribe {
-        req: SubscribeRequest,
+        req: Box<SubscribeRequest>,
         reply: oneshot::Sender<Result<String, CallError>>,
     },
     Call {
@@ -469,7 +469,7 @@ impl Actor {
             // agent to try again), and changes nothing here.
             _ if !self.serving() => {}
             Command::Subscribe { req, reply } => {
-                let _ = reply.send(self.engine.subscribe(req, now));
+                let _ = reply.send(self.engine.subscribe(*req, now));
             }
             Command::Call {
                 framework_id,
