@@ -261,7 +261,10 @@ impl serde::Serialize for ResourcesStateJson<'_> {
 pub fn reserved_state_json(resources: &Resources) -> Json {
     let mut by_role: std::collections::BTreeMap<String, Resources> = Default::default();
     for r in resources.reserved().iter() {
-        by_role.entry(r.role.to_string()).or_default().add_resource(r);
+        by_role
+            .entry(r.role.to_string())
+            .or_default()
+            .add_resource(r);
     }
     Json::Object(
         by_role

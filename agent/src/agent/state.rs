@@ -1,9 +1,6 @@
 //! `/state`: the agent's frameworks, executors and tasks in the JSON shape of Mesos's
 //! agent.
 
-use std::collections::BTreeMap;
-
-use mesos_common::resources::Resources;
 use mesos_proto::v1::TaskState;
 use serde_json::json;
 
@@ -47,7 +44,7 @@ impl Core {
             "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
             "resources": mesos_common::wire::resources_state_json(&self.resources),
             "unreserved_resources": mesos_common::wire::resources_state_json(&self.resources.unreserved()),
-            "reserved_resources": reserved_by_role(&self.resources),
+            "reserved_resources": mesos_common::wire::reserved_state_json(&self.resources),
             "attributes": resources::attributes_state_json(&self.attributes),
             "flags": self.config.flags(),
             "frameworks": frameworks,
@@ -224,17 +221,4 @@ impl Core {
         }
         value
     }
-}
-
-/// `{role: {...}}` of the reserved resources, as `/state` shows them.
-fn reserved_by_role(all: &Resources) -> serde_json::Value {
-    let mut by_role: BTreeMap<String, Resources> = BTreeMap::new();
-    for r in all.reserved().iter() {
-        by_role.entry(r.role.to_string()).or_default().add_resource(r);
-    }
-    let object: serde_json::Map<String, serde_json::Value> = by_role
-        .into_iter()
-        .map(|(role, resources)| (role, mesos_common::wire::resources_state_json(&resources)))
-        .collect();
-    serde_json::Value::Object(object)
 }
