@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// glibc's malloc returns freed memory to the system only from the top of each heap; what a
 /// burst of launches frees in the middle stays resident. With 50,000 agents and 100,000
-/// tasks that was ~150-200 MiB of a ~1.2 GiB RSS (issue 6, scenario d). A thread of its own
+/// tasks that was 100-200 MiB of a ~1.2 GiB RSS (issue 6, scenario d). A thread of its own
 /// hands it back every second with `malloc_trim(0)`: well under a millisecond when little
 /// was freed, up to ~200 ms after a burst of 100,000 launches, during which only a thread
 /// allocating from the arena being trimmed waits.
