@@ -2060,23 +2060,32 @@ impl Engine {
     /// there (it gets every launch and every recovery) less the outstanding offers, instead
     /// of a sum over the agent's tasks.
     pub(crate) fn agent_usage(&self, a: &Agent) -> (Resources, Resources) {
+        let (allocated, offered) = self.agent_allocated_and_offered(a);
+        (used_of(&allocated, &offered), offered)
+    }
+
+    /// What the allocator holds for the agent (offered or in use) and what of it is
+    /// offered: cheap (usually shared, not summed); [`used_of`] makes the rest.
+    pub(crate) fn agent_allocated_and_offered(&self, a: &Agent) -> (Resources, Resources) {
         let mut offered = Resources::default();
         for o in a.offers.iter().filter_map(|o| self.offers.get(o)) {
             offered.add(&o.resources);
         }
-        let Some(allocated) = self.allocator.agent_allocated(&a.id) else {
-            return (Resources::default(), offered);
-        };
-        let used = if offered.is_empty() {
-            allocated
-        } else {
-            allocated.minus(&offered)
-        };
-        (used, offered)
+        let allocated = self.allocator.agent_allocated(&a.id).unwrap_or_default();
+        (allocated, offered)
     }
 
     pub(crate) fn outstanding_offers(&self) -> usize {
         self.offers.len()
+    }
+}
+
+/// What of an agent's `allocated` resources is in use rather than `offered`.
+pub(crate) fn used_of(allocated: &Resources, offered: &Resources) -> Resources {
+    if offered.is_empty() {
+        allocated.clone()
+    } else {
+        allocated.minus(offered)
     }
 }
 

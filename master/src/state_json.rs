@@ -78,18 +78,6 @@ impl<'a> Object<'a> {
         write(out, value);
     }
 
-    /// Members rendered earlier (`"a":1,"b":2`, no braces).
-    fn members(&mut self, rendered: &str) {
-        if rendered.is_empty() {
-            return;
-        }
-        if !self.empty {
-            self.out.push(b',');
-        }
-        self.empty = false;
-        self.out.extend_from_slice(rendered.as_bytes());
-    }
-
     fn close(self) {
         self.out.push(b'}');
     }
@@ -272,9 +260,11 @@ impl AgentJson {
 /// usage to render it with.
 enum AgentRendering {
     Current(Arc<str>),
+    /// What to render it with; the used resources are worked out by the writer, so that
+    /// the actor only clones (all 50,000 agents are stale right after they were offered).
     Stale {
         usage: UsageKey,
-        used: Resources,
+        allocated: Resources,
         offered: Resources,
     },
 }
@@ -292,10 +282,10 @@ impl AgentSnapshot {
         let rendering = match a.state_json.current(usage) {
             Some(text) => AgentRendering::Current(text),
             None => {
-                let (used, offered) = e.agent_usage(a);
+                let (allocated, offered) = e.agent_allocated_and_offered(a);
                 AgentRendering::Stale {
                     usage,
-                    used,
+                    allocated,
                     offered,
                 }
             }
@@ -316,11 +306,12 @@ impl AgentSnapshot {
     fn render(&mut self) {
         if let AgentRendering::Stale {
             usage,
-            used,
+            allocated,
             offered,
         } = &self.rendering
         {
-            self.rendering = AgentRendering::Current(self.json.render(*usage, used, offered));
+            let used = crate::engine::used_of(allocated, offered);
+            self.rendering = AgentRendering::Current(self.json.render(*usage, &used, offered));
         }
     }
 
@@ -328,11 +319,22 @@ impl AgentSnapshot {
         let AgentRendering::Current(text) = &self.rendering else {
             unreachable!("agents are rendered before they are written");
         };
-        let mut o = Object::open(out);
-        o.members(text);
-        o.field("active", &self.active);
-        o.field("deactivated", &self.deactivated);
-        o.close();
+        // Written as bytes: through serde, two booleans cost as much as copying the rest.
+        out.push(b'{');
+        if !text.is_empty() {
+            out.extend_from_slice(text.as_bytes());
+            out.push(b',');
+        }
+        out.extend_from_slice(if self.active {
+            br#""active":true,"#
+        } else {
+            br#""active":false,"#
+        });
+        out.extend_from_slice(if self.deactivated {
+            br#""deactivated":true}"#
+        } else {
+            br#""deactivated":false}"#
+        });
     }
 }
 
