@@ -8,39 +8,19 @@ use mesos_proto::v1::scheduler::{call, event};
 use mesos_proto::v1::{self, TaskState};
 
 use super::*;
-use crate::test_support::{add_agent, engine, framework, scalar, status_update, subscribe};
+use crate::test_support::{
+    accept_launching, add_agent, command_task, engine, framework, scalar, status_update, subscribe,
+};
 
 fn task(id: &str, agent_id: &str, cpus: f64) -> v1::TaskInfo {
-    v1::TaskInfo {
-        name: id.to_string(),
-        task_id: v1::TaskId {
-            value: id.to_string(),
-        },
-        agent_id: v1::AgentId {
-            value: agent_id.to_string(),
-        },
-        command: Some(v1::CommandInfo {
-            value: Some("true".to_string()),
-            ..Default::default()
-        }),
-        resources: vec![scalar("cpus", cpus), scalar("mem", 32.0)],
-        ..Default::default()
-    }
-}
-
-fn launch(offer: &v1::Offer, tasks: Vec<v1::TaskInfo>, refuse: f64) -> call::Accept {
-    let mut op = v1::offer::Operation {
-        launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
-        ..Default::default()
+    let agent_id = v1::AgentId {
+        value: agent_id.to_string(),
     };
-    op.set_type(v1::offer::operation::Type::Launch);
-    call::Accept {
-        offer_ids: vec![offer.id.clone()],
-        operations: vec![op],
-        filters: Some(v1::Filters {
-            refuse_seconds: Some(refuse),
-        }),
-    }
+    command_task(
+        id,
+        &agent_id,
+        vec![scalar("cpus", cpus), scalar("mem", 32.0)],
+    )
 }
 
 #[test]
@@ -68,10 +48,10 @@ fn launch_beyond_the_offer_is_task_error_and_the_rest_comes_back() {
     let (agent_id, mut agent) = add_agent(&mut e, "cpus:2;mem:1024");
     e.allocate(Duration::ZERO, false);
     let offer = f.offers().remove(0);
-    let accept = launch(
+    let accept = accept_launching(
         &offer,
         vec![task("big", &agent_id, 3.0), task("ok", &agent_id, 1.0)],
-        0.0,
+        Some(0.0),
     );
     e.accept(&f.id, accept, Duration::ZERO);
     let updates = f.updates();
@@ -129,7 +109,7 @@ fn terminal_update_recovers_resources_and_its_ack_completes_the_task() {
     let offer = f.offers().remove(0);
     e.accept(
         &f.id,
-        launch(&offer, vec![task("t", &agent_id, 1.0)], 0.0),
+        accept_launching(&offer, vec![task("t", &agent_id, 1.0)], Some(0.0)),
         Duration::ZERO,
     );
     let _run = agent.try_recv().unwrap();
@@ -180,7 +160,7 @@ fn silent_agent_is_removed_and_its_tasks_lost() {
     let offer = f.offers().remove(0);
     e.accept(
         &f.id,
-        launch(&offer, vec![task("t", &agent_id, 1.0)], 0.0),
+        accept_launching(&offer, vec![task("t", &agent_id, 1.0)], Some(0.0)),
         Duration::ZERO,
     );
     let _run = agent.try_recv().unwrap();
@@ -222,7 +202,7 @@ fn disconnect_with_failover_timeout_keeps_tasks_until_it_runs_out() {
     let offer = f.offers().remove(0);
     e.accept(
         &f.id,
-        launch(&offer, vec![task("t", &agent_id, 1.0)], 0.0),
+        accept_launching(&offer, vec![task("t", &agent_id, 1.0)], Some(0.0)),
         Duration::ZERO,
     );
     let _run = agent.try_recv().unwrap();
@@ -272,10 +252,10 @@ fn a_full_queue_defers_updates_and_a_stalled_or_closed_one_is_dropped() {
     let offer = f.offers().remove(0);
     e.accept(
         &f.id,
-        launch(
+        accept_launching(
             &offer,
             vec![task("t1", &agent_id, 1.0), task("t2", &agent_id, 1.0)],
-            0.0,
+            Some(0.0),
         ),
         Duration::ZERO,
     );

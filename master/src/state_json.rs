@@ -1001,12 +1001,13 @@ mod tests {
     use std::time::Duration;
 
     use mesos_proto::internal;
-    use mesos_proto::v1::scheduler::call;
     use mesos_proto::v1::TaskState;
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::test_support::{add_agent, engine, framework, status_update, subscribe};
+    use crate::test_support::{
+        accept_launching, add_agent, command_task, engine, framework, status_update, subscribe,
+    };
 
     /// `/master/state-summary` as served, checked against the same view rendered from
     /// scratch (every agent's kept JSON set aside for it, then put back) and each
@@ -1051,31 +1052,8 @@ mod tests {
     /// Accepts `offer` with one task that uses all of it: nothing goes back to the
     /// allocator, only the offer goes away.
     fn launch_whole_offer(e: &mut Engine, framework_id: &str, offer: &v1::Offer, task_id: &str) {
-        let task = v1::TaskInfo {
-            name: task_id.to_string(),
-            task_id: v1::TaskId {
-                value: task_id.to_string(),
-            },
-            agent_id: offer.agent_id.clone(),
-            command: Some(v1::CommandInfo {
-                value: Some("true".to_string()),
-                ..Default::default()
-            }),
-            resources: offer.resources.clone(),
-            ..Default::default()
-        };
-        let mut op = v1::offer::Operation {
-            launch: Some(v1::offer::operation::Launch {
-                task_infos: vec![task],
-            }),
-            ..Default::default()
-        };
-        op.set_type(v1::offer::operation::Type::Launch);
-        let accept = call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![op],
-            filters: None,
-        };
+        let task = command_task(task_id, &offer.agent_id, offer.resources.clone());
+        let accept = accept_launching(offer, vec![task], None);
         e.accept(framework_id, accept, Duration::ZERO);
     }
 
@@ -1240,28 +1218,18 @@ mod tests {
 mod scale {
     use std::time::{Duration, Instant};
 
-    use mesos_proto::v1::scheduler::call;
-
     use super::*;
-    use crate::test_support::{add_agent, engine, framework, subscribe};
+    use crate::test_support::{
+        accept_launching, add_agent, command_task, engine, framework, subscribe,
+    };
 
     fn task(n: usize, agent_id: &v1::AgentId) -> v1::TaskInfo {
-        v1::TaskInfo {
-            name: format!("t{n}"),
-            task_id: v1::TaskId {
-                value: format!("t{n}"),
-            },
-            agent_id: agent_id.clone(),
-            command: Some(v1::CommandInfo {
-                value: Some("true".to_string()),
-                ..Default::default()
-            }),
-            resources: wire::resources_to_proto(
-                &Resources::parse("cpus:1;mem:128").unwrap(),
-                Some("*"),
-            ),
-            ..Default::default()
-        }
+        let resources = Resources::parse("cpus:1;mem:128").unwrap();
+        command_task(
+            &format!("t{n}"),
+            agent_id,
+            wire::resources_to_proto(&resources, Some("*")),
+        )
     }
 
     #[test]
@@ -1279,18 +1247,7 @@ mod scale {
         for offer in f.offers() {
             let tasks = vec![task(n, &offer.agent_id), task(n + 1, &offer.agent_id)];
             n += 2;
-            let mut op = v1::offer::Operation {
-                launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
-                ..Default::default()
-            };
-            op.set_type(v1::offer::operation::Type::Launch);
-            let accept = call::Accept {
-                offer_ids: vec![offer.id.clone()],
-                operations: vec![op],
-                filters: Some(v1::Filters {
-                    refuse_seconds: Some(5.0),
-                }),
-            };
+            let accept = accept_launching(&offer, tasks, Some(5.0));
             e.accept(&f.id, accept, Duration::ZERO);
         }
         for round in 0..8 {

@@ -136,6 +136,47 @@ pub(crate) fn scalar(name: &str, value: f64) -> v1::Resource {
     r
 }
 
+/// A command task (`true`) named and identified `id`, on `agent_id`, using `resources`.
+pub(crate) fn command_task(
+    id: &str,
+    agent_id: &v1::AgentId,
+    resources: Vec<v1::Resource>,
+) -> v1::TaskInfo {
+    v1::TaskInfo {
+        name: id.to_string(),
+        task_id: v1::TaskId {
+            value: id.to_string(),
+        },
+        agent_id: agent_id.clone(),
+        command: Some(v1::CommandInfo {
+            value: Some("true".to_string()),
+            ..Default::default()
+        }),
+        resources,
+        ..Default::default()
+    }
+}
+
+/// An ACCEPT of `offer` that launches `tasks`, with a filter of `refuse_seconds` if given.
+pub(crate) fn accept_launching(
+    offer: &v1::Offer,
+    tasks: Vec<v1::TaskInfo>,
+    refuse_seconds: Option<f64>,
+) -> scheduler::call::Accept {
+    let mut op = v1::offer::Operation {
+        launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+        ..Default::default()
+    };
+    op.set_type(v1::offer::operation::Type::Launch);
+    scheduler::call::Accept {
+        offer_ids: vec![offer.id.clone()],
+        operations: vec![op],
+        filters: refuse_seconds.map(|secs| v1::Filters {
+            refuse_seconds: Some(secs),
+        }),
+    }
+}
+
 /// A status update from an agent, with a uuid of sixteen `uuid` bytes.
 pub(crate) fn status_update(
     framework_id: &str,

@@ -13,7 +13,10 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::engine::EngineEvent;
-use crate::test_support::{self, add_agent, agent_messages, scalar, status_update, subscribe};
+use crate::test_support::{
+    self, accept_launching, add_agent, agent_messages, command_task, scalar, status_update,
+    subscribe,
+};
 
 // ------------------------------------------------------------------------ decoding
 
@@ -113,38 +116,17 @@ fn framework(name: &str, role: &str, partition_aware: bool) -> v1::FrameworkInfo
 }
 
 fn launch(e: &mut Engine, f: &str, offer: &v1::Offer, task_id: &str, grace_secs: Option<i64>) {
-    let task = v1::TaskInfo {
-        name: task_id.to_string(),
-        task_id: v1::TaskId {
-            value: task_id.to_string(),
-        },
-        agent_id: offer.agent_id.clone(),
-        command: Some(v1::CommandInfo {
-            value: Some("sleep 100".to_string()),
-            ..Default::default()
+    let mut task = command_task(
+        task_id,
+        &offer.agent_id,
+        vec![scalar("cpus", 0.5), scalar("mem", 32.0)],
+    );
+    task.kill_policy = grace_secs.map(|s| v1::KillPolicy {
+        grace_period: Some(v1::DurationInfo {
+            nanoseconds: s * 1_000_000_000,
         }),
-        resources: vec![scalar("cpus", 0.5), scalar("mem", 32.0)],
-        kill_policy: grace_secs.map(|s| v1::KillPolicy {
-            grace_period: Some(v1::DurationInfo {
-                nanoseconds: s * 1_000_000_000,
-            }),
-        }),
-        ..Default::default()
-    };
-    let mut op = v1::offer::Operation {
-        launch: Some(v1::offer::operation::Launch {
-            task_infos: vec![task],
-        }),
-        ..Default::default()
-    };
-    op.set_type(v1::offer::operation::Type::Launch);
-    let accept = scheduler::call::Accept {
-        offer_ids: vec![offer.id.clone()],
-        operations: vec![op],
-        filters: Some(v1::Filters {
-            refuse_seconds: Some(0.0),
-        }),
-    };
+    });
+    let accept = accept_launching(offer, vec![task], Some(0.0));
     e.accept(f, accept, Duration::ZERO);
 }
 
