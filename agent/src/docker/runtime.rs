@@ -45,6 +45,13 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 /// How long the log copy may lag behind the container's exit before the exit is reported.
 const LOG_DRAIN: Duration = Duration::from_secs(3);
 /// Pull progress goes to the agent's log at most this often per pull.
+/// How long a container that died of SIGKILL is watched for the daemon's OOM flag. Docker
+/// 20.10 handles containerd's OOM event and exit event in either order, so the flag can be
+/// set a few milliseconds after the container is already seen as exited.
+const OOM_SETTLE: Duration = Duration::from_secs(1);
+const OOM_SETTLE_STEP: Duration = Duration::from_millis(50);
+/// Exit status of a process ended by SIGKILL, which is how the kernel's OOM killer ends it.
+const SIGKILL_STATUS: i64 = 128 + 9;
 const PULL_PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 /// Why the Docker daemon cannot be used.
@@ -534,7 +541,10 @@ impl Runner {
                 }
             }
         }
-        let (code, oom_killed) = self.exit_state().await;
+        let (code, mut oom_killed) = self.exit_state().await;
+        if code == SIGKILL_STATUS && !oom_killed && !stopping {
+            oom_killed = self.late_oom_flag().await;
+        }
         let drained = tokio::time::timeout(LOG_DRAIN, &mut logs).await;
         if !matches!(drained, Ok(Ok(()))) {
             logs.abort();
@@ -575,6 +585,25 @@ impl Runner {
             }
         };
         tokio::spawn(follow.instrument(tracing::Span::current()))
+    }
+
+    /// Asks again, for up to `OOM_SETTLE`, whether the daemon has since marked the
+    /// SIGKILLed container as OOM-killed.
+    async fn late_oom_flag(&self) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < OOM_SETTLE {
+            tokio::time::sleep(OOM_SETTLE_STEP).await;
+            let inspected = self.docker.inspect_container(&self.name, None).await;
+            match inspected.ok().and_then(|i| i.state).and_then(|s| s.oom_killed) {
+                Some(true) => {
+                    info!(after = ?started.elapsed(), "the daemon set the OOM flag after the exit");
+                    return true;
+                }
+                Some(false) => continue,
+                None => return false,
+            }
+        }
+        false
     }
 
     /// Exit code and OOM flag of the ended container; keeps asking while the daemon is away.
