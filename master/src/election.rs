@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 use zookeeper_async::CreateMode;
 
-use crate::registry::{self, Registry, RegistryVersion};
+use crate::registry::{self, Registry, RegistryCursor, RegistryVersion};
 use crate::server::Command;
 
 /// Part of the session timeout a lease lasts from the sending of the request that proved
@@ -464,10 +464,11 @@ async fn write_registry(
     session: Arc<Session>,
     term: u64,
     writer: String,
-    mut version: RegistryVersion,
+    version: RegistryVersion,
     mut snapshots: watch::Receiver<Option<Snapshot>>,
     failed: mpsc::Sender<String>,
 ) {
+    let mut cursor = RegistryCursor::new(version);
     snapshots.mark_changed();
     loop {
         if snapshots.changed().await.is_err() {
@@ -480,7 +481,7 @@ async fn write_registry(
             continue;
         }
         loop {
-            match registry::store(&session, &writer, &snapshot.bytes, &mut version).await {
+            match registry::store(&session, &writer, &snapshot.bytes, &mut cursor).await {
                 Ok(()) => break,
                 Err(e)
                     if matches!(

@@ -367,25 +367,90 @@ pub(crate) async fn load(session: &Session) -> Result<(Registry, RegistryVersion
     Ok((registry, Some(stat.version)))
 }
 
-/// Writes `bytes` as the registry if the node is still at `version`, then advances it.
-/// `writer` (the term's master id) names the chunks, so that two writers never share one.
-/// A NodeExists or BadVersion error means another master wrote the registry since.
+/// Where this master's writes of the registry stand.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RegistryCursor {
+    /// The version of the node last read or written by this master.
+    pub(crate) version: RegistryVersion,
+    /// A write whose answer was lost (the connection to a ZooKeeper server broke while it
+    /// was in flight): the node version it would have produced, and the data it wrote. The
+    /// write may have landed, and then the node's version has moved on without another
+    /// master having written.
+    unconfirmed: Option<(i32, Vec<u8>)>,
+}
+
+impl RegistryCursor {
+    pub(crate) fn new(version: RegistryVersion) -> Self {
+        RegistryCursor {
+            version,
+            unconfirmed: None,
+        }
+    }
+
+    /// Runs a create or set that would leave the node at `next` with `data`, noting it as
+    /// unconfirmed until ZooKeeper answers one way or the other.
+    async fn write<T>(
+        &mut self,
+        next: i32,
+        data: &[u8],
+        op: impl std::future::Future<Output = Result<T, ZkError>>,
+    ) -> Result<T, ZkError> {
+        self.unconfirmed = Some((next, data.to_vec()));
+        let result = op.await;
+        if !result.as_ref().err().is_some_and(in_doubt) {
+            // Done, or refused by the server: either way it is no longer in doubt.
+            self.unconfirmed = None;
+        }
+        result
+    }
+
+    /// If the last write's answer was lost, looks whether it landed and adopts its version.
+    async fn settle(&mut self, session: &Session, node: &str) -> Result<(), ZkError> {
+        let Some((next, data)) = self.unconfirmed.take() else {
+            return Ok(());
+        };
+        if let Some((found, stat)) = session.get(node).await? {
+            if stat.version == next && found == data {
+                info!(version = next, "a registry write whose answer was lost had landed");
+                self.version = Some(next);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a write that failed with `e` may still have been applied by the ensemble.
+fn in_doubt(e: &ZkError) -> bool {
+    use zookeeper_async::ZkError as Code;
+    match e {
+        ZkError::Timeout { .. } => true,
+        ZkError::Call { error, .. } => matches!(
+            error,
+            Code::ConnectionLoss | Code::OperationTimeout | Code::SessionMoved
+        ),
+        _ => false,
+    }
+}
+
+/// Writes `bytes` as the registry if the node is still at the cursor's version, then
+/// advances it. `writer` (the term's master id) names the chunks, so that two writers never
+/// share one. A NodeExists or BadVersion error means another master wrote the registry since.
 pub(crate) async fn store(
     session: &Session,
     writer: &str,
     bytes: &[u8],
-    version: &mut RegistryVersion,
+    cursor: &mut RegistryCursor,
 ) -> Result<(), ZkError> {
     let node = session.url().child(REGISTRY_NODE);
-    let current = match *version {
+    cursor.settle(session, &node).await?;
+    let current = match cursor.version {
         Some(v) => v,
         None => {
             // First write ever: the node must exist before chunks can go under it.
             session.ensure_path(&session.url().path).await?;
-            session
-                .create(&node, Vec::new(), CreateMode::Persistent)
-                .await?;
-            *version = Some(0);
+            let create = session.create(&node, Vec::new(), CreateMode::Persistent);
+            cursor.write(0, &[], create).await?;
+            cursor.version = Some(0);
             0
         }
     };
@@ -404,8 +469,9 @@ pub(crate) async fn store(
             Some(format!("{generation}-")),
         )
     };
-    let stat = session.set(&node, data, Some(current)).await?;
-    *version = Some(stat.version);
+    let set = session.set(&node, data.clone(), Some(current));
+    let stat = cursor.write(current + 1, &data, set).await?;
+    cursor.version = Some(stat.version);
     // Chunks of earlier generations are garbage once the node points elsewhere.
     for child in old_children {
         if keep.as_deref().is_some_and(|k| child.starts_with(k)) {
@@ -634,11 +700,11 @@ mod tests {
             weights: BTreeMap::from([("prod".to_string(), 2.0)]),
             ..Default::default()
         };
-        let mut version = None;
-        store(&session, "w1", &small.to_bytes(), &mut version)
+        let mut cursor = RegistryCursor::new(None);
+        store(&session, "w1", &small.to_bytes(), &mut cursor)
             .await
             .unwrap();
-        assert_eq!(load(&session).await.unwrap(), (small.clone(), version));
+        assert_eq!(load(&session).await.unwrap(), (small.clone(), cursor.version));
 
         // Over a megabyte: more than one znode can hold.
         let large = Registry {
@@ -652,23 +718,23 @@ mod tests {
             ..Default::default()
         };
         assert!(large.to_bytes().len() > 2 * CHUNK);
-        store(&session, "w1", &large.to_bytes(), &mut version)
+        store(&session, "w1", &large.to_bytes(), &mut cursor)
             .await
             .unwrap();
-        assert_eq!(load(&session).await.unwrap(), (large.clone(), version));
+        assert_eq!(load(&session).await.unwrap(), (large.clone(), cursor.version));
         let node = url.child(REGISTRY_NODE);
         let chunks = session.children(&node).await.unwrap();
         assert_eq!(chunks.len(), large.to_bytes().len().div_ceil(CHUNK));
 
         // Small again: the chunks are gone.
-        store(&session, "w1", &small.to_bytes(), &mut version)
+        store(&session, "w1", &small.to_bytes(), &mut cursor)
             .await
             .unwrap();
         assert_eq!(load(&session).await.unwrap().0, small);
         assert!(session.children(&node).await.unwrap().is_empty());
 
         // A writer that did not see the latest version is refused.
-        let mut stale = Some(0);
+        let mut stale = RegistryCursor::new(Some(0));
         let refused = store(&session, "w2", &large.to_bytes(), &mut stale).await;
         assert_eq!(
             refused.unwrap_err().code(),
@@ -676,12 +742,39 @@ mod tests {
         );
         assert_eq!(load(&session).await.unwrap().0, small);
         // So is one that thinks there is no registry yet.
-        let mut none = None;
+        let mut none = RegistryCursor::new(None);
         let refused = store(&session, "w3", &small.to_bytes(), &mut none).await;
         assert_eq!(
             refused.unwrap_err().code(),
             Some(zookeeper_async::ZkError::NodeExists)
         );
+
+        // A write whose answer was lost but which landed: the writer's next write goes on
+        // from the version it produced instead of taking it for another master's write.
+        let before = cursor.version.unwrap();
+        let landed = Registry {
+            weights: BTreeMap::from([("dev".to_string(), 3.0)]),
+            ..Default::default()
+        };
+        session
+            .set(&node, landed.to_bytes(), Some(before))
+            .await
+            .unwrap();
+        cursor.unconfirmed = Some((before + 1, landed.to_bytes()));
+        store(&session, "w1", &large.to_bytes(), &mut cursor)
+            .await
+            .unwrap();
+        assert_eq!(cursor.version, Some(before + 2));
+        assert_eq!(load(&session).await.unwrap().0, large);
+        // One that did not land, while another master wrote: still refused.
+        let mut lost = RegistryCursor::new(Some(before));
+        lost.unconfirmed = Some((before + 1, small.to_bytes()));
+        let refused = store(&session, "w4", &small.to_bytes(), &mut lost).await;
+        assert_eq!(
+            refused.unwrap_err().code(),
+            Some(zookeeper_async::ZkError::BadVersion)
+        );
+        assert_eq!(load(&session).await.unwrap().0, large);
         session.close_now().await;
     }
 
