@@ -5,7 +5,8 @@
 //! framework ([`Subscriber`]) and each connected agent. Time enters as an argument
 //! (`now`, measured from the master's start) so the allocator stays a pure core.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -135,6 +136,9 @@ pub(crate) struct Agent {
     pub(crate) conn: Option<AgentConn>,
     pub(crate) missed_pings: u32,
     pub(crate) ping_outstanding: bool,
+    /// When it is pinged next: `agent_ping_timeout` after it registered, then every
+    /// `agent_ping_timeout` (the entry of `Engine::ping_queue` that matches this one counts).
+    pub(crate) next_ping: Duration,
     /// (framework id, task id) of the tasks on this agent.
     pub(crate) tasks: HashSet<(String, String)>,
     pub(crate) offers: HashSet<String>,
@@ -223,6 +227,9 @@ pub struct Engine {
     pub(crate) counters: Counters,
     /// Set by anything that may let the allocator offer more; cleared by `allocate`.
     pub(crate) allocation_pending: bool,
+    /// When each agent is pinged next. Each agent keeps the phase of its registration,
+    /// as Mesos's per-agent observers do, so that 50,000 agents are not pinged at once.
+    ping_queue: BinaryHeap<Reverse<(Duration, String)>>,
     /// Observers of changes (operator API SUBSCRIBE).
     pub(crate) events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// What operators decided: deactivated, draining and gone agents, quotas.
@@ -390,6 +397,7 @@ impl Engine {
             next_offer: 0,
             counters: Counters::default(),
             allocation_pending: false,
+            ping_queue: BinaryHeap::new(),
             events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
             operator: Default::default(),
         })
@@ -1340,12 +1348,15 @@ impl Engine {
             conn: Some(AgentConn { id: conn_id, tx }),
             missed_pings: 0,
             ping_outstanding: false,
+            next_ping: now + self.config.agent_ping_timeout,
             tasks: HashSet::new(),
             offers: HashSet::new(),
             offers_revision: 0,
             state_json: Default::default(),
         };
         agent.state_json = crate::state_json::AgentJson::new(&agent);
+        self.ping_queue
+            .push(Reverse((agent.next_ping, agent_id.clone())));
 
         // Rebuild what the agent reports: tasks the master does not know (it restarted)
         // and frameworks it has never seen (recovered, waiting for the scheduler).
@@ -1608,22 +1619,38 @@ impl Engine {
     }
 
     /// Periodic liveness check: counts unanswered pings, removes silent agents, pings.
+    /// Pings the agents that are due at `now` (call it often: each agent has its own
+    /// time). An agent that missed `max_agent_ping_timeouts` pings in a row is unreachable.
     pub fn ping_agents(&mut self, now: Duration) {
+        let interval = self.config.agent_ping_timeout;
         let max = self.config.max_agent_ping_timeouts;
         let mut lost = Vec::new();
-        let mut seq_targets = Vec::new();
-        for agent in self.agents.values_mut() {
+        while let Some(Reverse((due, _))) = self.ping_queue.peek() {
+            if *due > now {
+                break;
+            }
+            let Some(Reverse((due, agent_id))) = self.ping_queue.pop() else {
+                break;
+            };
+            let Some(agent) = self.agents.get_mut(&agent_id) else {
+                continue;
+            };
+            if agent.next_ping != due {
+                // Left over from an earlier registration of the agent.
+                continue;
+            }
             if agent.ping_outstanding || agent.conn.is_none() {
                 agent.missed_pings += 1;
             }
             if agent.missed_pings >= max {
-                lost.push(agent.id.clone());
+                lost.push(agent_id);
                 continue;
             }
             agent.ping_outstanding = true;
-            seq_targets.push(agent.id.clone());
-        }
-        for agent_id in seq_targets {
+            // Keep the agent's phase unless the master fell a whole interval behind.
+            let next = (due + interval).max(now + interval / 2);
+            agent.next_ping = next;
+            self.ping_queue.push(Reverse((next, agent_id.clone())));
             self.send_to_agent(
                 &agent_id,
                 master_message::Message::Ping(internal::Ping { seq: 0 }),

@@ -9,7 +9,7 @@ use mesos_proto::v1::{self, TaskState};
 
 use super::*;
 use crate::test_support::{
-    accept_launching, add_agent, command_task, engine, framework, scalar, status_update, subscribe,
+    accept_launching, add_agent, add_agent_at, agent_messages, command_task, engine, framework, scalar, status_update, subscribe,
 };
 
 fn task(id: &str, agent_id: &str, cpus: f64) -> v1::TaskInfo {
@@ -307,4 +307,26 @@ fn a_full_queue_defers_updates_and_a_stalled_or_closed_one_is_dropped() {
     drop(g);
     e.send_to_framework(&g_id, &heartbeat_event());
     assert!(e.frameworks[&g_id].subscriber.is_none());
+}
+
+#[test]
+fn each_agent_is_pinged_on_its_own_time() {
+    let mut e = engine(&[]);
+    let (first, mut first_rx) = add_agent(&mut e, "cpus:1;mem:64");
+    let (_, mut second_rx) = add_agent_at(&mut e, "cpus:1;mem:64", Duration::from_secs(5));
+    let pinged = |rx: &mut _| {
+        agent_messages(rx)
+            .iter()
+            .filter(|m| matches!(m, master_message::Message::Ping(_)))
+            .count()
+    };
+    e.ping_agents(Duration::from_secs(14));
+    assert_eq!((pinged(&mut first_rx), pinged(&mut second_rx)), (0, 0));
+    e.ping_agents(Duration::from_secs(15));
+    assert_eq!((pinged(&mut first_rx), pinged(&mut second_rx)), (1, 0));
+    e.ping_agents(Duration::from_secs(20));
+    assert_eq!((pinged(&mut first_rx), pinged(&mut second_rx)), (0, 1));
+    e.ping_agents(Duration::from_secs(30));
+    assert_eq!((pinged(&mut first_rx), pinged(&mut second_rx)), (1, 0));
+    assert_eq!(e.agents[&first].missed_pings, 1, "no pong came");
 }

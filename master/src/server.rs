@@ -289,7 +289,6 @@ pub async fn run(
     let info = master_info(&config, bound);
     info!(master_id = %info.id, address = %bound, zk = ?zk.as_ref().map(|u| u.to_string()), "master starting");
     let allocation_interval = config.allocation_interval;
-    let ping_interval = config.agent_ping_timeout;
     let max_request_body = config.max_request_body.min(usize::MAX as u64) as usize;
     let engine = Engine::new(config.clone(), info.clone())?;
 
@@ -318,7 +317,7 @@ pub async fn run(
         tracker: RegistryTracker::default(),
         snapshots: snapshots_tx,
     };
-    let actor = tokio::spawn(actor_loop(actor, rx, allocation_interval, ping_interval));
+    let actor = tokio::spawn(actor_loop(actor, rx, allocation_interval));
 
     let (stop_tx, stop) = watch::channel(false);
     let election = zk.map(|url| {
@@ -394,13 +393,11 @@ async fn actor_loop(
     mut actor: Actor,
     mut rx: mpsc::Receiver<Command>,
     allocation_interval: Duration,
-    ping_interval: Duration,
 ) {
     let epoch = Instant::now();
     let mut allocation = tokio::time::interval(allocation_interval);
-    let mut pings = tokio::time::interval(ping_interval);
     let mut housekeeping = tokio::time::interval(Duration::from_millis(100));
-    for t in [&mut allocation, &mut pings, &mut housekeeping] {
+    for t in [&mut allocation, &mut housekeeping] {
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -423,9 +420,6 @@ async fn actor_loop(
             }
             _ = allocation.tick() => if actor.serving() {
                 actor.engine.allocate(epoch.elapsed(), true)
-            },
-            _ = pings.tick() => if actor.serving() {
-                actor.engine.ping_agents(epoch.elapsed())
             },
             _ = housekeeping.tick() => actor.housekeeping(epoch.elapsed()),
         }
@@ -598,6 +592,7 @@ impl Actor {
             return;
         }
         self.engine.tick(now);
+        self.engine.ping_agents(now);
         if self.reregister_deadline.is_some_and(|d| d <= now) {
             self.reregister_deadline = None;
             self.expected_agents_timed_out();

@@ -95,6 +95,15 @@ pub(crate) fn add_agent(
     engine: &mut Engine,
     resources: &str,
 ) -> (String, mpsc::Receiver<Box<internal::MasterMessage>>) {
+    add_agent_at(engine, resources, Duration::ZERO)
+}
+
+/// [`add_agent`] at time `now`.
+pub(crate) fn add_agent_at(
+    engine: &mut Engine,
+    resources: &str,
+    now: Duration,
+) -> (String, mpsc::Receiver<Box<internal::MasterMessage>>) {
     let (tx, mut rx) = mpsc::channel(1024);
     let r = mesos_common::resources::Resources::parse(resources).unwrap();
     let register = internal::Register {
@@ -106,7 +115,7 @@ pub(crate) fn add_agent(
         ..Default::default()
     };
     let id = engine
-        .agent_connected(1, register, tx, Duration::ZERO)
+        .agent_connected(1, register, tx, now)
         .expect("registered");
     match rx.try_recv().expect("Registered sent").message {
         Some(master_message::Message::Registered(r)) => assert_eq!(r.agent_id.value, id),
