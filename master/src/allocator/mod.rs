@@ -244,7 +244,9 @@ pub struct Allocator {
     shares_stale: bool,
     /// Something changed that may let any agent offer more.
     all_dirty: bool,
-    some_agent_dirty: bool,
+    /// The agents whose `dirty` flag was set since the last cycle (each once; an index
+    /// may be stale if its agent was removed), so a cycle visits them without a scan.
+    dirty_agents: Vec<Idx>,
     expiries: BinaryHeap<Reverse<(Duration, u64, Idx)>>,
     live_filters: usize,
     next_filter_id: u64,
@@ -330,7 +332,7 @@ impl Allocator {
             totals: Quantities::default(),
             shares_stale: false,
             all_dirty: false,
-            some_agent_dirty: false,
+            dirty_agents: Vec::new(),
             expiries: BinaryHeap::new(),
             live_filters: 0,
             next_filter_id: 0,
@@ -501,7 +503,7 @@ impl Allocator {
             filters: AgentFilters::default(),
         });
         self.agent_ids.insert(agent_id.to_string(), a);
-        self.some_agent_dirty = true;
+        self.dirty_agents.push(a);
         for (framework_id, resources) in used {
             let f = match self.framework_ids.get(&framework_id) {
                 Some(&f) => f,
@@ -658,19 +660,24 @@ impl Allocator {
     /// One batch allocation cycle at time `now`. See the module documentation.
     pub fn allocate(&mut self, now: Duration) -> Vec<Allocation> {
         self.expire_filters(now);
-        if !self.all_dirty && !self.some_agent_dirty {
+        if !self.all_dirty && self.dirty_agents.is_empty() {
             return Vec::new();
         }
         self.refresh_order();
         let mut order = std::mem::take(&mut self.agent_order);
         order.clear();
-        let everything = self.all_dirty;
-        order.extend(
-            self.agents
-                .iter()
-                .filter(|(_, agent)| everything || agent.dirty)
-                .map(|(a, _)| a),
-        );
+        if self.all_dirty {
+            order.extend(self.agents.iter().map(|(a, _)| a));
+            self.dirty_agents.clear();
+        } else {
+            for a in self.dirty_agents.drain(..) {
+                // Skips a removed agent's index, and a reused one listed twice.
+                if let Some(agent) = self.agents.try_get_mut(a).filter(|agent| agent.dirty) {
+                    agent.dirty = false;
+                    order.push(a);
+                }
+            }
+        }
         shuffle(&mut order, &mut self.rng);
         let mut out = Vec::new();
         for &a in &order {
@@ -682,7 +689,6 @@ impl Allocator {
         }
         self.agent_order = order;
         self.all_dirty = false;
-        self.some_agent_dirty = false;
         out
     }
 
@@ -1134,8 +1140,11 @@ impl Allocator {
     }
 
     fn mark_dirty(&mut self, a: Idx) {
-        self.agents.get_mut(a).dirty = true;
-        self.some_agent_dirty = true;
+        let agent = self.agents.get_mut(a);
+        if !agent.dirty {
+            agent.dirty = true;
+            self.dirty_agents.push(a);
+        }
     }
 
     fn track(&mut self, c: Idx, a: Idx, resources: &Resources) {
