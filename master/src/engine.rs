@@ -244,6 +244,9 @@ fn allocator_result(result: Result<(), crate::allocator::AllocatorError>) {
     }
 }
 
+/// An allocation cycle longer than this is logged (at debug).
+const SLOW_ALLOCATION_MS: f64 = 10.0;
+
 pub(crate) fn wall_clock_secs() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1814,6 +1817,13 @@ impl Engine {
         let allocations = self.allocator.allocate(now);
         self.counters.allocation_runs += 1;
         self.counters.last_allocation_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if self.counters.last_allocation_ms > SLOW_ALLOCATION_MS {
+            debug!(
+                ms = self.counters.last_allocation_ms,
+                offers = allocations.len(),
+                "slow allocation cycle"
+            );
+        }
         let mut per_framework: HashMap<String, Vec<v1::Offer>> = HashMap::new();
         for allocation in allocations {
             let framework_id = allocation.framework_id.clone();
