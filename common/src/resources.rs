@@ -220,11 +220,25 @@ impl Ranges {
     }
 
     pub fn add(&mut self, other: &Ranges) {
-        if other.is_empty() {
+        // Summing many agents' ports (the state views do, per framework) mostly adds
+        // ranges already there: then nothing is allocated.
+        if other.is_empty() || self.contains(other) {
             return;
         }
-        let pairs = self.0.iter().chain(&other.0).map(|r| (r.begin, r.end));
-        *self = Ranges::new(pairs.collect::<Vec<_>>());
+        self.0.extend_from_slice(&other.0);
+        self.0.sort_unstable();
+        let mut kept = 0;
+        for i in 1..self.0.len() {
+            let r = self.0[i];
+            let last = &mut self.0[kept];
+            if r.begin <= last.end.saturating_add(1) {
+                last.end = last.end.max(r.end);
+            } else {
+                kept += 1;
+                self.0[kept] = r;
+            }
+        }
+        self.0.truncate(kept + 1);
     }
 
     /// Removes every integer of `other` (those not present are ignored).
@@ -790,6 +804,102 @@ impl Resources {
                 .fold(Scalar::ZERO, |sum, r| sum + r.value.quantity());
             have >= amount
         })
+    }
+}
+
+/// A running sum of what many agents give (a framework's offers, or what it holds across
+/// the cluster). Scalars are summed exactly. Ranges and sets cannot be: two agents' ports
+/// overlap, and taking one agent's back must leave what the others still give. So they
+/// are counted piece by piece (each range, each set item), and [`ResourceSum::total`]
+/// costs as much as the distinct pieces, not the agents.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceSum {
+    scalars: Resources,
+    pieces: BTreeMap<(CompactString, CompactString, Piece), u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Piece {
+    Range(Range),
+    Item(String),
+}
+
+impl ResourceSum {
+    pub fn is_empty(&self) -> bool {
+        self.scalars.is_empty() && self.pieces.is_empty()
+    }
+
+    pub fn add(&mut self, resources: &Resources) {
+        for r in resources {
+            match &r.value {
+                Value::Scalar(_) => self.scalars.add_resource(r),
+                Value::Ranges(ranges) => {
+                    for range in ranges.ranges() {
+                        self.count(r, Piece::Range(*range), true);
+                    }
+                }
+                Value::Set(items) => {
+                    for item in items {
+                        self.count(r, Piece::Item(item.clone()), true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes back what an earlier [`ResourceSum::add`] added. Fails, changing nothing,
+    /// if the scalars are not all there.
+    pub fn remove(&mut self, resources: &Resources) -> Result<(), NotContained> {
+        if resources.iter().all(|r| matches!(r.value, Value::Scalar(_))) {
+            return self.scalars.subtract(resources);
+        }
+        self.scalars
+            .subtract(&resources.filter(|r| matches!(r.value, Value::Scalar(_))))?;
+        for r in resources {
+            match &r.value {
+                Value::Scalar(_) => {}
+                Value::Ranges(ranges) => {
+                    for range in ranges.ranges() {
+                        self.count(r, Piece::Range(*range), false);
+                    }
+                }
+                Value::Set(items) => {
+                    for item in items {
+                        self.count(r, Piece::Item(item.clone()), false);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, r: &Resource, piece: Piece, up: bool) {
+        let key = (r.name.clone(), r.role.clone(), piece);
+        if up {
+            *self.pieces.entry(key).or_default() += 1;
+        } else if let std::collections::btree_map::Entry::Occupied(mut n) = self.pieces.entry(key) {
+            *n.get_mut() -= 1;
+            if *n.get() == 0 {
+                n.remove();
+            }
+        }
+    }
+
+    /// Everything summed: scalars added up, ranges and sets as their union.
+    pub fn total(&self) -> Resources {
+        let mut total = self.scalars.clone();
+        for (name, role, piece) in self.pieces.keys() {
+            let value = match piece {
+                Piece::Range(range) => Value::Ranges(Ranges(vec![*range])),
+                Piece::Item(item) => Value::Set(BTreeSet::from([item.clone()])),
+            };
+            total.add_resource(&Resource {
+                name: name.clone(),
+                role: role.clone(),
+                value,
+            });
+        }
+        total
     }
 }
 
@@ -1660,6 +1770,32 @@ mod tests {
             let got: BTreeSet<u64> = diff.ranges().iter().flat_map(|x| x.begin..=x.end).collect();
             prop_assert_eq!(got, na.difference(&nb).copied().collect::<BTreeSet<_>>());
             prop_assert_eq!(&diff, &Ranges::new(diff.ranges().iter().map(|x| (x.begin, x.end))));
+            let mut sum = ra.clone();
+            sum.add(&rb);
+            prop_assert_eq!(sum, Ranges::new(a.iter().chain(&b).copied()));
+        }
+
+        #[test]
+        fn a_resource_sum_is_the_sum_of_what_is_in_it(parts in prop::collection::vec(arb_resources(), 0..6),
+                                                       drop in prop::collection::vec(any::<bool>(), 6)) {
+            let mut sum = ResourceSum::default();
+            for p in &parts {
+                sum.add(p);
+            }
+            let mut kept = Vec::new();
+            for (p, gone) in parts.iter().zip(&drop) {
+                if *gone {
+                    sum.remove(p).unwrap();
+                } else {
+                    kept.push(p.clone());
+                }
+            }
+            let mut want = Resources::default();
+            for p in &kept {
+                want.add(p);
+            }
+            prop_assert_eq!(sum.total(), want);
+            prop_assert_eq!(sum.is_empty(), kept.iter().all(Resources::is_empty));
         }
     }
 }

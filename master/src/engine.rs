@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mesos_common::ids;
-use mesos_common::resources::Resources;
+use mesos_common::resources::{ResourceSum, Resources};
 use mesos_common::wire;
 use mesos_proto::internal::{self as internal, master_message};
 use mesos_proto::v1::scheduler::{self, event};
@@ -115,6 +115,8 @@ pub(crate) struct Framework {
     pub(crate) tasks: BTreeMap<String, TaskEntry>,
     pub(crate) completed_tasks: VecDeque<Arc<v1::Task>>,
     pub(crate) offers: HashSet<String>,
+    /// The sum of its outstanding offers' resources, kept with `offers`.
+    pub(crate) offered: ResourceSum,
     /// Executors launched for it (custom and default executors; command tasks' executors
     /// are made up by their agent), by (agent id, executor id), until they exit.
     pub(crate) executors: BTreeMap<(String, String), v1::ExecutorInfo>,
@@ -142,8 +144,12 @@ pub(crate) struct Agent {
     /// (framework id, task id) of the tasks on this agent.
     pub(crate) tasks: HashSet<(String, String)>,
     pub(crate) offers: HashSet<String>,
+    /// The sum of its outstanding offers' resources, kept with `offers`.
+    pub(crate) offered: Resources,
     /// Bumped whenever `offers` changes: its state JSON is re-rendered when this moves.
     pub(crate) offers_revision: u64,
+    /// Where the allocator keeps it, so that the state views find it without hashing.
+    pub(crate) allocator_slot: Option<crate::allocator::AgentSlot>,
     /// Its state JSON, kept from one request to the next.
     pub(crate) state_json: crate::state_json::AgentJson,
 }
@@ -498,6 +504,7 @@ impl Engine {
                     completed_tasks: VecDeque::new(),
                     executors: BTreeMap::new(),
                     offers: HashSet::new(),
+                    offered: ResourceSum::default(),
                 },
             );
             self.emit(|| EngineEvent::FrameworkAdded {
@@ -1354,7 +1361,9 @@ impl Engine {
             next_ping: now + self.config.agent_ping_timeout,
             tasks: HashSet::new(),
             offers: HashSet::new(),
+            offered: Resources::default(),
             offers_revision: 0,
+            allocator_slot: None,
             state_json: Default::default(),
         };
         agent.state_json = crate::state_json::AgentJson::new(&agent);
@@ -1419,6 +1428,7 @@ impl Engine {
             },
             used,
         ));
+        agent.allocator_slot = self.allocator.agent_slot(&agent_id);
         self.agents.insert(agent_id.clone(), agent);
         crate::operator::admin::agent_admitted(self, &agent_id);
         self.emit(|| EngineEvent::AgentAdded {
@@ -1465,6 +1475,7 @@ impl Engine {
                 completed_tasks: VecDeque::new(),
                 executors: BTreeMap::new(),
                 offers: HashSet::new(),
+                offered: ResourceSum::default(),
             },
         );
     }
@@ -1845,6 +1856,7 @@ impl Engine {
             };
             let offer_id = ids::offer_id(&self.id, self.next_offer);
             self.next_offer += 1;
+            let offered = allocation.resources.clone();
             let entry = OfferEntry {
                 framework_id: framework_id.clone(),
                 agent_id: agent_id.clone(),
@@ -1859,9 +1871,11 @@ impl Engine {
             self.offers.insert(offer_id.clone(), entry);
             if let Some(f) = self.frameworks.get_mut(&framework_id) {
                 f.offers.insert(offer_id.clone());
+                f.offered.add(&offered);
             }
             if let Some(a) = self.agents.get_mut(&agent_id) {
                 a.offers.insert(offer_id);
+                a.offered.add(&offered);
                 a.offers_revision += 1;
             }
         }
@@ -1881,9 +1895,18 @@ impl Engine {
         let offer = self.offers.remove(offer_id)?;
         if let Some(f) = self.frameworks.get_mut(&offer.framework_id) {
             f.offers.remove(offer_id);
+            if f.offered.remove(&offer.resources).is_err() {
+                warn!(offer_id, "a framework's offered sum lacked an offer's resources");
+            }
         }
         if let Some(a) = self.agents.get_mut(&offer.agent_id) {
             a.offers.remove(offer_id);
+            // Summed again rather than subtracted: exact, and an agent has few offers.
+            let mut offered = Resources::default();
+            for o in a.offers.iter().filter_map(|o| self.offers.get(o)) {
+                offered.add(&o.resources);
+            }
+            a.offered = offered;
             a.offers_revision += 1;
         }
         Some(offer)
@@ -2072,10 +2095,7 @@ impl Engine {
     /// to it less its outstanding offers, as for an agent ([`Engine::agent_usage`]); a
     /// framework the allocator does not know (completed) sums its tasks.
     pub(crate) fn framework_usage(&self, f: &Framework) -> (Resources, Resources) {
-        let mut offered = Resources::default();
-        for o in f.offers.iter().filter_map(|o| self.offers.get(o)) {
-            offered.add(&o.resources);
-        }
+        let offered = f.offered.total();
         if let Some(allocated) = self.allocator.framework_allocated(&f.id) {
             let used = if offered.is_empty() {
                 allocated
@@ -2104,12 +2124,11 @@ impl Engine {
     /// What the allocator holds for the agent (offered or in use) and what of it is
     /// offered: cheap (usually shared, not summed); [`used_of`] makes the rest.
     pub(crate) fn agent_allocated_and_offered(&self, a: &Agent) -> (Resources, Resources) {
-        let mut offered = Resources::default();
-        for o in a.offers.iter().filter_map(|o| self.offers.get(o)) {
-            offered.add(&o.resources);
-        }
-        let allocated = self.allocator.agent_allocated(&a.id).unwrap_or_default();
-        (allocated, offered)
+        let allocated = a
+            .allocator_slot
+            .and_then(|slot| self.allocator.agent_allocated_at(slot, &a.id))
+            .unwrap_or_default();
+        (allocated, a.offered.clone())
     }
 
     pub(crate) fn outstanding_offers(&self) -> usize {

@@ -40,7 +40,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
 use mesos_common::resources::{
-    parse_min_allocatable, validate_role, ParseError, Resource, ResourceQuantities, Resources,
+    parse_min_allocatable, validate_role, ParseError, Resource, ResourceQuantities, ResourceSum, Resources,
     Scalar, Value, DEFAULT_ROLE,
 };
 use thiserror::Error;
@@ -94,6 +94,10 @@ pub struct AgentSpec {
 }
 
 /// Resources of one agent given to one framework in one role.
+/// Where the allocator keeps an agent (see [`Allocator::agent_slot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentSlot(Idx);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allocation {
     pub framework_id: String,
@@ -165,15 +169,12 @@ struct Client {
     /// Registered, active, subscribed and not suppressed: listed in the role's sorter.
     offerable: bool,
     allocated: Quantities,
-    /// The scalars it holds on all agents together, by name and role, kept up to date so
-    /// that the state views need not add up 50,000 agents ([`Allocator::framework_allocated`]).
-    allocated_scalars: Resources,
+    /// What it holds on all agents together, kept up to date so that the state views need
+    /// not add up 50,000 agents ([`Allocator::framework_allocated`]).
+    allocated_sum: ResourceSum,
     share: f64,
     /// Agents where the client holds resources.
     agents: IdSet,
-    /// Agents where what it holds includes ranges or sets (ports, typically in an offer):
-    /// those cannot be kept as a sum, as two agents' ports overlap.
-    agents_with_ranges: IdSet,
     /// Number of filters per agent.
     filters: IdMap<u32>,
 }
@@ -534,7 +535,6 @@ impl Allocator {
         for (c, held) in &agent.allocations {
             let client = self.clients.get_mut(*c);
             client.agents.remove(&a);
-            client.agents_with_ranges.remove(&a);
             self.account(*c, held, -1);
             self.gc_client(*c);
         }
@@ -871,16 +871,31 @@ impl Allocator {
         Some(self.agents.get(a).revision)
     }
 
+    /// The agent's slot, for callers that ask about every agent (the state views): asking
+    /// by slot hashes nothing. A slot outlives its agent only as a stale answer (None).
+    pub fn agent_slot(&self, agent_id: &str) -> Option<AgentSlot> {
+        self.agent_ids.get(agent_id).map(|&a| AgentSlot(a))
+    }
+
+    fn agent_at(&self, slot: AgentSlot, agent_id: &str) -> Option<&Agent> {
+        self.agents.try_get(slot.0).filter(|a| a.id == agent_id)
+    }
+
+    /// [`Allocator::agent_revision`] by slot.
+    pub fn agent_revision_at(&self, slot: AgentSlot, agent_id: &str) -> Option<u64> {
+        Some(self.agent_at(slot, agent_id)?.revision)
+    }
+
+    /// [`Allocator::agent_allocated`] by slot.
+    pub fn agent_allocated_at(&self, slot: AgentSlot, agent_id: &str) -> Option<Resources> {
+        Some(sum_held(&self.agent_at(slot, agent_id)?.allocations))
+    }
+
     /// Everything allocated on an agent, offered or in use, summed over frameworks and
     /// roles; None for an unknown agent. Cheap: the state endpoints ask for every agent.
     pub fn agent_allocated(&self, agent_id: &str) -> Option<Resources> {
         let a = *self.agent_ids.get(agent_id)?;
-        let mut sum = Resources::default();
-        for (_, held) in &self.agents.get(a).allocations {
-            // The first `add` to an empty sum shares `held`: usually the only one.
-            sum.add(held);
-        }
-        Some(sum)
+        Some(sum_held(&self.agents.get(a).allocations))
     }
 
     /// Everything allocated to a framework, offered or in use, over all its roles and
@@ -891,14 +906,7 @@ impl Allocator {
         let mut sum = Resources::default();
         for &c in &self.frameworks.get(f).clients {
             let client = self.clients.get(c);
-            sum.add(&client.allocated_scalars);
-            for &a in &client.agents_with_ranges {
-                if let Some(held) = self.agents.get(a).allocation_of(c) {
-                    for r in held.iter().filter(|r| !is_scalar(r)) {
-                        sum.add_resource(r);
-                    }
-                }
-            }
+            sum.add(&client.allocated_sum.total());
         }
         Some(sum)
     }
@@ -1024,10 +1032,9 @@ impl Allocator {
             suppressed: false,
             offerable: false,
             allocated: Quantities::default(),
-            allocated_scalars: Resources::default(),
+            allocated_sum: ResourceSum::default(),
             share: 0.0,
             agents: IdSet::default(),
-            agents_with_ranges: IdSet::default(),
             filters: IdMap::default(),
         });
         self.frameworks.get_mut(f).clients.push(c);
@@ -1161,9 +1168,6 @@ impl Allocator {
         }
         let client = self.clients.get_mut(c);
         client.agents.insert(a);
-        if !resources.iter().all(is_scalar) {
-            client.agents_with_ranges.insert(a);
-        }
         self.account(c, resources, 1);
     }
 
@@ -1181,13 +1185,9 @@ impl Allocator {
             .1
             .subtract(resources)
             .expect("only held resources are given back");
-        let ranges_left = !agent.allocations[at].1.iter().all(is_scalar);
         if agent.allocations[at].1.is_empty() {
             agent.allocations.swap_remove(at);
             self.clients.get_mut(c).agents.remove(&a);
-        }
-        if !ranges_left {
-            self.clients.get_mut(c).agents_with_ranges.remove(&a);
         }
         agent.available.add(resources);
         self.mark_dirty(a);
@@ -1213,20 +1213,11 @@ impl Allocator {
             }
         }
         if sign > 0 {
-            for r in resources.iter().filter(|r| is_scalar(r)) {
-                client.allocated_scalars.add_resource(r);
-            }
+            client.allocated_sum.add(resources);
         } else {
-            let scalars;
-            let scalars = if resources.iter().all(is_scalar) {
-                resources
-            } else {
-                scalars = resources.filter(is_scalar);
-                &scalars
-            };
             client
-                .allocated_scalars
-                .subtract(scalars)
+                .allocated_sum
+                .remove(resources)
                 .expect("only held resources are given back");
         }
         client.share = client.allocated.dominant_share(&self.totals, &self.names);
@@ -1316,10 +1307,6 @@ impl Allocator {
     }
 }
 
-fn is_scalar(r: &Resource) -> bool {
-    matches!(r.value, Value::Scalar(_))
-}
-
 impl Agent {
     fn allocation_of(&self, c: Idx) -> Option<&Resources> {
         self.allocations
@@ -1358,4 +1345,14 @@ fn build_offer(available: &Resources, role: &Role, names: &Names) -> Resources {
         }
     }
     offer
+}
+
+/// The sum of what an agent holds for its clients. The first `add` to an empty sum shares
+/// the held resources: usually there is only one.
+fn sum_held(allocations: &[(Idx, Resources)]) -> Resources {
+    let mut sum = Resources::default();
+    for (_, held) in allocations {
+        sum.add(held);
+    }
+    sum
 }

@@ -53,6 +53,11 @@ impl<T> Slab<T> {
         self.slots[i as usize].as_mut().expect("live slot")
     }
 
+    /// `None` for a free or never-used slot.
+    pub fn try_get(&self, i: Idx) -> Option<&T> {
+        self.slots.get(i as usize).and_then(Option::as_ref)
+    }
+
     /// `None` for a free or never-used slot (ids kept in the expiry queue may be stale).
     pub fn try_get_mut(&mut self, i: Idx) -> Option<&mut T> {
         self.slots.get_mut(i as usize).and_then(Option::as_mut)
