@@ -4,7 +4,7 @@
 //! closing after a reconnect cannot disconnect the agent's newer one.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -79,8 +79,8 @@ impl AgentService for Link {
         if !sent {
             return Err(Status::unavailable("master is shutting down"));
         }
-        let agent_id = match reply_rx.await {
-            Ok(Ok(id)) => id,
+        let (agent_id, liveness) = match reply_rx.await {
+            Ok(Ok(registered)) => registered,
             Ok(Err(message)) => {
                 warn!(%message, "agent registration refused");
                 let refused = internal::MasterMessage {
@@ -98,6 +98,7 @@ impl AgentService for Link {
         Ok(Response::new(Box::pin(AgentStream {
             agent_id,
             conn_id,
+            liveness,
             inbound: Some(inbound),
             outbound: rx,
             actor: PollSender::new(self.handle.commands()),
@@ -113,6 +114,8 @@ impl AgentService for Link {
 struct AgentStream {
     agent_id: String,
     conn_id: u64,
+    /// Cleared here when a pong comes, without bothering the actor.
+    liveness: Arc<AtomicBool>,
     /// None once the agent's side has ended.
     inbound: Option<Streaming<internal::AgentMessage>>,
     outbound: mpsc::Receiver<Box<internal::MasterMessage>>,
@@ -150,6 +153,10 @@ impl AgentStream {
             };
             match Pin::new(inbound).poll_next(cx) {
                 Poll::Ready(Some(Ok(message))) => {
+                    if matches!(message.message, Some(agent_message::Message::Pong(_))) {
+                        self.liveness.store(false, Ordering::Relaxed);
+                        continue;
+                    }
                     self.pending = Some(Command::AgentMessage {
                         agent_id: self.agent_id.clone(),
                         message: Box::new(message),

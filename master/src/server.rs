@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,7 +65,8 @@ pub(crate) enum Command {
         conn_id: u64,
         register: Box<internal::Register>,
         tx: crate::engine::AgentSender,
-        reply: oneshot::Sender<Result<String, String>>,
+        /// The agent's id and its liveness flag (see `Agent::ping_outstanding`).
+        reply: oneshot::Sender<Result<(String, Arc<AtomicBool>), String>>,
     },
     /// Boxed: every connected agent's relay task holds one `Command` while it waits to
     /// send it, and an `AgentMessage` is ~400 bytes inline.
@@ -504,6 +506,13 @@ impl Actor {
                         self.reregister_deadline = None;
                     }
                 }
+                let result = result.map(|agent_id| {
+                    let liveness = self
+                        .engine
+                        .agent_liveness(&agent_id)
+                        .expect("the agent was just added");
+                    (agent_id, liveness)
+                });
                 let _ = reply.send(result);
             }
             Command::AgentMessage { agent_id, message } => {
