@@ -850,7 +850,10 @@ impl ResourceSum {
     /// Takes back what an earlier [`ResourceSum::add`] added. Fails, changing nothing,
     /// if the scalars are not all there.
     pub fn remove(&mut self, resources: &Resources) -> Result<(), NotContained> {
-        if resources.iter().all(|r| matches!(r.value, Value::Scalar(_))) {
+        if resources
+            .iter()
+            .all(|r| matches!(r.value, Value::Scalar(_)))
+        {
             return self.scalars.subtract(resources);
         }
         self.scalars

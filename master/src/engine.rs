@@ -1902,7 +1902,10 @@ impl Engine {
         if let Some(f) = self.frameworks.get_mut(&offer.framework_id) {
             f.offers.remove(offer_id);
             if f.offered.remove(&offer.resources).is_err() {
-                warn!(offer_id, "a framework's offered sum lacked an offer's resources");
+                warn!(
+                    offer_id,
+                    "a framework's offered sum lacked an offer's resources"
+                );
             }
         }
         if let Some(a) = self.agents.get_mut(&offer.agent_id) {

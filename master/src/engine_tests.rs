@@ -9,7 +9,8 @@ use mesos_proto::v1::{self, TaskState};
 
 use super::*;
 use crate::test_support::{
-    accept_launching, add_agent, add_agent_at, agent_messages, command_task, engine, framework, scalar, status_update, subscribe,
+    accept_launching, add_agent, add_agent_at, agent_messages, command_task, engine, framework,
+    scalar, status_update, subscribe,
 };
 
 fn task(id: &str, agent_id: &str, cpus: f64) -> v1::TaskInfo {

@@ -411,7 +411,10 @@ impl RegistryCursor {
         };
         if let Some((found, stat)) = session.get(node).await? {
             if stat.version == next && found == data {
-                info!(version = next, "a registry write whose answer was lost had landed");
+                info!(
+                    version = next,
+                    "a registry write whose answer was lost had landed"
+                );
                 self.version = Some(next);
             }
         }
@@ -704,7 +707,10 @@ mod tests {
         store(&session, "w1", &small.to_bytes(), &mut cursor)
             .await
             .unwrap();
-        assert_eq!(load(&session).await.unwrap(), (small.clone(), cursor.version));
+        assert_eq!(
+            load(&session).await.unwrap(),
+            (small.clone(), cursor.version)
+        );
 
         // Over a megabyte: more than one znode can hold.
         let large = Registry {
@@ -721,7 +727,10 @@ mod tests {
         store(&session, "w1", &large.to_bytes(), &mut cursor)
             .await
             .unwrap();
-        assert_eq!(load(&session).await.unwrap(), (large.clone(), cursor.version));
+        assert_eq!(
+            load(&session).await.unwrap(),
+            (large.clone(), cursor.version)
+        );
         let node = url.child(REGISTRY_NODE);
         let chunks = session.children(&node).await.unwrap();
         assert_eq!(chunks.len(), large.to_bytes().len().div_ceil(CHUNK));

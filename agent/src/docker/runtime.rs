@@ -594,7 +594,11 @@ impl Runner {
         while started.elapsed() < OOM_SETTLE {
             tokio::time::sleep(OOM_SETTLE_STEP).await;
             let inspected = self.docker.inspect_container(&self.name, None).await;
-            match inspected.ok().and_then(|i| i.state).and_then(|s| s.oom_killed) {
+            match inspected
+                .ok()
+                .and_then(|i| i.state)
+                .and_then(|s| s.oom_killed)
+            {
                 Some(true) => {
                     info!(after = ?started.elapsed(), "the daemon set the OOM flag after the exit");
                     return true;

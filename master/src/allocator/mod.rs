@@ -40,8 +40,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
 use mesos_common::resources::{
-    parse_min_allocatable, validate_role, ParseError, Resource, ResourceQuantities, ResourceSum, Resources,
-    Scalar, Value, DEFAULT_ROLE,
+    parse_min_allocatable, validate_role, ParseError, Resource, ResourceQuantities, ResourceSum,
+    Resources, Scalar, Value, DEFAULT_ROLE,
 };
 use thiserror::Error;
 
