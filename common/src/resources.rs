@@ -831,18 +831,10 @@ impl ResourceSum {
 
     pub fn add(&mut self, resources: &Resources) {
         for r in resources {
-            match &r.value {
-                Value::Scalar(_) => self.scalars.add_resource(r),
-                Value::Ranges(ranges) => {
-                    for range in ranges.ranges() {
-                        self.count(r, Piece::Range(*range), true);
-                    }
-                }
-                Value::Set(items) => {
-                    for item in items {
-                        self.count(r, Piece::Item(item.clone()), true);
-                    }
-                }
+            if matches!(r.value, Value::Scalar(_)) {
+                self.scalars.add_resource(r);
+            } else {
+                self.count_pieces(r, true);
             }
         }
     }
@@ -859,21 +851,27 @@ impl ResourceSum {
         self.scalars
             .subtract(&resources.filter(|r| matches!(r.value, Value::Scalar(_))))?;
         for r in resources {
-            match &r.value {
-                Value::Scalar(_) => {}
-                Value::Ranges(ranges) => {
-                    for range in ranges.ranges() {
-                        self.count(r, Piece::Range(*range), false);
-                    }
+            self.count_pieces(r, false);
+        }
+        Ok(())
+    }
+
+    /// Counts each range or set item of `r` once more (`up`) or once less; scalars have
+    /// no pieces.
+    fn count_pieces(&mut self, r: &Resource, up: bool) {
+        match &r.value {
+            Value::Scalar(_) => {}
+            Value::Ranges(ranges) => {
+                for range in ranges.ranges() {
+                    self.count(r, Piece::Range(*range), up);
                 }
-                Value::Set(items) => {
-                    for item in items {
-                        self.count(r, Piece::Item(item.clone()), false);
-                    }
+            }
+            Value::Set(items) => {
+                for item in items {
+                    self.count(r, Piece::Item(item.clone()), up);
                 }
             }
         }
-        Ok(())
     }
 
     fn count(&mut self, r: &Resource, piece: Piece, up: bool) {
