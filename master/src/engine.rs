@@ -1505,8 +1505,8 @@ impl Engine {
         use internal::agent_message::Message;
         match msg.message {
             Some(Message::Pong(_)) => {
-                if let Some(agent) = self.agents.get_mut(agent_id) {
-                    agent.missed_pings = 0;
+                // Streams take pongs themselves; one that reaches the engine counts the same.
+                if let Some(agent) = self.agents.get(agent_id) {
                     agent.ping_outstanding.store(false, Ordering::Relaxed);
                 }
             }
@@ -1636,8 +1636,7 @@ impl Engine {
         self.send_to_framework(&framework_id, &update_event(status));
     }
 
-    /// Periodic liveness check: counts unanswered pings, removes silent agents, pings.
-    /// Pings the agents that are due at `now` (call it often: each agent has its own
+    /// Liveness: pings the agents that are due at `now` (call it often: each agent has its own
     /// time). An agent that missed `max_agent_ping_timeouts` pings in a row is unreachable.
     pub fn ping_agents(&mut self, now: Duration) {
         let interval = self.config.agent_ping_timeout;
@@ -2135,7 +2134,7 @@ impl Engine {
     pub(crate) fn agent_allocated_and_offered(&self, a: &Agent) -> (Resources, Resources) {
         let allocated = a
             .allocator_slot
-            .and_then(|slot| self.allocator.agent_allocated_at(slot, &a.id))
+            .and_then(|slot| self.allocator.agent_allocated(slot, &a.id))
             .unwrap_or_default();
         (allocated, a.offered.clone())
     }

@@ -177,7 +177,9 @@ struct UsageKey {
 impl UsageKey {
     fn of(e: &Engine, a: &Agent) -> Self {
         UsageKey {
-            allocations: e.allocator.agent_revision(&a.id),
+            allocations: a
+                .allocator_slot
+                .and_then(|slot| e.allocator.agent_revision(slot, &a.id)),
             offers: a.offers_revision,
         }
     }

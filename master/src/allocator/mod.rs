@@ -93,11 +93,11 @@ pub struct AgentSpec {
     pub total: Resources,
 }
 
-/// Resources of one agent given to one framework in one role.
 /// Where the allocator keeps an agent (see [`Allocator::agent_slot`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentSlot(Idx);
 
+/// Resources of one agent given to one framework in one role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allocation {
     pub framework_id: String,
@@ -863,14 +863,6 @@ impl Allocator {
         Some(&self.agents.get(a).available)
     }
 
-    /// A number that changes whenever what is allocated on the agent changes and is never
-    /// reused, not even by another agent or the same agent re-added; None for an unknown
-    /// agent. The state views keep each agent's rendered usage until this moves.
-    pub fn agent_revision(&self, agent_id: &str) -> Option<u64> {
-        let a = *self.agent_ids.get(agent_id)?;
-        Some(self.agents.get(a).revision)
-    }
-
     /// The agent's slot, for callers that ask about every agent (the state views): asking
     /// by slot hashes nothing. A slot outlives its agent only as a stale answer (None).
     pub fn agent_slot(&self, agent_id: &str) -> Option<AgentSlot> {
@@ -881,21 +873,17 @@ impl Allocator {
         self.agents.try_get(slot.0).filter(|a| a.id == agent_id)
     }
 
-    /// [`Allocator::agent_revision`] by slot.
-    pub fn agent_revision_at(&self, slot: AgentSlot, agent_id: &str) -> Option<u64> {
+    /// A number that changes whenever what is allocated on the agent changes and is never
+    /// reused, not even by another agent or the same agent re-added; None for an unknown
+    /// agent. The state views keep each agent's rendered usage until this moves.
+    pub fn agent_revision(&self, slot: AgentSlot, agent_id: &str) -> Option<u64> {
         Some(self.agent_at(slot, agent_id)?.revision)
-    }
-
-    /// [`Allocator::agent_allocated`] by slot.
-    pub fn agent_allocated_at(&self, slot: AgentSlot, agent_id: &str) -> Option<Resources> {
-        Some(sum_held(&self.agent_at(slot, agent_id)?.allocations))
     }
 
     /// Everything allocated on an agent, offered or in use, summed over frameworks and
     /// roles; None for an unknown agent. Cheap: the state endpoints ask for every agent.
-    pub fn agent_allocated(&self, agent_id: &str) -> Option<Resources> {
-        let a = *self.agent_ids.get(agent_id)?;
-        Some(sum_held(&self.agents.get(a).allocations))
+    pub fn agent_allocated(&self, slot: AgentSlot, agent_id: &str) -> Option<Resources> {
+        Some(sum_held(&self.agent_at(slot, agent_id)?.allocations))
     }
 
     /// Everything allocated to a framework, offered or in use, over all its roles and
