@@ -1,0 +1,10 @@
+//! A Marathon-compatible framework: apps as JSON on `/v2/apps`, kept running on Mesos.
+//!
+//! Layers (each imports only the ones above it in this list):
+//! - core (pure, synchronous, time as an input): `placement` (offers and instances in,
+//!   launches and rejection reasons out).
+//! - edges: `storage` (one trait, a ZooKeeper store and an embedded on-disk store).
+#![forbid(unsafe_code)]
+
+pub mod placement;
+pub mod storage;

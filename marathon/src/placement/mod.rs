@@ -1,0 +1,1 @@
+//! Placement: which offers can run which instances, and why not.

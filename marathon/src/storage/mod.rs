@@ -1,0 +1,1 @@
+//! Marathon state storage.
