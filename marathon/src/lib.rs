@@ -6,5 +6,8 @@
 //! - edges: `storage` (one trait, a ZooKeeper store and an embedded on-disk store).
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod instance;
 pub mod placement;
 pub mod storage;
+pub mod tracker;

@@ -1,0 +1,228 @@
+//! Instances: one launched task of an app, as Marathon tracks it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::PathId;
+
+/// Where an instance is in its life, after the last status update Marathon got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Condition {
+    /// Marathon decided to launch it and persisted it; no update yet.
+    Provisioned,
+    Staging,
+    Starting,
+    Running,
+    Killing,
+    Unreachable,
+    /// Unreachable for longer than `unreachableStrategy.inactiveAfterSeconds`: replaced.
+    UnreachableInactive,
+    Finished,
+    Failed,
+    Killed,
+    Error,
+    Lost,
+    Dropped,
+    Gone,
+    GoneByOperator,
+    Unknown,
+}
+
+impl Condition {
+    /// From a Mesos task state name (`TASK_RUNNING`).
+    pub fn from_mesos(state: &str) -> Condition {
+        match state {
+            "TASK_STAGING" => Condition::Staging,
+            "TASK_STARTING" => Condition::Starting,
+            "TASK_RUNNING" => Condition::Running,
+            "TASK_KILLING" => Condition::Killing,
+            "TASK_FINISHED" => Condition::Finished,
+            "TASK_FAILED" => Condition::Failed,
+            "TASK_KILLED" => Condition::Killed,
+            "TASK_ERROR" => Condition::Error,
+            "TASK_LOST" => Condition::Lost,
+            "TASK_DROPPED" => Condition::Dropped,
+            "TASK_UNREACHABLE" => Condition::Unreachable,
+            "TASK_GONE" => Condition::Gone,
+            "TASK_GONE_BY_OPERATOR" => Condition::GoneByOperator,
+            _ => Condition::Unknown,
+        }
+    }
+
+    /// The Mesos task state shown as a task's `state`.
+    pub fn mesos_state(self) -> &'static str {
+        match self {
+            Condition::Provisioned | Condition::Staging => "TASK_STAGING",
+            Condition::Starting => "TASK_STARTING",
+            Condition::Running => "TASK_RUNNING",
+            Condition::Killing => "TASK_KILLING",
+            Condition::Unreachable | Condition::UnreachableInactive => "TASK_UNREACHABLE",
+            Condition::Finished => "TASK_FINISHED",
+            Condition::Failed => "TASK_FAILED",
+            Condition::Killed => "TASK_KILLED",
+            Condition::Error => "TASK_ERROR",
+            Condition::Lost => "TASK_LOST",
+            Condition::Dropped => "TASK_DROPPED",
+            Condition::Gone => "TASK_GONE",
+            Condition::GoneByOperator => "TASK_GONE_BY_OPERATOR",
+            Condition::Unknown => "TASK_UNKNOWN",
+        }
+    }
+
+    /// Marathon's name of the condition (`instance_changed_event.condition`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::Provisioned => "Provisioned",
+            Condition::Staging => "Staging",
+            Condition::Starting => "Starting",
+            Condition::Running => "Running",
+            Condition::Killing => "Killing",
+            Condition::Unreachable => "Unreachable",
+            Condition::UnreachableInactive => "UnreachableInactive",
+            Condition::Finished => "Finished",
+            Condition::Failed => "Failed",
+            Condition::Killed => "Killed",
+            Condition::Error => "Error",
+            Condition::Lost => "Lost",
+            Condition::Dropped => "Dropped",
+            Condition::Gone => "Gone",
+            Condition::GoneByOperator => "GoneByOperator",
+            Condition::Unknown => "Unknown",
+        }
+    }
+
+    /// The task has ended for good: the instance is forgotten (and replaced if needed).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Condition::Finished
+                | Condition::Failed
+                | Condition::Killed
+                | Condition::Error
+                | Condition::Lost
+                | Condition::Dropped
+                | Condition::Gone
+                | Condition::GoneByOperator
+                | Condition::Unknown
+        )
+    }
+
+    /// An end that counts as the app failing: the launch backoff grows.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Condition::Finished | Condition::Failed | Condition::Error
+        )
+    }
+
+    /// Launched but not yet running.
+    pub fn is_staged(self) -> bool {
+        matches!(
+            self,
+            Condition::Provisioned | Condition::Staging | Condition::Starting
+        )
+    }
+}
+
+/// One instance and the single task it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Instance {
+    pub task_id: String,
+    pub app_id: PathId,
+    /// The app version it was launched with.
+    pub version: String,
+    /// The app's `lastConfigChangeAt` when it was launched: a later config change makes
+    /// it outdated, a later scale does not.
+    pub config_version: String,
+    pub agent_id: String,
+    pub hostname: String,
+    pub host_ports: Vec<u32>,
+    pub service_ports: Vec<u32>,
+    pub condition: Condition,
+    /// Milliseconds since the epoch.
+    pub staged_at: u64,
+    pub started_at: Option<u64>,
+    #[serde(default)]
+    pub ip_addresses: Vec<String>,
+    /// When Marathon asked Mesos to kill it.
+    #[serde(default)]
+    pub kill_requested_at: Option<u64>,
+    #[serde(default)]
+    pub unreachable_since: Option<u64>,
+    /// The `healthy` field of the last status (Mesos-run health checks).
+    #[serde(default)]
+    pub healthy: Option<bool>,
+    /// Message of the last status, for `lastTaskFailure`.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl Instance {
+    /// Alive and not on its way out: counts toward the app's instances.
+    pub fn is_active(&self) -> bool {
+        !self.condition.is_terminal()
+            && self.condition != Condition::UnreachableInactive
+            && self.kill_requested_at.is_none()
+    }
+}
+
+/// A new task id: `<safeId>.instance-<uuid>._app.1`, as Marathon 1.8+ names tasks.
+pub fn new_task_id(app: &PathId, uuid: uuid::Uuid) -> String {
+    format!("{}.instance-{}._app.1", app.safe_id(), uuid)
+}
+
+/// The app a task id belongs to (also for ids of Marathon <= 1.7, `<safeId>.<uuid>`).
+pub fn app_of_task_id(task_id: &str) -> Option<PathId> {
+    let (safe, _) = task_id.split_once('.')?;
+    if safe.is_empty() {
+        return None;
+    }
+    Some(PathId::from_safe_id(safe))
+}
+
+/// The instance id of a task id (`<safeId>.instance-<uuid>`).
+pub fn instance_id_of(task_id: &str) -> &str {
+    task_id.strip_suffix("._app.1").unwrap_or(task_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_name_their_app() {
+        let app = PathId::parse("/prod/web");
+        let id = new_task_id(&app, uuid::Uuid::nil());
+        assert_eq!(
+            id,
+            "prod_web.instance-00000000-0000-0000-0000-000000000000._app.1"
+        );
+        assert_eq!(app_of_task_id(&id), Some(app.clone()));
+        assert_eq!(
+            app_of_task_id("prod_web.5e8a2c5a-1111-11e7-9a52-0242ac110002"),
+            Some(app)
+        );
+        assert_eq!(app_of_task_id("nodot"), None);
+        assert_eq!(
+            instance_id_of(&id),
+            "prod_web.instance-00000000-0000-0000-0000-000000000000"
+        );
+    }
+
+    #[test]
+    fn conditions_round_trip_mesos_states() {
+        for s in [
+            "TASK_STAGING",
+            "TASK_RUNNING",
+            "TASK_FAILED",
+            "TASK_UNREACHABLE",
+            "TASK_GONE_BY_OPERATOR",
+        ] {
+            assert_eq!(Condition::from_mesos(s).mesos_state(), s);
+        }
+        assert!(Condition::Failed.is_failure());
+        assert!(!Condition::Killed.is_failure());
+        assert!(Condition::Killed.is_terminal());
+        assert!(!Condition::Unreachable.is_terminal());
+    }
+}
