@@ -10,4 +10,5 @@ pub mod app;
 pub mod instance;
 pub mod placement;
 pub mod storage;
+pub mod task_info;
 pub mod tracker;
