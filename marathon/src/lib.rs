@@ -12,3 +12,4 @@ pub mod placement;
 pub mod storage;
 pub mod task_info;
 pub mod tracker;
+pub mod views;
