@@ -4,12 +4,11 @@
 //! - core (pure, synchronous, time as an input): `placement` (offers and instances in,
 //!   launches and rejection reasons out).
 //! - edges: `storage` (one trait, a ZooKeeper store and an embedded on-disk store).
+//! - `config` (Marathon's flags and `MARATHON_*` variables, checked before anything starts)
+//!   and `info` (the `/v2/info` document built from it).
 #![forbid(unsafe_code)]
 
-pub mod app;
-pub mod instance;
+pub mod config;
+pub mod info;
 pub mod placement;
 pub mod storage;
-pub mod task_info;
-pub mod tracker;
-pub mod views;
