@@ -17,6 +17,9 @@
 //!                                                              each sees the earlier ones as
 //!                                                              taken and as placed instances
 //!   OfferMatch::Unused(Rejection { reasons in funnel order, unmet constraints })
+//!     |
+//!     v
+//!   OfferStats::record -> ProcessedOffersSummary (/v2/queue), last unused offer per agent
 //! ```
 //!
 //! Public API:
@@ -26,17 +29,21 @@
 //!   [`RunSpecNeeds`], [`Constraint`] (parsed from Marathon's `["field","OP","value"]`,
 //!   [`ConstraintError`] with Marathon's messages), [`PlacementConfig`].
 //! - outputs: [`OfferMatch`], [`Launch`], [`Rejection`], [`Reason`] (funnel order).
+//! - statistics: [`OfferStats`] and its serialisable [`ProcessedOffersSummary`] and
+//!   [`UnusedOffer`] (Marathon's camelCase JSON).
 
 mod constraint;
 mod fit;
 mod offer;
 mod reason;
+mod summary;
 #[cfg(test)]
 mod testkit;
 
 pub use constraint::{Constraint, ConstraintError, Field, Operator};
 pub use offer::{Agent, Attribute, AttributeValue, FaultDomain, Offer};
 pub use reason::Reason;
+pub use summary::{DeclinedOfferStep, OfferStats, ProcessedOffersSummary, UnusedOffer};
 
 use mesos_common::resources::{Resources, DEFAULT_ROLE};
 

@@ -66,6 +66,11 @@ pub(crate) fn offer() -> Offer {
 }
 
 impl Offer {
+    pub(crate) fn id(mut self, id: &str) -> Offer {
+        self.id = id.to_string();
+        self
+    }
+
     /// Comes from agent `id` with hostname `id.example`, keeping attributes.
     pub(crate) fn on(mut self, id: &str) -> Offer {
         self.agent.id = id.to_string();

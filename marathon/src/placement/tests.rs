@@ -403,4 +403,37 @@ proptest! {
         values.dedup();
         prop_assert_eq!(values.len(), n);
     }
+
+    #[test]
+    fn each_offer_is_counted_once(
+        offers in prop::collection::vec((arb_offer(), 0usize..6), 1..20),
+        needs in arb_needs(),
+    ) {
+        let mut stats = OfferStats::default();
+        let mut used = 0u64;
+        for (i, (o, agent)) in offers.iter().enumerate() {
+            let o = o.clone().on(&format!("a{agent}"));
+            let result = place(&o, &needs, &[], 1, &config());
+            if matches!(result, OfferMatch::Used(_)) {
+                used += 1;
+            }
+            stats.record(&o, &result, i as i64);
+        }
+        let summary = stats.summary();
+        prop_assert_eq!(summary.processed_offers_count, offers.len() as u64);
+        let attempt = &summary.reject_summary_launch_attempt;
+        let declined: u64 = attempt.iter().map(|s| s.declined).sum();
+        prop_assert_eq!(declined, summary.unused_offers_count);
+        prop_assert_eq!(summary.processed_offers_count - declined, used);
+        prop_assert_eq!(attempt[0].processed, summary.processed_offers_count);
+        for pair in attempt.windows(2) {
+            prop_assert_eq!(pair[1].processed, pair[0].processed - pair[0].declined);
+        }
+        let last = &summary.reject_summary_last_offers;
+        let agents = offers.iter().map(|(_, a)| *a).collect::<std::collections::BTreeSet<_>>();
+        prop_assert_eq!(last[0].processed, agents.len() as u64);
+        for pair in last.windows(2) {
+            prop_assert_eq!(pair[1].processed, pair[0].processed - pair[0].declined);
+        }
+    }
 }
