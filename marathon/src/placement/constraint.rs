@@ -183,7 +183,10 @@ impl Constraint {
         let rule = match (operator, value) {
             (Operator::Unique, None) => Rule::Unique,
             (Operator::Unique, Some(_)) => return Err(ConstraintError::UniqueWithValue),
-            (Operator::Cluster, value) => Rule::Cluster(value.map(str::to_string)),
+            // Marathon treats an empty value as none: the first instance picks it.
+            (Operator::Cluster, value) => {
+                Rule::Cluster(value.filter(|v| !v.is_empty()).map(str::to_string))
+            }
             (Operator::GroupBy, None) => Rule::GroupBy(0),
             (Operator::GroupBy, Some(v)) => {
                 let n: i32 = v.parse().map_err(|_| ConstraintError::GroupByNotInteger)?;
@@ -480,6 +483,8 @@ mod tests {
             ("rack:CLUSTER", "b", "b b", true),
             ("rack:CLUSTER", "a", "b", false),
             ("rack:CLUSTER", "a", "-", false),
+            ("rack:CLUSTER:", "a", "", true),
+            ("rack:CLUSTER:", "a", "b", false),
             // New values and the least used values pass.
             ("rack:GROUP_BY", "a", "", true),
             ("rack:GROUP_BY", "c", "a b", true),

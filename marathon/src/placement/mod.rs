@@ -7,7 +7,8 @@
 //!   Offer (agent, attributes, fault domain, Resources with roles, maintenance)
 //!     |
 //!     +- filters: role ........ a resource in an accepted role?    UnfulfilledRole
-//!     |           constraints . each by name (hostname:UNIQUE)      UnfulfilledConstraint
+//!     |           constraints . each by name (hostname:UNIQUE);     UnfulfilledConstraint
+//!     |                         other regions only if asked for
 //!     |           reservation . a resident instance's reservation?  NoCorrespondingReservationFound
 //!     |           maintenance . agent draining or in maintenance?   AgentMaintenance
 //!     +- fit:     cpus, mem, disk, gpus, ports (reserved first)     Insufficient*
@@ -23,8 +24,8 @@
 //! ```
 //!
 //! Public API:
-//! - [`place`]`(&Offer, &RunSpecNeeds, existing: &[Agent], wanted, &PlacementConfig)`
-//!   `-> OfferMatch`
+//! - [`place`]`(&Offer, &RunSpecNeeds, existing: impl IntoIterator<Item = &Agent>,`
+//!   `wanted: usize, &PlacementConfig) -> OfferMatch`
 //! - domain inputs: [`Offer`], [`Agent`] (hostname, [`Attribute`]s, [`FaultDomain`]),
 //!   [`RunSpecNeeds`], [`Constraint`] (parsed from Marathon's `["field","OP","value"]`,
 //!   [`ConstraintError`] with Marathon's messages), [`PlacementConfig`].
@@ -93,6 +94,9 @@ pub struct PlacementConfig {
     /// `--max_instances_per_offer`.
     pub max_instances_per_offer: usize,
     pub gpu_scheduling: GpuScheduling,
+    /// The Mesos master's region. Offers from other regions are only for run specs with an
+    /// `@region` or `@zone` constraint, as in Marathon. `None`: no region is remote.
+    pub local_region: Option<String>,
 }
 
 impl Default for PlacementConfig {
@@ -101,6 +105,7 @@ impl Default for PlacementConfig {
             framework_role: DEFAULT_ROLE.to_string(),
             max_instances_per_offer: 5,
             gpu_scheduling: GpuScheduling::default(),
+            local_region: None,
         }
     }
 }
@@ -158,13 +163,13 @@ pub enum OfferMatch {
 
 /// Places up to `min(wanted, max_instances_per_offer)` instances on one offer.
 ///
-/// `existing` holds the agent of every instance the run spec already has (one entry per
-/// instance), for constraints. Each launch after the first sees the earlier ones as taken
+/// `existing` gives the agent of every instance the run spec already has (one per instance,
+/// e.g. `instances.iter().map(|i| &i.agent)`), for constraints. Each launch after the first sees the earlier ones as taken
 /// resources and as instances on the offer's agent, so `hostname:UNIQUE` gives at most one.
-pub fn place(
-    offer: &Offer,
+pub fn place<'a>(
+    offer: &'a Offer,
     needs: &RunSpecNeeds,
-    existing: &[Agent],
+    existing: impl IntoIterator<Item = &'a Agent>,
     wanted: usize,
     config: &PlacementConfig,
 ) -> OfferMatch {
@@ -178,7 +183,7 @@ pub fn place(
     } else {
         config.max_instances_per_offer
     };
-    let mut placed: Vec<&Agent> = existing.iter().collect();
+    let mut placed: Vec<&Agent> = existing.into_iter().collect();
     let mut available = offer.resources.clone();
     let mut launches = Vec::new();
     while launches.len() < wanted.min(per_offer) {
@@ -209,12 +214,16 @@ fn match_one(
     if !offer.resources.iter().any(|r| roles.accepts(&r.role)) {
         reasons.push(Reason::UnfulfilledRole);
     }
-    let unmet: Vec<String> = needs
+    let mut unmet: Vec<String> = needs
         .constraints
         .iter()
         .filter(|c| !c.is_met(&offer.agent, placed))
         .map(Constraint::to_string)
         .collect();
+    if let Some(local) = remote_region(offer, needs, config) {
+        // Marathon gives no reason here; it is an implied constraint, so it is named as one.
+        unmet.push(format!("@region:IS:{local}"));
+    }
     if !unmet.is_empty() {
         reasons.push(Reason::UnfulfilledConstraint);
     }
@@ -247,6 +256,22 @@ fn match_one(
         }),
         _ => Err(Rejection::new(reasons, unmet)),
     }
+}
+
+/// The local region, when the offer comes from another one and the run spec does not ask for
+/// regions or zones itself.
+fn remote_region<'a>(
+    offer: &Offer,
+    needs: &RunSpecNeeds,
+    config: &'a PlacementConfig,
+) -> Option<&'a str> {
+    let local = config.local_region.as_deref()?;
+    let region = offer.agent.region()?;
+    let chooses_domain = needs
+        .constraints
+        .iter()
+        .any(|c| matches!(c.source(), Field::Region | Field::Zone));
+    (region != local && !chooses_domain).then_some(local)
 }
 
 #[cfg(test)]

@@ -218,6 +218,51 @@ fn funnel_reasons() {
 }
 
 #[test]
+fn other_regions_only_for_run_specs_that_ask_for_them() {
+    let local = PlacementConfig {
+        local_region: Some("eu".to_string()),
+        ..config()
+    };
+    let from = |region: &str| offer().agent(agent("a1").domain(region, "z")).cpus(4.0);
+    let needs = spec().cpus(1.0);
+    assert_eq!(
+        launches(&place(&from("eu"), &needs, &[], 1, &local)).len(),
+        1
+    );
+    assert_eq!(
+        launches(&place(&offer().cpus(4.0), &needs, &[], 1, &local)).len(),
+        1
+    );
+    let remote = place(&from("us"), &needs, &[], 1, &local);
+    assert_eq!(
+        rejection(&remote).reasons(),
+        [Reason::UnfulfilledConstraint]
+    );
+    assert_eq!(rejection(&remote).unmet_constraints(), ["@region:IS:eu"]);
+    let asks = spec().cpus(1.0).constraint(&["@region", "LIKE", "us|eu"]);
+    assert_eq!(
+        launches(&place(&from("us"), &asks, &[], 1, &local)).len(),
+        1
+    );
+    assert_eq!(
+        launches(&place(&from("us"), &needs, &[], 1, &config())).len(),
+        1
+    );
+}
+
+#[test]
+fn existing_instances_can_be_borrowed_from_anything() {
+    struct Instance {
+        agent: Agent,
+    }
+    let instances = [Instance { agent: agent("a1") }];
+    let o = offer().on("a1").cpus(4.0);
+    let needs = spec().constraint(&["hostname", "UNIQUE"]);
+    let result = place(&o, &needs, instances.iter().map(|i| &i.agent), 1, &config());
+    assert_eq!(rejection(&result).reason(), Reason::UnfulfilledConstraint);
+}
+
+#[test]
 fn unmet_constraints_are_named() {
     let o = offer().cpus(1.0).attr("rack", "b");
     let needs = spec()
