@@ -11,8 +11,9 @@
 //!     |                         other regions only if asked for
 //!     |           reservation . a resident instance's reservation?  NoCorrespondingReservationFound
 //!     |           maintenance . agent draining or in maintenance?   AgentMaintenance
-//!     +- fit:     cpus, mem, disk, gpus, ports (reserved first)     Insufficient*
 //!     |           scarce GPUs . GPU agent, no GPU need?             DeclinedScarceResources
+//!     +- fit:     cpus, mem, disk, gpus, ports (reserved first)     Insufficient*
+//!     |           (all run, so a rejection lists every reason; the funnel order picks one)
 //!     v
 //!   OfferMatch::Used([Launch { resources, host_ports }, ..])   up to min(wanted, per offer);
 //!                                                              each sees the earlier ones as
@@ -164,8 +165,9 @@ pub enum OfferMatch {
 /// Places up to `min(wanted, max_instances_per_offer)` instances on one offer.
 ///
 /// `existing` gives the agent of every instance the run spec already has (one per instance,
-/// e.g. `instances.iter().map(|i| &i.agent)`), for constraints. Each launch after the first sees the earlier ones as taken
-/// resources and as instances on the offer's agent, so `hostname:UNIQUE` gives at most one.
+/// e.g. `instances.iter().map(|i| &i.agent)`), for constraints. Each launch after the first
+/// sees the earlier ones as taken resources and as instances on the offer's agent, so
+/// `hostname:UNIQUE` gives at most one.
 pub fn place<'a>(
     offer: &'a Offer,
     needs: &RunSpecNeeds,
@@ -200,6 +202,28 @@ pub fn place<'a>(
     OfferMatch::Used(launches)
 }
 
+/// What the filters look at: one offer for one more instance of a run spec.
+struct Candidate<'a> {
+    offer: &'a Offer,
+    needs: &'a RunSpecNeeds,
+    roles: &'a AcceptedRoles,
+    config: &'a PlacementConfig,
+    /// Computed once: the filter needs only whether it is empty, the rejection the names.
+    unmet_constraints: &'a [String],
+}
+
+/// A filter passes an offer, or the offer is rejected for the filter's reason.
+type Filter = fn(&Candidate<'_>) -> bool;
+
+/// The filters before the resource fit.
+const FILTERS: [(Reason, Filter); 5] = [
+    (Reason::UnfulfilledRole, has_accepted_role),
+    (Reason::UnfulfilledConstraint, meets_constraints),
+    (Reason::NoCorrespondingReservationFound, has_reservation),
+    (Reason::AgentMaintenance, is_available),
+    (Reason::DeclinedScarceResources, leaves_no_gpus_idle),
+];
+
 /// Runs one instance through the filters and the fit. Every filter is evaluated, so a
 /// rejection lists all its reasons; the funnel picks the one that counts.
 fn match_one(
@@ -210,10 +234,69 @@ fn match_one(
     roles: &AcceptedRoles,
     config: &PlacementConfig,
 ) -> Result<Launch, Rejection> {
-    let mut reasons = Vec::new();
-    if !offer.resources.iter().any(|r| roles.accepts(&r.role)) {
-        reasons.push(Reason::UnfulfilledRole);
+    let unmet = unmet_constraints(offer, needs, placed, config);
+    let candidate = Candidate {
+        offer,
+        needs,
+        roles,
+        config,
+        unmet_constraints: &unmet,
+    };
+    let mut reasons: Vec<Reason> = FILTERS
+        .iter()
+        .filter(|(_, passes)| !passes(&candidate))
+        .map(|(reason, _)| *reason)
+        .collect();
+    match fit::fit(available, needs, roles) {
+        Ok(fit) if reasons.is_empty() => Ok(Launch {
+            resources: fit.resources,
+            host_ports: fit.host_ports,
+        }),
+        Ok(_) => Err(Rejection::new(reasons, unmet)),
+        Err(short) => {
+            reasons.extend(short);
+            Err(Rejection::new(reasons, unmet))
+        }
     }
+}
+
+fn has_accepted_role(c: &Candidate<'_>) -> bool {
+    c.offer.resources.iter().any(|r| c.roles.accepts(&r.role))
+}
+
+fn meets_constraints(c: &Candidate<'_>) -> bool {
+    c.unmet_constraints.is_empty()
+}
+
+/// A resident instance's reservation is in the offer (always true for other instances).
+fn has_reservation(c: &Candidate<'_>) -> bool {
+    c.needs.reservation.as_ref().is_none_or(|reservation| {
+        c.offer.agent.id == reservation.agent_id
+            && c.offer
+                .resources
+                .iter()
+                .any(|r| r.is_reserved() && r.role == reservation.role)
+    })
+}
+
+fn is_available(c: &Candidate<'_>) -> bool {
+    !c.offer.maintenance
+}
+
+/// A run spec needing no GPUs stays off GPU agents, unless GPU scheduling is unrestricted.
+fn leaves_no_gpus_idle(c: &Candidate<'_>) -> bool {
+    c.config.gpu_scheduling == GpuScheduling::Unrestricted
+        || c.needs.gpus > 0.0
+        || c.offer.resources.gpus().is_none_or(|gpus| gpus <= 0.0)
+}
+
+/// The constraints the offer's agent does not meet, by name.
+fn unmet_constraints(
+    offer: &Offer,
+    needs: &RunSpecNeeds,
+    placed: &[&Agent],
+    config: &PlacementConfig,
+) -> Vec<String> {
     let mut unmet: Vec<String> = needs
         .constraints
         .iter()
@@ -224,38 +307,7 @@ fn match_one(
         // Marathon gives no reason here; it is an implied constraint, so it is named as one.
         unmet.push(format!("@region:IS:{local}"));
     }
-    if !unmet.is_empty() {
-        reasons.push(Reason::UnfulfilledConstraint);
-    }
-    if let Some(reservation) = &needs.reservation {
-        let found = offer.agent.id == reservation.agent_id
-            && offer
-                .resources
-                .iter()
-                .any(|r| r.is_reserved() && r.role == reservation.role);
-        if !found {
-            reasons.push(Reason::NoCorrespondingReservationFound);
-        }
-    }
-    if offer.maintenance {
-        reasons.push(Reason::AgentMaintenance);
-    }
-    let fit = fit::fit(available, needs, roles);
-    if let Err(short) = &fit {
-        reasons.extend(short);
-    }
-    let offered_gpus = offer.resources.gpus().unwrap_or(0.0);
-    if config.gpu_scheduling == GpuScheduling::Restricted && needs.gpus <= 0.0 && offered_gpus > 0.0
-    {
-        reasons.push(Reason::DeclinedScarceResources);
-    }
-    match fit {
-        Ok(fit) if reasons.is_empty() => Ok(Launch {
-            resources: fit.resources,
-            host_ports: fit.host_ports,
-        }),
-        _ => Err(Rejection::new(reasons, unmet)),
-    }
+    unmet
 }
 
 /// The local region, when the offer comes from another one and the run spec does not ask for
