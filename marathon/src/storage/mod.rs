@@ -83,11 +83,13 @@
 //! The embedded store gets the same guarantees from redb: `apply` is one write
 //! transaction, committed durably.
 
+mod embedded;
 mod memory;
 
 #[cfg(test)]
 pub(crate) mod conformance;
 
+pub use embedded::RedbStore;
 pub use memory::MemoryStore;
 
 /// A write in a batch given to [`Store::apply`].
