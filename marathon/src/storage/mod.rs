@@ -85,12 +85,14 @@
 
 mod embedded;
 mod memory;
+mod zk;
 
 #[cfg(test)]
 pub(crate) mod conformance;
 
 pub use embedded::RedbStore;
 pub use memory::MemoryStore;
+pub use zk::{ZkStore, DEFAULT_MAX_NODE_SIZE};
 
 /// A write in a batch given to [`Store::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
