@@ -1,0 +1,514 @@
+//! The ZooKeeper store against a real standalone ZooKeeper (Debian's package, started by
+//! `scripts/zookeeper.sh`): the conformance suite, the layout, writes interrupted at each
+//! step, session loss and ACLs.
+//!
+//! Without ZooKeeper these tests print a skip notice, except under CI (`CI` set), where
+//! they fail.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use mesos_common::zk::{Session, ZkUrl};
+
+use super::layout::{parse_blob_name, Header};
+use super::*;
+use crate::storage::conformance::{self, pattern};
+
+const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A standalone ZooKeeper on a free loopback port, killed when the last test using it is
+/// done.
+struct TestZooKeeper {
+    dir: Option<tempfile::TempDir>,
+    port: u16,
+}
+
+impl TestZooKeeper {
+    fn script() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/zookeeper.sh")
+    }
+
+    async fn start() -> Result<TestZooKeeper, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("marathon-storage-zk-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let out = tokio::process::Command::new("bash")
+            .arg(Self::script())
+            .args(["start", dir.path().to_str().unwrap(), &port.to_string()])
+            // The server keeps its last 500 transactions in memory (commitLogCount), and
+            // these tests write many of about 1 MB: the script's default heap is too small.
+            .env("ZK_HEAP", "768m")
+            .output()
+            .await
+            .map_err(|e| format!("cannot run scripts/zookeeper.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "scripts/zookeeper.sh start failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(TestZooKeeper {
+            dir: Some(dir),
+            port,
+        })
+    }
+
+    /// `zk://127.0.0.1:<port><path>`, optionally with credentials.
+    fn url(&self, credentials: &str, path: &str) -> ZkUrl {
+        ZkUrl::parse(&format!("zk://{credentials}127.0.0.1:{}{path}", self.port)).unwrap()
+    }
+}
+
+impl Drop for TestZooKeeper {
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else { return };
+        let _ = std::process::Command::new("bash")
+            .arg(Self::script())
+            .args(["stop", dir.path().to_str().unwrap()])
+            .status();
+        if std::thread::panicking() {
+            eprintln!("kept ZooKeeper's files in {}", dir.keep().display());
+        }
+    }
+}
+
+/// The ZooKeeper the tests running now share; None (after a skip notice) when it cannot be
+/// started outside CI.
+async fn zookeeper() -> Option<Arc<TestZooKeeper>> {
+    static SHARED: tokio::sync::Mutex<Weak<TestZooKeeper>> =
+        tokio::sync::Mutex::const_new(Weak::new());
+    let mut shared = SHARED.lock().await;
+    if let Some(zk) = shared.upgrade() {
+        return Some(zk);
+    }
+    match TestZooKeeper::start().await {
+        Ok(zk) => {
+            let zk = Arc::new(zk);
+            *shared = Arc::downgrade(&zk);
+            Some(zk)
+        }
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("ZooKeeper is needed for these tests under CI: {why}")
+        }
+        Err(why) => {
+            eprintln!(
+                "skipped: cannot start ZooKeeper ({why}); run `bash scripts/zookeeper.sh install`"
+            );
+            None
+        }
+    }
+}
+
+async fn session(url: &ZkUrl) -> Arc<Session> {
+    let session = mesos_common::zk::open_until_connected(url, SESSION_TIMEOUT, || false)
+        .await
+        .expect("a ZooKeeper session");
+    Arc::new(session)
+}
+
+async fn open(url: &ZkUrl, max_node_size: usize) -> ZkStore {
+    ZkStore::open(url, SESSION_TIMEOUT, max_node_size)
+        .await
+        .expect("the store opens")
+}
+
+/// The children of a node, sorted.
+async fn children(session: &Session, path: &str) -> Vec<String> {
+    let mut children = session.children(path).await.unwrap();
+    children.sort();
+    children
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_store_conforms() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/conformance/marathon");
+    let opened = Arc::new(std::sync::Mutex::new(Vec::<Arc<ZkStore>>::new()));
+    let keep = opened.clone();
+    conformance::run(move || {
+        let url = url.clone();
+        let keep = keep.clone();
+        async move {
+            // A new session each time: reopening is what a new leader does.
+            let store = Arc::new(open(&url, DEFAULT_MAX_NODE_SIZE).await);
+            keep.lock().unwrap().push(store.clone());
+            store as Arc<dyn Store>
+        }
+    })
+    .await;
+    let stores: Vec<Arc<ZkStore>> = std::mem::take(&mut *opened.lock().unwrap());
+    for store in stores {
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_layout_is_the_documented_one() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/layout/marathon");
+    let store = open(&url, 1000).await;
+    assert_eq!(store.root(), "/layout/marathon/state");
+    let s = store.session().clone();
+    let root = store.root().to_string();
+
+    store.put("framework-id", b"fw".to_vec()).await.unwrap();
+    store.put("apps/prod/web", pattern(2500, 1)).await.unwrap();
+    store
+        .put("apps/prod/web/api", b"api".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(children(&s, &root).await, vec!["blobs", "keys"]);
+    assert_eq!(
+        children(&s, &format!("{root}/keys")).await,
+        vec!["=framework-id", "apps"]
+    );
+    assert_eq!(
+        children(&s, &format!("{root}/keys/apps/prod")).await,
+        vec!["=web", "web"]
+    );
+    assert_eq!(
+        children(&s, &format!("{root}/keys/apps/prod/web")).await,
+        vec!["=api"]
+    );
+    let (fw, _) = s
+        .get(&format!("{root}/keys/=framework-id"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fw, b"vfw");
+    // 2500 bytes in nodes of 1000: three chunks, named by the header.
+    let (web, _) = s
+        .get(&format!("{root}/keys/apps/prod/=web"))
+        .await
+        .unwrap()
+        .unwrap();
+    let Ok(Header::Chunked(chunks)) = Header::decode(web) else {
+        panic!("the value node names chunks")
+    };
+    assert_eq!((chunks.chunks, chunks.len), (3, 2500));
+    let blobs = children(&s, &format!("{root}/blobs")).await;
+    assert_eq!(
+        blobs,
+        (0..3)
+            .map(|i| format!("{}-{i}-apps%2Fprod%2Fweb", chunks.gen))
+            .collect::<Vec<_>>()
+    );
+    // At most 999 bytes inline (one header byte), 1000 in chunks.
+    store.put("apps/prod/web", pattern(999, 2)).await.unwrap();
+    assert!(children(&s, &format!("{root}/blobs")).await.is_empty());
+    store.put("edge", pattern(1000, 3)).await.unwrap();
+    assert_eq!(children(&s, &format!("{root}/blobs")).await.len(), 1);
+    assert_eq!(store.get("edge").await.unwrap(), Some(pattern(1000, 3)));
+    store.delete("edge").await.unwrap();
+    assert!(children(&s, &format!("{root}/blobs")).await.is_empty());
+    // Deleting the last keys prunes their directories.
+    store.delete("apps/prod/web/api").await.unwrap();
+    store.delete("apps/prod/web").await.unwrap();
+    assert_eq!(
+        children(&s, &format!("{root}/keys")).await,
+        vec!["=framework-id"]
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_put_interrupted_before_its_switch_keeps_the_old_value() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/crash-put/marathon");
+    let store = open(&url, 1000).await;
+    let blobs = format!("{}/blobs", store.root());
+    let old = pattern(2500, 1);
+    store.put("apps/web", old.clone()).await.unwrap();
+    let old_chunks = children(store.session(), &blobs).await;
+    assert_eq!(old_chunks.len(), 3);
+
+    // The first step of a put of a new large value, then kill -9: the session ends
+    // without another call.
+    let staged = store.stage("apps/web", pattern(4200, 2)).await.unwrap();
+    assert_eq!(staged.chunks().unwrap().chunks, 5);
+    assert_eq!(children(store.session(), &blobs).await.len(), 8);
+    store.close().await;
+
+    // A new leader reads the old value, whole; the unnamed chunks are gone.
+    let store = open(&url, 1000).await;
+    assert_eq!(store.get("apps/web").await.unwrap(), Some(old.clone()));
+    assert_eq!(children(store.session(), &blobs).await, old_chunks);
+
+    // Killed after the switch, before the old chunks were deleted: the new value is read
+    // and the stale chunks go at the next open.
+    let staged = store.stage("apps/web", pattern(1500, 3)).await.unwrap();
+    let path = store.value_path("apps/web");
+    store
+        .session()
+        .set(&path, staged.encode(), None)
+        .await
+        .unwrap();
+    assert_eq!(children(store.session(), &blobs).await.len(), 5);
+    store.close().await;
+    let store = open(&url, 1000).await;
+    assert_eq!(store.get("apps/web").await.unwrap(), Some(pattern(1500, 3)));
+    let left: Vec<String> = children(store.session(), &blobs).await;
+    assert_eq!(left.len(), 2);
+    assert!(left
+        .iter()
+        .all(|n| parse_blob_name(n).unwrap().0 == staged.chunks().unwrap().gen));
+
+    // In this process: a put that failed part-way is cleaned up before the next write.
+    store.stage("apps/web", pattern(3000, 4)).await.unwrap();
+    store.dirty.store(true, Ordering::Release);
+    store.put("other", b"x".to_vec()).await.unwrap();
+    assert_eq!(children(store.session(), &blobs).await, left);
+    store.close().await;
+}
+
+/// Stages the batch used by the interrupted-batch tests: large and small puts and deletes.
+fn batch(store_keys: &mut BTreeMap<String, Option<Vec<u8>>>) {
+    store_keys.insert("apps/prod/web".into(), Some(pattern(2500, 10)));
+    store_keys.insert("versions/prod/web/2".into(), Some(b"v2".to_vec()));
+    store_keys.insert("ports/10001".into(), Some(b"prod/web".to_vec()));
+    store_keys.insert("instances/old".into(), None);
+    store_keys.insert("big/old".into(), None);
+}
+
+async fn before_batch(store: &ZkStore) {
+    store.put("apps/prod/web", pattern(1800, 1)).await.unwrap();
+    store
+        .put("instances/old", b"running".to_vec())
+        .await
+        .unwrap();
+    store.put("big/old", pattern(3100, 2)).await.unwrap();
+    store.put("untouched", b"u".to_vec()).await.unwrap();
+}
+
+async fn assert_before_batch(store: &ZkStore) {
+    assert_eq!(
+        store.list("").await.unwrap(),
+        vec!["apps/prod/web", "big/old", "instances/old", "untouched"]
+    );
+    assert_eq!(
+        store.get("apps/prod/web").await.unwrap(),
+        Some(pattern(1800, 1))
+    );
+    assert_eq!(store.get("big/old").await.unwrap(), Some(pattern(3100, 2)));
+}
+
+async fn assert_after_batch(store: &ZkStore) {
+    assert_eq!(
+        store.list("").await.unwrap(),
+        vec![
+            "apps/prod/web",
+            "ports/10001",
+            "untouched",
+            "versions/prod/web/2"
+        ]
+    );
+    assert_eq!(
+        store.get("apps/prod/web").await.unwrap(),
+        Some(pattern(2500, 10))
+    );
+    assert_eq!(
+        store.get("ports/10001").await.unwrap(),
+        Some(b"prod/web".to_vec())
+    );
+}
+
+/// What is left in ZooKeeper besides the values: no commit node, and only the chunks the
+/// value nodes name.
+async fn assert_no_leftovers(store: &ZkStore, chunks: usize) {
+    let s = store.session();
+    assert_eq!(children(s, store.root()).await, vec!["blobs", "keys"]);
+    assert_eq!(
+        children(s, &format!("{}/blobs", store.root())).await.len(),
+        chunks
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_apply_interrupted_at_any_step_lands_whole_or_not_at_all() {
+    let Some(zk) = zookeeper().await else { return };
+    // Each step at which the writer dies: 0 staged, 1 committed, 2 half rolled forward,
+    // 3 rolled forward but the commit node not deleted.
+    for step in 0..4 {
+        let url = zk.url("", &format!("/crash-apply-{step}/marathon"));
+        let store = open(&url, 1000).await;
+        before_batch(&store).await;
+        let mut last = BTreeMap::new();
+        batch(&mut last);
+        let entries = store.prepare(last).await.unwrap();
+        if step >= 1 {
+            store.commit(&entries).await.unwrap();
+        }
+        if step == 2 {
+            store.roll_forward(&entries[..2]).await.unwrap();
+        }
+        if step == 3 {
+            store.roll_forward(&entries).await.unwrap();
+        }
+        store.close().await;
+
+        let store = open(&url, 1000).await;
+        if step == 0 {
+            assert_before_batch(&store).await;
+            // apps/prod/web and big/old in chunks.
+            assert_no_leftovers(&store, 2 + 4).await;
+        } else {
+            assert_after_batch(&store).await;
+            assert_no_leftovers(&store, 3).await;
+        }
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_large_batch_record_is_chunked_and_recovered() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/crash-large-record/marathon");
+    let store = open(&url, 1000).await;
+    // 100 small values of 100 bytes: a record of ~12 kB in nodes of 1000 bytes.
+    let last: BTreeMap<String, Option<Vec<u8>>> = (0..100)
+        .map(|i| (format!("instances/i{i:03}"), Some(pattern(100, i as u8))))
+        .collect();
+    let entries = store.prepare(last).await.unwrap();
+    let commit = store.commit(&entries).await.unwrap();
+    assert!(commit.chunks().unwrap().chunks > 10);
+    store.close().await;
+    let store = open(&url, 1000).await;
+    let keys = store.list("instances").await.unwrap();
+    assert_eq!(keys.len(), 100);
+    assert_eq!(
+        store.get("instances/i042").await.unwrap(),
+        Some(pattern(100, 42))
+    );
+    assert_no_leftovers(&store, 0).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_failed_batch_is_finished_before_the_next_read() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/failed-batch/marathon");
+    let store = open(&url, 1000).await;
+    before_batch(&store).await;
+    let mut last = BTreeMap::new();
+    batch(&mut last);
+    // As if the connection broke right after the commit point: the call failed, the
+    // store is marked, and the next read finishes the batch first.
+    let entries = store.prepare(last).await.unwrap();
+    store.commit(&entries).await.unwrap();
+    store.dirty.store(true, Ordering::Release);
+    assert_after_batch(&store).await;
+    assert_no_leftovers(&store, 3).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_lost_session_makes_the_store_unavailable() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/lost-session/marathon");
+    let election = session(&url).await;
+    let store = ZkStore::with_session(election.clone(), &ZkStore::root_for(&url), 1000)
+        .await
+        .unwrap();
+    store.put("framework-id", b"fw-1".to_vec()).await.unwrap();
+    // The store does not close a session it was lent.
+    store.close().await;
+    assert_eq!(
+        store.get("framework-id").await.unwrap(),
+        Some(b"fw-1".to_vec())
+    );
+
+    // The session ends (as when it expires): every call is Unavailable, at once.
+    election.close_now().await;
+    assert!(election.is_expired());
+    let started = Instant::now();
+    for result in [
+        store.get("framework-id").await.map(|_| ()),
+        store.put("framework-id", b"fw-2".to_vec()).await,
+        store.delete("framework-id").await,
+        store.list("").await.map(|_| ()),
+        store
+            .apply(vec![
+                Op::put("a", b"1".to_vec()),
+                Op::put("b", b"2".to_vec()),
+            ])
+            .await,
+    ] {
+        let error = result.unwrap_err();
+        assert!(error.is_unavailable(), "{error}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // A new leader's store, on a new session, has the data.
+    let store = open(&url, 1000).await;
+    assert_eq!(
+        store.get("framework-id").await.unwrap(),
+        Some(b"fw-1".to_vec())
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_unreachable_server_is_unavailable() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = ZkUrl::parse(&format!("zk://127.0.0.1:{port}/marathon")).unwrap();
+    let started = Instant::now();
+    let opened = ZkStore::open(&url, Duration::from_secs(1), DEFAULT_MAX_NODE_SIZE).await;
+    assert!(
+        matches!(opened, Err(StoreError::Unavailable { .. })),
+        "{opened:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_nodes_carry_the_urls_acl() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("marathon:secret@", "/acl/marathon");
+    let store = open(&url, 1000).await;
+    store.put("apps/web", b"app".to_vec()).await.unwrap();
+    store.put("big", pattern(2000, 1)).await.unwrap();
+
+    // Another client without the credentials reads, but cannot write.
+    let anonymous = zk.url("", "/acl/marathon");
+    let other = session(&anonymous).await;
+    let value_node = store.value_path("apps/web");
+    assert!(other.get(&value_node).await.unwrap().is_some());
+    let refused = other.set(&value_node, b"vhacked".to_vec(), None).await;
+    assert_eq!(
+        refused.unwrap_err().code(),
+        Some(zookeeper_async::ZkError::NoAuth)
+    );
+    let blobs = format!("{}/blobs", store.root());
+    let chunk = children(&other, &blobs).await.remove(0);
+    let refused = other.delete(&format!("{blobs}/{chunk}"), None).await;
+    assert_eq!(
+        refused.unwrap_err().code(),
+        Some(zookeeper_async::ZkError::NoAuth)
+    );
+    other.close_now().await;
+    assert_eq!(store.get("apps/web").await.unwrap(), Some(b"app".to_vec()));
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_too_small_a_node_size_is_refused() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/small-node/marathon");
+    let opened = ZkStore::open(&url, SESSION_TIMEOUT, 100).await;
+    assert!(
+        matches!(opened, Err(StoreError::Fatal { .. })),
+        "{opened:?}"
+    );
+}
