@@ -1,4 +1,5 @@
-//! Marathon's placement constraints: `["field", "OPERATOR"]` or `["field", "OPERATOR", "value"]`.
+//! Marathon's placement constraints: `["field", "OPERATOR"]` or
+//! `["field", "OPERATOR", "value"]`.
 //!
 //! A constraint reads one field of an agent — `hostname`/`@hostname`, `@region`, `@zone`, or
 //! an attribute — as text, and compares it with the constraint's value or with the same field
@@ -10,7 +11,7 @@
 //! | UNIQUE | no instance runs on an agent with the same value |
 //! | CLUSTER v | its value is `v` |
 //! | CLUSTER | every instance runs on an agent with its value (the first placed one picks it) |
-//! | GROUP_BY [n] | its value is new, or has as few instances as the least used value seen; with `n`, seen values are favoured only once `n` of them are seen |
+//! | GROUP_BY [n] | its value is unused, or least used once at least `n` values are in use |
 //! | LIKE re / UNLIKE re | its value does / does not fully match `re` |
 //! | MAX_PER n | fewer than `n` instances run on agents with its value |
 //! | IS v | its value is `v` (a number compared in Marathon's number format) |

@@ -31,12 +31,15 @@
 //!   [`RunSpecNeeds`], [`Constraint`] (parsed from Marathon's `["field","OP","value"]`,
 //!   [`ConstraintError`] with Marathon's messages), [`PlacementConfig`].
 //! - outputs: [`OfferMatch`], [`Launch`], [`Rejection`], [`Reason`] (funnel order).
+//! - ranking (optional): [`rank`]`(&[&Offer], existing, Ranking) -> Vec<&Offer>` with
+//!   [`Ranking`] spread, binpack or seeded random.
 //! - statistics: [`OfferStats`] and its serialisable [`ProcessedOffersSummary`] and
 //!   [`UnusedOffer`] (Marathon's camelCase JSON).
 
 mod constraint;
 mod fit;
 mod offer;
+mod rank;
 mod reason;
 mod summary;
 #[cfg(test)]
@@ -44,6 +47,7 @@ mod testkit;
 
 pub use constraint::{Constraint, ConstraintError, Field, Operator};
 pub use offer::{Agent, Attribute, AttributeValue, FaultDomain, Offer};
+pub use rank::{rank, Ranking};
 pub use reason::Reason;
 pub use summary::{DeclinedOfferStep, OfferStats, ProcessedOffersSummary, UnusedOffer};
 

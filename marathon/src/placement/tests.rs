@@ -2,6 +2,7 @@
 
 use super::testkit::{agent, config, offer, res, spec};
 use super::*;
+use mesos_common::resources::Scalar;
 use proptest::prelude::*;
 
 fn launches(result: &OfferMatch) -> &[Launch] {
@@ -406,6 +407,10 @@ proptest! {
         role in prop::sample::select(vec!["*", "web"]),
     ) {
         let result = place(&o, &needs, &[], wanted, &config().role(role).per_offer(per_offer));
+        if let OfferMatch::Unused(rejection) = &result {
+            let reasons = rejection.reasons();
+            prop_assert!(!reasons.is_empty() && reasons.windows(2).all(|w| w[0] < w[1]));
+        }
         if let OfferMatch::Used(launches) = &result {
             prop_assert!(launches.len() <= wanted.min(per_offer));
             let mut taken = Resources::new();
@@ -416,6 +421,14 @@ proptest! {
                 ports.extend(l.host_ports.iter().copied());
                 let declared = l.resources.ports().map(|r| r.count()).unwrap_or(0);
                 prop_assert_eq!(declared, l.host_ports.len() as u64);
+                // Exactly what one instance needs, only in the framework's role or unreserved.
+                let exact = |name: &str, need: f64| {
+                    let got = l.resources.scalar(name).unwrap_or(0.0);
+                    Scalar::new(got) == Scalar::new(need)
+                };
+                prop_assert!(exact("cpus", needs.cpus) && exact("mem", needs.mem), "{}", l.resources);
+                prop_assert!(exact("gpus", needs.gpus), "{}", l.resources);
+                prop_assert!(l.resources.iter().all(|r| r.role == "*" || r.role == role));
             }
             prop_assert!(o.resources.contains(&taken), "took {} from {}", taken, o.resources);
             let mut distinct = ports.clone();
