@@ -1,8 +1,8 @@
 //! Mesos command-line tools and the scheduler client library they share.
 //!
-//! - [`scheduler`]: the v1 scheduler API client (master detection, SUBSCRIBE stream,
-//!   calls, heartbeat watchdog, failover). Every framework of this project uses it:
-//!   `mesos-execute` now, Marathon later.
+//! - [`scheduler`]: the v1 scheduler API client, the `mesos-scheduler` crate (master
+//!   detection, SUBSCRIBE stream, calls, heartbeat watchdog, failover), which Marathon
+//!   and the simulator use too.
 //! - [`execute`]: `mesos-execute`: flags, the TaskInfo they describe, and the small
 //!   framework that runs it to completion.
 //! - [`ps`]: `mesos-ps`: the task table built from the master's `/master/state`.
@@ -18,4 +18,4 @@
 pub mod dispatch;
 pub mod execute;
 pub mod ps;
-pub mod scheduler;
+pub use mesos_scheduler as scheduler;

@@ -1,14 +1,47 @@
 //! A Marathon-compatible framework: apps as JSON on `/v2/apps`, kept running on Mesos.
 //!
-//! Layers (each imports only the ones above it in this list):
-//! - core (pure, synchronous, time as an input): `placement` (offers and instances in,
-//!   launches and rejection reasons out).
-//! - edges: `storage` (one trait, a ZooKeeper store and an embedded on-disk store).
-//! - `config` (Marathon's flags and `MARATHON_*` variables, checked before anything starts)
-//!   and `info` (the `/v2/info` document built from it).
+//! Layers (each imports only the layers above it in this list):
+//! - core (pure, synchronous, time as an input):
+//!   - `app`: app definitions, their defaults, old and new JSON forms, validation;
+//!   - `instance`: an instance (one task) and its condition;
+//!   - `placement`: offers and instances in, launches and rejection reasons out;
+//!   - `tracker`: apps vs. instances: replacement, backoff, launch timeout, unreachable,
+//!     kills, offer interest;
+//!   - `matcher`: offers against the tracker's demand, through placement;
+//!   - `service_ports`: service ports from `--local_port_min/max`.
+//! - views: `views` (Marathon's JSON for apps, tasks, failures), `info` (`/v2/info`).
+//! - edges: `config` (flags), `storage` (one trait; ZooKeeper, embedded, memory),
+//!   `wire` and `task_info` (Mesos protobufs in and out), `service` (the leading
+//!   actor), `election` (ZooKeeper leader latch), `http` (REST API v2 and the standby
+//!   proxy), `server` (wires them: [`run`]).
+//!
+//! ```text
+//!   HTTP /v2 ──▶ http ──Command──▶ service ──▶ tracker / matcher / placement
+//!                  ▲ (standby: proxy)  │ ▲          (pure cores)
+//!                  │                   │ └── Mesos events (scheduler client in mesos-cli)
+//!   election ──Leadership──┘           └──▶ storage (ZooKeeper or embedded), Mesos calls
+//! ```
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod config;
+pub mod election;
+pub mod http;
 pub mod info;
+pub mod instance;
+pub mod matcher;
 pub mod placement;
+pub mod server;
+pub mod service;
+pub mod service_ports;
 pub mod storage;
+pub mod task_info;
+pub mod tracker;
+pub mod views;
+pub mod wire;
+
+pub use config::Config;
+pub use server::{run, MarathonError};
+
+/// The version `/v2/info` reports: Marathon's API generation, then ours.
+pub const VERSION: &str = concat!("1.10.0-mesos-rs-", env!("CARGO_PKG_VERSION"));

@@ -158,13 +158,11 @@ pub fn task_info(launch: &Launch<'_>, env_prefix: &str) -> v1::TaskInfo {
             })
             .collect(),
     });
-    let kill_policy = app
-        .task_kill_grace_period_seconds
-        .map(|s| v1::KillPolicy {
-            grace_period: Some(v1::DurationInfo {
-                nanoseconds: (s * 1e9) as i64,
-            }),
-        });
+    let kill_policy = app.task_kill_grace_period_seconds.map(|s| v1::KillPolicy {
+        grace_period: Some(v1::DurationInfo {
+            nanoseconds: (s * 1e9) as i64,
+        }),
+    });
     v1::TaskInfo {
         name: app.id.to_hostname(),
         task_id: v1::TaskId {
@@ -355,9 +353,11 @@ mod tests {
 
     #[test]
     fn bridge_task_maps_host_to_container_ports() {
-        let a = app(json!({"id": "web", "container": {"type": "DOCKER", "docker": {
+        let a = app(
+            json!({"id": "web", "container": {"type": "DOCKER", "docker": {
             "image": "busybox", "network": "BRIDGE", "portMappings": [
-                {"containerPort": 8080, "hostPort": 0}, {"containerPort": 0, "hostPort": 0}]}}}));
+                {"containerPort": 8080, "hostPort": 0}, {"containerPort": 0, "hostPort": 0}]}}}),
+        );
         let r = Resources::parse("cpus:1;mem:128;ports:[31000-31001]").unwrap();
         let t = task_info(
             &Launch {

@@ -20,7 +20,10 @@ use crate::instance::{app_of_task_id, Condition, Instance};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Ask Mesos to kill a task.
-    Kill { task_id: String, agent_id: Option<String> },
+    Kill {
+        task_id: String,
+        agent_id: Option<String>,
+    },
     /// Write this instance to the store.
     Persist(Box<Instance>),
     /// Remove this instance from the store.
@@ -321,8 +324,7 @@ impl Tracker {
                 }
             }
             if i.condition == Condition::UnreachableInactive {
-                let expunge_after = match self.apps.get(&i.app_id).map(|a| a.unreachable_strategy)
-                {
+                let expunge_after = match self.apps.get(&i.app_id).map(|a| a.unreachable_strategy) {
                     Some(UnreachableStrategy::Enabled {
                         expunge_after_seconds,
                         ..
@@ -330,7 +332,8 @@ impl Tracker {
                     _ => 0,
                 };
                 if i.kill_requested_at.is_none()
-                    && i.unreachable_since.is_some_and(|s| now.saturating_sub(s) >= expunge_after)
+                    && i.unreachable_since
+                        .is_some_and(|s| now.saturating_sub(s) >= expunge_after)
                 {
                     // Gone long enough: kill it should it come back.
                     effects.extend(request_kill(i, now));
@@ -364,7 +367,11 @@ impl Tracker {
             let selection = app.kill_selection;
             let mut current: Vec<&Instance> = vec![];
             let mut outdated: Vec<String> = vec![];
-            for i in self.instances.values().filter(|i| i.app_id == id && i.is_active()) {
+            for i in self
+                .instances
+                .values()
+                .filter(|i| i.app_id == id && i.is_active())
+            {
                 if i.config_version == config {
                     current.push(i);
                 } else {
@@ -415,7 +422,11 @@ impl Tracker {
         let want = self.anything_waits();
         if want != self.offers_wanted {
             self.offers_wanted = want;
-            effects.push(if want { Effect::Revive } else { Effect::Suppress });
+            effects.push(if want {
+                Effect::Revive
+            } else {
+                Effect::Suppress
+            });
         }
         effects
     }

@@ -193,7 +193,9 @@ pub fn failure_json(f: &TaskFailure) -> Value {
 /// The text/plain task list of Marathon <= 1.9: per service port one line
 /// `safeId<TAB>servicePort<TAB>host:hostPort...`, or `safeId<TAB> <TAB>host...` without
 /// ports.
-pub fn tasks_text<'a>(apps: impl IntoIterator<Item = (&'a AppDefinition, Vec<&'a Instance>)>) -> String {
+pub fn tasks_text<'a>(
+    apps: impl IntoIterator<Item = (&'a AppDefinition, Vec<&'a Instance>)>,
+) -> String {
     let mut out = String::new();
     for (app, instances) in apps {
         let running: Vec<&&Instance> = instances
@@ -238,7 +240,10 @@ mod tests {
     fn embed_prefixes_mean_the_same() {
         let e = Embed::parse(["apps.tasks", "group.apps.counts", "bogus"]);
         assert!(e.tasks && e.deployments && e.counts && !e.last_task_failure);
-        assert_eq!(Embed::parse(["app.lastTaskFailure"]).last_task_failure, true);
+        assert_eq!(
+            Embed::parse(["app.lastTaskFailure"]).last_task_failure,
+            true
+        );
     }
 
     #[test]

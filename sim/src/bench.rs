@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use mesos_cli::scheduler::{ContentType, MasterAddress};
+use mesos_scheduler::{ContentType, MasterAddress};
 
 use crate::alloc_bench::{self, AGENT_RESOURCES};
 use crate::fleet::{Fleet, FleetConfig};

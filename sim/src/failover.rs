@@ -18,8 +18,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use mesos_cli::scheduler::MasterAddress;
 use mesos_common::zk::ZkUrl;
+use mesos_scheduler::MasterAddress;
 use nix::sys::signal::Signal;
 
 use crate::alloc_bench::AGENT_RESOURCES;

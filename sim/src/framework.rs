@@ -1,5 +1,5 @@
 //! The benchmark framework: a scheduler built on the project's scheduler library
-//! (`mesos_cli::scheduler`), speaking the real v1 API in JSON or protobuf.
+//! (`mesos_scheduler`), speaking the real v1 API in JSON or protobuf.
 //!
 //! A [`Workload`] subscribes, turns every offer into as many tasks as fit (up to its
 //! total), declines what it cannot use with a filter, and acknowledges every status
@@ -16,14 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use mesos_cli::scheduler::{
-    calls, ContentType, MasterAddress, Scheduler, SchedulerConfig, SchedulerError, SchedulerEvent,
-    StaticDetector,
-};
 use mesos_common::resources::{Resources, Value};
 use mesos_proto::v1::scheduler::event;
 use mesos_proto::v1::scheduler::Call;
 use mesos_proto::v1::{self, Offer, TaskState};
+use mesos_scheduler::{
+    calls, ContentType, MasterAddress, Scheduler, SchedulerConfig, SchedulerError, SchedulerEvent,
+    StaticDetector,
+};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::warn;
@@ -266,11 +266,7 @@ impl Driver {
         }
     }
 
-    async fn run(
-        mut self,
-        mut events: mesos_cli::scheduler::Events,
-        mut stop: watch::Receiver<bool>,
-    ) {
+    async fn run(mut self, mut events: mesos_scheduler::Events, mut stop: watch::Receiver<bool>) {
         let freed = self.freed.clone();
         loop {
             let event = tokio::select! {

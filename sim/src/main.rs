@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use mesos_cli::scheduler::ContentType;
 use mesos_common::zk::ZkUrl;
+use mesos_scheduler::ContentType;
 use mesos_sim::bench::{self, BenchOptions, SCENARIOS};
 use mesos_sim::failover::FailoverOptions;
 use mesos_sim::fleet::{Fleet, FleetConfig, Master};

@@ -33,6 +33,7 @@ pub mod cluster;
 pub mod docker;
 pub mod http;
 pub mod json;
+pub mod marathon;
 pub mod process;
 pub mod proto;
 pub mod recordio;

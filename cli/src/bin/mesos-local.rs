@@ -43,6 +43,23 @@ struct Flags {
     /// Resources of each agent (default: detected from the machine).
     #[arg(long, env = "MESOS_RESOURCES")]
     resources: Option<String>,
+
+    /// Port of the embedded Marathon (its state is kept in the work directory).
+    #[arg(
+        long = "marathon_port",
+        env = "MESOS_MARATHON_PORT",
+        default_value_t = 8080
+    )]
+    marathon_port: u16,
+
+    /// Do not start Marathon.
+    #[arg(long = "no-marathon")]
+    no_marathon: bool,
+
+    /// Containerizers of the agents (default: `docker,mesos` when a Docker daemon answers
+    /// on /var/run/docker.sock, else `mesos`).
+    #[arg(long, env = "MESOS_CONTAINERIZERS")]
+    containerizers: Option<String>,
 }
 
 /// How long components get to stop after Ctrl-C.
@@ -111,6 +128,16 @@ async fn run() -> anyhow::Result<()> {
             .context("master")
     });
 
+    let containerizers = match &flags.containerizers {
+        Some(c) => c.clone(),
+        None if docker_answers().await => "docker,mesos".to_string(),
+        None => {
+            println!(
+                "No Docker daemon answers on /var/run/docker.sock: agents run command tasks only (--containerizers=mesos)"
+            );
+            "mesos".to_string()
+        }
+    };
     for (i, port) in agent_ports.iter().enumerate() {
         let mut args = vec![
             "mesos-agent".to_string(),
@@ -125,6 +152,7 @@ async fn run() -> anyhow::Result<()> {
         if let Some(resources) = &flags.resources {
             args.push(format!("--resources={resources}"));
         }
+        args.push(format!("--containerizers={containerizers}"));
         let config = mesos_agent::Config::try_parse_from(args)?;
         let listener = bind(flags.ip, *port).await?;
         let stop = shutdown();
@@ -134,6 +162,39 @@ async fn run() -> anyhow::Result<()> {
                 .with_context(|| format!("agent {i}"))
         });
     }
+
+    let marathon_at = if flags.no_marathon {
+        None
+    } else {
+        let store = work_dir.join("marathon");
+        std::fs::create_dir_all(&store)?;
+        let config = marathon::Config::try_parse_from([
+            "marathon".to_string(),
+            "--master".to_string(),
+            master.clone(),
+            "--http_address".to_string(),
+            flags.ip.to_string(),
+            "--http_port".to_string(),
+            flags.marathon_port.to_string(),
+            "--hostname".to_string(),
+            flags.ip.to_string(),
+            "--disable_ha".to_string(),
+            "--internal_store_backend".to_string(),
+            "embedded".to_string(),
+            "--store_path".to_string(),
+            store.join("state.redb").display().to_string(),
+            "--reconciliation_initial_delay".to_string(),
+            "2000".to_string(),
+        ])?;
+        let listener = bind(flags.ip, flags.marathon_port).await?;
+        let stop = shutdown();
+        components.spawn(async move {
+            marathon::run(listener, config, stop)
+                .await
+                .context("marathon")
+        });
+        Some(format!("{}:{}", flags.ip, flags.marathon_port))
+    };
 
     println!(
         "Mesos local cluster: master at {master}, {} agent(s) on ports {}, work directory {}",
@@ -145,6 +206,11 @@ async fn run() -> anyhow::Result<()> {
             .join(","),
         work_dir.display()
     );
+
+    if let Some(at) = &marathon_at {
+        println!("Marathon at http://{at} (POST app definitions to /v2/apps)");
+    }
+    println!("Agents' containerizers: {containerizers}");
 
     // Run until Ctrl-C, or until a component stops on its own (which is a failure).
     let early = tokio::select! {
@@ -175,6 +241,27 @@ async fn run() -> anyhow::Result<()> {
     }
     drop(temp);
     result
+}
+
+/// Whether a Docker daemon answers `GET /_ping` on its default socket.
+async fn docker_answers() -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut s = tokio::net::UnixStream::connect("/var/run/docker.sock")
+            .await
+            .ok()?;
+        s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            .await
+            .ok()?;
+        let mut buf = vec![0u8; 64];
+        let n = s.read(&mut buf).await.ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).contains(" 200 "))
+    };
+    tokio::time::timeout(Duration::from_secs(2), probe)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 async fn bind(ip: IpAddr, port: u16) -> anyhow::Result<TcpListener> {

@@ -104,9 +104,7 @@ fn valid_segment(seg: &str) -> bool {
     !bytes.is_empty()
         && ok_char(bytes[0])
         && ok_char(bytes[bytes.len() - 1])
-        && bytes
-            .iter()
-            .all(|&c| ok_char(c) || c == b'-' || c == b'.')
+        && bytes.iter().all(|&c| ok_char(c) || c == b'-' || c == b'.')
 }
 
 impl fmt::Display for PathId {

@@ -315,7 +315,11 @@ impl AppDefinition {
     pub fn service_ports(&self) -> Vec<u32> {
         match self.network_mode() {
             NetworkMode::Host => self.port_definitions.iter().map(|p| p.port).collect(),
-            _ => self.port_mappings().iter().map(|p| p.service_port).collect(),
+            _ => self
+                .port_mappings()
+                .iter()
+                .map(|p| p.service_port)
+                .collect(),
         }
     }
 

@@ -198,7 +198,10 @@ impl AppUpdate {
         }
         set(&mut app.backoff_seconds, self.backoff_seconds);
         set(&mut app.backoff_factor, self.backoff_factor);
-        set(&mut app.max_launch_delay_seconds, self.max_launch_delay_seconds);
+        set(
+            &mut app.max_launch_delay_seconds,
+            self.max_launch_delay_seconds,
+        );
         self.apply_container_and_networks(&mut app, creating);
         set(&mut app.require_ports, self.require_ports);
         set(&mut app.health_checks, self.health_checks.clone());
@@ -333,9 +336,11 @@ fn constraint_part(v: &Value) -> String {
 
 fn fetch_from_uri(uri: &str) -> FetchUri {
     let lower = uri.to_ascii_lowercase();
-    let extract = [".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip"]
-        .iter()
-        .any(|ext| lower.ends_with(ext));
+    let extract = [
+        ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip",
+    ]
+    .iter()
+    .any(|ext| lower.ends_with(ext));
     FetchUri {
         uri: uri.to_string(),
         extract,

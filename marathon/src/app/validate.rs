@@ -60,7 +60,10 @@ pub fn validate(
         );
     }
     if !(app.cpus >= 0.001) || !app.cpus.is_finite() {
-        v.add("/cpus", "got ".to_string() + &app.cpus.to_string() + ", expected 0.001 or more");
+        v.add(
+            "/cpus",
+            "got ".to_string() + &app.cpus.to_string() + ", expected 0.001 or more",
+        );
     }
     if !(app.mem >= 0.0) || !app.mem.is_finite() {
         v.add("/mem", format!("got {}, expected 0.0 or more", app.mem));
@@ -69,25 +72,40 @@ pub fn validate(
         v.add("/disk", format!("got {}, expected 0.0 or more", app.disk));
     }
     if !(app.backoff_seconds >= 0.0) {
-        v.add("/backoffSeconds", "got a negative value, expected 0 or more");
+        v.add(
+            "/backoffSeconds",
+            "got a negative value, expected 0 or more",
+        );
     }
     if !(app.backoff_factor >= 1.0) {
-        v.add("/backoffFactor", format!("got {}, expected 1.0 or more", app.backoff_factor));
+        v.add(
+            "/backoffFactor",
+            format!("got {}, expected 1.0 or more", app.backoff_factor),
+        );
     }
     if !(app.max_launch_delay_seconds >= 0.0) {
-        v.add("/maxLaunchDelaySeconds", "got a negative value, expected 0 or more");
+        v.add(
+            "/maxLaunchDelaySeconds",
+            "got a negative value, expected 0 or more",
+        );
     }
     let us = &app.upgrade_strategy;
     if !(0.0..=1.0).contains(&us.minimum_health_capacity) {
         v.add(
             "/upgradeStrategy/minimumHealthCapacity",
-            format!("got {}, expected between 0.0 and 1.0", us.minimum_health_capacity),
+            format!(
+                "got {}, expected between 0.0 and 1.0",
+                us.minimum_health_capacity
+            ),
         );
     }
     if !(0.0..=1.0).contains(&us.maximum_over_capacity) {
         v.add(
             "/upgradeStrategy/maximumOverCapacity",
-            format!("got {}, expected between 0.0 and 1.0", us.maximum_over_capacity),
+            format!(
+                "got {}, expected between 0.0 and 1.0",
+                us.maximum_over_capacity
+            ),
         );
     }
     if let UnreachableStrategy::Enabled {
@@ -96,7 +114,10 @@ pub fn validate(
     } = app.unreachable_strategy
     {
         if !(inactive_after_seconds >= 0.0) {
-            v.add("/unreachableStrategy/inactiveAfterSeconds", "got a negative value, expected 0 or more");
+            v.add(
+                "/unreachableStrategy/inactiveAfterSeconds",
+                "got a negative value, expected 0 or more",
+            );
         }
         if !(expunge_after_seconds >= inactive_after_seconds) {
             v.add(
@@ -107,15 +128,24 @@ pub fn validate(
     }
     if let Some(g) = app.task_kill_grace_period_seconds {
         if !(g > 0.0) {
-            v.add("/taskKillGracePeriodSeconds", format!("got {g}, expected more than 0"));
+            v.add(
+                "/taskKillGracePeriodSeconds",
+                format!("got {g}, expected more than 0"),
+            );
         }
     }
     if app.cmd.is_some() && app.args.is_some() {
-        v.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
+        v.add(
+            "/",
+            "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
+        );
     }
     let has_image = app.docker_image().is_some_and(|i| !i.trim().is_empty());
     if app.cmd.is_none() && app.args.is_none() && !has_image {
-        v.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
+        v.add(
+            "/",
+            "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
+        );
     }
     if let Some(c) = &app.container {
         match (c.kind, &c.docker) {
@@ -127,10 +157,16 @@ pub fn validate(
         }
         for (i, vol) in c.volumes.iter().enumerate() {
             if vol.container_path.is_empty() {
-                v.add(format!("/container/volumes({i})/containerPath"), "must not be empty");
+                v.add(
+                    format!("/container/volumes({i})/containerPath"),
+                    "must not be empty",
+                );
             }
             if !["RW", "RO"].contains(&vol.mode.as_str()) {
-                v.add(format!("/container/volumes({i})/mode"), "must be one of RW, RO");
+                v.add(
+                    format!("/container/volumes({i})/mode"),
+                    "must be one of RW, RO",
+                );
             }
         }
     }
@@ -143,12 +179,18 @@ pub fn validate(
         }
         many => {
             if many.iter().any(|n| n.mode != NetworkMode::Container) {
-                v.add("/networks", "host and container/bridge networks cannot be combined with others");
+                v.add(
+                    "/networks",
+                    "host and container/bridge networks cannot be combined with others",
+                );
             }
         }
     }
     if app.network_mode() != NetworkMode::Host && app.container.is_none() {
-        v.add("/networks", "container/bridge and container networks need a container");
+        v.add(
+            "/networks",
+            "container/bridge and container networks need a container",
+        );
     }
     check_ports(app, &mut v);
     for (i, c) in app.constraints.iter().enumerate() {
@@ -168,7 +210,10 @@ pub fn validate(
     }
     if let Some(roles) = &app.accepted_resource_roles {
         if roles.is_empty() {
-            v.add("/acceptedResourceRoles", "must not be empty; leave it out for the default");
+            v.add(
+                "/acceptedResourceRoles",
+                "must not be empty; leave it out for the default",
+            );
         }
     }
     for (k, _) in app.env.iter() {
@@ -184,7 +229,10 @@ fn check_ports(app: &AppDefinition, v: &mut Violations) {
     let mut declared = BTreeSet::new();
     for (i, p) in app.port_definitions.iter().enumerate() {
         if p.port > 65535 {
-            v.add(format!("/portDefinitions({i})/port"), "got a port above 65535");
+            v.add(
+                format!("/portDefinitions({i})/port"),
+                "got a port above 65535",
+            );
         }
         if p.port != 0 && !declared.insert(p.port) {
             v.add("/portDefinitions", "Ports must be unique.");
@@ -257,8 +305,10 @@ mod tests {
     #[test]
     fn a_good_app_passes() {
         assert!(errors(json!({"id": "web", "cmd": "sleep 1"})).is_empty());
-        assert!(errors(json!({"id": "/a/b", "container": {"docker": {"image": "x", "network": "BRIDGE",
-            "portMappings": [{"containerPort": 80, "hostPort": 0}]}}}))
+        assert!(errors(
+            json!({"id": "/a/b", "container": {"docker": {"image": "x", "network": "BRIDGE",
+            "portMappings": [{"containerPort": 80, "hostPort": 0}]}}})
+        )
         .is_empty());
     }
 
@@ -286,7 +336,10 @@ mod tests {
     #[test]
     fn nothing_to_run_and_both_cmd_and_args() {
         assert_eq!(errors(json!({"id": "w"})), vec!["/"]);
-        assert_eq!(errors(json!({"id": "w", "cmd": "x", "args": ["y"]})), vec!["/"]);
+        assert_eq!(
+            errors(json!({"id": "w", "cmd": "x", "args": ["y"]})),
+            vec!["/"]
+        );
     }
 
     #[test]

@@ -1,5 +1,44 @@
-//! `marathon`: parses flags, binds the listener, runs Marathon until Ctrl-C.
-fn main() {
-    eprintln!("marathon: not yet runnable");
-    std::process::exit(1);
+//! `marathon`: parses flags, binds the listener, runs Marathon until Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use marathon::Config;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MARATHON_LOG_LEVEL")
+                .unwrap_or_else(|_| "info,zookeeper_async=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let config = Config::parse();
+    if let Err(e) = config
+        .validate()
+        .and_then(|()| config.store_backend().map(|_| ()))
+    {
+        eprintln!("marathon: {e}");
+        std::process::exit(1);
+    }
+    let addr = config.http_listen_addr();
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("marathon: cannot listen on {addr} (--http_address/--http_port): {e}");
+            std::process::exit(1);
+        }
+    };
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    if let Err(e) = marathon::run(listener, config, shutdown).await {
+        eprintln!("marathon: {e}");
+        std::process::exit(1);
+    }
 }

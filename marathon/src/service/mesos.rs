@@ -1,0 +1,292 @@
+//! The service's side of the Mesos scheduler API: subscribing with a failover-able
+//! FrameworkInfo, offers to launches, status updates to the tracker, reconciliation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesos_proto::v1;
+use mesos_proto::v1::framework_info::{capability, Capability};
+use mesos_proto::v1::scheduler::event;
+use mesos_scheduler::{calls, detector_for, Events, Scheduler, SchedulerConfig, SchedulerEvent};
+
+use super::persist::FRAMEWORK_ID_KEY;
+use super::{now_ms, Internal, Service, ServiceError};
+use crate::instance::{new_task_id, Condition, Instance};
+use crate::matcher::match_offers;
+use crate::task_info::{task_info, Launch};
+use crate::wire::{offer_from_proto, status_from_proto};
+
+impl Service {
+    pub(super) fn framework_info(&self) -> v1::FrameworkInfo {
+        let kinds = [
+            capability::Type::MultiRole,
+            capability::Type::PartitionAware,
+            capability::Type::TaskKillingState,
+            capability::Type::RegionAware,
+        ];
+        let c = &self.config;
+        v1::FrameworkInfo {
+            user: c.mesos_user(),
+            name: c.framework_name.clone(),
+            id: self
+                .framework_id
+                .clone()
+                .map(|value| v1::FrameworkId { value }),
+            failover_timeout: Some(c.failover_timeout().as_secs_f64()),
+            checkpoint: Some(c.checkpoint()),
+            roles: vec![c.mesos_role.clone()],
+            hostname: Some(c.hostname()),
+            webui_url: Some(
+                c.webui_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}:{}", c.hostname(), c.http_port)),
+            ),
+            capabilities: kinds
+                .into_iter()
+                .map(|kind| Capability {
+                    r#type: Some(kind as i32),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Starts (or restarts) the subscription; the old one, if any, is stopped.
+    pub(super) fn subscribe(&mut self) -> Events {
+        if let Some(old) = self.scheduler.take() {
+            old.stop();
+        }
+        let detector = match detector_for(&self.config.master) {
+            Ok(d) => d,
+            Err(e) => {
+                // validate() checked --master; this cannot happen for a started Marathon.
+                panic!("--master '{}' cannot be followed: {e}", self.config.master);
+            }
+        };
+        let mut sc = SchedulerConfig::new(self.framework_info());
+        if !self.tracker.apps().any(|a| a.instances > 0) {
+            sc.suppressed_roles = vec![self.config.mesos_role.clone()];
+        }
+        sc.request_timeout = Duration::from_secs(10);
+        let (scheduler, events) = Scheduler::start(detector as Arc<_>, sc);
+        self.scheduler = Some(scheduler);
+        events
+    }
+
+    pub(super) async fn on_scheduler_event(
+        &mut self,
+        e: SchedulerEvent,
+    ) -> Result<(), ServiceError> {
+        match e {
+            SchedulerEvent::Connected {
+                framework_id,
+                master,
+                ..
+            } => {
+                tracing::info!(framework_id = %framework_id.value, %master, "subscribed to Mesos");
+                if self.framework_id.as_deref() != Some(framework_id.value.as_str()) {
+                    self.store
+                        .put(FRAMEWORK_ID_KEY, framework_id.value.clone().into_bytes())
+                        .await?;
+                    self.framework_id = Some(framework_id.value);
+                }
+                let interest = self.tracker.offer_interest();
+                self.execute(vec![interest]).await?;
+                // Reconcile at once what we know, then implicitly after the initial delay.
+                self.reconcile_explicit();
+                self.next_reconcile_ms =
+                    Some(now_ms() + self.config.reconciliation_initial_delay_ms);
+            }
+            SchedulerEvent::Disconnected { reason } => {
+                tracing::warn!("Mesos subscription lost: {reason}");
+            }
+            SchedulerEvent::Event(ev) => match ev.r#type() {
+                event::Type::Offers => {
+                    if let Some(offers) = ev.offers {
+                        self.on_offers(offers.offers).await?;
+                    }
+                }
+                event::Type::Update => {
+                    if let Some(update) = ev.update {
+                        self.on_update(update.status).await?;
+                    }
+                }
+                event::Type::Error => {
+                    let message = ev.error.map(|e| e.message).unwrap_or_default();
+                    tracing::error!("Mesos refused the framework: {message}");
+                    if message.contains("removed") || message.contains("torn down") {
+                        // The framework id is dead: forget it so the next subscription
+                        // registers anew (tasks of the old framework are gone with it).
+                        self.framework_id = None;
+                        self.store.delete(FRAMEWORK_ID_KEY).await?;
+                    }
+                }
+                _ => {}
+            },
+        }
+        Ok(())
+    }
+
+    async fn on_offers(&mut self, offers: Vec<v1::Offer>) -> Result<(), ServiceError> {
+        let now = now_ms();
+        let mut converted = Vec::with_capacity(offers.len());
+        let mut bad = vec![];
+        for o in &offers {
+            match offer_from_proto(o) {
+                Ok(offer) => {
+                    self.agents
+                        .insert(offer.agent.id.clone(), offer.agent.clone());
+                    converted.push(offer);
+                }
+                Err(e) => {
+                    tracing::warn!(offer = %o.id.value, "unreadable offer declined: {e}");
+                    bad.push(o.id.clone());
+                }
+            }
+        }
+        let decisions = match_offers(
+            &self.tracker,
+            &converted,
+            &self.agents,
+            &mut self.stats,
+            &self.placement,
+            now,
+        );
+        let mut declines = bad;
+        let mut accepts = vec![];
+        let mut provisioned = vec![];
+        for d in decisions {
+            if d.launches.is_empty() {
+                declines.push(v1::OfferId { value: d.offer_id });
+                continue;
+            }
+            let mut tasks = vec![];
+            for l in d.launches {
+                let app = self.tracker.app(&l.app_id).expect("matched apps exist");
+                let task_id = new_task_id(&app.id, uuid::Uuid::new_v4());
+                let info = task_info(
+                    &Launch {
+                        app,
+                        task_id: &task_id,
+                        agent_id: &d.agent_id,
+                        hostname: &d.hostname,
+                        resources: &l.resources,
+                        host_ports: &l.host_ports,
+                        allocation_role: &self.config.mesos_role,
+                    },
+                    self.config.env_vars_prefix.as_deref().unwrap_or(""),
+                );
+                provisioned.push(Instance {
+                    task_id,
+                    app_id: app.id.clone(),
+                    version: app.version.clone(),
+                    config_version: app.version_info.last_config_change_at.clone(),
+                    agent_id: d.agent_id.clone(),
+                    hostname: d.hostname.clone(),
+                    host_ports: l.host_ports.clone(),
+                    service_ports: app.service_ports(),
+                    condition: Condition::Provisioned,
+                    staged_at: now,
+                    started_at: None,
+                    ip_addresses: vec![],
+                    kill_requested_at: None,
+                    unreachable_since: None,
+                    healthy: None,
+                    message: None,
+                });
+                tasks.push(info);
+            }
+            accepts.push((v1::OfferId { value: d.offer_id }, tasks));
+        }
+        // Persisted before launched: a task Marathon launched is never unknown to it.
+        let mut effects = self.tracker.provisioned(provisioned);
+        effects.extend(self.tracker.converge(now));
+        self.execute(effects).await?;
+        let Some(scheduler) = self.scheduler.clone() else {
+            return Ok(());
+        };
+        let refuse = self.config.decline_offer_duration().as_secs_f64();
+        if !declines.is_empty() {
+            let s = scheduler.clone();
+            tokio::spawn(async move {
+                if let Err(e) = s.decline(declines, Some(calls::refuse_for(refuse))).await {
+                    tracing::debug!("decline failed: {e}");
+                }
+            });
+        }
+        for (offer_id, tasks) in accepts {
+            let s = scheduler.clone();
+            let internal = self.internal_tx.clone();
+            tokio::spawn(async move {
+                let ids: Vec<String> = tasks.iter().map(|t| t.task_id.value.clone()).collect();
+                let op = calls::launch_operation(tasks);
+                if let Err(e) = s
+                    .accept(vec![offer_id], vec![op], Some(calls::refuse_for(refuse)))
+                    .await
+                {
+                    tracing::warn!("launch failed: {e}");
+                    let _ = internal.send(Internal::LaunchFailed {
+                        task_ids: ids,
+                        reason: format!("the launch call failed: {e}"),
+                    });
+                }
+            });
+        }
+        Ok(())
+    }
+
+    async fn on_update(&mut self, status: v1::TaskStatus) -> Result<(), ServiceError> {
+        let now = now_ms();
+        let update = status_from_proto(&status, now);
+        tracing::debug!(task = %update.task_id, state = %update.state, "status update");
+        let effects = self.tracker.on_status(&update, now);
+        // Persisted before acknowledged: an update lost here is sent again by Mesos.
+        self.execute(effects).await?;
+        if let Some(s) = self.scheduler.clone() {
+            tokio::spawn(async move {
+                if let Err(e) = s.acknowledge_update(&status).await {
+                    tracing::debug!("acknowledge failed: {e}");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn reconcile_explicit(&self) {
+        let Some(s) = self.scheduler.clone() else {
+            return;
+        };
+        let tasks: Vec<(v1::TaskId, Option<v1::AgentId>)> = self
+            .tracker
+            .reconcile_list()
+            .into_iter()
+            .map(|(t, a)| {
+                (
+                    v1::TaskId { value: t },
+                    a.map(|value| v1::AgentId { value }),
+                )
+            })
+            .collect();
+        if tasks.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            if let Err(e) = s.reconcile(tasks).await {
+                tracing::debug!("explicit reconciliation failed: {e}");
+            }
+        });
+    }
+
+    /// Explicit reconciliation of every known task, then implicit (the master reports
+    /// every task of the framework, and the unknown ones are killed).
+    pub(super) fn reconcile(&self) {
+        self.reconcile_explicit();
+        if let Some(s) = self.scheduler.clone() {
+            tokio::spawn(async move {
+                if let Err(e) = s.reconcile(vec![]).await {
+                    tracing::debug!("implicit reconciliation failed: {e}");
+                }
+            });
+        }
+    }
+}

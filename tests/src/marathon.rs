@@ -1,0 +1,144 @@
+//! A `marathon` process against a test cluster, and the REST calls tests make to it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::cluster::{wait_ready, Cluster};
+use crate::eventually;
+use crate::http;
+use crate::process::{binary, free_port, Proc};
+
+/// A running Marathon. Killed on drop (through [`Proc`]).
+pub struct Marathon {
+    pub proc: Proc,
+    pub port: u16,
+    pub store_path: PathBuf,
+}
+
+impl Marathon {
+    /// A single Marathon (no HA) with its embedded store in the cluster's temp dir.
+    pub async fn start(cluster: &Cluster, extra: &[&str]) -> Marathon {
+        let store_path = cluster.root().join(format!("marathon-{}.db", free_port()));
+        let mut args = vec![
+            "--disable_ha".to_string(),
+            "--internal_store_backend".to_string(),
+            "embedded".to_string(),
+            "--store_path".to_string(),
+            store_path.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::start_with(cluster, &cluster.master_addr(), args, store_path).await
+    }
+
+    /// A Marathon with `args` (after `--master`, `--http_port`, `--hostname`).
+    pub async fn start_with(
+        cluster: &Cluster,
+        master: &str,
+        args: Vec<String>,
+        store_path: PathBuf,
+    ) -> Marathon {
+        for attempt in 1..=3 {
+            let port = free_port();
+            let mut all = vec![
+                "--master".to_string(),
+                master.to_string(),
+                "--http_address".to_string(),
+                "127.0.0.1".to_string(),
+                "--http_port".to_string(),
+                port.to_string(),
+                "--hostname".to_string(),
+                "127.0.0.1".to_string(),
+                "--reconciliation_initial_delay".to_string(),
+                "1000".to_string(),
+                "--decline_offer_duration".to_string(),
+                "1000".to_string(),
+            ];
+            all.extend(args.iter().cloned());
+            let mut proc = Proc::spawn(
+                &format!("marathon-{port}"),
+                &binary("marathon"),
+                all,
+                cluster.root(),
+            );
+            match wait_ready(&mut proc, &format!("http://127.0.0.1:{port}/ping")).await {
+                Ok(()) => {
+                    return Marathon {
+                        proc,
+                        port,
+                        store_path,
+                    }
+                }
+                Err(why) if attempt < 3 && proc.try_exit().is_some() => {
+                    eprintln!("marathon on {port} did not start ({why}); retrying");
+                }
+                Err(why) => panic!("marathon did not start: {why}\n{}", proc.log_tail(60)),
+            }
+        }
+        unreachable!()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub async fn get(&self, path: &str) -> http::Response {
+        http::get(&self.url(path)).await
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> http::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = http::client().request(method, self.url(path));
+        if let Some(b) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(b.to_string());
+        }
+        http::send(request)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The app's tasks (`GET /v2/apps/{id}/tasks`).
+    pub async fn tasks(&self, app: &str) -> Vec<Value> {
+        let r = self.get(&format!("/v2/apps{app}/tasks")).await;
+        if r.status != 200 {
+            return vec![];
+        }
+        r.json()["tasks"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `app` has exactly `n` tasks, all TASK_RUNNING, and returns them.
+    pub async fn wait_running(&self, app: &str, n: usize, timeout: Duration) -> Vec<Value> {
+        let what = format!("{n} running tasks of {app}");
+        eventually(&what, timeout, async || {
+            let tasks = self.tasks(app).await;
+            let running = tasks
+                .iter()
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .count();
+            (tasks.len() == n && running == n).then_some(tasks)
+        })
+        .await
+    }
+
+    /// Waits until no deployment is left.
+    pub async fn wait_deployments_done(&self, timeout: Duration) {
+        eventually("no deployment left", timeout, async || {
+            let r = self.get("/v2/deployments").await;
+            (r.status == 200 && r.json().as_array().is_some_and(|a| a.is_empty())).then_some(())
+        })
+        .await
+    }
+}
+
+/// Task ids of a task list.
+pub fn task_ids(tasks: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = tasks
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}

@@ -1,0 +1,280 @@
+//! Marathon against a real master and agents: apps are created, run, replaced when they
+//! die, scaled, adopted across Marathon restarts, and refused with Marathon's errors.
+
+use std::time::Duration;
+
+use mesos_tests::cluster::{Cluster, ClusterOptions};
+use mesos_tests::eventually;
+use mesos_tests::marathon::{task_ids, Marathon};
+use serde_json::{json, Value};
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_command_app_runs_is_replaced_scaled_and_deleted() {
+    let cluster = Cluster::start().await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let app =
+        json!({"id": "sleepy", "cmd": "env; sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2});
+    let r = marathon.send("POST", "/v2/apps", Some(&app)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("Location"), Some("/v2/apps/sleepy"));
+    assert!(r.header("Marathon-Deployment-Id").is_some());
+    let body = r.json();
+    assert_eq!(body["id"], "/sleepy");
+    assert_eq!(body["deployments"].as_array().unwrap().len(), 1);
+    assert_eq!(body["tasksRunning"], 0);
+
+    let tasks = marathon.wait_running("/sleepy", 2, LONG).await;
+    // The task environment Marathon sets.
+    let task_id = tasks[0]["id"].as_str().unwrap().to_string();
+    let port = tasks[0]["ports"][0].as_u64().unwrap();
+    let stdout = cluster
+        .wait_for_sandbox_text(0, &task_id, "stdout", "MARATHON_APP_ID=/sleepy")
+        .await;
+    assert!(stdout.contains(&format!("PORT0={port}")), "{stdout}");
+    assert!(stdout.contains("HOST=127.0.0.1"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("MESOS_TASK_ID={task_id}")),
+        "{stdout}"
+    );
+    marathon.wait_deployments_done(LONG).await;
+
+    // The app with its tasks and counts.
+    let got = marathon.get("/v2/apps/sleepy").await.json();
+    assert_eq!(got["app"]["tasksRunning"], 2);
+    assert_eq!(got["app"]["tasks"].as_array().unwrap().len(), 2);
+    assert_eq!(got["app"]["deployments"], json!([]));
+
+    // A killed task (not scaled) is replaced.
+    let r = marathon
+        .send("DELETE", &format!("/v2/apps/sleepy/tasks/{task_id}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["task"]["id"], task_id.as_str());
+    let replaced = eventually("a replacement task", LONG, async || {
+        let tasks = marathon.tasks("/sleepy").await;
+        let ids = task_ids(&tasks);
+        let running = tasks
+            .iter()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .count();
+        (running == 2 && tasks.len() == 2 && !ids.contains(&task_id)).then_some(ids)
+    })
+    .await;
+    assert_eq!(replaced.len(), 2);
+
+    // Scale down to one.
+    let r = marathon
+        .send("PUT", "/v2/apps/sleepy", Some(&json!({"instances": 1})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["deploymentId"].is_string());
+    marathon.wait_running("/sleepy", 1, LONG).await;
+    let versions = marathon.get("/v2/apps/sleepy/versions").await.json();
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
+
+    // Delete: the tasks go, the app is unknown.
+    let r = marathon.send("DELETE", "/v2/apps/sleepy", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    eventually(
+        "the app's tasks are gone from the master",
+        LONG,
+        async || {
+            let state = cluster.master_state().await;
+            let running = state["frameworks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|f| f["tasks"].as_array().cloned().unwrap_or_default())
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .count();
+            (running == 0).then_some(())
+        },
+    )
+    .await;
+    let r = marathon.get("/v2/apps/sleepy").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["message"], "App '/sleepy' does not exist");
+}
+
+#[tokio::test]
+async fn bad_requests_get_marathons_errors() {
+    let cluster = Cluster::master_only().await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    // Not JSON, and a file name curl was not told to read.
+    let r = mesos_tests::http::post(
+        &marathon.url("/v2/apps"),
+        "app.json",
+        &[("Content-Type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let body = r.json();
+    assert_eq!(body["message"], "Invalid JSON");
+    assert!(body.to_string().contains("-d @"), "{body}");
+    // Valid JSON, invalid app: every failing path.
+    let r = marathon
+        .send(
+            "POST",
+            "/v2/apps",
+            Some(&json!({"id": "Bad_Id", "cmd": "x", "cpus": -1,
+                "upgradeStrategy": {"minimumHealthCapacity": 2},
+                "constraints": [["hostname", "NOPE"]]})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["message"], "Object is not valid");
+    let paths: Vec<&str> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    for p in [
+        "/id",
+        "/cpus",
+        "/upgradeStrategy/minimumHealthCapacity",
+        "/constraints(0)",
+    ] {
+        assert!(paths.contains(&p), "{p} not in {paths:?}");
+    }
+    // A wrong type names its path.
+    let r = marathon
+        .send("POST", "/v2/apps", Some(&json!({"id": "x", "mem": "lots"})))
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["details"][0]["path"], "/mem");
+    // Duplicate.
+    let app = json!({"id": "dup", "cmd": "sleep 100", "cpus": 0.1, "mem": 16, "instances": 0});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    let r = marathon.send("POST", "/v2/apps", Some(&app)).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["message"], "An app with id [/dup] already exists.");
+    // Unknown app, wrong method, unknown path.
+    assert_eq!(marathon.get("/v2/apps/nope").await.status, 404);
+    assert_eq!(marathon.send("DELETE", "/v2/info", None).await.status, 405);
+    assert_eq!(marathon.get("/v2/nothing").await.status, 404);
+    // Too large.
+    let big = "x".repeat(9 * 1024 * 1024);
+    let r = mesos_tests::http::post(
+        &marathon.url("/v2/apps"),
+        big,
+        &[("Content-Type", "application/json")],
+    )
+    .await;
+    assert_eq!(r.status, 413);
+    // An app that can never be placed is accepted, and waits.
+    let huge = json!({"id": "huge", "cmd": "sleep 100", "cpus": 1000, "mem": 16});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&huge)).await.status,
+        201
+    );
+    assert_eq!(marathon.get("/ping").await.body, "pong");
+}
+
+#[tokio::test]
+async fn unique_keeps_the_second_instance_waiting_and_the_queue_says_why() {
+    let cluster = Cluster::start().await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let app = json!({"id": "/prod/uniq", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
+        "constraints": [["hostname", "UNIQUE"]]});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    eventually("one running task", LONG, async || {
+        let tasks = marathon.tasks("/prod/uniq").await;
+        (tasks
+            .iter()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .count()
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let item = eventually("the queue explains the wait", LONG, async || {
+        let q = marathon
+            .get("/v2/queue?embed=lastUnusedOffers")
+            .await
+            .json();
+        let item = q["queue"].as_array()?.first()?.clone();
+        let summary = &item["processedOffersSummary"]["rejectSummaryLastOffers"];
+        let declined = summary
+            .as_array()?
+            .iter()
+            .find(|r| r["reason"] == "UnfulfilledConstraint")?["declined"]
+            .as_u64()?;
+        (declined >= 1).then_some(item)
+    })
+    .await;
+    assert_eq!(item["app"]["id"], "/prod/uniq");
+    assert_eq!(item["count"], 1);
+    assert_eq!(item["delay"]["overdue"], true);
+    assert!(!item["lastUnusedOffers"].as_array().unwrap().is_empty());
+    // A second agent lets it run.
+    let mut cluster = cluster;
+    cluster.add_agent().await;
+    marathon.wait_running("/prod/uniq", 2, LONG).await;
+    let q = marathon.get("/v2/queue").await.json();
+    assert_eq!(q["queue"], json!([]));
+}
+
+#[tokio::test]
+async fn marathon_restarted_with_kill_9_adopts_its_tasks() {
+    let cluster = Cluster::start().await;
+    let mut marathon = Marathon::start(&cluster, &[]).await;
+    let app = json!({"id": "adopt", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    let before = task_ids(&marathon.wait_running("/adopt", 2, LONG).await);
+    let framework = marathon.get("/v2/info").await.json()["frameworkId"].clone();
+    assert!(framework.is_string());
+    marathon.proc.kill9();
+    marathon.proc.restart();
+    mesos_tests::cluster::wait_ready(&mut marathon.proc, &marathon.url("/ping"))
+        .await
+        .unwrap();
+    let after = task_ids(&marathon.wait_running("/adopt", 2, LONG).await);
+    assert_eq!(before, after, "the same tasks, none restarted");
+    assert_eq!(
+        marathon.get("/v2/info").await.json()["frameworkId"],
+        framework
+    );
+    // Still the same after a reconciliation round.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(task_ids(&marathon.tasks("/adopt").await), before);
+}
+
+#[tokio::test]
+async fn a_task_that_exits_is_replaced_after_its_backoff() {
+    let cluster = Cluster::start_with(ClusterOptions::default()).await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let app = json!({"id": "crashy", "cmd": "sleep 1; exit 3", "cpus": 0.1, "mem": 16,
+        "backoffSeconds": 1, "backoffFactor": 1.0});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    let failure: Value = eventually("a recorded failure", LONG, async || {
+        let app = marathon.get("/v2/apps/crashy").await.json();
+        let f = app["app"]["lastTaskFailure"].clone();
+        (f["state"] == "TASK_FAILED").then_some(f)
+    })
+    .await;
+    let first = failure["taskId"].as_str().unwrap().to_string();
+    eventually("a second task", LONG, async || {
+        let tasks = marathon.tasks("/crashy").await;
+        tasks
+            .iter()
+            .any(|t| t["id"].as_str() != Some(first.as_str()))
+            .then_some(())
+    })
+    .await;
+}
