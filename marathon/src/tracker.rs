@@ -83,6 +83,8 @@ pub struct Tracker {
     waiting_since: BTreeMap<PathId, u64>,
     failures: BTreeMap<PathId, TaskFailure>,
     offers_wanted: bool,
+    /// Demand at the last [`Tracker::converge`], to revive when it grows.
+    last_demand: BTreeMap<PathId, u32>,
 }
 
 impl Tracker {
@@ -95,6 +97,7 @@ impl Tracker {
             waiting_since: BTreeMap::new(),
             failures: BTreeMap::new(),
             offers_wanted: false,
+            last_demand: BTreeMap::new(),
         }
     }
 
@@ -192,9 +195,13 @@ impl Tracker {
         def.instances.saturating_sub(current)
     }
 
-    /// Whether any app waits for offers (ignoring backoff).
-    fn anything_waits(&self) -> bool {
-        self.apps.keys().any(|id| self.launch_demand(id, 0) > 0)
+    /// What every app needs launched now (backed-off apps need nothing yet).
+    fn demand(&self, now: u64) -> BTreeMap<PathId, u32> {
+        self.apps
+            .keys()
+            .map(|id| (id.clone(), self.launch_demand(id, now)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 
     /// Handles a status update. Unknown tasks are killed (they belong to no app Marathon
@@ -419,15 +426,21 @@ impl Tracker {
                 self.waiting_since.remove(&id);
             }
         }
-        let want = self.anything_waits();
-        if want != self.offers_wanted {
-            self.offers_wanted = want;
-            effects.push(if want {
-                Effect::Revive
-            } else {
-                Effect::Suppress
-            });
+        // Offers are wanted while something waits; a new or larger demand (a new app, a
+        // backoff that ran out, a task to replace) revives, which also clears the filters
+        // of offers declined while nothing fitted.
+        let demand = self.demand(now);
+        let grew = demand
+            .iter()
+            .any(|(id, n)| self.last_demand.get(id).is_none_or(|old| n > old));
+        let want = !demand.is_empty();
+        if want && (grew || !self.offers_wanted) {
+            effects.push(Effect::Revive);
+        } else if !want && self.offers_wanted {
+            effects.push(Effect::Suppress);
         }
+        self.offers_wanted = want;
+        self.last_demand = demand;
         effects
     }
 
@@ -559,7 +572,15 @@ mod tests {
             task_id: i.task_id.clone()
         }));
         assert_eq!(t.launch_demand(&a.id, 21), 0, "backed off");
+        assert!(
+            !t.tick(1000).contains(&Effect::Revive),
+            "no offers while backed off"
+        );
         assert_eq!(t.launch_demand(&a.id, 2020), 1);
+        assert!(
+            t.tick(2020).contains(&Effect::Revive),
+            "the end of the backoff revives"
+        );
         assert_eq!(t.last_failure(&a.id).unwrap().state, "TASK_FAILED");
         // Second failure: 4 s; third: capped at 5 s.
         let j = instance(&a, 2, 2020);

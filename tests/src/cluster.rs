@@ -139,6 +139,11 @@ impl Cluster {
     /// Starts one more agent with the cluster's options and waits until it answers HTTP
     /// (registration is checked separately). Returns its index.
     pub async fn add_agent(&mut self) -> usize {
+        self.add_agent_with(&[]).await
+    }
+
+    /// Like [`Cluster::add_agent`], with `extra` flags after the cluster's agent flags.
+    pub async fn add_agent_with(&mut self, extra: &[&str]) -> usize {
         let index = self.agents.len();
         let work_dir = self.root.join(format!("agent{index}"));
         std::fs::create_dir_all(&work_dir).expect("agent work dir");
@@ -153,6 +158,7 @@ impl Cluster {
                 "--status_update_retry_interval_min=500ms".to_string(),
             ];
             args.extend(self.options.agent_flags.iter().cloned());
+            args.extend(extra.iter().map(|f| f.to_string()));
             let mut proc = Proc::spawn(
                 &format!("agent{index}"),
                 &binary("mesos-agent"),

@@ -216,9 +216,9 @@ async fn unique_keeps_the_second_instance_waiting_and_the_queue_says_why() {
     assert_eq!(item["count"], 1);
     assert_eq!(item["delay"]["overdue"], true);
     assert!(!item["lastUnusedOffers"].as_array().unwrap().is_empty());
-    // A second agent lets it run.
+    // A second agent (another hostname) lets it run.
     let mut cluster = cluster;
-    cluster.add_agent().await;
+    cluster.add_agent_with(&["--hostname=localhost"]).await;
     marathon.wait_running("/prod/uniq", 2, LONG).await;
     let q = marathon.get("/v2/queue").await.json();
     assert_eq!(q["queue"], json!([]));
@@ -238,7 +238,8 @@ async fn marathon_restarted_with_kill_9_adopts_its_tasks() {
     assert!(framework.is_string());
     marathon.proc.kill9();
     marathon.proc.restart();
-    mesos_tests::cluster::wait_ready(&mut marathon.proc, &marathon.url("/ping"))
+    let ping = marathon.url("/ping");
+    mesos_tests::cluster::wait_ready(&mut marathon.proc, &ping)
         .await
         .unwrap();
     let after = task_ids(&marathon.wait_running("/adopt", 2, LONG).await);

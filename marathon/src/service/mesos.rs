@@ -129,6 +129,7 @@ impl Service {
 
     async fn on_offers(&mut self, offers: Vec<v1::Offer>) -> Result<(), ServiceError> {
         let now = now_ms();
+        tracing::debug!(offers = offers.len(), "offers");
         let mut converted = Vec::with_capacity(offers.len());
         let mut bad = vec![];
         for o in &offers {
@@ -220,10 +221,7 @@ impl Service {
             tokio::spawn(async move {
                 let ids: Vec<String> = tasks.iter().map(|t| t.task_id.value.clone()).collect();
                 let op = calls::launch_operation(tasks);
-                if let Err(e) = s
-                    .accept(vec![offer_id], vec![op], Some(calls::refuse_for(refuse)))
-                    .await
-                {
+                if let Err(e) = s.accept(vec![offer_id], vec![op], None).await {
                     tracing::warn!("launch failed: {e}");
                     let _ = internal.send(Internal::LaunchFailed {
                         task_ids: ids,

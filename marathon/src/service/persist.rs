@@ -133,6 +133,7 @@ impl Service {
                     });
                 }
                 Effect::Revive => {
+                    tracing::debug!("reviving offers");
                     tokio::spawn(async move {
                         if let Err(e) = s.revive(vec![role]).await {
                             tracing::debug!("revive call failed: {e}");
@@ -140,6 +141,7 @@ impl Service {
                     });
                 }
                 Effect::Suppress => {
+                    tracing::debug!("suppressing offers");
                     tokio::spawn(async move {
                         if let Err(e) = s.suppress(vec![role]).await {
                             tracing::debug!("suppress call failed: {e}");
