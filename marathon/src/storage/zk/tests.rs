@@ -17,30 +17,19 @@ use crate::storage::conformance::{self, pattern};
 
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A standalone ZooKeeper on a free loopback port, killed when the last test using it is
-/// done.
+/// A standalone ZooKeeper on a free loopback port, killed on drop.
 struct TestZooKeeper {
     dir: Option<tempfile::TempDir>,
     port: u16,
 }
 
 impl TestZooKeeper {
-    fn script() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/zookeeper.sh")
-    }
-
-    async fn start() -> Result<TestZooKeeper, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("marathon-storage-zk-")
-            .tempdir()
-            .map_err(|e| e.to_string())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
+    /// Runs `scripts/zookeeper.sh` with `args` and this server's directory.
+    async fn script(args: &[&str]) -> Result<(), String> {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/zookeeper.sh");
         let out = tokio::process::Command::new("bash")
-            .arg(Self::script())
-            .args(["start", dir.path().to_str().unwrap(), &port.to_string()])
+            .arg(script)
+            .args(args)
             // The server keeps its last 500 transactions in memory (commitLogCount), and
             // these tests write many of about 1 MB: the script's default heap is too small.
             .env("ZK_HEAP", "768m")
@@ -49,15 +38,64 @@ impl TestZooKeeper {
             .map_err(|e| format!("cannot run scripts/zookeeper.sh: {e}"))?;
         if !out.status.success() {
             return Err(format!(
-                "scripts/zookeeper.sh start failed: {}{}",
+                "scripts/zookeeper.sh {} failed: {}{}",
+                args.join(" "),
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        Ok(TestZooKeeper {
-            dir: Some(dir),
-            port,
-        })
+        Ok(())
+    }
+
+    /// Starts a server of its own; None (after a skip notice) when it cannot be started
+    /// outside CI.
+    async fn start() -> Option<TestZooKeeper> {
+        let started = async {
+            let dir = tempfile::Builder::new()
+                .prefix("marathon-storage-zk-")
+                .tempdir()
+                .map_err(|e| e.to_string())?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| e.to_string())?
+                .port();
+            let path = dir.path().to_str().unwrap().to_string();
+            Self::script(&["start", &path, &port.to_string()]).await?;
+            Ok::<_, String>(TestZooKeeper {
+                dir: Some(dir),
+                port,
+            })
+        };
+        match started.await {
+            Ok(zk) => Some(zk),
+            Err(why) if std::env::var_os("CI").is_some() => {
+                panic!("ZooKeeper is needed for these tests under CI: {why}")
+            }
+            Err(why) => {
+                eprintln!(
+                    "skipped: cannot start ZooKeeper ({why}); \
+                     run `bash scripts/zookeeper.sh install`"
+                );
+                None
+            }
+        }
+    }
+
+    fn dir(&self) -> String {
+        let dir = self.dir.as_ref().expect("running");
+        dir.path().to_str().unwrap().to_string()
+    }
+
+    /// kill -9.
+    async fn stop(&self) {
+        Self::script(&["stop", &self.dir()]).await.unwrap();
+    }
+
+    /// Starts the stopped server again on its data and port.
+    async fn restart(&self) {
+        Self::script(&["start-node", &self.dir(), "1"])
+            .await
+            .unwrap();
     }
 
     /// `zk://127.0.0.1:<port><path>`, optionally with credentials.
@@ -69,8 +107,9 @@ impl TestZooKeeper {
 impl Drop for TestZooKeeper {
     fn drop(&mut self) {
         let Some(dir) = self.dir.take() else { return };
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/zookeeper.sh");
         let _ = std::process::Command::new("bash")
-            .arg(Self::script())
+            .arg(script)
             .args(["stop", dir.path().to_str().unwrap()])
             .status();
         if std::thread::panicking() {
@@ -79,8 +118,8 @@ impl Drop for TestZooKeeper {
     }
 }
 
-/// The ZooKeeper the tests running now share; None (after a skip notice) when it cannot be
-/// started outside CI.
+/// The ZooKeeper the tests running now share (each under its own path), stopped when the
+/// last of them is done.
 async fn zookeeper() -> Option<Arc<TestZooKeeper>> {
     static SHARED: tokio::sync::Mutex<Weak<TestZooKeeper>> =
         tokio::sync::Mutex::const_new(Weak::new());
@@ -88,20 +127,64 @@ async fn zookeeper() -> Option<Arc<TestZooKeeper>> {
     if let Some(zk) = shared.upgrade() {
         return Some(zk);
     }
-    match TestZooKeeper::start().await {
-        Ok(zk) => {
-            let zk = Arc::new(zk);
-            *shared = Arc::downgrade(&zk);
-            Some(zk)
-        }
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("ZooKeeper is needed for these tests under CI: {why}")
-        }
-        Err(why) => {
-            eprintln!(
-                "skipped: cannot start ZooKeeper ({why}); run `bash scripts/zookeeper.sh install`"
-            );
-            None
+    let zk = Arc::new(TestZooKeeper::start().await?);
+    *shared = Arc::downgrade(&zk);
+    Some(zk)
+}
+
+/// A TCP forwarder to a local port. Frozen, it moves no bytes but keeps the connections
+/// open: to the client behind it, ZooKeeper falls silent, as in a partition.
+struct Proxy {
+    port: u16,
+    frozen: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (frozen, watch) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(forward(client_read, server_write, watch.clone()));
+                tokio::spawn(forward(server_read, client_write, watch.clone()));
+            }
+        });
+        Proxy { port, frozen, task }
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen.send_replace(frozen);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        // Bytes read while frozen are held until the thaw (or dropped with the proxy).
+        if frozen.wait_for(|f| !*f).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
         }
     }
 }
@@ -511,4 +594,123 @@ async fn zk_too_small_a_node_size_is_refused() {
         matches!(opened, Err(StoreError::Fatal { .. })),
         "{opened:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_expired_session_leaves_the_store_unavailable_for_good() {
+    let Some(zk) = zookeeper().await else { return };
+    let proxy = Proxy::start(zk.port).await;
+    let path = "/expiry/marathon";
+    let through_proxy = ZkUrl::parse(&format!("zk://127.0.0.1:{}{path}", proxy.port)).unwrap();
+    let timeout = Duration::from_secs(2);
+    let store = ZkStore::open(&through_proxy, timeout, 1000).await.unwrap();
+    store.put("framework-id", b"fw-1".to_vec()).await.unwrap();
+
+    // Partitioned: calls fail as Unavailable, within about the session timeout.
+    proxy.freeze(true);
+    let started = Instant::now();
+    let error = store.get("framework-id").await.unwrap_err();
+    assert!(error.is_unavailable(), "{error}");
+    assert!(started.elapsed() < timeout * 2, "{:?}", started.elapsed());
+    // Long enough for the server to expire the session; then the partition heals.
+    tokio::time::sleep(timeout * 2).await;
+    proxy.freeze(false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !store.session().is_expired() {
+        assert!(
+            Instant::now() < deadline,
+            "the client never learned of the expiry"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Expiry is final: the leader steps down and a new store is opened.
+    let error = store
+        .put("framework-id", b"fw-2".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        error.is_unavailable() && error.to_string().contains("expired"),
+        "{error}"
+    );
+    let store = open(&zk.url("", path), 1000).await;
+    assert_eq!(
+        store.get("framework-id").await.unwrap(),
+        Some(b"fw-1".to_vec())
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_batches_stay_whole_across_a_zookeeper_restart() {
+    use std::sync::atomic::AtomicU32;
+    // A server of its own, to kill.
+    let Some(zk) = TestZooKeeper::start().await else {
+        return;
+    };
+    let url = zk.url("", "/restart/marathon");
+    // The session (10 s) outlives the outage, so the same store carries on.
+    let store = Arc::new(open(&url, 100_000).await);
+    let big = |n: u32| {
+        let mut value = n.to_be_bytes().to_vec();
+        value.extend(pattern(250_000, n as u8));
+        value
+    };
+    let batch = move |n: u32| {
+        vec![
+            Op::put("a", n.to_be_bytes().to_vec()),
+            Op::put("big", big(n)),
+            Op::put(format!("marker/{n}"), Vec::new()),
+            Op::delete(format!("marker/{}", n.wrapping_sub(1))),
+            Op::put("b", n.to_be_bytes().to_vec()),
+        ]
+    };
+    store.apply(batch(0)).await.unwrap();
+
+    let written = Arc::new(AtomicU32::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (store, written, done) = (store.clone(), written.clone(), done.clone());
+        async move {
+            let mut failures = 0;
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) {
+                n += 1;
+                let deadline = Instant::now() + Duration::from_secs(60);
+                // A failed batch may or may not have landed: the same batch again is safe.
+                while let Err(e) = store.apply(batch(n)).await {
+                    assert!(e.is_unavailable() && Instant::now() < deadline, "{e}");
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                written.store(n, Ordering::Relaxed);
+            }
+            (n, failures)
+        }
+    });
+    // kill -9 ZooKeeper while batches are in flight, and bring it back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    zk.stop().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    zk.restart().await;
+    let at_restart = written.load(Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while written.load(Ordering::Relaxed) < at_restart + 5 {
+        assert!(Instant::now() < deadline, "no progress after the restart");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done.store(true, Ordering::Relaxed);
+    let (last, failures) = writer.await.unwrap();
+    assert!(failures > 0, "the outage interrupted no batch");
+
+    let number = |value: Vec<u8>| u32::from_be_bytes(value[..4].try_into().unwrap());
+    assert_eq!(number(store.get("a").await.unwrap().unwrap()), last);
+    assert_eq!(number(store.get("b").await.unwrap().unwrap()), last);
+    assert_eq!(store.get("big").await.unwrap(), Some(big(last)));
+    assert_eq!(
+        store.list("marker").await.unwrap(),
+        vec![format!("marker/{last}")]
+    );
+    // 250,004 bytes in nodes of 100,000: three chunks, and nothing else left over.
+    assert_no_leftovers(&store, 3).await;
+    store.close().await;
 }
