@@ -283,8 +283,9 @@ impl ZkStore {
     /// Creates the directory node `dir` and any missing parents.
     async fn ensure_dir(&self, dir: &str) -> Result<(), StoreError> {
         let mut missing = vec![dir.to_string()];
-        // One step per missing level, plus the races with pruning.
-        for _ in 0..RACE_ATTEMPTS + dir.matches('/').count() {
+        // Two steps per missing level (find it missing, create it), plus races with
+        // pruning.
+        for _ in 0..RACE_ATTEMPTS + 2 * dir.matches('/').count() {
             let Some(next) = missing.last().cloned() else {
                 return Ok(());
             };
