@@ -640,6 +640,46 @@ async fn zk_expired_session_leaves_the_store_unavailable_for_good() {
     store.close().await;
 }
 
+/// A value of 250,004 bytes (three chunks in nodes of 100,000) that starts with `n`.
+fn big_value(n: u32) -> Vec<u8> {
+    let mut value = n.to_be_bytes().to_vec();
+    value.extend(pattern(250_000, n as u8));
+    value
+}
+
+/// Batch `n` of the interrupted-writer tests: `a`, `b` and `big` say `n`, and the marker
+/// moves from `n - 1` to `n`.
+fn whole_batch(n: u32) -> Vec<Op> {
+    vec![
+        Op::put("a", n.to_be_bytes().to_vec()),
+        Op::put("big", big_value(n)),
+        Op::put(format!("marker/{n}"), Vec::new()),
+        Op::delete(format!("marker/{}", n.wrapping_sub(1))),
+        Op::put("b", n.to_be_bytes().to_vec()),
+    ]
+}
+
+fn number(value: &[u8]) -> u32 {
+    u32::from_be_bytes(value[..4].try_into().unwrap())
+}
+
+/// Checks that the store holds exactly one whole batch of [`whole_batch`], and nothing
+/// left over; returns its number.
+async fn assert_whole_batch(store: &ZkStore) -> u32 {
+    let n = number(&store.get("a").await.unwrap().expect("a"));
+    assert_eq!(number(&store.get("b").await.unwrap().expect("b")), n);
+    assert!(
+        store.get("big").await.unwrap() == Some(big_value(n)),
+        "big is not batch {n}"
+    );
+    assert_eq!(
+        store.list("marker").await.unwrap(),
+        vec![format!("marker/{n}")]
+    );
+    assert_no_leftovers(store, 3).await;
+    n
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zk_batches_stay_whole_across_a_zookeeper_restart() {
     use std::sync::atomic::AtomicU32;
@@ -650,21 +690,7 @@ async fn zk_batches_stay_whole_across_a_zookeeper_restart() {
     let url = zk.url("", "/restart/marathon");
     // The session (10 s) outlives the outage, so the same store carries on.
     let store = Arc::new(open(&url, 100_000).await);
-    let big = |n: u32| {
-        let mut value = n.to_be_bytes().to_vec();
-        value.extend(pattern(250_000, n as u8));
-        value
-    };
-    let batch = move |n: u32| {
-        vec![
-            Op::put("a", n.to_be_bytes().to_vec()),
-            Op::put("big", big(n)),
-            Op::put(format!("marker/{n}"), Vec::new()),
-            Op::delete(format!("marker/{}", n.wrapping_sub(1))),
-            Op::put("b", n.to_be_bytes().to_vec()),
-        ]
-    };
-    store.apply(batch(0)).await.unwrap();
+    store.apply(whole_batch(0)).await.unwrap();
 
     let written = Arc::new(AtomicU32::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -677,7 +703,7 @@ async fn zk_batches_stay_whole_across_a_zookeeper_restart() {
                 n += 1;
                 let deadline = Instant::now() + Duration::from_secs(60);
                 // A failed batch may or may not have landed: the same batch again is safe.
-                while let Err(e) = store.apply(batch(n)).await {
+                while let Err(e) = store.apply(whole_batch(n)).await {
                     assert!(e.is_unavailable() && Instant::now() < deadline, "{e}");
                     failures += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -702,15 +728,102 @@ async fn zk_batches_stay_whole_across_a_zookeeper_restart() {
     let (last, failures) = writer.await.unwrap();
     assert!(failures > 0, "the outage interrupted no batch");
 
-    let number = |value: Vec<u8>| u32::from_be_bytes(value[..4].try_into().unwrap());
-    assert_eq!(number(store.get("a").await.unwrap().unwrap()), last);
-    assert_eq!(number(store.get("b").await.unwrap().unwrap()), last);
-    assert_eq!(store.get("big").await.unwrap(), Some(big(last)));
-    assert_eq!(
-        store.list("marker").await.unwrap(),
-        vec![format!("marker/{last}")]
-    );
-    // 250,004 bytes in nodes of 100,000: three chunks, and nothing else left over.
-    assert_no_leftovers(&store, 3).await;
+    assert_eq!(assert_whole_batch(&store).await, last);
     store.close().await;
+}
+
+/// Set by [`zk_writer_killed_with_sigkill_leaves_whole_batches`] for the child process it
+/// starts (this test binary again, running [`zk_sigkill_child_writer`]): the store's URL.
+const CHILD_URL: &str = "MARATHON_STORAGE_SIGKILL_CHILD_URL";
+
+/// The child of [`zk_writer_killed_with_sigkill_leaves_whole_batches`]: writes batches
+/// until it is killed. Run by itself it does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_sigkill_child_writer() {
+    let Some(url) = std::env::var_os(CHILD_URL) else {
+        return;
+    };
+    let url = ZkUrl::parse(url.to_str().unwrap()).unwrap();
+    let store = open(&url, 100_000).await;
+    let mut n = match store.get("a").await.unwrap() {
+        Some(value) => number(&value),
+        None => 0,
+    };
+    loop {
+        n += 1;
+        store.apply(whole_batch(n)).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_writer_killed_with_sigkill_leaves_whole_batches() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/sigkill/marathon");
+    let root = ZkStore::root_for(&url);
+    // A plain session to watch the writer's progress: opening a store would recover
+    // and sweep under the live writer, which only a new leader may do.
+    let watcher = session(&url).await;
+    let progress = || async {
+        match watcher.get(&format!("{root}/keys/=a")).await.unwrap() {
+            Some((data, _)) => number(&data[1..]),
+            None => 0,
+        }
+    };
+    let (mut last, mut interrupted, mut committed) = (0, 0, 0);
+    let delays_ms = [0, 50, 100, 150, 200, 250, 300, 350];
+    for delay_ms in delays_ms {
+        let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "storage::zk::tests::zk_sigkill_child_writer",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(CHILD_URL, url.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while progress().await <= last {
+            assert!(Instant::now() < deadline, "the writer made no progress");
+            assert!(child.try_wait().unwrap().is_none(), "the writer died");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        assert!(child.try_wait().unwrap().is_none(), "the writer died");
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+        // What the dead writer left: a commit node, chunks beyond the value's three.
+        let commit = watcher
+            .get(&format!("{root}/commit"))
+            .await
+            .unwrap()
+            .is_some();
+        let chunks = watcher
+            .children(&format!("{root}/blobs"))
+            .await
+            .unwrap()
+            .len();
+        if commit || chunks != 3 {
+            interrupted += 1;
+        }
+        if commit {
+            committed += 1;
+        }
+
+        // The next leader: whole batches only, and nothing left over.
+        let store = open(&url, 100_000).await;
+        let n = assert_whole_batch(&store).await;
+        assert!(n > last, "batch {n} after {last}");
+        last = n;
+        store.close().await;
+    }
+    watcher.close_now().await;
+    eprintln!(
+        "{interrupted} of {} kills left a write to recover, {committed} past its commit point",
+        delays_ms.len()
+    );
+    // Each kill lands in a batch almost surely; a kill between two batches proves nothing.
+    assert!(interrupted > 0, "no kill interrupted a write");
 }
