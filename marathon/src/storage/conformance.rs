@@ -160,6 +160,13 @@ async fn nested_keys_and_list(s: &dyn Store) {
     // A deep key again where the empty levels were.
     s.put("tree/z/y/x/w/v", v("7")).await.unwrap();
     assert_eq!(s.get("tree/z/y/x/w/v").await.unwrap(), Some(v("7")));
+    // Deep keys.
+    let deep = (0..80).fold("tree/deep".to_string(), |key, i| format!("{key}/{i}"));
+    s.put(&deep, v("deep")).await.unwrap();
+    assert_eq!(s.get(&deep).await.unwrap(), Some(v("deep")));
+    assert_eq!(s.list("tree/deep/0/1/2").await.unwrap(), vec![deep.clone()]);
+    s.delete(&deep).await.unwrap();
+    assert!(s.list("tree/deep").await.unwrap().is_empty());
     s.apply(
         ["tree/a/b", "tree/ab", "tree/a=b", "tree/z/y/x/w/v"]
             .into_iter()

@@ -73,8 +73,10 @@
 //!   `commit` node is deleted last. Rolling forward is idempotent, so a crash anywhere
 //!   after the commit point is finished by the next open (and a failed call by this
 //!   process's next operation) before anything is read; a crash before it leaves only
-//!   garbage. In this process, readers wait while an apply rolls forward.
-//! - Writers: one, the leader. With [`ZkStore::with_session`] the store shares the
+//!   garbage. Readers wait while an apply rolls forward; they are all in the leader's
+//!   process, since only the leader opens a store.
+//! - Writers: one, the leader, and only the leader opens a store (opening finishes and
+//!   sweeps what a dead writer left). With [`ZkStore::with_session`] the store shares the
 //!   election's session; ZooKeeper refuses every request of an expired session, so a
 //!   deposed leader's late write cannot land after a new leader (elected only once that
 //!   session is gone) has opened its store. An expired session makes the store answer
@@ -82,6 +84,10 @@
 //!
 //! The embedded store gets the same guarantees from redb: `apply` is one write
 //! transaction, committed durably.
+//!
+//! Operating note: a ZooKeeper server keeps its last 500 transactions in memory
+//! (`zookeeper.commitLogCount`); with chunks of ~1 MB that is up to 500 MB of heap, so
+//! size the servers' heap (or lower that count) when Marathon stores large apps.
 
 mod embedded;
 mod memory;

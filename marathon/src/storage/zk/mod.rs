@@ -72,6 +72,7 @@ pub struct ZkStore {
     session: Arc<Session>,
     /// Whether [`ZkStore::close`] ends the session (false when it was lent to the store).
     owns_session: bool,
+    closed: AtomicBool,
     root: String,
     keys: String,
     blobs: String,
@@ -102,6 +103,12 @@ impl ZkStore {
 
     /// Opens a session of its own to `url` and the store under [`ZkStore::root_for`] it.
     /// Unavailable when no server answers within `session_timeout`.
+    ///
+    /// Only the leader may open a store: opening finishes an interrupted batch and deletes
+    /// chunks no value names, which would pull the chunks from under another live writer.
+    /// `max_node_size` is `--zk_max_node_size`; a node's data plus its path must stay
+    /// under the servers' `jute.maxbuffer` (1 MiB by default), or ZooKeeper drops the
+    /// connection on every large write.
     pub async fn open(
         url: &ZkUrl,
         session_timeout: Duration,
@@ -128,7 +135,8 @@ impl ZkStore {
 
     /// The store under `root` (an absolute znode path) on a session the caller keeps,
     /// typically the leader election's: once that session expires no write of this store
-    /// can land, which fences a deposed leader. [`ZkStore::close`] leaves it open.
+    /// can land, which fences a deposed leader. [`ZkStore::close`] leaves it open. As with
+    /// [`ZkStore::open`], only the leader may open a store.
     pub async fn with_session(
         session: Arc<Session>,
         root: &str,
@@ -158,6 +166,7 @@ impl ZkStore {
             root,
             session,
             owns_session,
+            closed: AtomicBool::new(false),
             max_node_size,
             gate: RwLock::new(()),
             dirty: AtomicBool::new(false),
@@ -177,9 +186,10 @@ impl ZkStore {
         &self.session
     }
 
-    /// Ends the store's own session (not one lent by [`ZkStore::with_session`]).
+    /// Ends the store's own session (not one lent by [`ZkStore::with_session`]) and waits
+    /// for the server's answer. Dropping the store ends it too, without waiting.
     pub async fn close(&self) {
-        if self.owns_session {
+        if self.owns_session && !self.closed.swap(true, Ordering::AcqRel) {
             self.session.close_now().await;
         }
     }
@@ -273,7 +283,9 @@ impl ZkStore {
     /// Creates the directory node `dir` and any missing parents.
     async fn ensure_dir(&self, dir: &str) -> Result<(), StoreError> {
         let mut missing = vec![dir.to_string()];
-        for _ in 0..RACE_ATTEMPTS {
+        // Two steps per missing level (find it missing, create it), plus races with
+        // pruning.
+        for _ in 0..RACE_ATTEMPTS + 2 * dir.matches('/').count() {
             let Some(next) = missing.last().cloned() else {
                 return Ok(());
             };
@@ -713,6 +725,17 @@ impl ZkStore {
             tracing::info!(chunks = swept, "deleted chunks left by interrupted writes");
         }
         Ok(())
+    }
+}
+
+impl Drop for ZkStore {
+    fn drop(&mut self) {
+        // Without a close the session, unanswered, lives on in the ensemble until it
+        // expires. Closing needs a runtime to send the request on.
+        let runtime = tokio::runtime::Handle::try_current().is_ok();
+        if self.owns_session && runtime && !self.closed.swap(true, Ordering::AcqRel) {
+            self.session.close();
+        }
     }
 }
 

@@ -17,30 +17,19 @@ use crate::storage::conformance::{self, pattern};
 
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A standalone ZooKeeper on a free loopback port, killed when the last test using it is
-/// done.
+/// A standalone ZooKeeper on a free loopback port, killed on drop.
 struct TestZooKeeper {
     dir: Option<tempfile::TempDir>,
     port: u16,
 }
 
 impl TestZooKeeper {
-    fn script() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/zookeeper.sh")
-    }
-
-    async fn start() -> Result<TestZooKeeper, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("marathon-storage-zk-")
-            .tempdir()
-            .map_err(|e| e.to_string())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
+    /// Runs `scripts/zookeeper.sh` with `args` and this server's directory.
+    async fn script(args: &[&str]) -> Result<(), String> {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/zookeeper.sh");
         let out = tokio::process::Command::new("bash")
-            .arg(Self::script())
-            .args(["start", dir.path().to_str().unwrap(), &port.to_string()])
+            .arg(script)
+            .args(args)
             // The server keeps its last 500 transactions in memory (commitLogCount), and
             // these tests write many of about 1 MB: the script's default heap is too small.
             .env("ZK_HEAP", "768m")
@@ -49,15 +38,64 @@ impl TestZooKeeper {
             .map_err(|e| format!("cannot run scripts/zookeeper.sh: {e}"))?;
         if !out.status.success() {
             return Err(format!(
-                "scripts/zookeeper.sh start failed: {}{}",
+                "scripts/zookeeper.sh {} failed: {}{}",
+                args.join(" "),
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        Ok(TestZooKeeper {
-            dir: Some(dir),
-            port,
-        })
+        Ok(())
+    }
+
+    /// Starts a server of its own; None (after a skip notice) when it cannot be started
+    /// outside CI.
+    async fn start() -> Option<TestZooKeeper> {
+        let started = async {
+            let dir = tempfile::Builder::new()
+                .prefix("marathon-storage-zk-")
+                .tempdir()
+                .map_err(|e| e.to_string())?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| e.to_string())?
+                .port();
+            let path = dir.path().to_str().unwrap().to_string();
+            Self::script(&["start", &path, &port.to_string()]).await?;
+            Ok::<_, String>(TestZooKeeper {
+                dir: Some(dir),
+                port,
+            })
+        };
+        match started.await {
+            Ok(zk) => Some(zk),
+            Err(why) if std::env::var_os("CI").is_some() => {
+                panic!("ZooKeeper is needed for these tests under CI: {why}")
+            }
+            Err(why) => {
+                eprintln!(
+                    "skipped: cannot start ZooKeeper ({why}); \
+                     run `bash scripts/zookeeper.sh install`"
+                );
+                None
+            }
+        }
+    }
+
+    fn dir(&self) -> String {
+        let dir = self.dir.as_ref().expect("running");
+        dir.path().to_str().unwrap().to_string()
+    }
+
+    /// kill -9.
+    async fn stop(&self) {
+        Self::script(&["stop", &self.dir()]).await.unwrap();
+    }
+
+    /// Starts the stopped server again on its data and port.
+    async fn restart(&self) {
+        Self::script(&["start-node", &self.dir(), "1"])
+            .await
+            .unwrap();
     }
 
     /// `zk://127.0.0.1:<port><path>`, optionally with credentials.
@@ -69,8 +107,9 @@ impl TestZooKeeper {
 impl Drop for TestZooKeeper {
     fn drop(&mut self) {
         let Some(dir) = self.dir.take() else { return };
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/zookeeper.sh");
         let _ = std::process::Command::new("bash")
-            .arg(Self::script())
+            .arg(script)
             .args(["stop", dir.path().to_str().unwrap()])
             .status();
         if std::thread::panicking() {
@@ -79,8 +118,8 @@ impl Drop for TestZooKeeper {
     }
 }
 
-/// The ZooKeeper the tests running now share; None (after a skip notice) when it cannot be
-/// started outside CI.
+/// The ZooKeeper the tests running now share (each under its own path), stopped when the
+/// last of them is done.
 async fn zookeeper() -> Option<Arc<TestZooKeeper>> {
     static SHARED: tokio::sync::Mutex<Weak<TestZooKeeper>> =
         tokio::sync::Mutex::const_new(Weak::new());
@@ -88,20 +127,64 @@ async fn zookeeper() -> Option<Arc<TestZooKeeper>> {
     if let Some(zk) = shared.upgrade() {
         return Some(zk);
     }
-    match TestZooKeeper::start().await {
-        Ok(zk) => {
-            let zk = Arc::new(zk);
-            *shared = Arc::downgrade(&zk);
-            Some(zk)
-        }
-        Err(why) if std::env::var_os("CI").is_some() => {
-            panic!("ZooKeeper is needed for these tests under CI: {why}")
-        }
-        Err(why) => {
-            eprintln!(
-                "skipped: cannot start ZooKeeper ({why}); run `bash scripts/zookeeper.sh install`"
-            );
-            None
+    let zk = Arc::new(TestZooKeeper::start().await?);
+    *shared = Arc::downgrade(&zk);
+    Some(zk)
+}
+
+/// A TCP forwarder to a local port. Frozen, it moves no bytes but keeps the connections
+/// open: to the client behind it, ZooKeeper falls silent, as in a partition.
+struct Proxy {
+    port: u16,
+    frozen: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (frozen, watch) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(forward(client_read, server_write, watch.clone()));
+                tokio::spawn(forward(server_read, client_write, watch.clone()));
+            }
+        });
+        Proxy { port, frozen, task }
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen.send_replace(frozen);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        // Bytes read while frozen are held until the thaw (or dropped with the proxy).
+        if frozen.wait_for(|f| !*f).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
         }
     }
 }
@@ -511,4 +594,236 @@ async fn zk_too_small_a_node_size_is_refused() {
         matches!(opened, Err(StoreError::Fatal { .. })),
         "{opened:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_expired_session_leaves_the_store_unavailable_for_good() {
+    let Some(zk) = zookeeper().await else { return };
+    let proxy = Proxy::start(zk.port).await;
+    let path = "/expiry/marathon";
+    let through_proxy = ZkUrl::parse(&format!("zk://127.0.0.1:{}{path}", proxy.port)).unwrap();
+    let timeout = Duration::from_secs(2);
+    let store = ZkStore::open(&through_proxy, timeout, 1000).await.unwrap();
+    store.put("framework-id", b"fw-1".to_vec()).await.unwrap();
+
+    // Partitioned: calls fail as Unavailable, within about the session timeout.
+    proxy.freeze(true);
+    let started = Instant::now();
+    let error = store.get("framework-id").await.unwrap_err();
+    assert!(error.is_unavailable(), "{error}");
+    assert!(started.elapsed() < timeout * 2, "{:?}", started.elapsed());
+    // Long enough for the server to expire the session; then the partition heals.
+    tokio::time::sleep(timeout * 2).await;
+    proxy.freeze(false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !store.session().is_expired() {
+        assert!(
+            Instant::now() < deadline,
+            "the client never learned of the expiry"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Expiry is final: the leader steps down and a new store is opened.
+    let error = store
+        .put("framework-id", b"fw-2".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        error.is_unavailable() && error.to_string().contains("expired"),
+        "{error}"
+    );
+    let store = open(&zk.url("", path), 1000).await;
+    assert_eq!(
+        store.get("framework-id").await.unwrap(),
+        Some(b"fw-1".to_vec())
+    );
+    store.close().await;
+}
+
+/// A value of 250,004 bytes (three chunks in nodes of 100,000) that starts with `n`.
+fn big_value(n: u32) -> Vec<u8> {
+    let mut value = n.to_be_bytes().to_vec();
+    value.extend(pattern(250_000, n as u8));
+    value
+}
+
+/// Batch `n` of the interrupted-writer tests: `a`, `b` and `big` say `n`, and the marker
+/// moves from `n - 1` to `n`.
+fn whole_batch(n: u32) -> Vec<Op> {
+    vec![
+        Op::put("a", n.to_be_bytes().to_vec()),
+        Op::put("big", big_value(n)),
+        Op::put(format!("marker/{n}"), Vec::new()),
+        Op::delete(format!("marker/{}", n.wrapping_sub(1))),
+        Op::put("b", n.to_be_bytes().to_vec()),
+    ]
+}
+
+fn number(value: &[u8]) -> u32 {
+    u32::from_be_bytes(value[..4].try_into().unwrap())
+}
+
+/// Checks that the store holds exactly one whole batch of [`whole_batch`], and nothing
+/// left over; returns its number.
+async fn assert_whole_batch(store: &ZkStore) -> u32 {
+    let n = number(&store.get("a").await.unwrap().expect("a"));
+    assert_eq!(number(&store.get("b").await.unwrap().expect("b")), n);
+    assert!(
+        store.get("big").await.unwrap() == Some(big_value(n)),
+        "big is not batch {n}"
+    );
+    assert_eq!(
+        store.list("marker").await.unwrap(),
+        vec![format!("marker/{n}")]
+    );
+    assert_no_leftovers(store, 3).await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_batches_stay_whole_across_a_zookeeper_restart() {
+    use std::sync::atomic::AtomicU32;
+    // A server of its own, to kill.
+    let Some(zk) = TestZooKeeper::start().await else {
+        return;
+    };
+    let url = zk.url("", "/restart/marathon");
+    // The session (10 s) outlives the outage, so the same store carries on.
+    let store = Arc::new(open(&url, 100_000).await);
+    store.apply(whole_batch(0)).await.unwrap();
+
+    let written = Arc::new(AtomicU32::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (store, written, done) = (store.clone(), written.clone(), done.clone());
+        async move {
+            let mut failures = 0;
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) {
+                n += 1;
+                let deadline = Instant::now() + Duration::from_secs(60);
+                // A failed batch may or may not have landed: the same batch again is safe.
+                while let Err(e) = store.apply(whole_batch(n)).await {
+                    assert!(e.is_unavailable() && Instant::now() < deadline, "{e}");
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                written.store(n, Ordering::Relaxed);
+            }
+            (n, failures)
+        }
+    });
+    // kill -9 ZooKeeper while batches are in flight, and bring it back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    zk.stop().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    zk.restart().await;
+    let at_restart = written.load(Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while written.load(Ordering::Relaxed) < at_restart + 5 {
+        assert!(Instant::now() < deadline, "no progress after the restart");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done.store(true, Ordering::Relaxed);
+    let (last, failures) = writer.await.unwrap();
+    assert!(failures > 0, "the outage interrupted no batch");
+
+    assert_eq!(assert_whole_batch(&store).await, last);
+    store.close().await;
+}
+
+/// Set by [`zk_writer_killed_with_sigkill_leaves_whole_batches`] for the child process it
+/// starts (this test binary again, running [`zk_sigkill_child_writer`]): the store's URL.
+const CHILD_URL: &str = "MARATHON_STORAGE_SIGKILL_CHILD_URL";
+
+/// The child of [`zk_writer_killed_with_sigkill_leaves_whole_batches`]: writes batches
+/// until it is killed. Run by itself it does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_sigkill_child_writer() {
+    let Some(url) = std::env::var_os(CHILD_URL) else {
+        return;
+    };
+    let url = ZkUrl::parse(url.to_str().unwrap()).unwrap();
+    let store = open(&url, 100_000).await;
+    let mut n = match store.get("a").await.unwrap() {
+        Some(value) => number(&value),
+        None => 0,
+    };
+    loop {
+        n += 1;
+        store.apply(whole_batch(n)).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_writer_killed_with_sigkill_leaves_whole_batches() {
+    let Some(zk) = zookeeper().await else { return };
+    let url = zk.url("", "/sigkill/marathon");
+    let root = ZkStore::root_for(&url);
+    // A plain session to watch the writer's progress: opening a store would recover
+    // and sweep under the live writer, which only a new leader may do.
+    let watcher = session(&url).await;
+    let progress = || async {
+        match watcher.get(&format!("{root}/keys/=a")).await.unwrap() {
+            Some((data, _)) => number(&data[1..]),
+            None => 0,
+        }
+    };
+    let (mut last, mut interrupted, mut committed) = (0, 0, 0);
+    let delays_ms = [0, 50, 100, 150, 200, 250, 300, 350];
+    for delay_ms in delays_ms {
+        let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "storage::zk::tests::zk_sigkill_child_writer",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(CHILD_URL, url.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while progress().await <= last {
+            assert!(Instant::now() < deadline, "the writer made no progress");
+            assert!(child.try_wait().unwrap().is_none(), "the writer died");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        assert!(child.try_wait().unwrap().is_none(), "the writer died");
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+        // What the dead writer left: a commit node, chunks beyond the value's three.
+        let commit = watcher
+            .get(&format!("{root}/commit"))
+            .await
+            .unwrap()
+            .is_some();
+        let chunks = watcher
+            .children(&format!("{root}/blobs"))
+            .await
+            .unwrap()
+            .len();
+        if commit || chunks != 3 {
+            interrupted += 1;
+        }
+        if commit {
+            committed += 1;
+        }
+
+        // The next leader: whole batches only, and nothing left over.
+        let store = open(&url, 100_000).await;
+        let n = assert_whole_batch(&store).await;
+        assert!(n > last, "batch {n} after {last}");
+        last = n;
+        store.close().await;
+    }
+    watcher.close_now().await;
+    eprintln!(
+        "{interrupted} of {} kills left a write to recover, {committed} past its commit point",
+        delays_ms.len()
+    );
+    // Each kill lands in a batch almost surely; a kill between two batches proves nothing.
+    assert!(interrupted > 0, "no kill interrupted a write");
 }
