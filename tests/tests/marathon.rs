@@ -279,3 +279,66 @@ async fn a_task_that_exits_is_replaced_after_its_backoff() {
     })
     .await;
 }
+
+/// The issue's "done when": a BRIDGE Docker app with `hostPort: 0` serves HTTP on the host
+/// port Marathon reports, and comes back after its container is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_docker_app_serves_on_its_host_port_and_survives_a_killed_container() {
+    use mesos_tests::docker::{container_of, docker, docker_cluster, ContainerCleanup, IMAGE};
+    let cluster = docker_cluster().await;
+    let _cleanup = ContainerCleanup::new(&cluster.agent_id(0).await);
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let command = "mkdir -p /www && echo hello-from-marathon > /www/index.html \
+                   && exec busybox httpd -f -p 8080 -h /www";
+    let app = json!({
+        "id": "web", "cpus": 0.2, "mem": 32, "instances": 1, "cmd": command,
+        "constraints": [["hostname", "UNIQUE", ""]],
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE, "network": "BRIDGE",
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "servicePort": 0, "protocol": "tcp"}]}}
+    });
+    let r = marathon.send("POST", "/v2/apps", Some(&app)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let created = r.json();
+    let service_port = created["container"]["portMappings"][0]["servicePort"]
+        .as_u64()
+        .unwrap();
+    assert!((10000..20000).contains(&service_port), "{created}");
+    assert_eq!(created["networks"], json!([{"mode": "container/bridge"}]));
+
+    let serve = async |tasks: &[Value]| {
+        let port = tasks[0]["ports"][0].as_u64().unwrap();
+        eventually("the app through its host port", LONG, async || {
+            let r = reqwest::Client::new()
+                .get(format!("http://127.0.0.1:{port}/"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .ok()?;
+            r.text()
+                .await
+                .ok()
+                .filter(|b| b.contains("hello-from-marathon"))
+        })
+        .await
+    };
+    let tasks = marathon.wait_running("/web", 1, LONG).await;
+    assert_eq!(tasks[0]["servicePorts"], json!([service_port]));
+    serve(&tasks).await;
+
+    // Kill the container behind Marathon's back: a new task replaces it.
+    let first = tasks[0]["id"].as_str().unwrap().to_string();
+    let container = container_of(&cluster, 0, &first).await;
+    let (ok, _, err) = docker(&["kill", &container]);
+    assert!(ok, "docker kill: {err}");
+    let replaced = eventually("a replacement task", LONG, async || {
+        let tasks = marathon.tasks("/web").await;
+        (tasks.len() == 1
+            && tasks[0]["id"] != first.as_str()
+            && tasks[0]["state"] == "TASK_RUNNING")
+            .then_some(tasks)
+    })
+    .await;
+    serve(&replaced).await;
+    let r = marathon.send("DELETE", "/v2/apps/web", None).await;
+    assert_eq!(r.status, 200);
+}

@@ -182,13 +182,14 @@ impl Constraint {
         let operator = Operator::parse(operator)
             .ok_or_else(|| ConstraintError::UnknownOperator(operator.to_string()))?;
         let rule = match (operator, value) {
-            (Operator::Unique, None) => Rule::Unique,
+            // `["hostname", "UNIQUE", ""]` is the form Marathon's own examples use.
+            (Operator::Unique, None) | (Operator::Unique, Some("")) => Rule::Unique,
             (Operator::Unique, Some(_)) => return Err(ConstraintError::UniqueWithValue),
             // Marathon treats an empty value as none: the first instance picks it.
             (Operator::Cluster, value) => {
                 Rule::Cluster(value.filter(|v| !v.is_empty()).map(str::to_string))
             }
-            (Operator::GroupBy, None) => Rule::GroupBy(0),
+            (Operator::GroupBy, None) | (Operator::GroupBy, Some("")) => Rule::GroupBy(0),
             (Operator::GroupBy, Some(v)) => {
                 let n: i32 = v.parse().map_err(|_| ConstraintError::GroupByNotInteger)?;
                 Rule::GroupBy(usize::try_from(n).unwrap_or(0))
@@ -374,6 +375,12 @@ mod tests {
             assert_eq!(parsed.operator(), *op, "{parts:?}");
             assert_eq!(parsed.value(), *value, "{parts:?}");
         }
+    }
+
+    #[test]
+    fn an_empty_value_is_no_value_for_unique_and_group_by() {
+        assert!(Constraint::parse(&["hostname", "UNIQUE", ""]).is_ok());
+        assert!(Constraint::parse(&["rack", "GROUP_BY", ""]).is_ok());
     }
 
     #[test]
