@@ -1,6 +1,6 @@
 //! A `marathon` process against a test cluster, and the REST calls tests make to it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,12 +29,13 @@ impl Marathon {
             store_path.display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Self::start_with(cluster, &cluster.master_addr(), args, store_path).await
+        Self::start_with(cluster.root(), &cluster.master_addr(), args, store_path).await
     }
 
-    /// A Marathon with `args` (after `--master`, `--http_port`, `--hostname`).
+    /// A Marathon with `args` (after `--master`, `--http_port`, `--hostname`), its logs
+    /// in `root`.
     pub async fn start_with(
-        cluster: &Cluster,
+        root: &Path,
         master: &str,
         args: Vec<String>,
         store_path: PathBuf,
@@ -56,12 +57,7 @@ impl Marathon {
                 "1000".to_string(),
             ];
             all.extend(args.iter().cloned());
-            let mut proc = Proc::spawn(
-                &format!("marathon-{port}"),
-                &binary("marathon"),
-                all,
-                cluster.root(),
-            );
+            let mut proc = Proc::spawn(&format!("marathon-{port}"), &binary("marathon"), all, root);
             match wait_ready(&mut proc, &format!("http://127.0.0.1:{port}/ping")).await {
                 Ok(()) => {
                     return Marathon {
