@@ -342,3 +342,236 @@ async fn a_bridge_docker_app_serves_on_its_host_port_and_survives_a_killed_conta
     let r = marathon.send("DELETE", "/v2/apps/web", None).await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn a_lost_agent_s_instance_is_replaced_on_another_agent() {
+    let mut cluster = Cluster::start().await;
+    cluster.add_agent_with(&["--hostname=localhost"]).await;
+    cluster.wait_for_active_agents(2).await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let app = json!({"id": "moving", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
+        "constraints": [["hostname", "UNIQUE"]]});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    let tasks = marathon.wait_running("/moving", 2, LONG).await;
+    let on_first: Vec<String> = tasks
+        .iter()
+        .filter(|t| t["host"] == "127.0.0.1")
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(on_first.len(), 1);
+    // A third agent to move to, then the first agent dies for good.
+    cluster.add_agent_with(&["--hostname=third"]).await;
+    cluster.wait_for_active_agents(3).await;
+    cluster.kill_agent(0);
+    let moved = eventually(
+        "the lost instance replaced on the new agent",
+        LONG,
+        async || {
+            let tasks = marathon.tasks("/moving").await;
+            let running: Vec<&Value> = tasks
+                .iter()
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .collect();
+            (running.len() == 2 && running.iter().any(|t| t["host"] == "third")).then_some(tasks)
+        },
+    )
+    .await;
+    // The lost task is shown unreachable (or is gone), never running.
+    for t in &moved {
+        if t["id"] == on_first[0].as_str() {
+            assert_eq!(t["state"], "TASK_UNREACHABLE", "{moved:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_rest_of_the_v2_api() {
+    let mut cluster = Cluster::start().await;
+    cluster.add_agent_with(&["--hostname=localhost"]).await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    // PUT of an array creates and updates; GET filters by cmd, id and label.
+    let apps = json!([
+        {"id": "/g/a", "cmd": "sleep 500", "cpus": 0.1, "mem": 16, "instances": 1, "labels": {"tier": "web"}},
+        {"id": "/g/b", "cmd": "sleep 600", "cpus": 0.1, "mem": 16, "instances": 1, "labels": {"tier": "db"}}
+    ]);
+    let r = marathon.send("PUT", "/v2/apps", Some(&apps)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.header("Marathon-Deployment-Id").is_some());
+    let ids = |v: Value| -> Vec<String> {
+        v["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(marathon.get("/v2/apps?cmd=sleep%20600").await.json()),
+        vec!["/g/b"]
+    );
+    assert_eq!(
+        ids(marathon.get("/v2/apps?id=g/a").await.json()),
+        vec!["/g/a"]
+    );
+    assert_eq!(
+        ids(marathon.get("/v2/apps?label=tier==web").await.json()),
+        vec!["/g/a"]
+    );
+    assert_eq!(
+        ids(marathon.get("/v2/apps?label=tier").await.json()).len(),
+        2
+    );
+    // Python clients put the id's leading slash after /v2/apps/.
+    assert_eq!(marathon.get("/v2/apps//g/a").await.status, 200);
+    marathon.wait_running("/g/a", 1, LONG).await;
+    marathon.wait_running("/g/b", 1, LONG).await;
+    let embedded = marathon
+        .get("/v2/apps?embed=apps.tasks&embed=apps.counts")
+        .await
+        .json();
+    assert_eq!(embedded["apps"][0]["tasks"].as_array().unwrap().len(), 1);
+    // PATCH changes one field; the app keeps the others.
+    let r = marathon
+        .send("PATCH", "/v2/apps/g/a", Some(&json!({"instances": 2})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = marathon.get("/v2/apps/g/a").await.json()["app"].clone();
+    assert_eq!(a["instances"], 2);
+    assert_eq!(a["cmd"], "sleep 500");
+    marathon.wait_running("/g/a", 2, LONG).await;
+    // /v2/tasks with a status filter, and as text for old load balancers.
+    let all = marathon.get("/v2/tasks?status=running").await.json();
+    assert_eq!(all["tasks"].as_array().unwrap().len(), 3);
+    let text = mesos_tests::http::send(
+        mesos_tests::http::client()
+            .get(marathon.url("/v2/tasks"))
+            .header("Accept", "text/plain"),
+    )
+    .await
+    .unwrap();
+    assert!(text.body.contains("g_a\t"), "{}", text.body);
+    // Kill with scale through /v2/tasks/delete: a new version with one instance less.
+    let victim = marathon.tasks("/g/a").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = marathon
+        .send(
+            "POST",
+            "/v2/tasks/delete?scale=true",
+            Some(&json!({"ids": [victim.clone()]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["deploymentId"].is_string());
+    marathon.wait_running("/g/a", 1, LONG).await;
+    assert_eq!(
+        marathon.get("/v2/apps/g/a").await.json()["app"]["instances"],
+        1
+    );
+    let r = marathon
+        .send(
+            "POST",
+            "/v2/tasks/delete",
+            Some(&json!({"ids": ["nope.instance-1._app.1"]})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // Kill every task of an app on one host, without scaling: they are replaced.
+    let before = task_ids(&marathon.tasks("/g/b").await);
+    let host = marathon.tasks("/g/b").await[0]["host"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = marathon
+        .send("DELETE", &format!("/v2/apps/g/b/tasks?host={host}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        task_ids(&r.json()["tasks"].as_array().unwrap().clone()),
+        before
+    );
+    eventually("a replaced /g/b", LONG, async || {
+        let now = marathon.wait_running("/g/b", 1, LONG).await;
+        (task_ids(&now) != before).then_some(())
+    })
+    .await;
+    // Restart: a new version, every instance replaced.
+    let old = task_ids(&marathon.tasks("/g/b").await);
+    let r = marathon.send("POST", "/v2/apps/g/b/restart", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    eventually("restarted /g/b", LONG, async || {
+        let now = marathon.tasks("/g/b").await;
+        (now.len() == 1 && now[0]["state"] == "TASK_RUNNING" && task_ids(&now) != old).then_some(())
+    })
+    .await;
+    // Versions, and a rollback to the first one.
+    let versions = marathon.get("/v2/apps/g/a/versions").await.json()["versions"].clone();
+    let first = versions
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v = marathon
+        .get(&format!("/v2/apps/g/a/versions/{first}"))
+        .await
+        .json();
+    assert_eq!(v["instances"], 1);
+    assert_eq!(v["version"], first.as_str());
+    // A deployment in flight locks the app; force overrides.
+    let r = marathon
+        .send("PUT", "/v2/apps/g/a", Some(&json!({"cpus": 100})))
+        .await;
+    assert_eq!(r.status, 200, "accepted though it can never be placed");
+    let r = marathon
+        .send("PUT", "/v2/apps/g/a", Some(&json!({"cpus": 0.1})))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.json()["deployments"][0]["id"].is_string());
+    let deployments = marathon.get("/v2/deployments").await.json();
+    assert_eq!(deployments[0]["affectedApps"], json!(["/g/a"]));
+    assert_eq!(
+        deployments[0]["steps"][0]["actions"][0]["action"],
+        "RestartApplication"
+    );
+    let r = marathon
+        .send(
+            "PUT",
+            "/v2/apps/g/a?force=true",
+            Some(&json!({"version": first})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    marathon.wait_deployments_done(LONG).await;
+    assert_eq!(
+        marathon.get("/v2/apps/g/a").await.json()["app"]["cpus"],
+        0.1
+    );
+    // The queue's delay can be reset only for a waiting app.
+    assert_eq!(
+        marathon
+            .send("DELETE", "/v2/queue/g/a/delay", None)
+            .await
+            .status,
+        404
+    );
+    // Info, leader, metrics.
+    let info = marathon.get("/v2/info").await.json();
+    assert_eq!(info["name"], "marathon");
+    assert_eq!(info["elected"], true);
+    assert_eq!(
+        marathon.get("/v2/leader").await.json()["leader"],
+        format!("127.0.0.1:{}", marathon.port)
+    );
+    let metrics = marathon.get("/metrics").await.json();
+    assert_eq!(
+        metrics["gauges"]["marathon.apps.active.gauge"]["value"],
+        2.0
+    );
+}

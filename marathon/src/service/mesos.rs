@@ -240,6 +240,8 @@ impl Service {
         let effects = self.tracker.on_status(&update, now);
         // Persisted before acknowledged: an update lost here is sent again by Mesos.
         self.execute(effects).await?;
+        // A deployment is over as soon as its last task runs, not at the next tick.
+        self.finish_deployments().await?;
         if let Some(s) = self.scheduler.clone() {
             tokio::spawn(async move {
                 if let Err(e) = s.acknowledge_update(&status).await {
