@@ -35,8 +35,16 @@ pub struct OfferDecision {
     pub launches: Vec<PlannedLaunch>,
 }
 
+/// How offers are matched: placement's settings and Marathon's
+/// `--default_accepted_resource_roles` (empty: every role offered to Marathon).
+#[derive(Debug, Clone, Default)]
+pub struct MatchConfig {
+    pub placement: PlacementConfig,
+    pub default_accepted_roles: Vec<String>,
+}
+
 /// What an instance of `app` needs from an offer.
-pub fn needs_of(app: &AppDefinition) -> RunSpecNeeds {
+pub fn needs_of(app: &AppDefinition, default_roles: &[String]) -> RunSpecNeeds {
     let host_ports: Vec<u16> = match app.network_mode() {
         NetworkMode::Host => app
             .port_definitions
@@ -56,7 +64,10 @@ pub fn needs_of(app: &AppDefinition) -> RunSpecNeeds {
         gpus: app.gpus as f64,
         host_ports,
         require_ports: app.require_ports || app.network_mode() != NetworkMode::Host,
-        accepted_roles: app.accepted_resource_roles.clone().unwrap_or_default(),
+        accepted_roles: app
+            .accepted_resource_roles
+            .clone()
+            .unwrap_or_else(|| default_roles.to_vec()),
         // Apps are validated on the way in, so every constraint parses.
         constraints: app
             .constraints
@@ -75,7 +86,7 @@ pub fn match_offers(
     offers: &[Offer],
     agents: &BTreeMap<String, Agent>,
     stats: &mut BTreeMap<PathId, OfferStats>,
-    config: &PlacementConfig,
+    config: &MatchConfig,
     now: u64,
 ) -> Vec<OfferDecision> {
     let mut demand: Vec<(PathId, usize, RunSpecNeeds, Vec<Agent>)> = tracker
@@ -93,7 +104,12 @@ pub fn match_offers(
                             .unwrap_or_else(|| Agent::new(&i.agent_id, &i.hostname))
                     })
                     .collect();
-                (app.id.clone(), n, needs_of(app), placed)
+                (
+                    app.id.clone(),
+                    n,
+                    needs_of(app, &config.default_accepted_roles),
+                    placed,
+                )
             })
         })
         .collect();
@@ -107,7 +123,8 @@ pub fn match_offers(
             if *wanted == 0 {
                 continue;
             }
-            let result = placement::place(&remaining, needs, placed.iter(), *wanted, config);
+            let result =
+                placement::place(&remaining, needs, placed.iter(), *wanted, &config.placement);
             stats
                 .entry(app_id.clone())
                 .or_default()
@@ -203,7 +220,7 @@ mod tests {
             0,
         );
         let mut stats = BTreeMap::new();
-        let cfg = PlacementConfig::default();
+        let cfg = MatchConfig::default();
         let d = match_offers(&t, &[offer(1)], &BTreeMap::new(), &mut stats, &cfg, 1);
         assert_eq!(d[0].launches.len(), 1, "UNIQUE: one per agent");
         assert_eq!(d[0].launches[0].host_ports.len(), 1);
@@ -238,7 +255,7 @@ mod tests {
             &[offer(1)],
             &BTreeMap::new(),
             &mut stats,
-            &PlacementConfig::default(),
+            &MatchConfig::default(),
             5,
         );
         let ids: Vec<String> = d[0].launches.iter().map(|l| l.app_id.to_string()).collect();
@@ -262,7 +279,7 @@ mod tests {
             json!({"id": "web", "container": {"docker": {"image": "i", "network": "BRIDGE",
             "portMappings": [{"containerPort": 80, "hostPort": 0}, {"containerPort": 81, "hostPort": 31005}]}}}),
         );
-        let n = needs_of(&a);
+        let n = needs_of(&a, &[]);
         assert_eq!(n.host_ports, vec![0, 31005]);
         assert!(n.require_ports);
     }

@@ -240,10 +240,7 @@ mod tests {
     fn embed_prefixes_mean_the_same() {
         let e = Embed::parse(["apps.tasks", "group.apps.counts", "bogus"]);
         assert!(e.tasks && e.deployments && e.counts && !e.last_task_failure);
-        assert_eq!(
-            Embed::parse(["app.lastTaskFailure"]).last_task_failure,
-            true
-        );
+        assert!(Embed::parse(["app.lastTaskFailure"]).last_task_failure);
     }
 
     #[test]

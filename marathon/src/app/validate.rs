@@ -40,6 +40,11 @@ impl Violations {
     }
 }
 
+/// A finite number no smaller than `min` (NaN and infinities fail).
+fn at_least(value: f64, min: f64) -> bool {
+    value.is_finite() && value >= min
+}
+
 const RESERVED_NAMES: [&str; 3] = ["restart", "tasks", "versions"];
 
 /// Checks `app`; `check_constraint` parses one constraint and says why it is invalid.
@@ -59,31 +64,31 @@ pub fn validate(
             ),
         );
     }
-    if !(app.cpus >= 0.001) || !app.cpus.is_finite() {
+    if !at_least(app.cpus, 0.001) {
         v.add(
             "/cpus",
             "got ".to_string() + &app.cpus.to_string() + ", expected 0.001 or more",
         );
     }
-    if !(app.mem >= 0.0) || !app.mem.is_finite() {
+    if !at_least(app.mem, 0.0) {
         v.add("/mem", format!("got {}, expected 0.0 or more", app.mem));
     }
-    if !(app.disk >= 0.0) || !app.disk.is_finite() {
+    if !at_least(app.disk, 0.0) {
         v.add("/disk", format!("got {}, expected 0.0 or more", app.disk));
     }
-    if !(app.backoff_seconds >= 0.0) {
+    if !at_least(app.backoff_seconds, 0.0) {
         v.add(
             "/backoffSeconds",
             "got a negative value, expected 0 or more",
         );
     }
-    if !(app.backoff_factor >= 1.0) {
+    if !at_least(app.backoff_factor, 1.0) {
         v.add(
             "/backoffFactor",
             format!("got {}, expected 1.0 or more", app.backoff_factor),
         );
     }
-    if !(app.max_launch_delay_seconds >= 0.0) {
+    if !at_least(app.max_launch_delay_seconds, 0.0) {
         v.add(
             "/maxLaunchDelaySeconds",
             "got a negative value, expected 0 or more",
@@ -113,13 +118,13 @@ pub fn validate(
         expunge_after_seconds,
     } = app.unreachable_strategy
     {
-        if !(inactive_after_seconds >= 0.0) {
+        if !at_least(inactive_after_seconds, 0.0) {
             v.add(
                 "/unreachableStrategy/inactiveAfterSeconds",
                 "got a negative value, expected 0 or more",
             );
         }
-        if !(expunge_after_seconds >= inactive_after_seconds) {
+        if !at_least(expunge_after_seconds, inactive_after_seconds) {
             v.add(
                 "/unreachableStrategy/expungeAfterSeconds",
                 "expungeAfterSeconds must be greater than or equal to inactiveAfterSeconds",
@@ -127,7 +132,7 @@ pub fn validate(
         }
     }
     if let Some(g) = app.task_kill_grace_period_seconds {
-        if !(g > 0.0) {
+        if g.is_nan() || g <= 0.0 {
             v.add(
                 "/taskKillGracePeriodSeconds",
                 format!("got {g}, expected more than 0"),

@@ -179,9 +179,7 @@ pub async fn queue(State(state): State<HttpState>, uri: Uri, headers: HeaderMap)
         Err(r) => return r,
     };
     let pairs = query_pairs(uri.query());
-    let unused = query_values(&pairs, "embed")
-        .iter()
-        .any(|e| *e == "lastUnusedOffers");
+    let unused = query_values(&pairs, "embed").contains(&"lastUnusedOffers");
     let items = service
         .read(move |s| {
             let now = crate::service::now_ms();

@@ -150,7 +150,7 @@ impl Service {
             &converted,
             &self.agents,
             &mut self.stats,
-            &self.placement,
+            &self.matching,
             now,
         );
         let mut declines = bad;

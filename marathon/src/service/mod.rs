@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::app::validate::Violation;
 use crate::app::PathId;
 use crate::config::Config;
+use crate::matcher::MatchConfig;
 use crate::placement::{Agent, OfferStats, PlacementConfig};
 use crate::storage::{Store, StoreError};
 use crate::tracker::{StatusUpdate, Tracker, TrackerConfig};
@@ -55,6 +56,9 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+/// The tasks a kill found, and the scale-down deployment if it scaled.
+pub type KilledTasks = (Vec<String>, Option<ChangeResult>);
+
 /// A boxed reader of the service's state, run on the actor.
 pub type Reader = Box<dyn FnOnce(&Service) + Send>;
 
@@ -71,7 +75,7 @@ pub enum Command {
         scale: bool,
         wipe: bool,
         force: bool,
-        reply: oneshot::Sender<Result<(Vec<String>, Option<ChangeResult>), ServiceError>>,
+        reply: oneshot::Sender<Result<KilledTasks, ServiceError>>,
     },
     ResetDelay {
         app: PathId,
@@ -140,7 +144,7 @@ pub struct Service {
     agents: BTreeMap<String, Agent>,
     stats: BTreeMap<PathId, OfferStats>,
     deployments: BTreeMap<String, Deployment>,
-    placement: PlacementConfig,
+    matching: MatchConfig,
     next_reconcile_ms: Option<u64>,
     internal_tx: mpsc::UnboundedSender<Internal>,
     started_ms: u64,
@@ -204,10 +208,18 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();
-    let placement = PlacementConfig {
-        framework_role: config.mesos_role.clone(),
-        max_instances_per_offer: config.max_instances_per_offer as usize,
-        ..PlacementConfig::default()
+    let matching = MatchConfig {
+        placement: PlacementConfig {
+            framework_role: config.mesos_role.clone(),
+            max_instances_per_offer: config.max_instances_per_offer as usize,
+            ..PlacementConfig::default()
+        },
+        // validate() checked the flag at start.
+        default_accepted_roles: config
+            .default_accepted_resource_roles()
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
     };
     let mut service = Service {
         tracker: Tracker::new(TrackerConfig {
@@ -220,7 +232,7 @@ pub async fn run(
         agents: BTreeMap::new(),
         stats: BTreeMap::new(),
         deployments: BTreeMap::new(),
-        placement,
+        matching,
         next_reconcile_ms: None,
         internal_tx,
         started_ms: now_ms(),
