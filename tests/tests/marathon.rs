@@ -575,3 +575,54 @@ async fn the_rest_of_the_v2_api() {
         2.0
     );
 }
+
+#[tokio::test]
+async fn invalid_flags_stop_marathon_at_start_naming_the_flag() {
+    use mesos_tests::{binary, run_command};
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--master", "127.0.0.1:5050", "--http_port", "abc"],
+            "--http_port",
+        ),
+        (
+            &["--master", "127.0.0.1:5050", "--zk", "zk://127.0.0.1:2181"],
+            "--zk",
+        ),
+        (&["--master", "no port here/x"], "--master"),
+        (
+            &["--master", "127.0.0.1:5050", "--bogus_flag", "1"],
+            "--bogus_flag",
+        ),
+        (
+            &[
+                "--master",
+                "127.0.0.1:5050",
+                "--internal_store_backend",
+                "embedded",
+                "--disable_ha",
+            ],
+            "--store_path",
+        ),
+        (
+            &[
+                "--master",
+                "127.0.0.1:5050",
+                "--local_port_min",
+                "20000",
+                "--local_port_max",
+                "10000",
+            ],
+            "--local_port",
+        ),
+    ];
+    for (args, flag) in cases {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let out = run_command(&binary("marathon"), &args, &[], Duration::from_secs(20)).await;
+        assert!(!out.success(), "{args:?} started: {}", out.combined());
+        assert!(
+            out.combined().contains(flag),
+            "{args:?}: {}",
+            out.combined()
+        );
+    }
+}
