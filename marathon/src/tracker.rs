@@ -12,7 +12,7 @@
 //!   timer ──tick(now)────────────────▶ └─────────┘ ◀── launch_demand ── matcher
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::app::{AppDefinition, KillSelection, PathId, UnreachableStrategy};
 use crate::instance::{app_of_task_id, Condition, Instance};
@@ -78,6 +78,8 @@ pub struct Tracker {
     config: TrackerConfig,
     apps: BTreeMap<PathId, AppDefinition>,
     instances: BTreeMap<String, Instance>,
+    /// Task ids of each app's instances (also of removed apps whose tasks still run).
+    by_app: BTreeMap<PathId, BTreeSet<String>>,
     backoff: BTreeMap<PathId, Backoff>,
     /// Since when each app has waited for launches (`/v2/queue` `since`).
     waiting_since: BTreeMap<PathId, u64>,
@@ -93,6 +95,7 @@ impl Tracker {
             config,
             apps: BTreeMap::new(),
             instances: BTreeMap::new(),
+            by_app: BTreeMap::new(),
             backoff: BTreeMap::new(),
             waiting_since: BTreeMap::new(),
             failures: BTreeMap::new(),
@@ -104,10 +107,30 @@ impl Tracker {
     /// Loads what the store holds (after a restart or a new leader).
     pub fn load(&mut self, apps: Vec<AppDefinition>, instances: Vec<Instance>) {
         self.apps = apps.into_iter().map(|a| (a.id.clone(), a)).collect();
-        self.instances = instances
-            .into_iter()
-            .map(|i| (i.task_id.clone(), i))
-            .collect();
+        self.instances.clear();
+        self.by_app.clear();
+        for i in instances {
+            self.insert(i);
+        }
+    }
+
+    fn insert(&mut self, i: Instance) {
+        self.by_app
+            .entry(i.app_id.clone())
+            .or_default()
+            .insert(i.task_id.clone());
+        self.instances.insert(i.task_id.clone(), i);
+    }
+
+    fn remove(&mut self, task_id: &str) -> Option<Instance> {
+        let i = self.instances.remove(task_id)?;
+        if let Some(tasks) = self.by_app.get_mut(&i.app_id) {
+            tasks.remove(task_id);
+            if tasks.is_empty() {
+                self.by_app.remove(&i.app_id);
+            }
+        }
+        Some(i)
     }
 
     pub fn apps(&self) -> impl Iterator<Item = &AppDefinition> {
@@ -127,7 +150,11 @@ impl Tracker {
     }
 
     pub fn instances_of<'a>(&'a self, app: &'a PathId) -> impl Iterator<Item = &'a Instance> {
-        self.instances.values().filter(move |i| &i.app_id == app)
+        self.by_app
+            .get(app)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| self.instances.get(t))
     }
 
     pub fn backoff(&self, app: &PathId) -> Option<&Backoff> {
@@ -152,8 +179,9 @@ impl Tracker {
         if config_changed {
             self.backoff.remove(&app.id);
         }
+        let id = app.id.clone();
         self.apps.insert(app.id.clone(), app);
-        self.converge(now)
+        self.converge_app(&id, now)
     }
 
     /// Removes an app and kills its instances.
@@ -162,7 +190,7 @@ impl Tracker {
         self.backoff.remove(id);
         self.failures.remove(id);
         self.waiting_since.remove(id);
-        self.converge(now)
+        self.converge_app(id, now)
     }
 
     /// Resets an app's launch backoff (`DELETE /v2/queue/{id}/delay`).
@@ -175,7 +203,7 @@ impl Tracker {
         let mut effects = vec![];
         for i in instances {
             effects.push(Effect::Persist(Box::new(i.clone())));
-            self.instances.insert(i.task_id.clone(), i);
+            self.insert(i);
         }
         effects
     }
@@ -208,6 +236,10 @@ impl Tracker {
     /// knows, or to an instance it forgot).
     pub fn on_status(&mut self, update: &StatusUpdate, now: u64) -> Vec<Effect> {
         let condition = Condition::from_mesos(&update.state);
+        let app = self
+            .instances
+            .get(&update.task_id)
+            .map(|i| i.app_id.clone());
         let Some(instance) = self.instances.get_mut(&update.task_id) else {
             if condition.is_terminal() {
                 return vec![];
@@ -220,7 +252,7 @@ impl Tracker {
         };
         let mut effects = vec![];
         if condition.is_terminal() {
-            let instance = self.instances.remove(&update.task_id).expect("present");
+            let instance = self.remove(&update.task_id).expect("present");
             effects.push(Effect::Expunge {
                 task_id: instance.task_id.clone(),
             });
@@ -285,7 +317,9 @@ impl Tracker {
                 effects.push(Effect::Persist(Box::new(instance.clone())));
             }
         }
-        effects.extend(self.converge(now));
+        if let Some(app) = app {
+            effects.extend(self.converge_app(&app, now));
+        }
         effects
     }
 
@@ -298,7 +332,13 @@ impl Tracker {
                 effects.extend(request_kill(i, now));
             }
         }
-        effects.extend(self.converge(now));
+        let apps: BTreeSet<PathId> = task_ids
+            .iter()
+            .filter_map(|t| self.instances.get(t).map(|i| i.app_id.clone()))
+            .collect();
+        for app in apps {
+            effects.extend(self.converge_app(&app, now));
+        }
         effects
     }
 
@@ -351,89 +391,98 @@ impl Tracker {
         effects
     }
 
-    /// Compares every app with its instances: kills what is too much or outdated, notes
-    /// who waits for launches, and asks for offers only while someone does.
+    /// Compares every app with its instances (see [`Tracker::converge_app`]) and
+    /// recomputes the whole demand (a backoff may have run out).
     pub fn converge(&mut self, now: u64) -> Vec<Effect> {
-        let mut effects = vec![];
-        // Instances of apps that no longer exist.
-        let orphans: Vec<String> = self
-            .instances
-            .values()
-            .filter(|i| i.kill_requested_at.is_none() && !self.apps.contains_key(&i.app_id))
-            .map(|i| i.task_id.clone())
+        let ids: BTreeSet<PathId> = self
+            .apps
+            .keys()
+            .chain(self.by_app.keys())
+            .cloned()
             .collect();
-        for id in orphans {
-            let i = self.instances.get_mut(&id).expect("present");
-            effects.extend(request_kill(i, now));
+        let mut effects = vec![];
+        for id in &ids {
+            effects.extend(self.reconcile_app(id, now));
         }
-        let ids: Vec<PathId> = self.apps.keys().cloned().collect();
-        for id in ids {
-            let app = &self.apps[&id];
-            let config = app.version_info.last_config_change_at.clone();
-            let wanted = app.instances as usize;
-            let selection = app.kill_selection;
-            let mut current: Vec<&Instance> = vec![];
-            let mut outdated: Vec<String> = vec![];
-            for i in self
-                .instances
-                .values()
-                .filter(|i| i.app_id == id && i.is_active())
-            {
-                if i.config_version == config {
-                    current.push(i);
-                } else {
-                    outdated.push(i.task_id.clone());
-                }
-            }
-            let mut to_kill = outdated;
-            if current.len() > wanted {
-                // Staged instances go before running ones, then by killSelection.
-                current.sort_by_key(|i| (!i.condition.is_staged(), i.staged_at));
-                match selection {
-                    KillSelection::YoungestFirst => {
-                        let (staged, mut running): (Vec<_>, Vec<_>) =
-                            current.iter().partition(|i| i.condition.is_staged());
-                        running.reverse();
-                        let mut order: Vec<&&Instance> = staged.into_iter().rev().collect();
-                        order.extend(running);
-                        to_kill.extend(
-                            order
-                                .iter()
-                                .take(current.len() - wanted)
-                                .map(|i| i.task_id.clone()),
-                        );
-                    }
-                    KillSelection::OldestFirst => {
-                        let mut by_age = current.clone();
-                        by_age.sort_by_key(|i| i.staged_at);
-                        to_kill.extend(
-                            by_age
-                                .iter()
-                                .take(current.len() - wanted)
-                                .map(|i| i.task_id.clone()),
-                        );
-                    }
-                }
-            }
-            let waits = current.len() < wanted;
-            for task in to_kill {
+        self.last_demand.clear();
+        let demand = self.demand(now);
+        effects.extend(self.interest(demand, now));
+        effects
+    }
+
+    /// Compares one app with its instances: kills what is too much, outdated or of a
+    /// removed app, notes whether it waits for launches, and asks for offers only while
+    /// some app does. Costs the app's instances, not every instance.
+    pub fn converge_app(&mut self, id: &PathId, now: u64) -> Vec<Effect> {
+        let mut effects = self.reconcile_app(id, now);
+        let mut demand = std::mem::take(&mut self.last_demand);
+        let before = demand.clone();
+        match self.launch_demand(id, now) {
+            0 => demand.remove(id),
+            n => demand.insert(id.clone(), n),
+        };
+        self.last_demand = before;
+        effects.extend(self.interest(demand, now));
+        effects
+    }
+
+    fn reconcile_app(&mut self, id: &PathId, now: u64) -> Vec<Effect> {
+        let mut effects = vec![];
+        let Some(app) = self.apps.get(id) else {
+            // Instances of an app that no longer exists.
+            let orphans: Vec<String> = self
+                .instances_of(id)
+                .filter(|i| i.kill_requested_at.is_none())
+                .map(|i| i.task_id.clone())
+                .collect();
+            for task in orphans {
                 let i = self.instances.get_mut(&task).expect("present");
                 effects.extend(request_kill(i, now));
             }
-            if waits {
-                self.waiting_since.entry(id.clone()).or_insert(now);
+            self.waiting_since.remove(id);
+            return effects;
+        };
+        let config = &app.version_info.last_config_change_at;
+        let wanted = app.instances as usize;
+        let mut current: Vec<&Instance> = vec![];
+        let mut to_kill: Vec<String> = vec![];
+        for i in self.instances_of(id).filter(|i| i.is_active()) {
+            if &i.config_version == config {
+                current.push(i);
             } else {
-                self.waiting_since.remove(&id);
+                to_kill.push(i.task_id.clone());
             }
         }
-        // Offers are wanted while something waits; a new or larger demand (a new app, a
-        // backoff that ran out, a task to replace) revives, which also clears the filters
-        // of offers declined while nothing fitted.
-        let demand = self.demand(now);
+        if current.len() > wanted {
+            to_kill.extend(
+                kill_order(current.clone(), app.kill_selection)
+                    .into_iter()
+                    .take(current.len() - wanted)
+                    .map(|i| i.task_id.clone()),
+            );
+        }
+        let waits = current.len() < wanted;
+        for task in to_kill {
+            let i = self.instances.get_mut(&task).expect("present");
+            effects.extend(request_kill(i, now));
+        }
+        if waits {
+            self.waiting_since.entry(id.clone()).or_insert(now);
+        } else {
+            self.waiting_since.remove(id);
+        }
+        effects
+    }
+
+    /// Offers are wanted while something waits; a new or larger demand (a new app, a
+    /// backoff that ran out, a task to replace) revives, which also clears the filters of
+    /// offers declined while nothing fitted.
+    fn interest(&mut self, demand: BTreeMap<PathId, u32>, _now: u64) -> Vec<Effect> {
         let grew = demand
             .iter()
             .any(|(id, n)| self.last_demand.get(id).is_none_or(|old| n > old));
         let want = !demand.is_empty();
+        let mut effects = vec![];
         if want && (grew || !self.offers_wanted) {
             effects.push(Effect::Revive);
         } else if !want && self.offers_wanted {
@@ -463,6 +512,20 @@ impl Tracker {
             })
             .collect()
     }
+}
+
+/// The order in which instances go when an app has too many: staged before running, then
+/// by `killSelection`.
+fn kill_order(mut current: Vec<&Instance>, selection: KillSelection) -> Vec<&Instance> {
+    match selection {
+        KillSelection::YoungestFirst => {
+            current.sort_by_key(|i| (!i.condition.is_staged(), std::cmp::Reverse(i.staged_at)));
+        }
+        KillSelection::OldestFirst => {
+            current.sort_by_key(|i| (!i.condition.is_staged(), i.staged_at));
+        }
+    }
+    current
 }
 
 fn request_kill(i: &mut Instance, now: u64) -> Vec<Effect> {
