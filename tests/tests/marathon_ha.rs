@@ -79,6 +79,19 @@ async fn standby_proxies_and_a_killed_leader_hands_over_without_restarting_tasks
     assert_eq!(info["elected"], false);
     assert_eq!(info["leader"], format!("127.0.0.1:{}", lead.port));
 
+    // Abdication (asked of the standby, passed on to the leader) hands leadership over.
+    let r = standby.send("DELETE", "/v2/leader", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["message"], "Leadership abdicated");
+    let (lead, standby) = (standby, lead);
+    eventually("leadership moved by the abdication", LONG, async || {
+        let r = lead.get("/v2/leader").await;
+        (r.status == 200 && r.json()["leader"] == format!("127.0.0.1:{}", lead.port)).then_some(())
+    })
+    .await;
+    let stable = task_ids(&standby.wait_running("/ha", 2, LONG).await);
+    assert_eq!(stable, before, "no task restarted by the abdication");
+
     // kill -9 of the leading Marathon: the standby serves within the session timeout.
     lead.proc.kill9();
     let killed = Instant::now();

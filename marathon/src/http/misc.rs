@@ -334,7 +334,12 @@ pub async fn info(State(state): State<HttpState>) -> Response {
     json_response(StatusCode::OK, body)
 }
 
-pub async fn leader(State(state): State<HttpState>, method: Method) -> Response {
+pub async fn leader(
+    State(state): State<HttpState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let leadership = state.leadership.borrow().clone();
     match (method, leadership) {
         (Method::GET, Leadership::Leading(_)) => {
@@ -347,6 +352,15 @@ pub async fn leader(State(state): State<HttpState>, method: Method) -> Response 
         (Method::DELETE, Leadership::Leading(_)) => {
             (state.abdicate)();
             json_response(StatusCode::OK, json!({"message": "Leadership abdicated"}))
+        }
+        // A standby passes the abdication on to the leader.
+        (Method::DELETE, Leadership::Standby(Some(l))) if l != state.me => {
+            super::proxy::forward(
+                &state,
+                &l,
+                &forward(Method::DELETE, &uri, &headers, Bytes::new()),
+            )
+            .await
         }
         (Method::DELETE, Leadership::Standby(_)) => super::not_found("There is no leader"),
         _ => method_not_allowed(),
