@@ -73,10 +73,29 @@ impl Service {
         events
     }
 
-    pub(super) async fn on_scheduler_event(
+    /// Handles events in order; runs of status updates are applied together.
+    pub(super) async fn on_scheduler_events(
         &mut self,
-        e: SchedulerEvent,
+        events: Vec<SchedulerEvent>,
     ) -> Result<(), ServiceError> {
+        let mut updates = vec![];
+        for e in events {
+            match e {
+                SchedulerEvent::Event(ev) if ev.r#type() == event::Type::Update => {
+                    if let Some(update) = ev.update {
+                        updates.push(update.status);
+                    }
+                }
+                other => {
+                    self.on_updates(std::mem::take(&mut updates)).await?;
+                    self.on_scheduler_event(other).await?;
+                }
+            }
+        }
+        self.on_updates(updates).await
+    }
+
+    async fn on_scheduler_event(&mut self, e: SchedulerEvent) -> Result<(), ServiceError> {
         match e {
             SchedulerEvent::Connected {
                 framework_id,
@@ -108,7 +127,7 @@ impl Service {
                 }
                 event::Type::Update => {
                     if let Some(update) = ev.update {
-                        self.on_update(update.status).await?;
+                        self.on_updates(vec![update.status]).await?;
                     }
                 }
                 event::Type::Error => {
@@ -233,19 +252,27 @@ impl Service {
         Ok(())
     }
 
-    async fn on_update(&mut self, status: v1::TaskStatus) -> Result<(), ServiceError> {
+    async fn on_updates(&mut self, statuses: Vec<v1::TaskStatus>) -> Result<(), ServiceError> {
+        if statuses.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
-        let update = status_from_proto(&status, now);
-        tracing::debug!(task = %update.task_id, state = %update.state, "status update");
-        let effects = self.tracker.on_status(&update, now);
+        let mut effects = vec![];
+        for status in &statuses {
+            let update = status_from_proto(status, now);
+            tracing::debug!(task = %update.task_id, state = %update.state, "status update");
+            effects.extend(self.tracker.on_status(&update, now));
+        }
         // Persisted before acknowledged: an update lost here is sent again by Mesos.
         self.execute(effects).await?;
         // A deployment is over as soon as its last task runs, not at the next tick.
         self.finish_deployments().await?;
         if let Some(s) = self.scheduler.clone() {
             tokio::spawn(async move {
-                if let Err(e) = s.acknowledge_update(&status).await {
-                    tracing::debug!("acknowledge failed: {e}");
+                for status in statuses {
+                    if let Err(e) = s.acknowledge_update(&status).await {
+                        tracing::debug!("acknowledge failed: {e}");
+                    }
                 }
             });
         }

@@ -250,7 +250,18 @@ pub async fn run(
                 None => break,
             },
             event = events.next() => match event {
-                Some(e) => service.on_scheduler_event(e).await?,
+                Some(e) => {
+                    // Whatever else already arrived is handled with it: status updates
+                    // in one batch share one store write.
+                    let mut batch = vec![e];
+                    while batch.len() < 1024 {
+                        match futures::FutureExt::now_or_never(events.next()) {
+                            Some(Some(more)) => batch.push(more),
+                            _ => break,
+                        }
+                    }
+                    service.on_scheduler_events(batch).await?
+                }
                 None => {
                     tracing::warn!("the Mesos subscription ended; subscribing again");
                     events = service.subscribe();
