@@ -43,6 +43,7 @@ pub mod config;
 pub mod docker;
 pub use mesos_common::api as encoding;
 pub mod executor_api;
+pub mod fetcher;
 pub mod files;
 pub mod http;
 pub mod launcher;
