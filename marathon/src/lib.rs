@@ -8,6 +8,7 @@
 //!   - `tracker`: apps vs. instances: replacement, backoff, launch timeout, unreachable,
 //!     kills, offer interest;
 //!   - `matcher`: offers against the tracker's demand, through placement;
+//!   - `deployment`: plans (steps by dependency depth) and rolling-restart decisions;
 //!   - `service_ports`: service ports from `--local_port_min/max`.
 //! - views: `views` (Marathon's JSON for apps, tasks, failures), `info` (`/v2/info`).
 //! - edges: `config` (flags), `storage` (one trait; ZooKeeper, embedded, memory),
@@ -25,6 +26,7 @@
 
 pub mod app;
 pub mod config;
+pub mod deployment;
 pub mod election;
 pub mod http;
 pub mod info;

@@ -1,0 +1,209 @@
+//! One decision of a rolling restart (Marathon's `upgradeStrategy`): given the old and new
+//! instances as they are now, which old ones to kill and how many new ones to launch.
+//!
+//! - `minHealthy = ceil(instances × minimumHealthCapacity)`: healthy (and ready)
+//!   instances, old and new together, never drop below it because of a kill;
+//! - `maxCapacity = floor(instances × (1 + maximumOverCapacity))`: old and new alive
+//!   together never exceed it; when it equals `minHealthy` there would be no room to move,
+//!   so one instance over is allowed (as the reference says Marathon does).
+//!
+//! Unhealthy old instances can always go: they count for nothing. Called again after every
+//! change (an instance became healthy, one died); a restart is done when no old instance is
+//! left and `instances` new ones are healthy and ready.
+
+use crate::app::{KillSelection, UpgradeStrategy};
+
+/// An old instance, as the decision needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Old {
+    pub id: String,
+    pub healthy: bool,
+    /// For `killSelection`: when it was staged.
+    pub staged_at: u64,
+}
+
+/// The new instances (of the target version), counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct New {
+    /// Launched and not ended (staged, running, healthy or not).
+    pub alive: usize,
+    /// Healthy and ready.
+    pub ready: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    pub kill: Vec<String>,
+    pub launch: usize,
+}
+
+/// The bounds of a restart of `instances` under `strategy`: (minHealthy, maxCapacity).
+pub fn bounds(instances: usize, strategy: &UpgradeStrategy) -> (usize, usize) {
+    let n = instances as f64;
+    let min_healthy = (n * strategy.minimum_health_capacity - 1e-9)
+        .ceil()
+        .max(0.0) as usize;
+    let mut max_capacity = (n * (1.0 + strategy.maximum_over_capacity) + 1e-9).floor() as usize;
+    if max_capacity <= min_healthy {
+        max_capacity = min_healthy + 1;
+    }
+    (min_healthy.min(instances), max_capacity.max(instances))
+}
+
+pub fn decide(
+    instances: usize,
+    strategy: &UpgradeStrategy,
+    selection: KillSelection,
+    old: &[Old],
+    new: New,
+) -> Decision {
+    let (min_healthy, max_capacity) = bounds(instances, strategy);
+    let mut kill: Vec<String> = old
+        .iter()
+        .filter(|o| !o.healthy)
+        .map(|o| o.id.clone())
+        .collect();
+    let mut healthy_old: Vec<&Old> = old.iter().filter(|o| o.healthy).collect();
+    match selection {
+        KillSelection::YoungestFirst => healthy_old.sort_by_key(|o| std::cmp::Reverse(o.staged_at)),
+        KillSelection::OldestFirst => healthy_old.sort_by_key(|o| o.staged_at),
+    }
+    // Healthy capacity above the minimum may go; so may any old instance once enough new
+    // ones are ready to replace all of them.
+    let healthy_total = healthy_old.len() + new.ready;
+    let spare = healthy_total.saturating_sub(min_healthy);
+    let surplus = (healthy_old.len() + new.ready.min(instances)).saturating_sub(instances);
+    let killable = spare.max(surplus).min(healthy_old.len());
+    kill.extend(healthy_old.iter().take(killable).map(|o| o.id.clone()));
+    let old_left = old.len() - kill.len();
+    let room = max_capacity.saturating_sub(old_left + new.alive);
+    let launch = instances.saturating_sub(new.alive).min(room);
+    Decision { kill, launch }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn strategy(min: f64, over: f64) -> UpgradeStrategy {
+        UpgradeStrategy {
+            minimum_health_capacity: min,
+            maximum_over_capacity: over,
+        }
+    }
+
+    fn olds(n: usize) -> Vec<Old> {
+        (0..n)
+            .map(|i| Old {
+                id: format!("old{i}"),
+                healthy: true,
+                staged_at: i as u64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bounds_follow_the_reference() {
+        assert_eq!(bounds(3, &strategy(1.0, 1.0)), (3, 6));
+        assert_eq!(bounds(3, &strategy(0.5, 0.0)), (2, 3));
+        assert_eq!(
+            bounds(3, &strategy(1.0, 0.0)),
+            (3, 4),
+            "one over when equal"
+        );
+        assert_eq!(bounds(10, &strategy(0.0, 0.0)), (0, 10));
+        assert_eq!(bounds(0, &strategy(1.0, 1.0)), (0, 1));
+    }
+
+    /// (instances, minHealthy, maxOver) -> the decisions of a whole restart in which every
+    /// launched instance turns healthy before the next decision.
+    fn run(n: usize, min: f64, over: f64) -> Vec<(usize, usize)> {
+        let s = strategy(min, over);
+        let mut old = olds(n);
+        let mut new = New::default();
+        let mut trace = vec![];
+        for _ in 0..4 * n + 4 {
+            let d = decide(n, &s, KillSelection::YoungestFirst, &old, new);
+            if d.kill.is_empty() && d.launch == 0 {
+                break;
+            }
+            old.retain(|o| !d.kill.contains(&o.id));
+            new.alive += d.launch;
+            new.ready = new.alive;
+            trace.push((d.kill.len(), d.launch));
+        }
+        assert!(old.is_empty() && new.ready == n, "finished: {trace:?}");
+        trace
+    }
+
+    #[test]
+    fn restart_sequences() {
+        // Default strategy: launch all new, then kill all old.
+        assert_eq!(run(3, 1.0, 1.0), vec![(0, 3), (3, 0)]);
+        // Half may go at once; no room over capacity.
+        assert_eq!(run(4, 0.5, 0.0), vec![(2, 2), (2, 2)]);
+        // Keep everything, no over-capacity: one at a time, one over.
+        assert_eq!(run(2, 1.0, 0.0), vec![(0, 1), (1, 1), (1, 0)]);
+        // Nothing needs to stay: all old go, all new come.
+        assert_eq!(run(3, 0.0, 0.0), vec![(3, 3)]);
+    }
+
+    #[test]
+    fn unhealthy_old_instances_go_at_once_and_new_wait_for_health() {
+        let mut old = olds(3);
+        old[1].healthy = false;
+        let d = decide(
+            3,
+            &strategy(1.0, 0.0),
+            KillSelection::OldestFirst,
+            &old,
+            New::default(),
+        );
+        assert_eq!(d.kill, vec!["old1".to_string()]);
+        // Two old left, room for two new under the bound of 4.
+        assert_eq!(d.launch, 2);
+        // New ones alive but not ready: no healthy old instance may go.
+        let old = olds(3);
+        let d = decide(
+            3,
+            &strategy(1.0, 0.0),
+            KillSelection::OldestFirst,
+            &old,
+            New { alive: 1, ready: 0 },
+        );
+        assert!(d.kill.is_empty());
+        assert_eq!(d.launch, 0);
+    }
+
+    proptest! {
+        /// Whatever happens to health, a decision never kills below the healthy minimum
+        /// and never launches above the capacity bound.
+        #[test]
+        fn capacity_stays_within_its_bounds(
+            n in 0usize..20,
+            min in 0.0f64..=1.0,
+            over in 0.0f64..=1.0,
+            old_health in proptest::collection::vec(any::<bool>(), 0..25),
+            new_alive in 0usize..25,
+            new_ready_frac in 0.0f64..=1.0,
+        ) {
+            let s = strategy(min, over);
+            let (min_healthy, max_capacity) = bounds(n, &s);
+            let old: Vec<Old> = old_health.iter().enumerate().map(|(i, &h)| Old {
+                id: format!("o{i}"), healthy: h, staged_at: i as u64 }).collect();
+            let new = New { alive: new_alive, ready: ((new_alive as f64) * new_ready_frac) as usize };
+            let d = decide(n, &s, KillSelection::YoungestFirst, &old, new);
+            let healthy_before = old.iter().filter(|o| o.healthy).count() + new.ready;
+            let healthy_killed = old.iter().filter(|o| o.healthy && d.kill.contains(&o.id)).count();
+            let healthy_after = healthy_before - healthy_killed;
+            // A kill never takes healthy capacity below the minimum (unless it already was).
+            prop_assert!(healthy_killed == 0 || healthy_after >= min_healthy.min(healthy_before)
+                || healthy_after >= n, "healthy {healthy_before} -> {healthy_after}, min {min_healthy}");
+            // A launch never takes the total above the bound.
+            let alive_after = old.len() - d.kill.len() + new.alive + d.launch;
+            prop_assert!(d.launch == 0 || alive_after <= max_capacity,
+                "alive {alive_after} > {max_capacity}");
+        }
+    }
+}
