@@ -38,4 +38,7 @@ mod state_json;
 mod test_support;
 
 pub use config::Config;
-pub use server::{run, MasterError, VERSION};
+pub use server::{run, MasterError};
+
+/// Version reported on `/version`, in MasterInfo and in the state.
+pub const VERSION: &str = "1.11.0";

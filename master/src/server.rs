@@ -30,9 +30,7 @@ use crate::config::{Config, ConfigError};
 use crate::election::{Election, ElectionSetup, Leadership, Snapshot};
 use crate::engine::{CallError, Engine, SubscribeRequest};
 use crate::registry::{ExpectedAgents, Registry, RegistryTracker};
-
-/// Version reported on `/version`, in MasterInfo and in the state.
-pub const VERSION: &str = "1.11.0";
+use crate::VERSION;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {

@@ -10,9 +10,9 @@
 //!  HTTP:   snapshot.state()  serialized on a blocking thread, no serde_json::Value tree
 //! ```
 //!
-//! Each agent's JSON is kept from one request to the next ([`AgentJson`]): what never
-//! changes while it stays registered (ids, hostname, resources, attributes...) is rendered
-//! once, at registration; its used and offered resources are re-rendered, outside the
+//! Each agent's JSON is kept from one request to the next ([`AgentJson`], in the agent's
+//! [`ViewSlot`](crate::engine::ViewSlot)): what never changes while it stays registered (ids, hostname, resources,
+//! attributes...) is rendered once, by the first view after its registration; its used and offered resources are re-rendered, outside the
 //! actor, only when the allocator's revision of the agent or the agent's offers moved. A
 //! snapshot of a quiet cluster is then one `Arc` clone per agent, and writing it mostly
 //! copies bytes.
@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::engine::{wall_clock_secs, Agent, Engine, Framework};
-use crate::server::VERSION;
+use crate::VERSION;
 
 pub(crate) fn version() -> Value {
     json!({
@@ -203,22 +203,26 @@ struct AgentJsonInner {
     rendered: Mutex<Rendered>,
 }
 
-/// An agent's JSON in the state views, kept from one request to the next. Made when the
-/// agent (re-)registers, so a new registration starts afresh; shared by the engine's
-/// agent and the views' writers, which store back what they render.
+/// An agent's JSON in the state views, kept from one request to the next in the agent's
+/// [`ViewSlot`](crate::engine::ViewSlot). Made by the first view after the agent (re-)registers (the engine gives
+/// each registration a new slot, so it starts afresh); shared by the engine's agent and
+/// the views' writers, which store back what they render.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AgentJson(Arc<AgentJsonInner>);
 
 impl AgentJson {
-    pub(crate) fn new(a: &Agent) -> Self {
-        let fragment = agent_fragment(a);
-        AgentJson(Arc::new(AgentJsonInner {
-            id: a.id.as_str().into(),
-            fragment_len: fragment.len(),
-            rendered: Mutex::new(Rendered {
-                usage: None,
-                text: fragment.into(),
-            }),
+    /// The agent's kept JSON, made now if no view has rendered it since it registered.
+    pub(crate) fn of(a: &Agent) -> Self {
+        AgentJson(a.views.get_or_init(|| {
+            let fragment = agent_fragment(a);
+            AgentJsonInner {
+                id: a.id.as_str().into(),
+                fragment_len: fragment.len(),
+                rendered: Mutex::new(Rendered {
+                    usage: None,
+                    text: fragment.into(),
+                }),
+            }
         }))
     }
 
@@ -281,7 +285,8 @@ struct AgentSnapshot {
 impl AgentSnapshot {
     fn take(e: &Engine, a: &Agent) -> Self {
         let usage = UsageKey::of(e, a);
-        let rendering = match a.state_json.current(usage) {
+        let json = AgentJson::of(a);
+        let rendering = match json.current(usage) {
             Some(text) => AgentRendering::Current(text),
             None => {
                 let (allocated, offered) = e.agent_allocated_and_offered(a);
@@ -293,10 +298,10 @@ impl AgentSnapshot {
             }
         };
         AgentSnapshot {
-            json: a.state_json.clone(),
+            json,
             rendering,
             active: Engine::agent_connected_now(a),
-            deactivated: crate::operator::admin::agent_status(e, &a.id).0,
+            deactivated: crate::engine::admin::agent_status(e, &a.id).0,
         }
     }
 
@@ -1026,12 +1031,11 @@ mod tests {
         let served = snapshot(e, View::Summary).write(None);
         let mut kept = HashMap::new();
         for a in e.agents.values_mut() {
-            let fresh = AgentJson::new(a);
-            kept.insert(a.id.clone(), std::mem::replace(&mut a.state_json, fresh));
+            kept.insert(a.id.clone(), std::mem::take(&mut a.views));
         }
         let fresh = snapshot(e, View::Summary).write(None);
         for a in e.agents.values_mut() {
-            a.state_json = kept.remove(&a.id).expect("kept above");
+            a.views = kept.remove(&a.id).expect("kept above");
         }
         assert_eq!(
             String::from_utf8_lossy(&served),
@@ -1151,7 +1155,7 @@ mod tests {
         e.agent_disconnected(&agent_id, 1, Duration::ZERO);
         assert_eq!(the_agent(&summary(&mut e))["active"], json!(false));
 
-        crate::operator::admin::deactivate_agent(&mut e, &agent_id, Duration::ZERO).unwrap();
+        crate::engine::admin::deactivate_agent(&mut e, &agent_id, Duration::ZERO).unwrap();
         assert_eq!(the_agent(&summary(&mut e))["deactivated"], json!(true));
 
         let (tx, _rx) = mpsc::channel(16);

@@ -24,7 +24,6 @@
 //! with their (empty) truth; LIST_FILES and READ_FILE answer 404, as the master exposes no
 //! files.
 
-pub(crate) mod admin;
 mod stream;
 mod views;
 
@@ -37,22 +36,10 @@ use mesos_proto::v1::maintenance;
 use mesos_proto::v1::master::{self, call, response};
 use tracing::debug;
 
+use crate::engine::admin::{self, OperatorError};
 use crate::engine::{Encoding, Engine};
 use crate::http::error_response;
 use crate::server::MasterHandle;
-
-/// Why a call was refused; each maps to one HTTP status.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub(crate) enum OperatorError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    NotImplemented(String),
-    #[error("Master is shutting down")]
-    Unavailable,
-}
 
 impl OperatorError {
     fn status(&self) -> StatusCode {

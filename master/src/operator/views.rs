@@ -1,13 +1,13 @@
 //! The read side of the operator API: Response messages built from the engine's state, in
 //! the shapes Mesos's `GET_*` calls answer with. Everything here is a pure function of the
-//! engine (plus the operator's own records in [`super::admin`]).
+//! engine (plus the operator's own records in [`crate::engine::admin`]).
 
 use mesos_common::resources::{Resource, Resources};
 use mesos_common::wire;
 use mesos_proto::v1::master::response::{self, get_agents, get_executors, get_frameworks};
 use mesos_proto::v1::{self, master};
 
-use super::admin;
+use crate::engine::admin;
 use crate::engine::{framework_roles, Agent, Engine, Framework};
 use crate::state_json;
 

@@ -5,10 +5,11 @@
 //! framework ([`Subscriber`]) and each connected agent. Time enters as an argument
 //! (`now`, measured from the master's start) so the allocator stays a pure core.
 
+use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mesos_common::ids;
@@ -20,6 +21,8 @@ use mesos_proto::v1::{self, task_status::Reason, task_status::Source, TaskState}
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
+
+pub(crate) mod admin;
 
 use crate::allocator::{AgentSpec, Allocator, FrameworkSpec};
 use crate::config::Config;
@@ -155,7 +158,8 @@ pub(crate) struct Agent {
     /// Where the allocator keeps it, so that the state views find it without hashing.
     pub(crate) allocator_slot: Option<crate::allocator::AgentSlot>,
     /// Its state JSON, kept from one request to the next.
-    pub(crate) state_json: crate::state_json::AgentJson,
+    /// What the state views keep of it between requests; a new one at every registration.
+    pub(crate) views: ViewSlot,
 }
 
 impl Agent {
@@ -167,6 +171,33 @@ impl Agent {
             .map(|wire| wire.resources)
             .unwrap_or_default();
         info
+    }
+}
+
+/// Room for what a view renders of an agent and keeps from one request to the next (the
+/// state views' JSON). The core never looks inside: it only starts a new, empty slot at
+/// every (re-)registration, so nothing rendered of an earlier one is shown. Typed by the
+/// view that fills it, so that the core needs nothing from the views.
+#[derive(Clone, Default)]
+pub(crate) struct ViewSlot(OnceLock<Arc<dyn Any + Send + Sync>>);
+
+impl ViewSlot {
+    /// What the slot keeps, made by `init` the first time.
+    ///
+    /// # Panics
+    /// If the slot was filled with another type: one view owns the slot.
+    pub(crate) fn get_or_init<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let kept = self.0.get_or_init(|| Arc::new(init())).clone();
+        kept.downcast()
+            .unwrap_or_else(|_| panic!("an agent's view slot holds another type"))
+    }
+}
+
+impl std::fmt::Debug for ViewSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewSlot")
+            .field("filled", &self.0.get().is_some())
+            .finish()
     }
 }
 
@@ -243,7 +274,7 @@ pub struct Engine {
     /// Observers of changes (operator API SUBSCRIBE).
     pub(crate) events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// What operators decided: deactivated, draining and gone agents, quotas.
-    pub(crate) operator: crate::operator::admin::OperatorState,
+    pub(crate) operator: admin::OperatorState,
 }
 
 /// Allocator errors mean the engine and allocator disagree about who exists; that is a
@@ -1297,7 +1328,7 @@ impl Engine {
                 id
             }
         };
-        if let Some(refusal) = crate::operator::admin::refusal(self, &agent_id) {
+        if let Some(refusal) = admin::refusal(self, &agent_id) {
             return Err(refusal);
         }
         info.id = Some(aid(&agent_id));
@@ -1368,9 +1399,8 @@ impl Engine {
             offered: Resources::default(),
             offers_revision: 0,
             allocator_slot: None,
-            state_json: Default::default(),
+            views: ViewSlot::default(),
         };
-        agent.state_json = crate::state_json::AgentJson::new(&agent);
         self.ping_queue
             .push(Reverse((agent.next_ping, agent_id.clone())));
 
@@ -1434,7 +1464,7 @@ impl Engine {
         ));
         agent.allocator_slot = self.allocator.agent_slot(&agent_id);
         self.agents.insert(agent_id.clone(), agent);
-        crate::operator::admin::agent_admitted(self, &agent_id);
+        admin::agent_admitted(self, &agent_id);
         self.emit(|| EngineEvent::AgentAdded {
             agent_id: agent_id.clone(),
         });
@@ -1820,7 +1850,7 @@ impl Engine {
             }
         }
         self.drop_stalled_subscribers(now);
-        crate::operator::admin::tick(self, now);
+        admin::tick(self, now);
     }
 
     /// Runs an allocation cycle if anything may have changed (or `force`), sending offers.
@@ -2305,5 +2335,4 @@ fn validate_framework_info(info: &v1::FrameworkInfo) -> Result<(), CallError> {
 }
 
 #[cfg(test)]
-#[path = "engine_tests.rs"]
 mod tests;
