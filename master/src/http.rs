@@ -23,7 +23,7 @@ use crate::engine::{
 };
 use crate::event_queue::event_queue;
 use crate::server::{Command, MasterHandle};
-use crate::state_json::{self, View};
+use crate::views::state_json::{self, View};
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
     let mut r = Router::new()

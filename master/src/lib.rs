@@ -33,9 +33,9 @@ mod http;
 mod operator;
 mod registry;
 pub mod server;
-mod state_json;
 #[cfg(test)]
 mod test_support;
+mod views;
 
 pub use config::Config;
 pub use server::{run, MasterError};

@@ -25,7 +25,6 @@
 //! files.
 
 mod stream;
-mod views;
 
 use std::time::Duration;
 
@@ -40,6 +39,7 @@ use crate::engine::admin::{self, OperatorError};
 use crate::engine::{Encoding, Engine};
 use crate::http::error_response;
 use crate::server::MasterHandle;
+use crate::views::operator as views;
 
 impl OperatorError {
     fn status(&self) -> StatusCode {
