@@ -18,17 +18,16 @@ use mesos_proto::v1::scheduler::{self, call};
 use tokio::sync::oneshot;
 use tracing::debug;
 
+use crate::api::{error_response, read_request};
 use crate::engine::{
     CallError, Encoding, Engine, SubscribeRequest, Subscriber, HEARTBEAT_INTERVAL_SECS,
 };
 use crate::event_queue::event_queue;
-use crate::server::{Command, MasterHandle};
+use crate::handle::{Command, MasterHandle};
 use crate::views::state_json::{self, View};
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
-    let mut r = Router::new()
-        .route("/api/v1/scheduler", any(scheduler_api))
-        .route("/api/v1", any(crate::operator::api));
+    let mut r = Router::new().route("/api/v1/scheduler", any(scheduler_api));
     // Mesos serves every master endpoint both as /master/X and as /X.
     for (path, handler) in [
         (
@@ -58,8 +57,6 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .with_state(handle)
 }
 
-pub(crate) use mesos_common::api::error_response;
-
 fn json_response(value: serde_json::Value) -> Response {
     json_bytes_response(value.to_string().into_bytes())
 }
@@ -75,22 +72,6 @@ fn json_bytes_response(body: Vec<u8>) -> Response {
 
 fn unavailable() -> Response {
     error_response(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
-}
-
-pub(crate) use mesos_common::api::{request_encoding, response_encoding};
-
-/// The negotiation every v1 call goes through: POST only, a known Content-Type, an
-/// acceptable Accept, a body within the limit. Returns (request encoding, response
-/// encoding, body).
-pub(crate) async fn read_request(
-    request: Request,
-    limit: usize,
-) -> Result<(Encoding, Encoding, Bytes), mesos_common::api::ApiError> {
-    mesos_common::api::require_post(request.method())?;
-    let encoding = request_encoding(request.headers())?;
-    let accept = response_encoding(request.headers())?;
-    let body = mesos_common::api::read_body(request.into_body(), limit).await?;
-    Ok((encoding, accept, body))
 }
 
 fn decode_call(encoding: Encoding, body: &[u8]) -> Result<scheduler::Call, String> {
@@ -525,7 +506,7 @@ async fn metrics(State(h): State<MasterHandle>) -> Response {
 
 /// Redirects to the leading master (this one while no leader is known).
 async fn redirect(State(h): State<MasterHandle>) -> Response {
-    let location = crate::server::base_url(&h.redirect_target());
+    let location = crate::handle::base_url(&h.redirect_target());
     (
         StatusCode::TEMPORARY_REDIRECT,
         [(header::LOCATION, location)],
@@ -598,8 +579,10 @@ fn percent_decode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use axum::http::HeaderMap;
+
+    use super::*;
+    use crate::api::{request_encoding, response_encoding};
 
     fn call_json(s: &str) -> scheduler::Call {
         decode_call(Encoding::Json, s.as_bytes()).expect("decodes")

@@ -25,10 +25,12 @@
 
 mod agent_link;
 pub mod allocator;
+mod api;
 pub mod config;
 mod election;
 pub mod engine;
 mod event_queue;
+mod handle;
 mod http;
 mod operator;
 mod registry;

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use super::admin;
 use super::{
-    aid, allocator_result, fid, wall_clock_secs, Agent, AgentConn, AgentSender, Engine,
+    aid, allocator_result, fid, used_of, wall_clock_secs, Agent, AgentConn, AgentSender, Engine,
     EngineEvent, TaskEntry, ViewSlot,
 };
 use crate::allocator::AgentSpec;
@@ -408,14 +408,5 @@ impl Engine {
     /// The flag an agent's stream clears when a pong comes (see `Agent::ping_outstanding`).
     pub(crate) fn agent_liveness(&self, agent_id: &str) -> Option<Arc<AtomicBool>> {
         Some(self.agents.get(agent_id)?.ping_outstanding.clone())
-    }
-}
-
-/// What of an agent's `allocated` resources is in use rather than `offered`.
-pub(crate) fn used_of(allocated: &Resources, offered: &Resources) -> Resources {
-    if offered.is_empty() {
-        allocated.clone()
-    } else {
-        allocated.minus(offered)
     }
 }

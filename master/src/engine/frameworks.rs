@@ -13,11 +13,10 @@ use mesos_proto::v1::scheduler::{self, event};
 use mesos_proto::v1::{self, TaskState};
 use tracing::{info, warn};
 
-use super::offers::offer_proto;
-use super::tasks::push_completed;
 use super::{
-    allocator_result, error_event, fid, framework_roles, has_capability, wall_clock_secs,
-    CallError, Delivery, Engine, EngineEvent, Framework, SubscribeRequest, HEARTBEAT_INTERVAL_SECS,
+    allocator_result, error_event, fid, framework_roles, has_capability, offer_proto,
+    push_completed, wall_clock_secs, CallError, Delivery, Engine, EngineEvent, Framework,
+    SubscribeRequest, HEARTBEAT_INTERVAL_SECS,
 };
 use crate::allocator::FrameworkSpec;
 use crate::event_queue;
@@ -462,25 +461,6 @@ impl Engine {
         }
         (used, offered)
     }
-}
-
-/// Mesos's id rules: non-empty, no '/', no whitespace or control characters, not '.' or '..'.
-pub(super) fn validate_id(kind: &str, id: &str) -> Result<(), String> {
-    if id.is_empty() {
-        return Err(format!("{kind} ID must not be empty"));
-    }
-    if id == "." || id == ".." {
-        return Err(format!("{kind} ID '{id}' is invalid"));
-    }
-    if id
-        .chars()
-        .any(|c| c == '/' || c.is_whitespace() || c.is_control())
-    {
-        return Err(format!(
-            "{kind} ID '{id}' contains invalid characters ('/', whitespace or control)"
-        ));
-    }
-    Ok(())
 }
 
 fn validate_framework_info(info: &v1::FrameworkInfo) -> Result<(), CallError> {

@@ -30,6 +30,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mesos_common::resources::{ResourceSum, Resources};
+use mesos_common::wire;
 use mesos_proto::internal;
 use mesos_proto::v1::scheduler::{self, event};
 use mesos_proto::v1::{self, task_status::Reason, task_status::Source, TaskState};
@@ -40,8 +41,6 @@ use tracing::{info, warn};
 use crate::allocator::Allocator;
 use crate::config::Config;
 use crate::event_queue::{self, EventSender, StallWatch};
-
-pub(crate) use agents::used_of;
 
 /// Seconds between HEARTBEAT events (fixed in Mesos).
 pub const HEARTBEAT_INTERVAL_SECS: f64 = 15.0;
@@ -388,6 +387,78 @@ pub(crate) fn heartbeat_event() -> scheduler::Event {
     let mut e = scheduler::Event::default();
     e.set_type(event::Type::Heartbeat);
     e
+}
+
+/// The offer as the framework received it.
+fn offer_proto(id: &str, entry: &OfferEntry, agent: &Agent) -> v1::Offer {
+    v1::Offer {
+        id: v1::OfferId {
+            value: id.to_string(),
+        },
+        framework_id: fid(&entry.framework_id),
+        agent_id: aid(&entry.agent_id),
+        hostname: agent.info.hostname.clone(),
+        url: Some(agent_url(agent)),
+        resources: wire::resources_to_proto(&entry.resources, Some(&entry.role)),
+        attributes: agent.info.attributes.clone(),
+        allocation_info: Some(v1::resource::AllocationInfo {
+            role: Some(entry.role.clone()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn push_completed(list: &mut VecDeque<Arc<v1::Task>>, task: Arc<v1::Task>, max: usize) {
+    list.push_back(task);
+    while list.len() > max {
+        list.pop_front();
+    }
+}
+
+/// Mesos's id rules: non-empty, no '/', no whitespace or control characters, not '.' or '..'.
+fn validate_id(kind: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("{kind} ID must not be empty"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("{kind} ID '{id}' is invalid"));
+    }
+    if id
+        .chars()
+        .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "{kind} ID '{id}' contains invalid characters ('/', whitespace or control)"
+        ));
+    }
+    Ok(())
+}
+
+/// What of an agent's `allocated` resources is in use rather than `offered`.
+pub(crate) fn used_of(allocated: &Resources, offered: &Resources) -> Resources {
+    if offered.is_empty() {
+        allocated.clone()
+    } else {
+        allocated.minus(offered)
+    }
+}
+
+fn agent_url(agent: &Agent) -> v1::Url {
+    let (host, port) = agent
+        .http_address
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(5051)))
+        .unwrap_or_else(|| (agent.info.hostname.clone(), agent.info.port.unwrap_or(5051)));
+    v1::Url {
+        scheme: "http".to_string(),
+        address: v1::Address {
+            hostname: Some(agent.info.hostname.clone()),
+            ip: Some(host),
+            port,
+        },
+        path: Some("/slave(1)".to_string()),
+        ..Default::default()
+    }
 }
 
 /// What changed in the engine, for observers such as the operator API's SUBSCRIBE stream.

@@ -13,10 +13,9 @@ use mesos_proto::v1::scheduler::{self, event};
 use mesos_proto::v1::{self, task_status::Reason, TaskState};
 use tracing::{debug, info, warn};
 
-use super::frameworks::validate_id;
 use super::{
-    aid, allocator_result, error_event, fid, master_status, partition_aware, update_event, Agent,
-    Engine, EngineEvent, OfferEntry, TaskEntry, SLOW_ALLOCATION_MS,
+    aid, allocator_result, error_event, fid, master_status, offer_proto, partition_aware,
+    update_event, validate_id, Engine, EngineEvent, OfferEntry, TaskEntry, SLOW_ALLOCATION_MS,
 };
 
 impl Engine {
@@ -602,43 +601,6 @@ impl Engine {
 
     pub(crate) fn outstanding_offers(&self) -> usize {
         self.offers.len()
-    }
-}
-
-/// The offer as the framework received it.
-pub(super) fn offer_proto(id: &str, entry: &OfferEntry, agent: &Agent) -> v1::Offer {
-    v1::Offer {
-        id: v1::OfferId {
-            value: id.to_string(),
-        },
-        framework_id: fid(&entry.framework_id),
-        agent_id: aid(&entry.agent_id),
-        hostname: agent.info.hostname.clone(),
-        url: Some(agent_url(agent)),
-        resources: wire::resources_to_proto(&entry.resources, Some(&entry.role)),
-        attributes: agent.info.attributes.clone(),
-        allocation_info: Some(v1::resource::AllocationInfo {
-            role: Some(entry.role.clone()),
-        }),
-        ..Default::default()
-    }
-}
-
-fn agent_url(agent: &Agent) -> v1::Url {
-    let (host, port) = agent
-        .http_address
-        .rsplit_once(':')
-        .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(5051)))
-        .unwrap_or_else(|| (agent.info.hostname.clone(), agent.info.port.unwrap_or(5051)));
-    v1::Url {
-        scheme: "http".to_string(),
-        address: v1::Address {
-            hostname: Some(agent.info.hostname.clone()),
-            ip: Some(host),
-            port,
-        },
-        path: Some("/slave(1)".to_string()),
-        ..Default::default()
     }
 }
 

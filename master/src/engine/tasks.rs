@@ -1,7 +1,6 @@
 //! Tasks and their status updates: KILL, ACKNOWLEDGE, RECONCILE, updates from agents, and
 //! tasks ended by their agent going away.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use mesos_proto::v1::{self, task_status::Reason, task_status::Source, TaskState}
 use tracing::{debug, info};
 
 use super::{
-    aid, allocator_result, fid, master_status, partition_aware, update_event, wall_clock_secs,
-    Engine, EngineEvent,
+    aid, allocator_result, fid, master_status, partition_aware, push_completed, update_event,
+    wall_clock_secs, Engine, EngineEvent,
 };
 
 impl Engine {
@@ -321,11 +320,4 @@ fn reconciliation_status(task: &v1::Task) -> v1::TaskStatus {
 fn push_status(task: &mut v1::Task, status: v1::TaskStatus) {
     task.statuses.reserve_exact(1);
     task.statuses.push(status);
-}
-
-pub(super) fn push_completed(list: &mut VecDeque<Arc<v1::Task>>, task: Arc<v1::Task>, max: usize) {
-    list.push_back(task);
-    while list.len() > max {
-        list.pop_front();
-    }
 }

@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 
 use super::OperatorError;
 use crate::engine::{Encoding, EngineEvent, HEARTBEAT_INTERVAL_SECS};
-use crate::server::MasterHandle;
+use crate::handle::MasterHandle;
 use crate::views::operator as views;
 
 /// Records queued towards one subscriber before sending waits for it.
