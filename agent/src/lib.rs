@@ -44,6 +44,7 @@ pub mod docker;
 pub use mesos_common::api as encoding;
 pub mod executor_api;
 pub mod files;
+pub mod handle;
 pub mod http;
 pub mod launcher;
 pub mod master_link;
@@ -141,7 +142,7 @@ pub async fn run_with_transport<T: MasterTransport>(
         false => None,
     };
     let (queries_tx, queries_rx) = mpsc::channel(64);
-    let http_state = http::HttpState {
+    let http_state = handle::HttpState {
         queries: queries_tx,
         flags: std::sync::Arc::new(config.flags()),
         sandboxes_root: paths::Layout::new(&config.work_dir).sandboxes_root(),

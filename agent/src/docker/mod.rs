@@ -1,7 +1,8 @@
 //! The Docker containerizer: tasks whose ContainerInfo is of type DOCKER run as containers of
 //! the local Docker daemon, driven through the Engine API (bollard).
 //!
-//! - [`spec`]: TaskInfo -> create request (pure, checked; a bad task is a TASK_ERROR).
+//! - [`spec`]: TaskInfo -> create request (pure, checked; a bad task is a TASK_ERROR);
+//!   [`image`]: image references.
 //! - [`runtime`]: one supervising tokio task per container: pull when needed, create, start,
 //!   stream the logs into the sandbox, wait (re-connecting when the daemon restarts), stop on
 //!   a kill, inspect the exit. It reports [`ContainerEvent`]s to the agent core.
@@ -16,6 +17,7 @@
 //!   └──── ContainerEvent ◀─────┘  └── KillSwitch (grace) ◀── core
 //! ```
 
+pub mod image;
 pub mod runtime;
 pub mod spec;
 
