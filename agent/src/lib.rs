@@ -18,7 +18,8 @@
 //!  core            agent: Core + recovery, link, launch, tasks, frameworks, executors,
 //!                  task_groups; state and views (what /state and the operator API read)
 //!  ───────────────────────────────────────────────────────────────────────────────────
-//!  containerizers  launcher (command tasks under a supervisor)   docker (Engine API)
+//!  containerizers  containerizer (the trait)  launcher (command tasks under a supervisor)
+//!                  docker (containers through the Engine API)
 //!  ───────────────────────────────────────────────────────────────────────────────────
 //!  foundations     config  paths  resources  checkpoint  status_update  supervisor
 //! ```
@@ -29,7 +30,8 @@
 //!   updates, pure logic); [`supervisor`] (the process, the agent binary itself with
 //!   `--internal-supervise`, that runs a task and records its exit, so that tasks outlive
 //!   agent restarts).
-//! - Containerizers: [`launcher`] starts command tasks and executors under the supervisor;
+//! - Containerizers, behind one trait ([`containerizer::Containerizer`]: plan a task, then
+//!   launch it): [`launcher`] starts command tasks (and executors) under the supervisor;
 //!   [`docker`] runs tasks with a DOCKER ContainerInfo as containers of the Docker daemon,
 //!   supervised by a tokio task each.
 //! - Core: [`agent`], the actor owning frameworks, tasks, executors (the core side of the
@@ -56,6 +58,7 @@ use std::future::Future;
 pub mod agent;
 pub mod checkpoint;
 pub mod config;
+pub mod containerizer;
 pub mod docker;
 pub use mesos_common::api as encoding;
 pub mod executor_api;
@@ -213,7 +216,7 @@ const LAYERS: mesos_common::layers::Layers = &[
             "supervisor",
         ],
     ),
-    ("containerizers", &["docker", "launcher"]),
+    ("containerizers", &["containerizer", "docker", "launcher"]),
     ("core", &["agent"]),
     ("views", &["monitor"]),
     (

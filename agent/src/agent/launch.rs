@@ -1,5 +1,5 @@
-//! Launching tasks: admission (framework, ids, resources), the plan (command or Docker
-//! container), sandbox preparation, and watching what was started.
+//! Launching tasks: admission (framework, ids), the choice of containerizer (command or
+//! Docker), the plan and the launch through it, and watching what was started.
 
 use mesos_proto::internal::RunTask;
 use mesos_proto::v1::{task_status, TaskInfo, TaskState};
@@ -7,9 +7,10 @@ use tracing::{error, info, info_span, warn};
 
 use super::{display_command, Core, Exit, Plan, Refusal, Task, FRAMEWORK_REMOVED};
 use crate::checkpoint;
-use crate::docker::{self, runtime::Target};
-use crate::launcher::{self, CommandLine, EnvContext, Supervised};
-use crate::paths::{valid_id, RunPaths};
+use crate::containerizer::{Containerizer, TaskContext};
+use crate::docker;
+use crate::launcher::Supervised;
+use crate::paths::valid_id;
 use crate::status_update::StreamKey;
 
 impl Core {
@@ -91,8 +92,19 @@ impl Core {
         let run = self
             .layout
             .run(&agent_id, &framework_id, &task_id, &container_id);
-        let plan = self.plan(&task, &agent_id, &framework_id, &container_id, &run);
         let key = StreamKey::new(framework_id.clone(), task_id.clone());
+        let endpoint = self.identity.endpoint();
+        let hostname = self.identity.hostname.clone();
+        let ctx = TaskContext {
+            agent_id: &agent_id,
+            framework_id: &framework_id,
+            container_id: &container_id,
+            key: &key,
+            run: &run,
+            agent_endpoint: &endpoint,
+            hostname: &hostname,
+        };
+        let plan = self.plan(&task, &ctx);
         let framework = self.framework_entry(framework_info);
         framework.removed = false;
         framework.tasks.insert(
@@ -120,7 +132,7 @@ impl Core {
         }
         let started = plan.and_then(|plan| match plan {
             Plan::Command(command) => {
-                let supervised = self.launch(&task, &framework_id, &run, &command)?;
+                let supervised = self.launcher.launch_task(command, &task, &ctx)?;
                 info!(pid = supervised.pid, sandbox = %run.sandbox.display(), "task started");
                 for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
                     self.update(&key, state, None, None, task_status::Source::Executor);
@@ -129,7 +141,14 @@ impl Core {
                 Ok(())
             }
             // Its updates follow the container's progress (ContainerEvent).
-            Plan::Docker(spec) => self.launch_container(*spec, &key, &container_id, &run),
+            Plan::Docker(spec) => {
+                let runtime = self.docker.as_ref().expect("planned for docker");
+                let switch = runtime.launch_task(spec, &task, &ctx)?;
+                if let Some(task) = self.task_mut(&key) {
+                    task.docker = Some(switch);
+                }
+                Ok(())
+            }
         });
         if let Err(refusal) = started {
             warn!(message = %refusal.message, state = refusal.state.as_str_name(), "task not launched");
@@ -147,41 +166,19 @@ impl Core {
     }
 
     /// Decides how the task runs: a command under a supervisor, or a Docker container.
-    fn plan(
-        &self,
-        task: &TaskInfo,
-        agent_id: &str,
-        framework_id: &str,
-        container_id: &str,
-        run: &RunPaths,
-    ) -> Result<Plan, Refusal> {
+    fn plan(&self, task: &TaskInfo, ctx: &TaskContext<'_>) -> Result<Plan, Refusal> {
         if task.executor.is_some() {
             return Err(Refusal::failed(
                 "Tasks with a custom executor are not supported yet",
             ));
         }
         if docker::is_docker_task(task) {
-            if self.docker.is_none() {
+            let Some(runtime) = &self.docker else {
                 return Err(Refusal::failed(
                     "The docker containerizer is not enabled on this agent (--containerizers)",
                 ));
-            }
-            let endpoint = self.identity.endpoint();
-            let ctx = docker::SpecContext {
-                agent_id,
-                framework_id,
-                container_id,
-                sandbox: &run.sandbox,
-                agent_endpoint: &endpoint,
-                hostname: &self.identity.hostname,
             };
-            return docker::spec::build(task, &ctx)
-                .map(|spec| Plan::Docker(Box::new(spec)))
-                .map_err(|e| Refusal {
-                    state: TaskState::TaskError,
-                    reason: task_status::Reason::TaskInvalid,
-                    message: e.to_string(),
-                });
+            return Ok(Plan::Docker(runtime.plan_task(task, ctx)?));
         }
         if let Some(container) = &task.container {
             if container.mesos.as_ref().is_some_and(|m| m.image.is_some()) {
@@ -195,69 +192,7 @@ impl Core {
                 "Only Docker tasks run on this agent: --containerizers does not list mesos",
             ));
         }
-        let command = task
-            .command
-            .as_ref()
-            .ok_or_else(|| Refusal::failed("Task has no command"))?;
-        CommandLine::from_command(command)
-            .map(Plan::Command)
-            .map_err(Refusal::failed)
-    }
-
-    fn launch_container(
-        &mut self,
-        spec: docker::ContainerSpec,
-        key: &StreamKey,
-        container_id: &str,
-        run: &RunPaths,
-    ) -> Result<(), Refusal> {
-        let runtime = self.docker.clone().expect("planned for docker");
-        launcher::prepare_sandbox(run).map_err(|e| {
-            Refusal::failed(format!(
-                "Failed to create sandbox {}: {e}",
-                run.sandbox.display()
-            ))
-        })?;
-        info!(container = %spec.name, image = %spec.image.repository, sandbox = %run.sandbox.display(), "launching container");
-        let switch = runtime.launch(
-            spec,
-            Target {
-                key: key.clone(),
-                container_id: container_id.to_string(),
-                sandbox: run.sandbox.clone(),
-            },
-        );
-        if let Some(task) = self.task_mut(key) {
-            task.docker = Some(switch);
-        }
-        Ok(())
-    }
-
-    pub(super) fn launch(
-        &self,
-        task: &TaskInfo,
-        framework_id: &str,
-        run: &RunPaths,
-        command: &CommandLine,
-    ) -> Result<Supervised, Refusal> {
-        launcher::prepare_sandbox(run).map_err(|e| {
-            Refusal::failed(format!(
-                "Failed to create sandbox {}: {e}",
-                run.sandbox.display()
-            ))
-        })?;
-        let endpoint = self.identity.endpoint();
-        let ctx = EnvContext {
-            framework_id,
-            executor_id: &task.task_id.value,
-            sandbox: &run.sandbox,
-            agent_endpoint: &endpoint,
-            hostname: &self.identity.hostname,
-        };
-        let env = launcher::task_environment(std::env::vars(), task, &ctx);
-        self.launcher
-            .launch(run, command, &env)
-            .map_err(|e| Refusal::failed(format!("Failed to launch task: {e}")))
+        Ok(Plan::Command(self.launcher.plan_task(task, ctx)?))
     }
 
     pub(super) fn watch(&self, key: StreamKey, container_id: String, supervised: Supervised) {

@@ -17,6 +17,7 @@ use tracing::debug;
 
 use crate::checkpoint::FileJournal;
 use crate::config::Config;
+use crate::containerizer::LaunchError;
 use crate::docker::{self, ContainerEvent, DockerRuntime, KillSwitch};
 use crate::launcher::{CommandLine, Launcher};
 use crate::paths::{Layout, RunPaths};
@@ -271,6 +272,20 @@ impl Refusal {
             state: TaskState::TaskFailed,
             reason: task_status::Reason::ContainerLaunchFailed,
             message: message.into(),
+        }
+    }
+}
+
+impl From<LaunchError> for Refusal {
+    fn from(e: LaunchError) -> Refusal {
+        if e.invalid {
+            Refusal {
+                state: TaskState::TaskError,
+                reason: task_status::Reason::TaskInvalid,
+                message: e.message,
+            }
+        } else {
+            Refusal::failed(e.message)
         }
     }
 }
