@@ -1,8 +1,8 @@
 //! The master process: one actor task owns the [`Engine`]; HTTP handlers and agent streams
-//! talk to it through [`Command`]s. Timers (allocation, pings, failover) are ticks of the
+//! talk to it through `Command`s. Timers (allocation, pings, failover) are ticks of the
 //! same loop, so nothing in the engine ever needs a lock.
 //!
-//! With `--zk` the actor serves only while this master leads ([`Leadership`], kept by the
+//! With `--zk` the actor serves only while this master leads (`Leadership`, kept by the
 //! election task): a newly elected master first recovers the registry (frameworks,
 //! unreachable agents, weights, the agents to expect back), and a master that stops
 //! leading drops its whole engine and waits for a new term as an empty standby. While the

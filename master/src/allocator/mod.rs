@@ -29,8 +29,8 @@
 //! after which nothing changed costs almost nothing.
 //!
 //! Parts: this module holds the state and the events that change it (frameworks, agents,
-//! recovered resources, weights, quota); [`cycle`] is the allocation cycle, [`queries`]
-//! what the allocator answers, [`bookkeeping`] the slots, accounting and filters the
+//! recovered resources, weights, quota); `cycle` is the allocation cycle, `queries`
+//! what the allocator answers, `bookkeeping` the slots, accounting and filters the
 //! events share.
 
 mod bookkeeping;

@@ -7,14 +7,14 @@
 //!
 //! [`Engine`] owns the state; its rules live in one module per concept, each an
 //! `impl Engine` block:
-//! - [`frameworks`]: SUBSCRIBE, failover, teardown, the event streams, UPDATE_FRAMEWORK;
-//! - [`agents`]: registration, the agent stream's messages, pings, unreachable agents;
-//! - [`offers`]: allocation into offers, DECLINE / REVIVE / SUPPRESS, ACCEPT and launches;
-//! - [`tasks`]: KILL, ACKNOWLEDGE, RECONCILE, status updates, tasks lost with an agent;
-//! - [`admin`]: the operator's decisions (gone, drain, deactivate, weights, quota).
+//! - `frameworks`: SUBSCRIBE, failover, teardown, the event streams, UPDATE_FRAMEWORK;
+//! - `agents`: registration, the agent stream's messages, pings, unreachable agents;
+//! - `offers`: allocation into offers, DECLINE / REVIVE / SUPPRESS, ACCEPT and launches;
+//! - `tasks`: KILL, ACKNOWLEDGE, RECONCILE, status updates, tasks lost with an agent;
+//! - `admin`: the operator's decisions (gone, drain, deactivate, weights, quota).
 //!
 //! Nothing here knows about views or edges: the state views read the engine (and keep
-//! their renderings in each agent's [`ViewSlot`]); HTTP, gRPC and ZooKeeper call in.
+//! their renderings in each agent's `ViewSlot`); HTTP, gRPC and ZooKeeper call in.
 
 pub(crate) mod admin;
 mod agents;
