@@ -1,6 +1,14 @@
 //! The agent core: one task (an actor) owning frameworks, tasks and the status update
 //! manager. It reacts to the master link, to task exits and to `/state` queries; all
 //! checkpointing goes through it so that the order "checkpoint, then act" holds.
+//!
+//! [`Core`] owns the state; its rules live in one module per concept, each an
+//! `impl Core` block: `link` (registration and the master's messages), `launch` (admission,
+//! the containerizer's plan and launch), `tasks` (exits, container events, status updates,
+//! kills), `frameworks` (shutdown and retirement), `recovery` (after an agent restart),
+//! [`executors`] (custom executors and the core side of the executor API) and `task_groups`
+//! (LAUNCH_GROUP under the default executor). `state` and [`views`] are what `/state` and
+//! the operator API read.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
@@ -362,8 +370,7 @@ impl Core {
         }
     }
 
-    // -----------------------------------------------------------------------------------
-    // Master link
+    // ------------------------------------------------------------------------- timers
 
     /// Re-sends the updates whose retry time has come.
     pub fn resend_due(&mut self) {
