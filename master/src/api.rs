@@ -1,8 +1,10 @@
 //! What the scheduler API and the operator API share at the HTTP edge: the negotiation
-//! every v1 call goes through, and the JSON error body every refusal carries.
+//! every v1 call goes through, and the JSON error bodies of refusals.
 
 use axum::body::Bytes;
 use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use crate::engine::Encoding;
 
@@ -21,4 +23,9 @@ pub(crate) async fn read_request(
     let accept = response_encoding(request.headers())?;
     let body = mesos_common::api::read_body(request.into_body(), limit).await?;
     Ok((encoding, accept, body))
+}
+
+/// The answer to a request that came while the master stops.
+pub(crate) fn unavailable() -> Response {
+    error_response(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
 }

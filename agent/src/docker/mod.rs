@@ -1,8 +1,7 @@
 //! The Docker containerizer: tasks whose ContainerInfo is of type DOCKER run as containers of
 //! the local Docker daemon, driven through the Engine API (bollard).
 //!
-//! - [`spec`]: TaskInfo -> create request (pure, checked; a bad task is a TASK_ERROR);
-//!   [`image`]: image references.
+//! - [`spec`]: TaskInfo -> create request (pure, checked; a bad task is a TASK_ERROR).
 //! - [`runtime`]: one supervising tokio task per container: pull when needed, create, start,
 //!   stream the logs into the sandbox, wait (re-connecting when the daemon restarts), stop on
 //!   a kill, inspect the exit. It reports [`ContainerEvent`]s to the agent core.
@@ -17,7 +16,6 @@
 //!   └──── ContainerEvent ◀─────┘  └── KillSwitch (grace) ◀── core
 //! ```
 
-pub mod image;
 pub mod runtime;
 pub mod spec;
 

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use tracing::debug;
 
-use super::{json_bytes_response, json_response, unavailable};
 use crate::api::error_response;
+use crate::api::unavailable;
 use crate::handle::MasterHandle;
 use crate::views::state_json::{self, View};
 
@@ -227,6 +227,19 @@ fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&s.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
+}
+
+fn json_response(value: serde_json::Value) -> Response {
+    json_bytes_response(value.to_string().into_bytes())
+}
+
+fn json_bytes_response(body: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -8,12 +8,9 @@
 mod endpoints;
 mod scheduler_api;
 
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 
-use crate::api::error_response;
 use crate::handle::MasterHandle;
 
 use endpoints::{
@@ -53,21 +50,4 @@ pub(crate) fn router(handle: MasterHandle) -> Router {
         .route("/master/teardown", any(teardown))
         .route("/teardown", any(teardown))
         .with_state(handle)
-}
-
-fn json_response(value: serde_json::Value) -> Response {
-    json_bytes_response(value.to_string().into_bytes())
-}
-
-fn json_bytes_response(body: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
-
-fn unavailable() -> Response {
-    error_response(StatusCode::SERVICE_UNAVAILABLE, "Master is shutting down")
 }

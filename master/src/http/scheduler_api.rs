@@ -12,8 +12,7 @@ use futures::StreamExt;
 use mesos_proto::v1::scheduler::{self, call};
 use tokio::sync::oneshot;
 
-use super::unavailable;
-use crate::api::{error_response, read_request};
+use crate::api::{error_response, read_request, unavailable};
 use crate::engine::{
     CallError, Encoding, Engine, SubscribeRequest, Subscriber, HEARTBEAT_INTERVAL_SECS,
 };
