@@ -4,23 +4,26 @@
 //!
 //! # Layout
 //!
-//! Five layers; each module names (`use crate::...`) only its own layer and the layers
-//! below it, and no two modules name each other (`layers_hold` below checks both).
+//! Five layers. A module names (`use crate::...`) modules of its own layer and of the
+//! layers below, never above, and no modules name each other in a cycle (`layers_hold`
+//! below checks both).
 //!
 //! ```text
-//!  edges           http ─ routes every endpoint, wires operator and executor_api
-//!                  operator (POST /api/v1, /monitor, /containers)  executor_api (/api/v1/executor)
+//!  edges           http: routes every endpoint
+//!                    ▼
+//!                  operator (POST /api/v1, /monitor, /containers)   executor_api (/api/v1/executor)
+//!                    ▼
 //!                  files (/files/*)   handle (HttpState: the core's query queue)
 //!                  master_link (gRPC stream to the master, re-opened with backoff)
-//!  ───────────────────────────────────────────────────────────────────────────────────
+//!                    ▼
 //!  views           monitor (per-container usage from /proc)
-//!  ───────────────────────────────────────────────────────────────────────────────────
-//!  core            agent: Core + recovery, link, launch, tasks, frameworks, executors,
+//!                    ▼
+//!  core            agent: Core + link, launch, tasks, frameworks, recovery, executors,
 //!                  task_groups; state and views (what /state and the operator API read)
-//!  ───────────────────────────────────────────────────────────────────────────────────
-//!  containerizers  containerizer (the trait)  launcher (command tasks under a supervisor)
-//!                  docker (containers through the Engine API)
-//!  ───────────────────────────────────────────────────────────────────────────────────
+//!                    ▼
+//!  containerizers  containerizer (the trait) over launcher (command tasks under a
+//!                  supervisor) and docker (containers through the Engine API)
+//!                    ▼
 //!  foundations     config  paths  resources  checkpoint  status_update  supervisor
 //! ```
 //!

@@ -2,21 +2,22 @@
 //!
 //! # Layout
 //!
-//! Three layers; each module names (`use crate::...`) only its own layer and the layers
-//! below it, never above, and no two modules name each other (`layers_hold` below
-//! checks both).
+//! Three layers. A module names (`use crate::...`) modules of its own layer and of the
+//! layers below, never above, and no modules name each other in a cycle (`layers_hold`
+//! below checks both). Arrows point the way imports go.
 //!
 //! ```text
-//!  edges   server ─ wires everything: the actor loop that owns the Engine, timers, run()
-//!            │
-//!          http (/api/v1/scheduler, /master/*)   operator (POST /api/v1, SUBSCRIBE)
-//!          agent_link (agents' gRPC stream)      election (ZooKeeper, Leadership)
-//!            │            │
+//!  edges   server: the actor loop that owns the Engine, its timers, run(); wires the rest
+//!            ▼
+//!          http: scheduler_api (/api/v1/scheduler), endpoints (/master/*, /metrics)
+//!          operator (POST /api/v1 and its SUBSCRIBE stream)   agent_link (agents' gRPC)
+//!          election (ZooKeeper, Leadership)
+//!            ▼
 //!          api (request negotiation, error bodies)   handle (Command, MasterHandle)
 //!          registry (what a new leader recovers, kept in ZooKeeper)
-//!  ─────────────────────────────────────────────────────────────────────────────────
+//!            ▼
 //!  views   views::state_json (/master/state family)   views::operator (GET_* answers)
-//!  ─────────────────────────────────────────────────────────────────────────────────
+//!            ▼
 //!  core    engine: Engine + frameworks, agents, offers, tasks, admin (operator decisions)
 //!          allocator (pure hierarchical DRF)   config   event_queue
 //! ```
