@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::agent::executors::ExecutorRequest;
 use crate::agent::Query;
 use crate::encoding::{self, ApiError, Encoding};
-use crate::http::HttpState;
+use crate::handle::HttpState;
 
 /// Largest executor call accepted (an UPDATE may carry data).
 const MAX_CALL_BYTES: usize = 4 * 1024 * 1024;

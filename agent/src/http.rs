@@ -1,10 +1,6 @@
 //! The agent's HTTP endpoints. The agent's libprocess id is `slave(1)`, so `/X` and
 //! `/slave(1)/X` are the same endpoint; `/files/*` and `/version` have no prefix.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use axum::extract::{Query as QueryParams, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,20 +8,13 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::agent::Query;
 use crate::files::{self, FilesError};
+use crate::handle::HttpState;
 use crate::VERSION;
 use crate::{executor_api, operator};
-
-#[derive(Clone)]
-pub struct HttpState {
-    pub queries: mpsc::Sender<Query>,
-    pub flags: Arc<BTreeMap<String, String>>,
-    /// `<work_dir>/slaves`: the only tree `/files` serves.
-    pub sandboxes_root: PathBuf,
-}
 
 pub fn router(state: HttpState) -> Router {
     let mut router = Router::new();

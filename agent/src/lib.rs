@@ -2,27 +2,48 @@
 //! executors in sandboxes under `--work_dir`, reports their status reliably, and serves
 //! `/state` and `/files`.
 //!
-//! - [`config`]: flags (`Config`, clap + `MESOS_*` env) and their validation.
-//! - [`master_link`]: one bidirectional stream to the master, re-opened with backoff, pings
-//!   answered, silence detected; gRPC in production, channels in tests.
-//! - [`agent`]: the core actor owning frameworks, tasks and the status update manager, and
-//!   its `/state` rendering.
-//! - [`status_update`]: reliable, ordered, journaled status updates (pure logic).
-//! - [`launcher`] and [`supervisor`]: tasks run under a supervisor process (the agent binary
-//!   itself, `--internal-supervise`) that records their exit, so they outlive agent restarts.
-//! - [`docker`]: the Docker containerizer: tasks with a DOCKER ContainerInfo run as containers
-//!   of the Docker daemon (Engine API), supervised by a tokio task each.
-//! - [`checkpoint`] and [`paths`]: the Mesos-like work directory, and recovery from it.
-//! - [`resources`]: total resources (flag + detection) and their proto/JSON forms.
-//! - [`http`] and [`files`]: `/state`, `/flags`, `/health`, `/version`, `/files/*`.
-//! - [`operator`] and [`encoding`]: the operator API v1 (`POST /api/v1`, JSON or protobuf),
-//!   `/metrics/snapshot`; [`monitor`]: per-container usage from `/proc`
-//!   (`/monitor/statistics`, `/containers`).
-//! - [`executor_api`]: the v1 executor API (`POST /api/v1/executor`) for custom executors,
-//!   whose core side is [`agent::executors`] (re-subscription after an agent restart,
-//!   registration timeouts included).
-//! - task groups (LAUNCH_GROUP): the core plays Mesos's default executor, each task in a
-//!   container nested in the executor's, under the same supervisor as command tasks.
+//! # Layout
+//!
+//! Five layers. A module names (`use crate::...`) modules of its own layer and of the
+//! layers below, never above, and no modules name each other in a cycle (`layers_hold`
+//! below checks both).
+//!
+//! ```text
+//!  edges           http: routes every endpoint
+//!                    ▼
+//!                  operator (POST /api/v1, /monitor, /containers)   executor_api (/api/v1/executor)
+//!                    ▼
+//!                  files (/files/*)   handle (HttpState: the core's query queue)
+//!                  master_link (gRPC stream to the master, re-opened with backoff)
+//!                    ▼
+//!  views           monitor (per-container usage from /proc)
+//!                    ▼
+//!  core            agent: Core + link, launch, tasks, frameworks, recovery, executors,
+//!                  task_groups; state and views (what /state and the operator API read)
+//!                    ▼
+//!  containerizers  containerizer (the trait) over launcher (command tasks under a
+//!                  supervisor) and docker (containers through the Engine API)
+//!                    ▼
+//!  foundations     config  paths  resources  checkpoint  status_update  supervisor
+//! ```
+//!
+//! - Foundations: [`config`] (flags, clap + `MESOS_*` env); [`paths`] and [`checkpoint`]
+//!   (the Mesos-like work directory, and recovery from it); [`resources`] (total
+//!   resources, flag + detection); [`status_update`] (reliable, ordered, journaled status
+//!   updates, pure logic); [`supervisor`] (the process, the agent binary itself with
+//!   `--internal-supervise`, that runs a task and records its exit, so that tasks outlive
+//!   agent restarts).
+//! - Containerizers, behind one trait ([`containerizer::Containerizer`]: plan a task, then
+//!   launch it): [`launcher`] starts command tasks (and executors) under the supervisor;
+//!   [`docker`] runs tasks with a DOCKER ContainerInfo as containers of the Docker daemon,
+//!   supervised by a tokio task each.
+//! - Core: [`agent`], the actor owning frameworks, tasks, executors (the core side of the
+//!   v1 executor API, [`agent::executors`]) and the status update manager; task groups
+//!   (LAUNCH_GROUP) run under it as Mesos's default executor would run them.
+//! - Views: [`monitor`] measures the containers the core lists.
+//! - Edges: [`master_link`] (gRPC in production, channels in tests), [`http`] with
+//!   [`files`], [`operator`] (the operator API v1, JSON or protobuf via [`encoding`]) and
+//!   [`executor_api`]; [`handle`] is what their handlers hold.
 //!
 //! ```text
 //!   master ◀──gRPC stream──▶ master_link ──LinkEvent──▶ agent core ──▶ launcher ──▶ supervisor ──▶ task
@@ -40,11 +61,13 @@ use std::future::Future;
 pub mod agent;
 pub mod checkpoint;
 pub mod config;
+pub mod containerizer;
 pub mod docker;
 pub use mesos_common::api as encoding;
 pub mod executor_api;
 pub mod fetcher;
 pub mod files;
+pub mod handle;
 pub mod http;
 pub mod launcher;
 pub mod master_link;
@@ -142,7 +165,7 @@ pub async fn run_with_transport<T: MasterTransport>(
         false => None,
     };
     let (queries_tx, queries_rx) = mpsc::channel(64);
-    let http_state = http::HttpState {
+    let http_state = handle::HttpState {
         queries: queries_tx,
         flags: std::sync::Arc::new(config.flags()),
         sandboxes_root: paths::Layout::new(&config.work_dir).sandboxes_root(),
@@ -181,4 +204,43 @@ pub async fn run_with_transport<T: MasterTransport>(
     }
     tracing::info!("agent stopped");
     result
+}
+
+/// The layers of this crate, bottom first (see the crate's doc).
+#[cfg(test)]
+const LAYERS: mesos_common::layers::Layers = &[
+    (
+        "foundations",
+        &[
+            "checkpoint",
+            "config",
+            "paths",
+            "resources",
+            "status_update",
+            "supervisor",
+        ],
+    ),
+    ("containerizers", &["containerizer", "docker", "launcher"]),
+    ("core", &["agent"]),
+    ("views", &["monitor"]),
+    (
+        "edges",
+        &[
+            "executor_api",
+            "files",
+            "handle",
+            "http",
+            "master_link",
+            "operator",
+        ],
+    ),
+];
+
+#[cfg(test)]
+#[test]
+fn layers_hold() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let problems =
+        mesos_common::layers::check_dir(&src, LAYERS, &["AgentError", "VERSION", "encoding"]);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

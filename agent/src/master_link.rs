@@ -23,6 +23,8 @@ use mesos_proto::internal::{
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+pub use crate::agent::LinkEvent;
+
 /// Messages from the master, or why the stream ended.
 pub type Inbound = Pin<Box<dyn Stream<Item = Result<MasterMessage, String>> + Send>>;
 
@@ -170,17 +172,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// What the link tells the agent core.
-#[derive(Debug)]
-pub enum LinkEvent {
-    /// The core must answer with the `Register` message for a new stream.
-    NeedRegister(oneshot::Sender<AgentMessage>),
-    /// A stream is open (Register already sent); messages for the master go here.
-    Connected(mpsc::Sender<AgentMessage>),
-    Message(Box<MasterMessage>),
-    Disconnected,
 }
 
 /// Timing of the link.

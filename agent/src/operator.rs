@@ -25,7 +25,7 @@ use crate::agent::views::{ContainerView, Inspect};
 use crate::agent::{Core, Query};
 use crate::encoding::{self, error_response, Encoding};
 use crate::files::{self, FilesError};
-use crate::http::HttpState;
+use crate::handle::HttpState;
 use crate::monitor::{self, Measured};
 use crate::VERSION;
 

@@ -12,6 +12,8 @@
 //! - [`ids`]: Mesos id formats (`<master>-0000`, `<master>-S3`, `<master>-O7`).
 //! - [`zk`]: ZooKeeper URLs, Mesos's leader-election layout, bounded sessions and the
 //!   leader detector used by agents, schedulers and `mesos-resolve`.
+//! - [`layers`]: a check that a crate's modules depend one way (core, views, edges), run
+//!   by the master's and the agent's tests.
 //!
 //! ```text
 //!   argv / MESOS_* env ──flags──▶ clap config structs
@@ -23,6 +25,7 @@
 pub mod api;
 pub mod flags;
 pub mod ids;
+pub mod layers;
 pub mod recordio;
 pub mod resources;
 pub mod wire;

@@ -19,7 +19,7 @@ use tokio_util::sync::PollSender;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
-use crate::server::{Command, MasterHandle};
+use crate::handle::{Command, MasterHandle};
 
 /// Messages queued towards one agent before it counts as stuck.
 const AGENT_QUEUE: usize = 16_384;

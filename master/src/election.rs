@@ -33,8 +33,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
 use zookeeper_async::CreateMode;
 
+use crate::handle::{Command, Leadership};
 use crate::registry::{self, Registry, RegistryCursor, RegistryVersion};
-use crate::server::Command;
 
 /// Part of the session timeout a lease lasts from the sending of the request that proved
 /// the session alive. The rest is margin for acting on its end.
@@ -43,41 +43,6 @@ const LEASE_FRACTION: f64 = 0.75;
 const PROBES_PER_TIMEOUT: u32 = 6;
 /// Pause after a failed ZooKeeper call before trying again.
 const RETRY: Duration = Duration::from_millis(250);
-
-/// Whether this master leads, as the edges see it.
-#[derive(Debug, Clone)]
-pub enum Leadership {
-    /// No ZooKeeper: the master leads for its whole life.
-    Standalone,
-    /// Contending (or recovering after winning). `leader` is the elected master, when
-    /// known; it is this master itself while it recovers.
-    Standby { leader: Option<Arc<v1::MasterInfo>> },
-    /// Elected and recovered; serving until `until` unless the lease is renewed.
-    Leading {
-        term: u64,
-        info: Arc<v1::MasterInfo>,
-        until: Instant,
-    },
-}
-
-impl Leadership {
-    pub fn is_leading(&self) -> bool {
-        match self {
-            Leadership::Standalone => true,
-            Leadership::Leading { until, .. } => Instant::now() < *until,
-            Leadership::Standby { .. } => false,
-        }
-    }
-
-    /// Whether this master leads in `term` (the standalone master's only term is 0).
-    pub fn is_leading_term(&self, term: u64) -> bool {
-        match self {
-            Leadership::Standalone => term == 0,
-            Leadership::Leading { term: t, .. } => *t == term && self.is_leading(),
-            Leadership::Standby { .. } => false,
-        }
-    }
-}
 
 /// A registry snapshot from the actor, tagged with the term it belongs to.
 #[derive(Debug, Clone)]

@@ -1,17 +1,34 @@
 //! A Mesos-compatible master.
 //!
-//! Parts:
-//! - [`config`]: flags (`--port`, `--allocation_interval`, ...) with Mesos's names.
-//! - [`allocator`]: a pure hierarchical-DRF allocator (events in, allocations out; time
-//!   is an argument).
-//! - [`engine`]: frameworks, agents, tasks and offers; the rules of the scheduler API.
-//! - [`server`]: the actor that owns the engine, its timers, and [`run`].
-//! - `election`: leader election through ZooKeeper (`--zk`), leading on a lease;
-//!   `registry`: what a new leader recovers (agents, frameworks, weights), kept in ZooKeeper.
-//! - `operator`: the operator API v1 (`POST /api/v1`): queries, agent and role actions,
-//!   and the SUBSCRIBE event stream.
-//! - `http`: `/api/v1/scheduler` and the JSON endpoints; `agent_link`: the agents' gRPC
-//!   stream; `state_json`: Mesos's JSON shapes.
+//! # Layout
+//!
+//! Three layers. A module names (`use crate::...`) modules of its own layer and of the
+//! layers below, never above, and no modules name each other in a cycle (`layers_hold`
+//! below checks both). Arrows point the way imports go.
+//!
+//! ```text
+//!  edges   server: the actor loop that owns the Engine, its timers, run(); wires the rest
+//!            ▼
+//!          http: scheduler_api (/api/v1/scheduler), endpoints (/master/*, /metrics)
+//!          operator (POST /api/v1 and its SUBSCRIBE stream)   agent_link (agents' gRPC)
+//!          election (ZooKeeper, Leadership)
+//!            ▼
+//!          api (request negotiation, error bodies)   handle (Command, MasterHandle)
+//!          registry (what a new leader recovers, kept in ZooKeeper)
+//!            ▼
+//!  views   views::state_json (/master/state family)   views::operator (GET_* answers)
+//!            ▼
+//!  core    engine: Engine + frameworks, agents, offers, tasks, admin (operator decisions)
+//!          allocator (pure hierarchical DRF)   config   event_queue
+//! ```
+//!
+//! - Core: synchronous, no sockets, time is an argument. [`engine`] holds frameworks,
+//!   agents, offers and tasks and the rules of the scheduler API; [`allocator`] decides
+//!   who is offered what; [`config`] the flags (Mesos's names); `event_queue` the bounded
+//!   queue of a subscriber's events.
+//! - Views: read the engine (and the revision counters it keeps) and never change it;
+//!   taken inside the actor, written outside it.
+//! - Edges: turn requests into calls on the engine through the actor ([`server`]).
 //!
 //! ```text
 //!  schedulers ──HTTP /api/v1/scheduler──▶ http ──Command──▶ ┌────────────┐
@@ -23,19 +40,67 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
-mod agent_link;
+// core
 pub mod allocator;
 pub mod config;
-mod election;
 pub mod engine;
 mod event_queue;
+#[cfg(test)]
+mod test_support;
+
+// views
+mod views;
+
+// edges
+mod agent_link;
+mod api;
+mod election;
+mod handle;
 mod http;
 mod operator;
 mod registry;
 pub mod server;
-mod state_json;
-#[cfg(test)]
-mod test_support;
 
 pub use config::Config;
-pub use server::{run, MasterError, VERSION};
+pub use server::{run, MasterError};
+
+/// Version reported on `/version`, in MasterInfo and in the state.
+pub const VERSION: &str = "1.11.0";
+
+/// The layers of this crate, bottom first (see the crate's doc).
+#[cfg(test)]
+const LAYERS: mesos_common::layers::Layers = &[
+    (
+        "core",
+        &[
+            "allocator",
+            "config",
+            "engine",
+            "event_queue",
+            "test_support",
+        ],
+    ),
+    ("views", &["views"]),
+    (
+        "edges",
+        &[
+            "agent_link",
+            "api",
+            "election",
+            "handle",
+            "http",
+            "operator",
+            "registry",
+            "server",
+        ],
+    ),
+];
+
+#[cfg(test)]
+#[test]
+fn layers_hold() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let problems =
+        mesos_common::layers::check_dir(&src, LAYERS, &["Config", "VERSION", "test_support"]);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -32,8 +32,8 @@ use serde_json::Value;
 use tracing::{info, warn};
 use zookeeper_async::CreateMode;
 
+use crate::engine::admin::{self, OperatorRecords};
 use crate::engine::Engine;
-use crate::operator::admin::{self, OperatorRecords};
 
 /// Name of the registry node under the election path.
 pub(crate) const REGISTRY_NODE: &str = "registry";

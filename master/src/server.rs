@@ -1,8 +1,8 @@
 //! The master process: one actor task owns the [`Engine`]; HTTP handlers and agent streams
-//! talk to it through [`Command`]s. Timers (allocation, pings, failover) are ticks of the
+//! talk to it through `Command`s. Timers (allocation, pings, failover) are ticks of the
 //! same loop, so nothing in the engine ever needs a lock.
 //!
-//! With `--zk` the actor serves only while this master leads ([`Leadership`], kept by the
+//! With `--zk` the actor serves only while this master leads (`Leadership`, kept by the
 //! election task): a newly elected master first recovers the registry (frameworks,
 //! unreachable agents, weights, the agents to expect back), and a master that stops
 //! leading drops its whole engine and waits for a new term as an empty standby. While the
@@ -11,28 +11,23 @@
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use mesos_common::zk::ZkUrl;
-use mesos_proto::internal;
 use mesos_proto::v1;
 use mesos_proto::v1::scheduler::{self, call, event};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
-use crate::election::{Election, ElectionSetup, Leadership, Snapshot};
-use crate::engine::{CallError, Engine, SubscribeRequest};
+use crate::election::{Election, ElectionSetup, Snapshot};
+use crate::engine::Engine;
+use crate::handle::{Command, Leadership, MasterHandle};
 use crate::registry::{ExpectedAgents, Registry, RegistryTracker};
-
-/// Version reported on `/version`, in MasterInfo and in the state.
-pub const VERSION: &str = "1.11.0";
+use crate::VERSION;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
@@ -40,169 +35,6 @@ pub enum MasterError {
     Config(#[from] ConfigError),
     #[error("cannot serve HTTP: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// A change to the engine, run by the actor at time `now`.
-pub(crate) type Mutation = Box<dyn FnOnce(&mut Engine, Duration) + Send>;
-
-/// A request for the engine. Handlers wait on the oneshot for the answer.
-pub(crate) enum Command {
-    Subscribe {
-        req: Box<SubscribeRequest>,
-        reply: oneshot::Sender<Result<String, CallError>>,
-    },
-    Call {
-        framework_id: String,
-        stream_id: String,
-        call: Box<scheduler::Call>,
-        reply: oneshot::Sender<Result<(), CallError>>,
-    },
-    FrameworkStreamClosed {
-        framework_id: String,
-        stream_id: String,
-    },
-    AgentConnected {
-        conn_id: u64,
-        register: Box<internal::Register>,
-        tx: crate::engine::AgentSender,
-        /// The agent's id and its liveness flag (see `Agent::ping_outstanding`).
-        reply: oneshot::Sender<Result<(String, Arc<AtomicBool>), String>>,
-    },
-    /// Boxed: every connected agent's relay task holds one `Command` while it waits to
-    /// send it, and an `AgentMessage` is ~400 bytes inline.
-    AgentMessage {
-        agent_id: String,
-        message: Box<internal::AgentMessage>,
-    },
-    AgentDisconnected {
-        agent_id: String,
-        conn_id: u64,
-    },
-    /// Runs a read-only function over the engine (state endpoints).
-    Inspect(Box<dyn FnOnce(&Engine) + Send>),
-    /// Runs a mutating function (operator endpoints such as /master/teardown).
-    Mutate(Mutation),
-    /// The election chose this master for `term`: recover `registry`, then reply.
-    Elected {
-        term: u64,
-        info: Arc<v1::MasterInfo>,
-        registry: Box<Registry>,
-        reply: oneshot::Sender<()>,
-    },
-    /// Term `term` ended: stop serving and drop all state.
-    Deposed {
-        term: u64,
-    },
-}
-
-/// Cheap handle the edges use to reach the actor.
-#[derive(Clone)]
-pub struct MasterHandle {
-    tx: mpsc::Sender<Command>,
-    pub(crate) info: Arc<v1::MasterInfo>,
-    pub(crate) max_request_body: usize,
-    pub(crate) leadership: watch::Receiver<Leadership>,
-}
-
-impl MasterHandle {
-    pub(crate) fn is_leading(&self) -> bool {
-        self.leadership.borrow().is_leading()
-    }
-
-    /// The leading master's MasterInfo: this master's own while it leads, else the
-    /// elected one's when known.
-    pub(crate) fn leader_info(&self) -> Option<v1::MasterInfo> {
-        match &*self.leadership.borrow() {
-            Leadership::Standalone => Some((*self.info).clone()),
-            l @ Leadership::Leading { info, .. } if l.is_leading() => Some((**info).clone()),
-            Leadership::Leading { .. } => None,
-            Leadership::Standby { leader } => leader.as_deref().cloned(),
-        }
-    }
-
-    /// Where `/master/redirect` points: the leader, else this master.
-    pub(crate) fn redirect_target(&self) -> v1::MasterInfo {
-        self.leader_info().unwrap_or_else(|| (*self.info).clone())
-    }
-
-    /// What a master that does not lead answers on `path` instead of serving it: 307 to
-    /// the leader (`Location: //<leader host>:<port><path>`), or 503 when there is none
-    /// (or it is this master, still recovering). None while this master leads.
-    pub(crate) fn not_leading_response(&self, path: &str) -> Option<Response> {
-        if self.is_leading() {
-            return None;
-        }
-        let unavailable = |message: &str| {
-            let body = serde_json::json!({ "code": 503, "message": message });
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, "application/json")],
-                body.to_string(),
-            )
-                .into_response()
-        };
-        let Some(leader) = self.leader_info() else {
-            return Some(unavailable("No leader elected"));
-        };
-        if leader.address == self.info.address {
-            return Some(unavailable("Master has not finished recovery"));
-        }
-        let location = format!("{}{path}", base_url(&leader));
-        Some(
-            (
-                StatusCode::TEMPORARY_REDIRECT,
-                [(header::LOCATION, location)],
-            )
-                .into_response(),
-        )
-    }
-
-    /// Metrics with `master/elected` saying whether this master leads.
-    pub(crate) fn with_elected(&self, mut metrics: serde_json::Value) -> serde_json::Value {
-        if let Some(map) = metrics.as_object_mut() {
-            let elected = if self.is_leading() { 1.0 } else { 0.0 };
-            map.insert("master/elected".into(), serde_json::json!(elected));
-        }
-        metrics
-    }
-
-    /// The actor's queue, for edges that poll it themselves.
-    pub(crate) fn commands(&self) -> mpsc::Sender<Command> {
-        self.tx.clone()
-    }
-
-    pub(crate) async fn send(&self, cmd: Command) -> bool {
-        self.tx.send(cmd).await.is_ok()
-    }
-
-    /// Runs `f` on the engine and returns its result; None if the master is stopping.
-    pub async fn inspect<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Engine) -> T + Send + 'static,
-    ) -> Option<T> {
-        let (reply, rx) = oneshot::channel();
-        let cmd = Command::Inspect(Box::new(move |e| {
-            let _ = reply.send(f(e));
-        }));
-        if !self.send(cmd).await {
-            return None;
-        }
-        rx.await.ok()
-    }
-
-    pub async fn mutate<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Engine, Duration) -> T + Send + 'static,
-    ) -> Option<T> {
-        let (reply, rx) = oneshot::channel();
-        let cmd = Command::Mutate(Box::new(move |e, now| {
-            let _ = reply.send(f(e, now));
-        }));
-        if !self.send(cmd).await {
-            return None;
-        }
-        rx.await.ok()
-    }
 }
 
 /// Builds the MasterInfo this master advertises.
@@ -243,18 +75,6 @@ pub fn master_info(config: &Config, bound: SocketAddr) -> v1::MasterInfo {
     cap.set_type(v1::master_info::capability::Type::AgentUpdate);
     info.capabilities.push(cap);
     info
-}
-
-/// `//<host>:<port>` of a master, the protocol-relative base Mesos redirects to: its
-/// hostname when it has one, else its IP.
-pub(crate) fn base_url(info: &v1::MasterInfo) -> String {
-    let address = info.address.clone().unwrap_or_default();
-    let host = address
-        .hostname
-        .filter(|h| !h.is_empty())
-        .or(address.ip)
-        .unwrap_or_default();
-    format!("//{}:{}", host, address.port)
 }
 
 fn first_non_loopback_ip() -> Option<IpAddr> {
@@ -302,12 +122,12 @@ pub async fn run(
     });
     let (snapshots_tx, snapshots) = watch::channel(None);
     let (tx, rx) = mpsc::channel(4096);
-    let handle = MasterHandle {
-        tx: tx.clone(),
-        info: Arc::new(info.clone()),
+    let handle = MasterHandle::new(
+        tx.clone(),
+        Arc::new(info.clone()),
         max_request_body,
-        leadership: leadership.clone(),
-    };
+        leadership.clone(),
+    );
     let actor = Actor {
         term: standalone.then_some(0),
         engine,
@@ -351,7 +171,9 @@ pub async fn run(
         actor.abort();
     };
 
-    let app = crate::http::router(handle.clone()).merge(crate::agent_link::router(handle.clone()));
+    let app = crate::http::router(handle.clone())
+        .merge(crate::operator::router(handle.clone()))
+        .merge(crate::agent_link::router(handle.clone()));
     drop(tx);
     // Events, gRPC frames and call answers are small writes; with Nagle's algorithm each
     // would wait for the peer's delayed ACK (up to 40 ms) behind unacknowledged data.
@@ -651,8 +473,12 @@ impl Actor {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use axum::http::StatusCode;
     use clap::Parser;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::handle::base_url;
 
     fn config() -> Config {
         Config::try_parse_from(["mesos-master", "--zk=zk://127.0.0.1:2181/mesos"]).unwrap()
@@ -839,12 +665,12 @@ mod tests {
     }
 
     fn handle(leadership: Leadership) -> MasterHandle {
-        MasterHandle {
-            tx: mpsc::channel(1).0,
-            info: Arc::new(info("self", 5050)),
-            max_request_body: 1024,
-            leadership: watch::channel(leadership).1,
-        }
+        MasterHandle::new(
+            mpsc::channel(1).0,
+            Arc::new(info("self", 5050)),
+            1024,
+            watch::channel(leadership).1,
+        )
     }
 
     #[test]

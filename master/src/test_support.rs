@@ -213,3 +213,44 @@ pub(crate) fn status_update(
         )),
     }
 }
+
+/// A framework in `role`, partition-aware or not.
+pub(crate) fn framework_in_role(
+    name: &str,
+    role: &str,
+    partition_aware: bool,
+) -> v1::FrameworkInfo {
+    let mut info = framework(name);
+    #[allow(deprecated)] // the single-role field is what plain frameworks set
+    {
+        info.role = Some(role.to_string());
+    }
+    if partition_aware {
+        let mut cap = v1::framework_info::Capability::default();
+        cap.set_type(v1::framework_info::capability::Type::PartitionAware);
+        info.capabilities.push(cap);
+    }
+    info
+}
+
+/// Launches one small command task on `offer`, with a kill grace period if given.
+pub(crate) fn launch(
+    e: &mut Engine,
+    f: &str,
+    offer: &v1::Offer,
+    task_id: &str,
+    grace_secs: Option<i64>,
+) {
+    let mut task = command_task(
+        task_id,
+        &offer.agent_id,
+        vec![scalar("cpus", 0.5), scalar("mem", 32.0)],
+    );
+    task.kill_policy = grace_secs.map(|s| v1::KillPolicy {
+        grace_period: Some(v1::DurationInfo {
+            nanoseconds: s * 1_000_000_000,
+        }),
+    });
+    let accept = accept_launching(offer, vec![task], Some(0.0));
+    e.accept(f, accept, Duration::ZERO);
+}

@@ -24,35 +24,24 @@
 //! with their (empty) truth; LIST_FILES and READ_FILE answer 404, as the master exposes no
 //! files.
 
-pub(crate) mod admin;
 mod stream;
-mod views;
 
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
 use mesos_proto::v1::maintenance;
 use mesos_proto::v1::master::{self, call, response};
 use tracing::debug;
 
+use crate::api::{error_response, read_request};
+use crate::engine::admin::{self, OperatorError};
 use crate::engine::{Encoding, Engine};
-use crate::http::error_response;
-use crate::server::MasterHandle;
-
-/// Why a call was refused; each maps to one HTTP status.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub(crate) enum OperatorError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    NotImplemented(String),
-    #[error("Master is shutting down")]
-    Unavailable,
-}
+use crate::handle::MasterHandle;
+use crate::views::operator as views;
 
 impl OperatorError {
     fn status(&self) -> StatusCode {
@@ -71,16 +60,20 @@ impl IntoResponse for OperatorError {
     }
 }
 
-pub(crate) async fn api(State(handle): State<MasterHandle>, request: Request) -> Response {
+/// `POST /api/v1`.
+pub(crate) fn router(handle: MasterHandle) -> Router {
+    Router::new().route("/api/v1", any(api)).with_state(handle)
+}
+
+async fn api(State(handle): State<MasterHandle>, request: Request) -> Response {
     // A standby sends operators to the leader before looking at the request, as Mesos.
     if let Some(response) = handle.not_leading_response("/api/v1") {
         return response;
     }
-    let (encoding, accept, body) =
-        match crate::http::read_request(request, handle.max_request_body).await {
-            Ok(parts) => parts,
-            Err(e) => return e.into_response(),
-        };
+    let (encoding, accept, body) = match read_request(request, handle.max_request_body).await {
+        Ok(parts) => parts,
+        Err(e) => return e.into_response(),
+    };
     let call = match decode_call(encoding, &body) {
         Ok(c) => c,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, e),

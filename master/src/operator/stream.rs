@@ -17,9 +17,10 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{debug, warn};
 
-use super::{views, OperatorError};
+use super::OperatorError;
 use crate::engine::{Encoding, EngineEvent, HEARTBEAT_INTERVAL_SECS};
-use crate::server::MasterHandle;
+use crate::handle::MasterHandle;
+use crate::views::operator as views;
 
 /// Records queued towards one subscriber before sending waits for it.
 const QUEUE: usize = 1024;

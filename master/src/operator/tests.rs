@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::engine::EngineEvent;
 use crate::test_support::{
-    self, accept_launching, add_agent, agent_messages, command_task, scalar, status_update,
+    self, add_agent, agent_messages, framework_in_role as framework, launch, scalar, status_update,
     subscribe,
 };
 
@@ -99,35 +99,6 @@ proptest::proptest! {
 /// Engines get distinct master ids: the operator's records are kept per master id.
 fn engine() -> Engine {
     test_support::engine(&[])
-}
-
-fn framework(name: &str, role: &str, partition_aware: bool) -> v1::FrameworkInfo {
-    let mut info = test_support::framework(name);
-    #[allow(deprecated)] // the single-role field is what plain frameworks set
-    {
-        info.role = Some(role.to_string());
-    }
-    if partition_aware {
-        let mut cap = v1::framework_info::Capability::default();
-        cap.set_type(v1::framework_info::capability::Type::PartitionAware);
-        info.capabilities.push(cap);
-    }
-    info
-}
-
-fn launch(e: &mut Engine, f: &str, offer: &v1::Offer, task_id: &str, grace_secs: Option<i64>) {
-    let mut task = command_task(
-        task_id,
-        &offer.agent_id,
-        vec![scalar("cpus", 0.5), scalar("mem", 32.0)],
-    );
-    task.kill_policy = grace_secs.map(|s| v1::KillPolicy {
-        grace_period: Some(v1::DurationInfo {
-            nanoseconds: s * 1_000_000_000,
-        }),
-    });
-    let accept = accept_launching(offer, vec![task], Some(0.0));
-    e.accept(f, accept, Duration::ZERO);
 }
 
 // ---------------------------------------------------------------------- admin actions
@@ -481,40 +452,6 @@ fn legacy_set_and_remove_quota() {
     assert!(admin::set_quota(&mut e, request, Duration::ZERO).is_err());
     admin::remove_quota(&mut e, "legacy", Duration::ZERO).unwrap();
     assert!(admin::remove_quota(&mut e, "legacy", Duration::ZERO).is_err());
-}
-
-#[test]
-fn state_views_follow_the_engine() {
-    let mut e = engine();
-    let mut f = subscribe(&mut e, framework("f", "*", false));
-    let (agent_id, _agent) = add_agent(&mut e, "cpus:1;mem:64");
-    e.allocate(Duration::ZERO, false);
-    let offer = f.offers().remove(0);
-    launch(&mut e, &f.id, &offer, "t1", None);
-
-    let state = views::state(&e);
-    let agents = state.get_agents.unwrap().agents;
-    assert_eq!(agents.len(), 1);
-    assert_eq!(agents[0].agent_info.id.as_ref().unwrap().value, agent_id);
-    assert!(agents[0].active);
-    assert!(agents[0].pid.as_deref().unwrap().starts_with("slave(1)@"));
-    let frameworks = state.get_frameworks.unwrap();
-    assert_eq!(frameworks.frameworks.len(), 1);
-    assert!(frameworks.frameworks[0].connected);
-    let tasks = state.get_tasks.unwrap();
-    assert_eq!(tasks.tasks.len(), 1);
-    assert_eq!(tasks.tasks[0].state(), TaskState::TaskStaging);
-
-    e.teardown(&f.id, Duration::ZERO);
-    let frameworks = views::frameworks(&e);
-    assert!(frameworks.frameworks.is_empty());
-    assert_eq!(frameworks.completed_frameworks.len(), 1);
-    assert_eq!(views::tasks(&e).completed_tasks.len(), 1);
-    assert!(views::metrics(&e)
-        .metrics
-        .iter()
-        .any(|m| m.name == "master/tasks_killed" && m.value == Some(1.0)));
-    assert!(views::flags(&e).flags.iter().any(|f| f.name == "port"));
 }
 
 #[test]

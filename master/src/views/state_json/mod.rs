@@ -10,24 +10,20 @@
 //!  HTTP:   snapshot.state()  serialized on a blocking thread, no serde_json::Value tree
 //! ```
 //!
-//! Each agent's JSON is kept from one request to the next ([`AgentJson`]): what never
-//! changes while it stays registered (ids, hostname, resources, attributes...) is rendered
-//! once, at registration; its used and offered resources are re-rendered, outside the
+//! Each agent's JSON is kept from one request to the next ([`AgentJson`], in the agent's
+//! [`ViewSlot`](crate::engine::ViewSlot)): what never changes while it stays registered (ids, hostname, resources,
+//! attributes...) is rendered once, by the first view after its registration; its used and offered resources are re-rendered, outside the
 //! actor, only when the allocator's revision of the agent or the agent's offers moved. A
 //! snapshot of a quiet cluster is then one `Arc` clone per agent, and writing it mostly
 //! copies bytes.
 
-use std::sync::{Arc, Mutex};
-
 use mesos_common::resources::Resources;
-use mesos_common::wire::{self, ResourcesStateJson};
 use mesos_proto::json::to_json_value;
 use mesos_proto::v1;
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::engine::{wall_clock_secs, Agent, Engine, Framework};
-use crate::server::VERSION;
+use crate::engine::{wall_clock_secs, Engine};
+use crate::VERSION;
 
 pub(crate) fn version() -> Value {
     json!({
@@ -40,568 +36,13 @@ pub(crate) fn version() -> Value {
     })
 }
 
-fn resources_json(r: &Resources) -> Value {
-    wire::resources_state_json(r)
-}
+mod agents;
+mod frameworks;
+mod json;
 
-// ------------------------------------------------------------------ writing JSON bytes
-
-fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    serde_json::to_writer(out, value).expect("writing JSON into memory cannot fail");
-}
-
-/// A JSON object being written into `out`.
-struct Object<'a> {
-    out: &'a mut Vec<u8>,
-    empty: bool,
-}
-
-impl<'a> Object<'a> {
-    fn open(out: &'a mut Vec<u8>) -> Self {
-        out.push(b'{');
-        Object { out, empty: true }
-    }
-
-    /// Writes `"key":` and returns the buffer for the value.
-    fn key(&mut self, key: &str) -> &mut Vec<u8> {
-        if !self.empty {
-            self.out.push(b',');
-        }
-        self.empty = false;
-        write(self.out, key);
-        self.out.push(b':');
-        self.out
-    }
-
-    fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
-        let out = self.key(key);
-        write(out, value);
-    }
-
-    fn close(self) {
-        self.out.push(b'}');
-    }
-}
-
-fn array<T>(
-    out: &mut Vec<u8>,
-    items: impl IntoIterator<Item = T>,
-    mut each: impl FnMut(&mut Vec<u8>, T),
-) {
-    out.push(b'[');
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        each(out, item);
-    }
-    out.push(b']');
-}
-
-// ------------------------------------------------------------------ agents
-
-/// Attributes as Mesos's state JSON writes them: `{"rack": "a", "slots": 4.0}`.
-struct AttributesJson<'a>(&'a [v1::Attribute]);
-
-impl Serialize for AttributesJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Sorted and, for a repeated name, the last one wins (a JSON object's rules).
-        let mut m = Map::new();
-        for a in self.0 {
-            let v = match a.r#type() {
-                v1::value::Type::Scalar => {
-                    json!(a.scalar.as_ref().map(|s| s.value).unwrap_or(0.0))
-                }
-                v1::value::Type::Ranges => Value::String(wire::ranges_text(
-                    a.ranges.as_ref().map(|r| r.range.as_slice()).unwrap_or(&[]),
-                )),
-                v1::value::Type::Set => Value::String(format!(
-                    "{{{}}}",
-                    a.set.as_ref().map(|s| s.item.join(",")).unwrap_or_default()
-                )),
-                v1::value::Type::Text => {
-                    Value::String(a.text.as_ref().map(|t| t.value.clone()).unwrap_or_default())
-                }
-            };
-            m.insert(a.name.clone(), v);
-        }
-        m.serialize(serializer)
-    }
-}
-
-/// The members of an agent's JSON that stay as they are while it is registered,
-/// without the braces.
-fn agent_fragment(a: &Agent) -> String {
-    let host = a
-        .http_address
-        .rsplit_once(':')
-        .map(|(h, _)| h.to_string())
-        .unwrap_or_else(|| a.info.hostname.clone());
-    let port = a.info.port.unwrap_or(5051);
-    let mut out = Vec::with_capacity(1024);
-    let mut o = Object::open(&mut out);
-    o.field("id", &a.id);
-    o.field("pid", &format!("slave(1)@{host}:{port}"));
-    o.field("hostname", &a.info.hostname);
-    o.field("port", &port);
-    o.field("registered_time", &a.registered_time);
-    o.field("reregistered_time", &a.reregistered_time);
-    o.field("resources", &ResourcesStateJson(&a.total));
-    o.field("reserved_resources", &wire::reserved_state_json(&a.total));
-    o.field(
-        "unreserved_resources",
-        &ResourcesStateJson(&a.total.unreserved()),
-    );
-    o.field("attributes", &AttributesJson(&a.info.attributes));
-    o.field("version", &a.version);
-    o.field(
-        "capabilities",
-        &["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-    );
-    o.close();
-    let mut text = String::from_utf8(out).expect("serde_json writes UTF-8");
-    text.pop();
-    text.remove(0);
-    text
-}
-
-/// What an agent's used and offered resources are computed from: the allocator's revision
-/// of the agent (None: it does not know the agent) and the revision of its offers. Equal
-/// keys mean equal usage, so a rendering stored under a key stays right for that key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct UsageKey {
-    allocations: Option<u64>,
-    offers: u64,
-}
-
-impl UsageKey {
-    fn of(e: &Engine, a: &Agent) -> Self {
-        UsageKey {
-            allocations: a
-                .allocator_slot
-                .and_then(|slot| e.allocator.agent_revision(slot, &a.id)),
-            offers: a.offers_revision,
-        }
-    }
-}
-
-/// An agent's JSON members (no braces) except `active` and `deactivated`, which are read
-/// at every request: the fragment that stays while it is registered, then its used and
-/// offered resources as of `usage` (None: not rendered yet, only the fragment).
-#[derive(Debug, Default)]
-struct Rendered {
-    usage: Option<UsageKey>,
-    text: Arc<str>,
-}
-
-#[derive(Debug, Default)]
-struct AgentJsonInner {
-    /// The agent's id, to order the agents by.
-    id: Box<str>,
-    /// `text[..fragment_len]` is the part that stays while it is registered.
-    fragment_len: usize,
-    rendered: Mutex<Rendered>,
-}
-
-/// An agent's JSON in the state views, kept from one request to the next. Made when the
-/// agent (re-)registers, so a new registration starts afresh; shared by the engine's
-/// agent and the views' writers, which store back what they render.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AgentJson(Arc<AgentJsonInner>);
-
-impl AgentJson {
-    pub(crate) fn new(a: &Agent) -> Self {
-        let fragment = agent_fragment(a);
-        AgentJson(Arc::new(AgentJsonInner {
-            id: a.id.as_str().into(),
-            fragment_len: fragment.len(),
-            rendered: Mutex::new(Rendered {
-                usage: None,
-                text: fragment.into(),
-            }),
-        }))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Rendered> {
-        // Whoever held it only swapped in a finished rendering.
-        self.0.rendered.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The rendering for `usage`, if that is what is kept.
-    fn current(&self, usage: UsageKey) -> Option<Arc<str>> {
-        let kept = self.lock();
-        (kept.usage == Some(usage)).then(|| kept.text.clone())
-    }
-
-    /// Renders the agent with `used` and `offered` and keeps that for `usage`.
-    fn render(&self, usage: UsageKey, used: &Resources, offered: &Resources) -> Arc<str> {
-        let kept = self.lock().text.clone();
-        let fragment = &kept[..self.0.fragment_len];
-        let mut out = Vec::with_capacity(fragment.len() + 256);
-        out.extend_from_slice(fragment.as_bytes());
-        out.push(b',');
-        write(&mut out, "used_resources");
-        out.push(b':');
-        write(&mut out, &ResourcesStateJson(used));
-        out.push(b',');
-        write(&mut out, "offered_resources");
-        out.push(b':');
-        write(&mut out, &ResourcesStateJson(offered));
-        let text: Arc<str> = String::from_utf8(out)
-            .expect("serde_json writes UTF-8")
-            .into();
-        *self.lock() = Rendered {
-            usage: Some(usage),
-            text: text.clone(),
-        };
-        text
-    }
-}
-
-/// An agent as the snapshot found it: its kept rendering if that was current, else the
-/// usage to render it with.
-enum AgentRendering {
-    Current(Arc<str>),
-    /// What to render it with; the used resources are worked out by the writer, so that
-    /// the actor only clones (all 50,000 agents are stale right after they were offered).
-    Stale {
-        usage: UsageKey,
-        allocated: Resources,
-        offered: Resources,
-    },
-}
-
-struct AgentSnapshot {
-    json: AgentJson,
-    rendering: AgentRendering,
-    active: bool,
-    deactivated: bool,
-}
-
-impl AgentSnapshot {
-    fn take(e: &Engine, a: &Agent) -> Self {
-        let usage = UsageKey::of(e, a);
-        let rendering = match a.state_json.current(usage) {
-            Some(text) => AgentRendering::Current(text),
-            None => {
-                let (allocated, offered) = e.agent_allocated_and_offered(a);
-                AgentRendering::Stale {
-                    usage,
-                    allocated,
-                    offered,
-                }
-            }
-        };
-        AgentSnapshot {
-            json: a.state_json.clone(),
-            rendering,
-            active: Engine::agent_connected_now(a),
-            deactivated: crate::operator::admin::agent_status(e, &a.id).0,
-        }
-    }
-
-    fn id(&self) -> &str {
-        &self.json.0.id
-    }
-
-    /// Renders it if the kept rendering was stale (keeping the new one for the next view).
-    fn render(&mut self) {
-        if let AgentRendering::Stale {
-            usage,
-            allocated,
-            offered,
-        } = &self.rendering
-        {
-            let used = crate::engine::used_of(allocated, offered);
-            self.rendering = AgentRendering::Current(self.json.render(*usage, &used, offered));
-        }
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        let AgentRendering::Current(text) = &self.rendering else {
-            unreachable!("agents are rendered before they are written");
-        };
-        // Written as bytes: through serde, two booleans cost as much as copying the rest.
-        out.push(b'{');
-        if !text.is_empty() {
-            out.extend_from_slice(text.as_bytes());
-            out.push(b',');
-        }
-        out.extend_from_slice(if self.active {
-            br#""active":true,"#
-        } else {
-            br#""active":false,"#
-        });
-        out.extend_from_slice(if self.deactivated {
-            br#""deactivated":true}"#
-        } else {
-            br#""deactivated":false}"#
-        });
-    }
-}
-
-// ------------------------------------------------------------------ tasks
-
-fn write_labels(out: &mut Vec<u8>, labels: &v1::Labels) {
-    array(out, &labels.labels, |out, l| {
-        let mut o = Object::open(out);
-        o.field("key", &l.key);
-        o.field("value", l.value.as_deref().unwrap_or_default());
-        o.close();
-    });
-}
-
-fn write_status(out: &mut Vec<u8>, s: &v1::TaskStatus) {
-    let mut o = Object::open(out);
-    o.field("state", s.state().as_str_name());
-    o.field("timestamp", &s.timestamp.unwrap_or(0.0));
-    if let Some(h) = s.healthy {
-        o.field("healthy", &h);
-    }
-    if let Some(l) = &s.labels {
-        write_labels(o.key("labels"), l);
-    }
-    if let Some(c) = &s.container_status {
-        o.field("container_status", &to_json_value(c));
-    }
-    o.close();
-}
-
-/// One task; `resources` are the master's own record of them, else read from the task.
-/// An executor as Mesos's master writes one in a framework's `executors`.
-fn write_executor(out: &mut Vec<u8>, agent_id: &str, executor: &v1::ExecutorInfo) {
-    let mut o = Object::open(out);
-    o.field("executor_id", &executor.executor_id.value);
-    o.field("name", executor.name.as_deref().unwrap_or(""));
-    o.field(
-        "framework_id",
-        executor
-            .framework_id
-            .as_ref()
-            .map(|f| f.value.as_str())
-            .unwrap_or(""),
-    );
-    o.field(
-        "command",
-        &executor
-            .command
-            .as_ref()
-            .map(to_json_value)
-            .unwrap_or_else(|| Value::Object(Default::default())),
-    );
-    let resources = wire::resources_from_proto(&executor.resources).unwrap_or_default();
-    o.field("resources", &ResourcesStateJson(&resources));
-    if let Some(labels) = &executor.labels {
-        o.field("labels", &to_json_value(labels));
-    }
-    if executor.r#type.is_some() {
-        o.field("type", executor.r#type().as_str_name());
-    }
-    o.field("slave_id", agent_id);
-    o.close();
-}
-
-fn write_task(out: &mut Vec<u8>, task: &v1::Task, resources: Option<&Resources>) {
-    let parsed;
-    let resources = match resources {
-        Some(r) => r,
-        None => {
-            parsed = wire::resources_from_proto(&task.resources).unwrap_or_default();
-            &parsed
-        }
-    };
-    let mut o = Object::open(out);
-    o.field("id", &task.task_id.value);
-    o.field("name", &task.name);
-    o.field("framework_id", &task.framework_id.value);
-    o.field(
-        "executor_id",
-        task.executor_id
-            .as_ref()
-            .map(|e| e.value.as_str())
-            .unwrap_or_default(),
-    );
-    o.field("slave_id", &task.agent_id.value);
-    o.field("state", task.state().as_str_name());
-    o.field("resources", &ResourcesStateJson(resources));
-    if let Some(role) = task
-        .resources
-        .iter()
-        .find_map(|r| r.allocation_info.as_ref().and_then(|a| a.role.as_ref()))
-    {
-        o.field("role", role);
-    }
-    array(o.key("statuses"), &task.statuses, write_status);
-    if let Some(user) = &task.user {
-        o.field("user", user);
-    }
-    if let Some(l) = &task.labels {
-        write_labels(o.key("labels"), l);
-    }
-    if let Some(d) = &task.discovery {
-        o.field("discovery", &to_json_value(d));
-    }
-    if let Some(c) = &task.container {
-        o.field("container", &to_json_value(c));
-    }
-    if let Some(h) = &task.health_check {
-        o.field("health_check", &to_json_value(h));
-    }
-    if let Some(k) = &task.kill_policy {
-        o.field("kill_policy", &to_json_value(k));
-    }
-    o.close();
-}
-
-/// A task as it stood when the snapshot was taken, with the master's record of its
-/// resources (None for finished tasks: they are read from the task itself).
-type TaskSnapshot = (Arc<v1::Task>, Option<Resources>);
-
-// ------------------------------------------------------------------ frameworks
-
-struct OfferSnapshot {
-    id: String,
-    framework_id: String,
-    agent_id: String,
-    resources: Resources,
-}
-
-/// What the full views add to a framework: its tasks and offers.
-struct FrameworkDetail {
-    tasks: Vec<TaskSnapshot>,
-    completed: Vec<Arc<v1::Task>>,
-    offers: Vec<OfferSnapshot>,
-    /// (agent id, executor).
-    executors: Vec<(String, v1::ExecutorInfo)>,
-}
-
-struct FrameworkSnapshot {
-    id: String,
-    info: v1::FrameworkInfo,
-    active: bool,
-    connected: bool,
-    recovered: bool,
-    registered_time: f64,
-    reregistered_time: Option<f64>,
-    unregistered_time: Option<f64>,
-    used: Resources,
-    offered: Resources,
-    active_tasks: usize,
-    /// None in the summary.
-    detail: Option<FrameworkDetail>,
-}
-
-impl FrameworkSnapshot {
-    fn take(e: &Engine, f: &Framework, detail: bool) -> Self {
-        let (used, offered) = e.framework_usage(f);
-        let detail = detail.then(|| FrameworkDetail {
-            tasks: f
-                .tasks
-                .values()
-                .map(|t| (t.task.clone(), Some(t.resources.clone())))
-                .collect(),
-            completed: f.completed_tasks.iter().cloned().collect(),
-            // From the offer table itself: rebuilding each v1::Offer only to take its
-            // resources back out cost ~3 us per offer, 150 ms in the actor when 50,000
-            // agents had just been offered again.
-            offers: f
-                .offers
-                .iter()
-                .filter_map(|id| {
-                    let offer = e.offers.get(id)?;
-                    Some(OfferSnapshot {
-                        id: id.clone(),
-                        framework_id: offer.framework_id.clone(),
-                        agent_id: offer.agent_id.clone(),
-                        resources: offer.resources.clone(),
-                    })
-                })
-                .collect(),
-            executors: Engine::framework_executors(f),
-        });
-        FrameworkSnapshot {
-            id: f.id.clone(),
-            info: f.info.clone(),
-            active: f.active,
-            connected: Engine::framework_connected(f),
-            recovered: f.recovered,
-            registered_time: f.registered_time,
-            reregistered_time: f.reregistered_time,
-            unregistered_time: f.unregistered_time,
-            used,
-            offered,
-            active_tasks: f.tasks.len(),
-            detail,
-        }
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        let info = &self.info;
-        let mut o = Object::open(out);
-        o.field("id", &self.id);
-        o.field("name", &info.name);
-        o.field("user", &info.user);
-        o.field("hostname", info.hostname.as_deref().unwrap_or_default());
-        o.field("webui_url", info.webui_url.as_deref().unwrap_or_default());
-        o.field("active", &self.active);
-        o.field("connected", &self.connected);
-        o.field("recovered", &self.recovered);
-        o.field("failover_timeout", &info.failover_timeout.unwrap_or(0.0));
-        o.field("checkpoint", &info.checkpoint.unwrap_or(false));
-        o.field("role", info.role());
-        o.field("roles", &crate::engine::framework_roles(info));
-        if let Some(p) = &info.principal {
-            o.field("principal", p);
-        }
-        array(o.key("capabilities"), &info.capabilities, |out, c| {
-            write(out, c.r#type().as_str_name())
-        });
-        o.field("registered_time", &self.registered_time);
-        if let Some(t) = self.reregistered_time {
-            o.field("reregistered_time", &t);
-        }
-        o.field("unregistered_time", &self.unregistered_time.unwrap_or(0.0));
-        o.field(
-            "resources",
-            &ResourcesStateJson(&self.used.plus(&self.offered)),
-        );
-        o.field("used_resources", &ResourcesStateJson(&self.used));
-        o.field("offered_resources", &ResourcesStateJson(&self.offered));
-        let Some(detail) = &self.detail else {
-            o.field("TASK_RUNNING", &self.active_tasks);
-            o.close();
-            return;
-        };
-        array(o.key("tasks"), &detail.tasks, |out, (t, r)| {
-            write_task(out, t, r.as_ref())
-        });
-        let unreachable = |t: &&Arc<v1::Task>| t.state() == v1::TaskState::TaskUnreachable;
-        array(
-            o.key("unreachable_tasks"),
-            detail.completed.iter().filter(unreachable),
-            |out, t| write_task(out, t, None),
-        );
-        array(
-            o.key("completed_tasks"),
-            detail.completed.iter().filter(|t| !unreachable(t)),
-            |out, t| write_task(out, t, None),
-        );
-        array(o.key("offers"), &detail.offers, |out, offer| {
-            let mut o = Object::open(out);
-            o.field("id", &offer.id);
-            o.field("framework_id", &offer.framework_id);
-            o.field("slave_id", &offer.agent_id);
-            o.field("resources", &ResourcesStateJson(&offer.resources));
-            o.close();
-        });
-        array(
-            o.key("executors"),
-            &detail.executors,
-            |out, (agent_id, executor)| write_executor(out, agent_id, executor),
-        );
-        o.close();
-    }
-}
+use agents::{sort_by_id, AgentSnapshot};
+use frameworks::FrameworkSnapshot;
+use json::{array, resources_json, write_task, Object, TaskSnapshot};
 
 // ------------------------------------------------------------------ the views
 
@@ -808,37 +249,6 @@ impl Snapshot {
     }
 }
 
-/// Orders agents by id. Ids share a long prefix (the master's id) and sit behind two
-/// pointers each, so comparing them as strings was most of writing the summary; this
-/// sorts by the eight bytes after the shared prefix and compares whole ids only where
-/// those are equal. Padding with zero bytes keeps the order strings have.
-fn sort_by_id(agents: &mut Vec<AgentSnapshot>) {
-    let Some(first) = agents.first().map(|a| a.json.0.id.clone()) else {
-        return;
-    };
-    let shared = agents
-        .iter()
-        .map(|a| {
-            let id = a.id().as_bytes();
-            id.iter()
-                .zip(first.as_bytes())
-                .take_while(|(x, y)| x == y)
-                .count()
-        })
-        .min()
-        .unwrap_or(0);
-    let key = |a: &AgentSnapshot| {
-        let tail = &a.id().as_bytes()[shared..];
-        let mut bytes = [0u8; 8];
-        let n = tail.len().min(8);
-        bytes[..n].copy_from_slice(&tail[..n]);
-        u64::from_be_bytes(bytes)
-    };
-    let mut keyed: Vec<(u64, AgentSnapshot)> = agents.drain(..).map(|a| (key(&a), a)).collect();
-    keyed.sort_unstable_by(|(ka, a), (kb, b)| ka.cmp(kb).then_with(|| a.id().cmp(b.id())));
-    agents.extend(keyed.into_iter().map(|(_, a)| a));
-}
-
 /// `/master/tasks`: every task, finished ones included, ordered by the time of its first
 /// status. Taken in the actor, sorted and written outside it.
 pub(crate) struct TasksSnapshot {
@@ -1002,10 +412,12 @@ mod tests {
     use std::collections::HashMap;
     use std::time::Duration;
 
+    use mesos_common::wire;
     use mesos_proto::internal;
     use mesos_proto::v1::TaskState;
     use tokio::sync::mpsc;
 
+    use super::agents::AgentRendering;
     use super::*;
     use crate::test_support::{
         accept_launching, add_agent, command_task, engine, framework, status_update, subscribe,
@@ -1026,12 +438,11 @@ mod tests {
         let served = snapshot(e, View::Summary).write(None);
         let mut kept = HashMap::new();
         for a in e.agents.values_mut() {
-            let fresh = AgentJson::new(a);
-            kept.insert(a.id.clone(), std::mem::replace(&mut a.state_json, fresh));
+            kept.insert(a.id.clone(), std::mem::take(&mut a.views));
         }
         let fresh = snapshot(e, View::Summary).write(None);
         for a in e.agents.values_mut() {
-            a.state_json = kept.remove(&a.id).expect("kept above");
+            a.views = kept.remove(&a.id).expect("kept above");
         }
         assert_eq!(
             String::from_utf8_lossy(&served),
@@ -1151,7 +562,7 @@ mod tests {
         e.agent_disconnected(&agent_id, 1, Duration::ZERO);
         assert_eq!(the_agent(&summary(&mut e))["active"], json!(false));
 
-        crate::operator::admin::deactivate_agent(&mut e, &agent_id, Duration::ZERO).unwrap();
+        crate::engine::admin::deactivate_agent(&mut e, &agent_id, Duration::ZERO).unwrap();
         assert_eq!(the_agent(&summary(&mut e))["deactivated"], json!(true));
 
         let (tx, _rx) = mpsc::channel(16);
@@ -1219,6 +630,8 @@ mod tests {
 #[cfg(test)]
 mod scale {
     use std::time::{Duration, Instant};
+
+    use mesos_common::wire;
 
     use super::*;
     use crate::test_support::{

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{info, warn};
 
-use super::OperatorError;
 use crate::engine::{wall_clock_secs, Engine, EngineEvent};
 
 /// What the operator decided about agents and roles.
@@ -52,6 +51,19 @@ pub(crate) fn write<T>(e: &mut Engine, f: impl FnOnce(&mut OperatorState) -> T) 
 /// A number that changes whenever the operator records may have changed.
 pub(crate) fn revision(e: &Engine) -> u64 {
     e.operator.revision
+}
+
+/// Why a call was refused; each maps to one HTTP status.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub(crate) enum OperatorError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("Master is shutting down")]
+    Unavailable,
 }
 
 // ------------------------------------------------------------------------ registry

@@ -1,15 +1,15 @@
 //! The read side of the operator API: Response messages built from the engine's state, in
 //! the shapes Mesos's `GET_*` calls answer with. Everything here is a pure function of the
-//! engine (plus the operator's own records in [`super::admin`]).
+//! engine (plus the operator's own records in [`crate::engine::admin`]).
 
 use mesos_common::resources::{Resource, Resources};
 use mesos_common::wire;
 use mesos_proto::v1::master::response::{self, get_agents, get_executors, get_frameworks};
 use mesos_proto::v1::{self, master};
 
-use super::admin;
+use crate::engine::admin;
 use crate::engine::{framework_roles, Agent, Engine, Framework};
-use crate::state_json;
+use crate::views::state_json;
 
 pub(crate) fn time_info(secs: f64) -> v1::TimeInfo {
     v1::TimeInfo {
@@ -261,5 +261,54 @@ pub(crate) fn master(e: &Engine) -> response::GetMaster {
         master_info: Some(e.info.clone()),
         start_time: Some(e.start_time),
         elected_time: Some(e.elected_time),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use mesos_proto::v1::TaskState;
+
+    use super::*;
+    use crate::test_support::{self, add_agent, framework_in_role as framework, launch, subscribe};
+    use crate::views::operator as views;
+
+    fn engine() -> Engine {
+        test_support::engine(&[])
+    }
+
+    #[test]
+    fn state_views_follow_the_engine() {
+        let mut e = engine();
+        let mut f = subscribe(&mut e, framework("f", "*", false));
+        let (agent_id, _agent) = add_agent(&mut e, "cpus:1;mem:64");
+        e.allocate(Duration::ZERO, false);
+        let offer = f.offers().remove(0);
+        launch(&mut e, &f.id, &offer, "t1", None);
+
+        let state = views::state(&e);
+        let agents = state.get_agents.unwrap().agents;
+        assert_eq!(agents.len(), 1);
+        assert_eq!(agents[0].agent_info.id.as_ref().unwrap().value, agent_id);
+        assert!(agents[0].active);
+        assert!(agents[0].pid.as_deref().unwrap().starts_with("slave(1)@"));
+        let frameworks = state.get_frameworks.unwrap();
+        assert_eq!(frameworks.frameworks.len(), 1);
+        assert!(frameworks.frameworks[0].connected);
+        let tasks = state.get_tasks.unwrap();
+        assert_eq!(tasks.tasks.len(), 1);
+        assert_eq!(tasks.tasks[0].state(), TaskState::TaskStaging);
+
+        e.teardown(&f.id, Duration::ZERO);
+        let frameworks = views::frameworks(&e);
+        assert!(frameworks.frameworks.is_empty());
+        assert_eq!(frameworks.completed_frameworks.len(), 1);
+        assert_eq!(views::tasks(&e).completed_tasks.len(), 1);
+        assert!(views::metrics(&e)
+            .metrics
+            .iter()
+            .any(|m| m.name == "master/tasks_killed" && m.value == Some(1.0)));
+        assert!(views::flags(&e).flags.iter().any(|f| f.name == "port"));
     }
 }

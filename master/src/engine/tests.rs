@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mesos_common::wire;
 use mesos_proto::internal::{self, agent_message, master_message};
 use mesos_proto::v1::scheduler::{call, event};
 use mesos_proto::v1::{self, TaskState};
