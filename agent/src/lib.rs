@@ -220,7 +220,10 @@ const LAYERS: mesos_common::layers::Layers = &[
             "supervisor",
         ],
     ),
-    ("containerizers", &["containerizer", "docker", "launcher"]),
+    (
+        "containerizers",
+        &["containerizer", "docker", "fetcher", "launcher"],
+    ),
     ("core", &["agent"]),
     ("views", &["monitor"]),
     (

@@ -626,3 +626,83 @@ async fn invalid_flags_stop_marathon_at_start_naming_the_flag() {
         );
     }
 }
+
+#[tokio::test]
+async fn fetch_brings_uris_into_the_sandbox_and_a_failed_fetch_fails_the_task() {
+    let cluster = Cluster::start().await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    // A tarball on disk, and a script served over HTTP.
+    let dir = cluster.root().join("fetch-src");
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(dir.join("app/hello.txt"), "hi from a tarball\n").unwrap();
+    let tarball = cluster.root().join("app.tar.gz");
+    let ok = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("app")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let body = "#!/bin/sh\necho script-ran\n";
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    let app = json!({"id": "fetching", "cpus": 0.1, "mem": 16,
+    "cmd": "./run.sh && cat app/hello.txt && sleep 1000",
+    "fetch": [
+        {"uri": format!("file://{}", tarball.display()), "extract": true},
+        {"uri": format!("http://127.0.0.1:{port}/run.sh"), "executable": true}
+    ]});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    let tasks = marathon.wait_running("/fetching", 1, LONG).await;
+    let id = tasks[0]["id"].as_str().unwrap();
+    let out = cluster
+        .wait_for_sandbox_text(0, id, "stdout", "hi from a tarball")
+        .await;
+    assert!(out.contains("script-ran"), "{out}");
+    // The old `uris` form, with a URI that cannot be fetched: TASK_FAILED with the reason.
+    let bad = json!({"id": "unfetchable", "cpus": 0.1, "mem": 16, "cmd": "sleep 1000",
+        "uris": ["http://127.0.0.1:1/nothing.tgz"]});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&bad)).await.status,
+        201
+    );
+    let failure = eventually(
+        "the failed fetch as the app's last failure",
+        LONG,
+        async || {
+            let app = marathon.get("/v2/apps/unfetchable").await.json();
+            let f = app["app"]["lastTaskFailure"].clone();
+            (f["state"] == "TASK_FAILED").then_some(f)
+        },
+    )
+    .await;
+    let message = failure["message"].as_str().unwrap();
+    assert!(message.contains("Failed to fetch all URIs"), "{message}");
+    assert!(message.contains("nothing.tgz"), "{message}");
+}

@@ -5,12 +5,14 @@ use mesos_proto::internal::RunTask;
 use mesos_proto::v1::{task_status, TaskInfo, TaskState};
 use tracing::{error, info, info_span, warn};
 
-use super::{display_command, Core, Exit, Plan, Refusal, Task, FRAMEWORK_REMOVED};
+use super::{display_command, Core, Exit, Fetched, Plan, Refusal, Task, FRAMEWORK_REMOVED};
 use crate::checkpoint;
 use crate::containerizer::{Containerizer, TaskContext};
 use crate::docker;
-use crate::launcher::Supervised;
+use crate::fetcher::{self, FetchUri};
+use crate::launcher::{self, Supervised};
 use crate::paths::valid_id;
+use crate::paths::RunPaths;
 use crate::status_update::StreamKey;
 
 impl Core {
@@ -130,39 +132,140 @@ impl Core {
         if let Err(e) = checkpoint::write_message(&run.task_info(&task_id), &task) {
             error!(error = %e, "cannot checkpoint the task");
         }
-        let started = plan.and_then(|plan| match plan {
+        let uris = task_uris(&task);
+        let started = match plan {
+            // The URIs first; the launch follows when they are in the sandbox.
+            Ok(plan) if !uris.is_empty() => {
+                self.start_fetch(key.clone(), plan, uris, &run);
+                Ok(())
+            }
+            Ok(plan) => self.start_planned(&key, plan, &task, &ctx),
+            Err(refusal) => Err(refusal),
+        };
+        if let Err(refusal) = started {
+            self.refuse_launch(&key, refusal);
+        }
+    }
+
+    /// Starts a planned task through its containerizer.
+    fn start_planned(
+        &mut self,
+        key: &StreamKey,
+        plan: Plan,
+        task: &TaskInfo,
+        ctx: &TaskContext<'_>,
+    ) -> Result<(), Refusal> {
+        match plan {
             Plan::Command(command) => {
-                let supervised = self.launcher.launch_task(command, &task, &ctx)?;
-                info!(pid = supervised.pid, sandbox = %run.sandbox.display(), "task started");
+                let supervised = self.launcher.launch_task(command, task, ctx)?;
+                info!(pid = supervised.pid, sandbox = %ctx.run.sandbox.display(), "task started");
                 for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
-                    self.update(&key, state, None, None, task_status::Source::Executor);
+                    self.update(key, state, None, None, task_status::Source::Executor);
                 }
-                self.watch(key.clone(), container_id.clone(), supervised);
+                self.watch(key.clone(), ctx.container_id.to_string(), supervised);
                 Ok(())
             }
             // Its updates follow the container's progress (ContainerEvent).
             Plan::Docker(spec) => {
                 let runtime = self.docker.as_ref().expect("planned for docker");
-                let switch = runtime.launch_task(spec, &task, &ctx)?;
-                if let Some(task) = self.task_mut(&key) {
+                let switch = runtime.launch_task(spec, task, ctx)?;
+                if let Some(task) = self.task_mut(key) {
                     task.docker = Some(switch);
                 }
                 Ok(())
             }
-        });
-        if let Err(refusal) = started {
-            warn!(message = %refusal.message, state = refusal.state.as_str_name(), "task not launched");
-            if let Some(task) = self.task_mut(&key) {
-                task.exited = true;
-            }
-            self.update(
-                &key,
-                refusal.state,
-                Some(refusal.message),
-                Some(refusal.reason),
-                task_status::Source::Agent,
-            );
         }
+    }
+
+    fn refuse_launch(&mut self, key: &StreamKey, refusal: Refusal) {
+        warn!(message = %refusal.message, state = refusal.state.as_str_name(), "task not launched");
+        if let Some(task) = self.task_mut(key) {
+            task.exited = true;
+        }
+        self.update(
+            key,
+            refusal.state,
+            Some(refusal.message),
+            Some(refusal.reason),
+            task_status::Source::Agent,
+        );
+    }
+
+    /// Fetches the task's URIs into its sandbox in the background (Mesos's fetcher); the
+    /// launch goes on in [`Core::on_fetched`].
+    fn start_fetch(&mut self, key: StreamKey, plan: Plan, uris: Vec<FetchUri>, run: &RunPaths) {
+        self.fetching.insert(key.clone(), plan);
+        let tx = self.fetched_tx.clone();
+        let run = run.clone();
+        info!(uris = uris.len(), "fetching the task's URIs");
+        tokio::spawn(async move {
+            let result = match launcher::prepare_sandbox(&run) {
+                Err(e) => Err(format!("cannot create the sandbox: {e}")),
+                Ok(()) => fetcher::fetch_all(&uris, &run.sandbox)
+                    .await
+                    .map(|fetched| log_fetched(&run, &uris, &fetched))
+                    .map_err(|e| e.to_string()),
+            };
+            let _ = tx.send(Fetched { key, result });
+        });
+    }
+
+    /// The URIs of a task are in its sandbox (or could not be fetched): launch it, or fail
+    /// it as Mesos does (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED). A task killed while
+    /// fetching was already reported killed.
+    pub(super) fn on_fetched(&mut self, fetched: Fetched) {
+        let Fetched { key, result } = fetched;
+        let span = info_span!("task", framework_id = %key.framework_id, task_id = %key.task_id);
+        let _enter = span.enter();
+        let Some(plan) = self.fetching.remove(&key) else {
+            return;
+        };
+        let Some(task) = self.task_mut(&key) else {
+            return;
+        };
+        let info = task.info.clone();
+        let run = task.run.clone();
+        let container_id = task.container_id.clone();
+        if let Err(reason) = result {
+            let message =
+                format!("Failed to fetch all URIs for container '{container_id}': {reason}");
+            return self.refuse_launch(&key, Refusal::failed(message));
+        }
+        let Some(agent_id) = self.agent_id.clone() else {
+            return;
+        };
+        let endpoint = self.identity.endpoint();
+        let hostname = self.identity.hostname.clone();
+        let ctx = TaskContext {
+            agent_id: &agent_id,
+            framework_id: &key.framework_id,
+            container_id: &container_id,
+            key: &key,
+            run: &run,
+            agent_endpoint: &endpoint,
+            hostname: &hostname,
+        };
+        if let Err(refusal) = self.start_planned(&key, plan, &info, &ctx) {
+            self.refuse_launch(&key, refusal);
+        }
+    }
+
+    /// A kill of a task still fetching: nothing runs yet, so it is over at once.
+    pub(super) fn kill_fetching(&mut self, key: &StreamKey) -> bool {
+        if self.fetching.remove(key).is_none() {
+            return false;
+        }
+        if let Some(task) = self.task_mut(key) {
+            task.exited = true;
+        }
+        self.update(
+            key,
+            TaskState::TaskKilled,
+            Some("Killed while fetching its URIs".to_string()),
+            None,
+            task_status::Source::Agent,
+        );
+        true
     }
 
     /// Decides how the task runs: a command under a supervisor, or a Docker container.
@@ -205,5 +308,29 @@ impl Core {
                 status,
             });
         });
+    }
+}
+
+/// The URIs of a task's command (a Docker task's too: they land in the sandbox, which the
+/// container sees as MESOS_SANDBOX).
+fn task_uris(task: &TaskInfo) -> Vec<FetchUri> {
+    task.command
+        .as_ref()
+        .map(|c| c.uris.iter().map(FetchUri::from).collect())
+        .unwrap_or_default()
+}
+
+/// Notes in the sandbox's stderr what was fetched, as Mesos's fetcher does.
+fn log_fetched(run: &RunPaths, uris: &[FetchUri], fetched: &[std::path::PathBuf]) {
+    use std::io::Write;
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run.sandbox.join("stderr"))
+    else {
+        return;
+    };
+    for (uri, path) in uris.iter().zip(fetched) {
+        let _ = writeln!(f, "Fetched '{}' to '{}'", uri.value, path.display());
     }
 }

@@ -10,7 +10,7 @@
 //! (LAUNCH_GROUP under the default executor). `state` and [`views`] are what `/state` and
 //! the operator API read.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -317,6 +317,18 @@ pub struct Core {
     docker: Option<DockerRuntime>,
     executors: executors::Executors,
     groups: task_groups::DefaultExecutors,
+    /// Tasks whose URIs are being fetched, with how they will run once fetched.
+    fetching: HashMap<StreamKey, Plan>,
+    fetched_tx: mpsc::UnboundedSender<Fetched>,
+    /// Taken by [`run_core`], which waits on it.
+    fetched_rx: Option<mpsc::UnboundedReceiver<Fetched>>,
+}
+
+/// A fetch of a task's URIs ended (Err: why it failed).
+#[derive(Debug)]
+pub struct Fetched {
+    pub key: StreamKey,
+    pub result: Result<(), String>,
 }
 
 fn now_secs() -> f64 {
@@ -328,6 +340,7 @@ fn now_secs() -> f64 {
 
 impl Core {
     pub fn new(setup: CoreSetup, exits: mpsc::UnboundedSender<Exit>) -> Core {
+        let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
         let layout = Layout::new(&setup.config.work_dir);
         let sum = StatusUpdateManager::new(
             FileJournal::default(),
@@ -351,6 +364,9 @@ impl Core {
             docker: setup.docker,
             executors: executors::Executors::default(),
             groups: task_groups::DefaultExecutors::default(),
+            fetching: HashMap::new(),
+            fetched_tx,
+            fetched_rx: Some(fetched_rx),
             config: setup.config,
         }
     }
@@ -432,6 +448,7 @@ pub async fn run_core(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), AgentError> {
     tokio::pin!(shutdown);
+    let mut fetched = core.fetched_rx.take().expect("run_core runs once");
     loop {
         let wakeup_at = core.next_wakeup();
         let wakeup = async move {
@@ -445,6 +462,7 @@ pub async fn run_core(
             Some(event) = link.recv() => core.on_link(event)?,
             Some(exit) = exits.recv() => core.on_exit(exit),
             Some(event) = containers.recv() => core.on_container_event(event),
+            Some(f) = fetched.recv() => core.on_fetched(f),
             Some(query) = queries.recv() => core.on_query(query),
             _ = wakeup => core.on_wakeup(),
         }

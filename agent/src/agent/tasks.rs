@@ -251,6 +251,9 @@ impl Core {
         let key = StreamKey::new(kill.framework_id.value.clone(), kill.task_id.value.clone());
         let span = info_span!("task", framework_id = %key.framework_id, task_id = %key.task_id);
         let _enter = span.enter();
+        if self.kill_fetching(&key) {
+            return;
+        }
         let framework = self.frameworks.get(&key.framework_id);
         let Some(task) = framework.and_then(|f| f.tasks.get(&key.task_id)) else {
             warn!("asked to kill a task this agent does not run");
@@ -275,6 +278,7 @@ impl Core {
             debug!("kill ignored: the task is already ending");
             return;
         }
+
         let grace = kill_grace(&task.info, kill.kill_policy.as_ref());
         let killing_state = framework
             .is_some_and(|f| f.has_capability(framework_info::capability::Type::TaskKillingState));
