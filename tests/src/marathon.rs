@@ -60,11 +60,18 @@ impl Marathon {
             let mut proc = Proc::spawn(&format!("marathon-{port}"), &binary("marathon"), all, root);
             match wait_ready(&mut proc, &format!("http://127.0.0.1:{port}/ping")).await {
                 Ok(()) => {
-                    return Marathon {
+                    let marathon = Marathon {
                         proc,
                         port,
                         store_path,
-                    }
+                    };
+                    // /ping answers at once; the API once a leader is known (this one,
+                    // or the one a standby proxies to).
+                    eventually("a leading Marathon", Duration::from_secs(60), async || {
+                        (marathon.get("/v2/leader").await.status == 200).then_some(())
+                    })
+                    .await;
+                    return marathon;
                 }
                 Err(why) if attempt < 3 && proc.try_exit().is_some() => {
                     eprintln!("marathon on {port} did not start ({why}); retrying");
