@@ -182,7 +182,10 @@ async fn dcos_cli_tables_find_their_keys() {
     let tasks = tasks.as_array().unwrap();
     assert_eq!(tasks.len(), 1);
     for t in tasks {
-        let lacks = missing(t, &["appId", "host", "id", "startedAt", "healthCheckResults"]);
+        let lacks = missing(
+            t,
+            &["appId", "host", "id", "startedAt", "healthCheckResults"],
+        );
         assert!(lacks.is_empty(), "task list needs {lacks:?} in {t}");
     }
     // `app update --force` GETs the app first.
