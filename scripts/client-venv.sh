@@ -49,9 +49,12 @@ if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
   fi
 fi
 
-# A half-made venv (interrupted earlier) is made again.
-[ -x "$VENV/bin/pip" ] || { rm -rf "$VENV"; "$PYTHON" -m venv "$VENV"; }
-"$VENV/bin/pip" install --quiet --disable-pip-version-check \
+# A half-made venv (interrupted earlier, or its interpreter gone) is made again.
+if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
   "marathon==$MARATHON_PYTHON_VERSION" >&2
 installed || die "marathon==$MARATHON_PYTHON_VERSION is not importable from $VENV"
 echo "$VENV/bin/python"
