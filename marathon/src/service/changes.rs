@@ -181,7 +181,7 @@ impl Service {
             .iter()
             .map(|d| Op::delete(deployment_key(d)))
             .collect();
-        let mut steps = vec![];
+        let mut steps: Vec<Vec<(String, PathId)>> = vec![vec![], vec![], vec![]];
         let mut original = vec![];
         for (id, existing, target, action) in targets.iter_mut() {
             original.push((id.clone(), existing.clone()));
@@ -207,13 +207,19 @@ impl Service {
                     }
                 }
             }
-            if *action == "StartApplication" {
-                steps.push(vec![(action.to_string(), id.clone())]);
-                steps.push(vec![("ScaleApplication".to_string(), id.clone())]);
-            } else {
-                steps.push(vec![(action.to_string(), id.clone())]);
-            }
+            // Marathon's order: stop removed apps, start new ones (at 0), then scale or
+            // restart; the actions of one kind run together in one step.
+            let (step, action) = match *action {
+                "StopApplication" => (0, *action),
+                "StartApplication" => {
+                    steps[1].push((action.to_string(), id.clone()));
+                    (2, "ScaleApplication")
+                }
+                other => (2, other),
+            };
+            steps[step].push((action.to_string(), id.clone()));
         }
+        steps.retain(|s| !s.is_empty());
         let deployment = Deployment {
             id: uuid::Uuid::new_v4().to_string(),
             version: version.clone(),
