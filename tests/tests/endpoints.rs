@@ -404,3 +404,69 @@ async fn task_listings_keep_finished_and_unreachable_tasks() {
     nulls(&cluster.agent_state(0).await, "agent /state", &mut found);
     assert!(found.is_empty(), "null members: {found:?}");
 }
+
+/// A task that takes one port of an offered range holds that port only: GET_FRAMEWORKS
+/// and `/master/frameworks` show it, not the whole range the offer had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_framework_holds_only_the_port_its_task_took() {
+    let cluster = Cluster::start().await;
+    let mut sched = cluster.subscribe("one-port").await;
+    let offer = sched.next_offer().await;
+    let port = first_port(&offer);
+    assert!(
+        ranges_of(&offer["resources"], "ports")
+            .iter()
+            .any(|&(b, e)| b == port && e > port),
+        "the offer should carry a range: {offer}"
+    );
+    let task_id = unique_id("one-port");
+    let task = with_resource(
+        command_task(&task_id, offer_agent_id(&offer), "sleep 100", 0.1, 32.0),
+        ports_resource(port, port),
+    );
+    // The rest of the range goes back to the allocator and stays there (filtered for
+    // this framework), so nothing offered again hides what the framework holds.
+    sched
+        .call_accepted(serde_json::json!({
+            "type": "ACCEPT",
+            "accept": {
+                "offer_ids": [{ "value": offer_id(&offer) }],
+                "operations": [mesos_tests::scheduler::launch_operation(vec![task])],
+                "filters": { "refuse_seconds": 1000.0 }
+            }
+        }))
+        .await;
+    sched.await_state(&task_id, "TASK_RUNNING").await;
+
+    let frameworks = http::operator_get(&cluster.master_url("/api/v1"), "GET_FRAMEWORKS").await;
+    let framework = frameworks["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["framework_info"]["id"]["value"] == sched.framework_id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("framework not in GET_FRAMEWORKS: {frameworks}"));
+    assert_eq!(
+        ranges_of(&framework["allocated_resources"], "ports"),
+        [(port, port)],
+        "{framework}"
+    );
+    let listed = http::get_json(&cluster.master_url("/master/frameworks")).await;
+    let framework = listed["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["id"] == sched.framework_id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("framework not in /master/frameworks: {listed}"));
+    assert_eq!(
+        framework["used_resources"]["ports"],
+        format!("[{port}-{port}]"),
+        "{framework}"
+    );
+
+    // A running task's agent state has no `null` either.
+    let mut found = Vec::new();
+    nulls(&cluster.agent_state(0).await, "agent /state", &mut found);
+    assert!(found.is_empty(), "null members: {found:?}");
+}
