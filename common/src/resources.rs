@@ -1833,6 +1833,25 @@ mod tests {
         }
 
         #[test]
+        fn a_resource_sum_takes_back_parts_of_what_was_added(
+            parts in prop::collection::vec((arb_resources(), arb_resources()), 0..6)
+        ) {
+            // Each part (an agent's offer) gives back what it shares with another set (the
+            // rest of a launch); the sum then holds exactly what each part kept.
+            let mut sum = ResourceSum::default();
+            for (part, _) in &parts {
+                sum.add(part);
+            }
+            let mut want = Resources::default();
+            for (part, other) in &parts {
+                let given_back = part.minus(&part.minus(other));
+                sum.remove(&given_back).unwrap();
+                want.add(&part.minus(&given_back));
+            }
+            prop_assert_eq!(sum.total(), want);
+        }
+
+        #[test]
         fn a_resource_sum_is_the_sum_of_what_is_in_it(parts in prop::collection::vec(arb_resources(), 0..6),
                                                        drop in prop::collection::vec(any::<bool>(), 6)) {
             let mut sum = ResourceSum::default();
