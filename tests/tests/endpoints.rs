@@ -190,7 +190,19 @@ async fn every_endpoint_answers_with_and_without_a_trailing_slash() {
         (Method::POST, "/master/teardown".to_string(), None, 400),
         (Method::POST, "/teardown".to_string(), None, 400),
         (Method::POST, "/api/v1".to_string(), Some(health), 200),
+        (
+            Method::POST,
+            "/master/api/v1".to_string(),
+            Some(health),
+            200,
+        ),
         (Method::GET, "/api/v1/scheduler".to_string(), None, 405),
+        (
+            Method::GET,
+            "/master/api/v1/scheduler".to_string(),
+            None,
+            405,
+        ),
     ]);
     for (method, path, body, want) in &routes {
         for form in [path.clone(), format!("{path}/")] {
@@ -200,7 +212,15 @@ async fn every_endpoint_answers_with_and_without_a_trailing_slash() {
     }
 
     let mut routes: Vec<(Method, String, Option<&str>, u16)> = Vec::new();
-    for name in ["state", "state.json", "health", "flags", "containers"] {
+    for name in [
+        "state",
+        "state.json",
+        "health",
+        "flags",
+        "containers",
+        "monitor/statistics",
+        "monitor/statistics.json",
+    ] {
         for prefix in ["/", "/slave(1)/"] {
             routes.push((Method::GET, format!("{prefix}{name}"), None, 200));
         }
@@ -208,12 +228,7 @@ async fn every_endpoint_answers_with_and_without_a_trailing_slash() {
     for prefix in ["/", "/slave(1)/"] {
         routes.push((Method::POST, format!("{prefix}api/v1"), Some(health), 200));
     }
-    for path in [
-        "/version",
-        "/monitor/statistics",
-        "/monitor/statistics.json",
-        "/metrics/snapshot",
-    ] {
+    for path in ["/version", "/metrics/snapshot"] {
         routes.push((Method::GET, path.to_string(), None, 200));
     }
     for (method, path, body, want) in &routes {
