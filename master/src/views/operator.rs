@@ -333,9 +333,32 @@ mod tests {
         assert!(tasks.tasks.is_empty());
         assert!(tasks.completed_tasks.is_empty());
         assert_eq!(tasks.unreachable_tasks.len(), 1, "at most one is kept");
-        assert_eq!(
-            tasks.unreachable_tasks[0].state(),
-            TaskState::TaskUnreachable
-        );
+        let unreachable = tasks.unreachable_tasks[0].clone();
+        assert_eq!(unreachable.state(), TaskState::TaskUnreachable);
+
+        // Its agent comes back still running it: it is an active task again, and only that.
+        let mut task = unreachable.clone();
+        task.set_state(TaskState::TaskRunning);
+        task.statuses.clear();
+        let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+        let register = mesos_proto::internal::Register {
+            agent_info: v1::AgentInfo {
+                id: Some(task.agent_id.clone()),
+                hostname: "agent-host".to_string(),
+                resources: mesos_common::wire::resources_to_proto(
+                    &mesos_common::resources::Resources::parse("cpus:1;mem:64").unwrap(),
+                    None,
+                ),
+                ..Default::default()
+            },
+            tasks: vec![task],
+            ..Default::default()
+        };
+        e.agent_connected(9, register, tx, Duration::from_secs(31))
+            .expect("re-registered");
+        let tasks = views::tasks(&e);
+        assert_eq!(tasks.tasks.len(), 1, "{tasks:?}");
+        assert_eq!(tasks.tasks[0].task_id, unreachable.task_id);
+        assert!(tasks.unreachable_tasks.is_empty(), "{tasks:?}");
     }
 }
