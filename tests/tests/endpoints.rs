@@ -409,14 +409,16 @@ async fn task_listings_keep_finished_and_unreachable_tasks() {
         "/master/frameworks",
         "/master/slaves",
         "/master/tasks",
+        "/master/roles",
+        "/master/flags",
     ] {
-        nulls(
-            &http::get_json(&cluster.master_url(path)).await,
-            path,
-            &mut found,
-        );
+        let json = http::get_json(&cluster.master_url(path)).await;
+        nulls(&json, path, &mut found);
     }
-    nulls(&cluster.agent_state(0).await, "agent /state", &mut found);
+    for path in ["/state", "/flags", "/containers", "/monitor/statistics"] {
+        let json = http::get_json(&cluster.agent_url(0, path)).await;
+        nulls(&json, &format!("agent {path}"), &mut found);
+    }
     assert!(found.is_empty(), "null members: {found:?}");
 }
 
@@ -480,8 +482,11 @@ async fn a_framework_holds_only_the_port_its_task_took() {
         "{framework}"
     );
 
-    // A running task's agent state has no `null` either.
+    // A running task's agent views have no `null` either.
     let mut found = Vec::new();
-    nulls(&cluster.agent_state(0).await, "agent /state", &mut found);
+    for path in ["/state", "/containers", "/monitor/statistics"] {
+        let json = http::get_json(&cluster.agent_url(0, path)).await;
+        nulls(&json, &format!("agent {path}"), &mut found);
+    }
     assert!(found.is_empty(), "null members: {found:?}");
 }
