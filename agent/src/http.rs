@@ -1,5 +1,6 @@
 //! The agent's HTTP endpoints. The agent's libprocess id is `slave(1)`, so `/X` and
-//! `/slave(1)/X` are the same endpoint; `/files/*` and `/version` have no prefix.
+//! `/slave(1)/X` are the same endpoint; `/files/*`, `/metrics/snapshot` and `/version`
+//! have no prefix.
 
 use axum::extract::{Query as QueryParams, State};
 use axum::http::{header, StatusCode};
@@ -26,15 +27,18 @@ pub fn router(state: HttpState) -> Router {
             .route(&format!("{prefix}/flags"), get(flags))
             .route(&format!("{prefix}/api/v1"), any(operator::api))
             .route(&format!("{prefix}/api/v1/executor"), any(executor_api::api))
-            .route(&format!("{prefix}/containers"), get(operator::containers));
+            .route(&format!("{prefix}/containers"), get(operator::containers))
+            .route(
+                &format!("{prefix}/monitor/statistics"),
+                get(operator::monitor_statistics),
+            )
+            .route(
+                &format!("{prefix}/monitor/statistics.json"),
+                get(operator::monitor_statistics),
+            );
     }
     router
         .route("/version", get(version))
-        .route("/monitor/statistics", get(operator::monitor_statistics))
-        .route(
-            "/monitor/statistics.json",
-            get(operator::monitor_statistics),
-        )
         .route("/metrics/snapshot", get(operator::metrics_snapshot))
         .route("/files/browse", get(browse))
         .route("/files/browse.json", get(browse))

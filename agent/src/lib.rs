@@ -186,10 +186,14 @@ pub async fn run_with_transport<T: MasterTransport>(
     core.remove_orphan_containers().await;
 
     let (stop_http, mut http_stopped) = watch::channel(false);
-    let server =
-        axum::serve(listener, http::router(http_state)).with_graceful_shutdown(async move {
-            let _ = http_stopped.wait_for(|stop| *stop).await;
-        });
+    let app = mesos_common::api::tolerate_trailing_slash(http::router(http_state));
+    let server = axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = http_stopped.wait_for(|stop| *stop).await;
+    });
     let server = tokio::spawn(async move { server.await });
     let link = tokio::spawn(master_link::run_link(transport, timing, link_tx));
 

@@ -136,6 +136,9 @@ pub enum ExecuteError {
     Scheduler(#[from] SchedulerError),
     #[error("Received an ERROR event: {0}")]
     ErrorEvent(String),
+    /// The master ended the subscription for good (it refused the framework).
+    #[error("{0}")]
+    Refused(String),
     #[error("the scheduler library stopped")]
     Stopped,
 }
@@ -435,6 +438,7 @@ pub async fn run(flags: Flags) -> Result<Outcome, ExecuteError> {
         launched: None,
         kill_at: None,
         suppressed: false,
+        disconnected: None,
     };
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
@@ -443,7 +447,12 @@ pub async fn run(flags: Flags) -> Result<Outcome, ExecuteError> {
         let step = tokio::select! {
             event = events.next() => match event {
                 Some(event) => runner.handle(event).await,
-                None => Err(ExecuteError::Stopped),
+                // The library ends the stream after its last Disconnected when the
+                // master refused the framework: that reason is why we stop.
+                None => Err(match runner.disconnected.take() {
+                    Some(reason) => ExecuteError::Refused(reason),
+                    None => ExecuteError::Stopped,
+                }),
             },
             _ = sleep_until(kill_at) => runner.kill().await,
             _ = &mut interrupted => Ok(Some(Outcome::Interrupted)),
@@ -480,6 +489,8 @@ struct Runner {
     launched: Option<(TaskId, AgentId)>,
     kill_at: Option<Instant>,
     suppressed: bool,
+    /// Why the last subscription ended, until the next one is established.
+    disconnected: Option<String>,
 }
 
 impl Runner {
@@ -487,10 +498,12 @@ impl Runner {
         match event {
             SchedulerEvent::Connected { framework_id, .. } => {
                 println!("Subscribed with ID {}", framework_id.value);
+                self.disconnected = None;
                 Ok(None)
             }
             SchedulerEvent::Disconnected { reason } => {
                 tracing::warn!("disconnected from the master: {reason}");
+                self.disconnected = Some(reason);
                 Ok(None)
             }
             SchedulerEvent::Event(event) => self.handle_event(*event).await,

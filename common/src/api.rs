@@ -159,3 +159,12 @@ pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, Ap
         )
     })
 }
+
+/// A router that answers every path with and without a trailing `/`, as Mesos's HTTP
+/// layer does (it strips the `/` before matching). The path is rewritten before the
+/// router sees it: `Router::layer` would run after routing, too late to change the match.
+pub type TrailingSlashTolerant = tower_http::normalize_path::NormalizePath<axum::Router>;
+
+pub fn tolerate_trailing_slash(router: axum::Router) -> TrailingSlashTolerant {
+    tower_http::normalize_path::NormalizePath::trim_trailing_slash(router)
+}

@@ -809,24 +809,23 @@ impl Resources {
 
 /// A running sum of what many agents give (a framework's offers, or what it holds across
 /// the cluster). Scalars are summed exactly. Ranges and sets cannot be: two agents' ports
-/// overlap, and taking one agent's back must leave what the others still give. So they
-/// are counted piece by piece (each range, each set item), and [`ResourceSum::total`]
-/// costs as much as the distinct pieces, not the agents.
+/// overlap, and taking one agent's back must leave what the others still give. So set
+/// items are counted one by one, and ranges as a coverage count kept at their edges
+/// (+1 where a range begins, -1 past its end): taking back part of a range (a task's one
+/// port out of an offered `[31000-31100]`) lowers the count on that part only.
+/// [`ResourceSum::total`] costs as much as the distinct edges and items, not the agents.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResourceSum {
     scalars: Resources,
-    pieces: BTreeMap<(CompactString, CompactString, Piece), u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Piece {
-    Range(Range),
-    Item(String),
+    /// Per (name, role): coverage changes at range edges; no zero entries.
+    ranges: BTreeMap<(CompactString, CompactString), BTreeMap<u64, i64>>,
+    /// Per (name, role, item): how many times the item was added and not taken back.
+    items: BTreeMap<(CompactString, CompactString, String), u32>,
 }
 
 impl ResourceSum {
     pub fn is_empty(&self) -> bool {
-        self.scalars.is_empty() && self.pieces.is_empty()
+        self.scalars.is_empty() && self.ranges.is_empty() && self.items.is_empty()
     }
 
     pub fn add(&mut self, resources: &Resources) {
@@ -839,8 +838,8 @@ impl ResourceSum {
         }
     }
 
-    /// Takes back what an earlier [`ResourceSum::add`] added. Fails, changing nothing,
-    /// if the scalars are not all there.
+    /// Takes back what an earlier [`ResourceSum::add`] added, or part of it. Fails,
+    /// changing nothing, if the scalars are not all there.
     pub fn remove(&mut self, resources: &Resources) -> Result<(), NotContained> {
         if resources
             .iter()
@@ -859,29 +858,37 @@ impl ResourceSum {
     /// Counts each range or set item of `r` once more (`up`) or once less; scalars have
     /// no pieces.
     fn count_pieces(&mut self, r: &Resource, up: bool) {
+        let key = (r.name.clone(), r.role.clone());
         match &r.value {
             Value::Scalar(_) => {}
             Value::Ranges(ranges) => {
+                let step = if up { 1 } else { -1 };
+                let edges = self.ranges.entry(key.clone()).or_default();
                 for range in ranges.ranges() {
-                    self.count(r, Piece::Range(*range), up);
+                    shift(edges, range.begin, step);
+                    // A range that reaches u64::MAX runs to the end: no edge past it.
+                    if let Some(past) = range.end.checked_add(1) {
+                        shift(edges, past, -step);
+                    }
+                }
+                if edges.is_empty() {
+                    self.ranges.remove(&key);
                 }
             }
             Value::Set(items) => {
                 for item in items {
-                    self.count(r, Piece::Item(item.clone()), up);
+                    let key = (r.name.clone(), r.role.clone(), item.clone());
+                    if up {
+                        *self.items.entry(key).or_default() += 1;
+                    } else if let std::collections::btree_map::Entry::Occupied(mut n) =
+                        self.items.entry(key)
+                    {
+                        *n.get_mut() -= 1;
+                        if *n.get() == 0 {
+                            n.remove();
+                        }
+                    }
                 }
-            }
-        }
-    }
-
-    fn count(&mut self, r: &Resource, piece: Piece, up: bool) {
-        let key = (r.name.clone(), r.role.clone(), piece);
-        if up {
-            *self.pieces.entry(key).or_default() += 1;
-        } else if let std::collections::btree_map::Entry::Occupied(mut n) = self.pieces.entry(key) {
-            *n.get_mut() -= 1;
-            if *n.get() == 0 {
-                n.remove();
             }
         }
     }
@@ -889,18 +896,48 @@ impl ResourceSum {
     /// Everything summed: scalars added up, ranges and sets as their union.
     pub fn total(&self) -> Resources {
         let mut total = self.scalars.clone();
-        for (name, role, piece) in self.pieces.keys() {
-            let value = match piece {
-                Piece::Range(range) => Value::Ranges(Ranges(vec![*range])),
-                Piece::Item(item) => Value::Set(BTreeSet::from([item.clone()])),
-            };
+        for ((name, role), edges) in &self.ranges {
+            let mut covered = Vec::new();
+            let mut count = 0i64;
+            let mut start = 0u64;
+            for (&at, &delta) in edges {
+                let before = count;
+                count += delta;
+                if before <= 0 && count > 0 {
+                    start = at;
+                } else if before > 0 && count <= 0 {
+                    covered.push((start, at - 1));
+                }
+            }
+            if count > 0 {
+                covered.push((start, u64::MAX));
+            }
+            if covered.is_empty() {
+                continue;
+            }
             total.add_resource(&Resource {
                 name: name.clone(),
                 role: role.clone(),
-                value,
+                value: Value::Ranges(Ranges::new(covered)),
+            });
+        }
+        for (name, role, item) in self.items.keys() {
+            total.add_resource(&Resource {
+                name: name.clone(),
+                role: role.clone(),
+                value: Value::Set(BTreeSet::from([item.clone()])),
             });
         }
         total
+    }
+}
+
+/// Adds `delta` to the coverage change at `at`, dropping it when it comes to zero.
+fn shift(edges: &mut BTreeMap<u64, i64>, at: u64, delta: i64) {
+    let entry = edges.entry(at).or_default();
+    *entry += delta;
+    if *entry == 0 {
+        edges.remove(&at);
     }
 }
 
@@ -1713,6 +1750,25 @@ mod tests {
         ranges.iter().flat_map(|&(b, e)| b..=e).collect()
     }
 
+    #[test]
+    fn a_resource_sum_gives_back_part_of_a_range() {
+        // A framework held ports [31000-31100] (offered) and kept only 31000 for its task.
+        let r = |text: &str| Resources::parse(text).unwrap();
+        let mut sum = ResourceSum::default();
+        sum.add(&r("cpus:1;ports:[31000-31100]"));
+        sum.remove(&r("cpus:0.5;ports:[31001-31100]")).unwrap();
+        assert_eq!(sum.total(), r("cpus:0.5;ports:[31000-31000]"));
+
+        // Another agent's overlapping ports stay when the first agent's go.
+        sum.add(&r("ports:[31000-31010, 32000-32000]"));
+        sum.remove(&r("ports:[31000-31000]")).unwrap();
+        assert_eq!(sum.total(), r("cpus:0.5;ports:[31000-31010, 32000-32000]"));
+        sum.remove(&r("cpus:0.5;ports:[31000-31010, 32000-32000]"))
+            .unwrap();
+        assert!(sum.is_empty(), "{sum:?}");
+        assert_eq!(sum.total(), Resources::default());
+    }
+
     proptest! {
         #[test]
         fn add_then_subtract_is_identity(a in arb_resources(), b in arb_resources()) {
@@ -1774,6 +1830,25 @@ mod tests {
             let mut sum = ra.clone();
             sum.add(&rb);
             prop_assert_eq!(sum, Ranges::new(a.iter().chain(&b).copied()));
+        }
+
+        #[test]
+        fn a_resource_sum_takes_back_parts_of_what_was_added(
+            parts in prop::collection::vec((arb_resources(), arb_resources()), 0..6)
+        ) {
+            // Each part (an agent's offer) gives back what it shares with another set (the
+            // rest of a launch); the sum then holds exactly what each part kept.
+            let mut sum = ResourceSum::default();
+            for (part, _) in &parts {
+                sum.add(part);
+            }
+            let mut want = Resources::default();
+            for (part, other) in &parts {
+                let given_back = part.minus(&part.minus(other));
+                sum.remove(&given_back).unwrap();
+                want.add(&part.minus(&given_back));
+            }
+            prop_assert_eq!(sum.total(), want);
         }
 
         #[test]

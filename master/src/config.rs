@@ -113,9 +113,24 @@ pub struct Config {
     )]
     pub max_completed_tasks_per_framework: usize,
 
+    /// Tasks on unreachable agents kept per framework.
+    #[arg(
+        long = "max_unreachable_tasks_per_framework",
+        env = "MESOS_MAX_UNREACHABLE_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
+    pub max_unreachable_tasks_per_framework: usize,
+
     /// Largest request body accepted on the HTTP API.
     #[arg(long = "max_request_body", env = "MESOS_MAX_REQUEST_BODY", default_value = "10MB", value_parser = mesos_common::flags::bytes_arg)]
     pub max_request_body: u64,
+}
+
+/// How many finished tasks a framework keeps, by kind.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryLimits {
+    pub completed_tasks: usize,
+    pub unreachable_tasks: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +201,14 @@ impl Config {
             .collect()
     }
 
+    /// How much finished-task history each framework keeps.
+    pub fn history_limits(&self) -> HistoryLimits {
+        HistoryLimits {
+            completed_tasks: self.max_completed_tasks_per_framework,
+            unreachable_tasks: self.max_unreachable_tasks_per_framework,
+        }
+    }
+
     /// The flags as Mesos's `/master/flags` shows them: every value a string.
     pub fn flag_map(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut m = serde_json::Map::new();
@@ -250,6 +273,10 @@ impl Config {
         put(
             "max_completed_tasks_per_framework",
             self.max_completed_tasks_per_framework.to_string(),
+        );
+        put(
+            "max_unreachable_tasks_per_framework",
+            self.max_unreachable_tasks_per_framework.to_string(),
         );
         m
     }

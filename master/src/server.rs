@@ -171,9 +171,11 @@ pub async fn run(
         actor.abort();
     };
 
-    let app = crate::http::router(handle.clone())
-        .merge(crate::operator::router(handle.clone()))
-        .merge(crate::agent_link::router(handle.clone()));
+    let app = mesos_common::api::tolerate_trailing_slash(
+        crate::http::router(handle.clone())
+            .merge(crate::operator::router(handle.clone()))
+            .merge(crate::agent_link::router(handle.clone())),
+    );
     drop(tx);
     // Events, gRPC frames and call answers are small writes; with Nagle's algorithm each
     // would wait for the peer's delayed ACK (up to 40 ms) behind unacknowledged data.
@@ -182,12 +184,15 @@ pub async fn run(
             warn!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
         }
     });
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stopping)
-    .await;
+    let result =
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(app),
+        )
+        .with_graceful_shutdown(stopping)
+        .await;
     drop(handle);
     if let Err(e) = &result {
         error!(error = %e, "HTTP server failed");

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! The task resubscribes with backoff after any failure, reusing the framework id it was
-//! given (framework failover), until [`Scheduler::stop`] or the [`Events`] half is dropped.
+//! given (framework failover), until [`Scheduler::stop`] or the [`Events`] half is dropped,
+//! or the master ends the framework (an ERROR event, or 403 to SUBSCRIBE).
 //! Nothing is acknowledged automatically: a caller acknowledges a status update once it has
 //! acted on (or persisted) it.
 
@@ -56,7 +57,8 @@ pub enum SchedulerEvent {
         heartbeat_interval: Duration,
     },
     /// A subscription attempt failed or an established one ended. The library retries
-    /// after a backoff unless the master sent an ERROR event, which ends the stream.
+    /// after a backoff unless the master sent an ERROR event or refused the SUBSCRIBE
+    /// with 403 (a torn-down framework); then this is the last event of the stream.
     Disconnected { reason: String },
     /// Any other event from the master, HEARTBEAT included (boxed: events are large).
     Event(Box<Event>),

@@ -25,6 +25,9 @@ enum End {
     /// The master sent ERROR: the framework is gone (removed, or taken over by another
     /// scheduler), so subscribing again would not help.
     Fatal(String),
+    /// The master refused the SUBSCRIBE with 403 (the framework was torn down or
+    /// removed): it will refuse every retry the same way.
+    Refused(SchedulerError),
     Failed(SchedulerError),
 }
 
@@ -54,6 +57,15 @@ pub(super) async fn run(
                 let _ = tx
                     .send(SchedulerEvent::Disconnected {
                         reason: format!("master sent ERROR: {message}"),
+                    })
+                    .await;
+                return;
+            }
+            End::Refused(error) => {
+                tracing::warn!(%error, "master refused the subscription");
+                let _ = tx
+                    .send(SchedulerEvent::Disconnected {
+                        reason: error.to_string(),
                     })
                     .await;
                 return;
@@ -145,6 +157,11 @@ async fn stream_events(
         },
     )
     .await?;
+    if response.status() == StatusCode::FORBIDDEN {
+        return Ok(End::Refused(
+            transport::status_error(master, response).await,
+        ));
+    }
     if response.status() != StatusCode::OK {
         return Err(transport::status_error(master, response).await);
     }

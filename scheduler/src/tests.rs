@@ -500,6 +500,31 @@ async fn subscribe_rejection_is_a_disconnect_with_the_body() {
 }
 
 #[tokio::test]
+async fn a_refused_subscribe_ends_the_stream_with_the_masters_message() {
+    let (master, seen) = serve(Script {
+        subscribe_status: Some((StatusCode::FORBIDDEN, "Framework fw-9 has been removed")),
+        ..Default::default()
+    })
+    .await;
+    let (_s, mut events) = start(&master, config(ContentType::Json));
+    match next(&mut events).await {
+        SchedulerEvent::Disconnected { reason } => assert!(
+            reason.contains("403") && reason.contains("Framework fw-9 has been removed"),
+            "{reason}"
+        ),
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("the stream ends")
+            .is_none(),
+        "no retry after a 403"
+    );
+    assert_eq!(seen.lock().unwrap().subscribes.len(), 1);
+}
+
+#[tokio::test]
 async fn an_error_event_ends_the_stream() {
     let (master, seen) = serve(Script {
         chunks: chunked(

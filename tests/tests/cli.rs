@@ -190,3 +190,49 @@ async fn mesos_local_runs_a_cluster_that_runs_tasks() {
     local.kill9();
     mesos_tests::process::kill_processes_under(dir.path());
 }
+
+/// An operator tears the framework down while its task runs: the master refuses the
+/// framework from then on (403), and mesos-execute stops with that message instead of
+/// subscribing again forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesos_execute_exits_with_the_masters_message_after_a_teardown() {
+    let cluster = Cluster::start().await;
+    let name = "torn-down-execute";
+    let mut execute = Proc::spawn(
+        "mesos-execute",
+        &binary("mesos-execute"),
+        vec![
+            format!("--master={}", cluster.master_addr()),
+            format!("--name={name}"),
+            "--command=sleep 100".to_string(),
+        ],
+        cluster.root(),
+    );
+    let task = eventually(
+        "the task running in /master/state",
+        Duration::from_secs(30),
+        async || {
+            let task = find_by_name(&cluster, name).await?;
+            (task.state() == "TASK_RUNNING").then_some(task)
+        },
+    )
+    .await;
+    let response = http::post(
+        &cluster.master_url("/master/teardown"),
+        format!("frameworkId={}", task.framework_id),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+
+    let status = execute.wait_exit(Duration::from_secs(60)).await;
+    let output = format!("{}{}", execute.stdout(), execute.stderr());
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "mesos-execute should exit non-zero after its framework was torn down ({status:?})\n{output}"
+    );
+    assert!(
+        output.contains(&format!("Framework {} has been removed", task.framework_id)),
+        "mesos-execute should print the master's message\n{output}"
+    );
+}

@@ -100,7 +100,7 @@ impl Core {
             .iter()
             .map(|c| c.r#type().as_str_name())
             .collect();
-        json!({
+        let mut value = json!({
             "id": framework.id(),
             "name": info.name,
             "user": info.user,
@@ -109,11 +109,15 @@ impl Core {
             "hostname": info.hostname.clone().unwrap_or_default(),
             "role": info.roles.first().cloned().unwrap_or_else(|| info.role().to_string()),
             "roles": info.roles,
-            "principal": info.principal,
             "capabilities": capabilities,
             "executors": executors,
             "completed_executors": completed,
-        })
+        });
+        // Mesos writes it only when the framework has one (never `null`).
+        if let Some(principal) = &info.principal {
+            value["principal"] = json!(principal);
+        }
+        value
     }
 
     /// One executor with its tasks: those the agent holds (`tasks` while they run, else

@@ -118,6 +118,9 @@ impl Service {
             }
             SchedulerEvent::Disconnected { reason } => {
                 tracing::warn!("Mesos subscription lost: {reason}");
+                // A SUBSCRIBE refused for a removed framework ends the library's stream
+                // (it would be refused forever): as for an ERROR, register anew.
+                self.forget_removed_framework(&reason).await?;
             }
             SchedulerEvent::Event(ev) => match ev.r#type() {
                 event::Type::Offers => {
@@ -133,15 +136,20 @@ impl Service {
                 event::Type::Error => {
                     let message = ev.error.map(|e| e.message).unwrap_or_default();
                     tracing::error!("Mesos refused the framework: {message}");
-                    if message.contains("removed") || message.contains("torn down") {
-                        // The framework id is dead: forget it so the next subscription
-                        // registers anew (tasks of the old framework are gone with it).
-                        self.framework_id = None;
-                        self.store.delete(FRAMEWORK_ID_KEY).await?;
-                    }
+                    self.forget_removed_framework(&message).await?;
                 }
                 _ => {}
             },
+        }
+        Ok(())
+    }
+
+    /// When Mesos says the framework was removed, its id is dead: forget it so the next
+    /// subscription registers anew (tasks of the old framework are gone with it).
+    async fn forget_removed_framework(&mut self, message: &str) -> Result<(), ServiceError> {
+        if message.contains("removed") || message.contains("torn down") {
+            self.framework_id = None;
+            self.store.delete(FRAMEWORK_ID_KEY).await?;
         }
         Ok(())
     }

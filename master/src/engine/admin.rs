@@ -316,18 +316,23 @@ fn end_task_of_gone_agent(
 /// the tasks are gone. The others already got TASK_LOST.
 fn unreachable_tasks_gone(e: &mut Engine, agent_id: &str) {
     let mut updates = Vec::new();
+    let limits = e.config.history_limits();
     for framework in e.frameworks.values_mut() {
         if !crate::engine::partition_aware(&framework.info) {
             continue;
         }
-        for task in framework.completed_tasks.iter_mut() {
-            if task.agent_id.value == agent_id && task.state() == TaskState::TaskUnreachable {
-                let status = gone_status(&task.task_id, agent_id);
-                let task = std::sync::Arc::make_mut(task);
-                task.set_state(TaskState::TaskGoneByOperator);
-                task.statuses.push(status.clone());
-                updates.push((framework.id.clone(), status));
-            }
+        // Gone tasks are no longer unreachable: they move to the completed ones.
+        let (gone, still): (Vec<_>, Vec<_>) = std::mem::take(&mut framework.unreachable_tasks)
+            .into_iter()
+            .partition(|t| t.agent_id.value == agent_id);
+        framework.unreachable_tasks = still.into();
+        for mut task in gone {
+            let status = gone_status(&task.task_id, agent_id);
+            let t = std::sync::Arc::make_mut(&mut task);
+            t.set_state(TaskState::TaskGoneByOperator);
+            t.statuses.push(status.clone());
+            framework.keep_finished(task, limits);
+            updates.push((framework.id.clone(), status));
         }
     }
     for (framework_id, status) in updates {

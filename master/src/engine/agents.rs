@@ -159,6 +159,12 @@ impl Engine {
                 *entry = entry.plus(&resources);
             }
             let framework = self.frameworks.get_mut(&framework_id).expect("ensured");
+            // Back from an unreachable agent: the task is no longer unreachable.
+            if !framework.unreachable_tasks.is_empty() {
+                framework
+                    .unreachable_tasks
+                    .retain(|t| t.task_id.value != task_id);
+            }
             framework
                 .tasks
                 .entry(task_id.clone())

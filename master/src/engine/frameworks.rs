@@ -15,8 +15,8 @@ use tracing::{info, warn};
 
 use super::{
     allocator_result, error_event, fid, framework_roles, has_capability, offer_proto,
-    push_completed, wall_clock_secs, CallError, Delivery, Engine, EngineEvent, Framework,
-    SubscribeRequest, HEARTBEAT_INTERVAL_SECS,
+    wall_clock_secs, CallError, Delivery, Engine, EngineEvent, Framework, SubscribeRequest,
+    HEARTBEAT_INTERVAL_SECS,
 };
 use crate::allocator::FrameworkSpec;
 use crate::event_queue;
@@ -103,6 +103,7 @@ impl Engine {
                     failover_deadline: None,
                     tasks: BTreeMap::new(),
                     completed_tasks: VecDeque::new(),
+                    unreachable_tasks: VecDeque::new(),
                     executors: BTreeMap::new(),
                     offers: HashSet::new(),
                     offered: ResourceSum::default(),
@@ -193,6 +194,8 @@ impl Engine {
             self.remove_offer(&offer, false, now);
         }
         framework.offers.clear();
+        // Its offers are gone with it: a completed framework holds nothing.
+        framework.offered = ResourceSum::default();
         let mut agents_to_tell = HashSet::new();
         let tasks = std::mem::take(&mut framework.tasks);
         for (task_id, mut entry) in tasks {
@@ -207,11 +210,7 @@ impl Engine {
                 Arc::make_mut(&mut entry.task).set_state(TaskState::TaskKilled);
                 self.counters.tasks_killed += 1;
             }
-            push_completed(
-                &mut framework.completed_tasks,
-                entry.task,
-                self.config.max_completed_tasks_per_framework,
-            );
+            framework.keep_finished(entry.task, self.config.history_limits());
         }
         for agent_id in agents_to_tell {
             self.send_to_agent(
@@ -335,6 +334,7 @@ impl Engine {
                 failover_deadline: None,
                 tasks: BTreeMap::new(),
                 completed_tasks: VecDeque::new(),
+                unreachable_tasks: VecDeque::new(),
                 executors: BTreeMap::new(),
                 offers: HashSet::new(),
                 offered: ResourceSum::default(),

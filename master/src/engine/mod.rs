@@ -39,7 +39,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::allocator::Allocator;
-use crate::config::Config;
+use crate::config::{Config, HistoryLimits};
 use crate::event_queue::{self, EventSender, StallWatch};
 
 /// Seconds between HEARTBEAT events (fixed in Mesos).
@@ -131,7 +131,12 @@ pub(crate) struct Framework {
     /// When a disconnected framework is torn down (failover timeout).
     pub(crate) failover_deadline: Option<Duration>,
     pub(crate) tasks: BTreeMap<String, TaskEntry>,
+    /// Finished tasks, newest last, at most `--max_completed_tasks_per_framework`.
     pub(crate) completed_tasks: VecDeque<Arc<v1::Task>>,
+    /// Tasks on unreachable agents, newest last, at most
+    /// `--max_unreachable_tasks_per_framework`; kept apart as Mesos does, so that a
+    /// burst of finished tasks does not push them out.
+    pub(crate) unreachable_tasks: VecDeque<Arc<v1::Task>>,
     pub(crate) offers: HashSet<String>,
     /// The sum of its outstanding offers' resources, kept with `offers`.
     pub(crate) offered: ResourceSum,
@@ -408,10 +413,18 @@ fn offer_proto(id: &str, entry: &OfferEntry, agent: &Agent) -> v1::Offer {
     }
 }
 
-fn push_completed(list: &mut VecDeque<Arc<v1::Task>>, task: Arc<v1::Task>, max: usize) {
-    list.push_back(task);
-    while list.len() > max {
-        list.pop_front();
+impl Framework {
+    /// Keeps a task that left `tasks` in the bounded history its state belongs to.
+    pub(crate) fn keep_finished(&mut self, task: Arc<v1::Task>, limits: HistoryLimits) {
+        let (list, max) = if task.state() == TaskState::TaskUnreachable {
+            (&mut self.unreachable_tasks, limits.unreachable_tasks)
+        } else {
+            (&mut self.completed_tasks, limits.completed_tasks)
+        };
+        list.push_back(task);
+        while list.len() > max {
+            list.pop_front();
+        }
     }
 }
 

@@ -10,8 +10,8 @@ use mesos_proto::v1::{self, task_status::Reason, task_status::Source, TaskState}
 use tracing::{debug, info};
 
 use super::{
-    aid, allocator_result, fid, master_status, partition_aware, push_completed, update_event,
-    wall_clock_secs, Engine, EngineEvent,
+    aid, allocator_result, fid, master_status, partition_aware, update_event, wall_clock_secs,
+    Engine, EngineEvent,
 };
 
 impl Engine {
@@ -58,7 +58,7 @@ impl Engine {
                 uuid: ack.uuid.clone(),
             }),
         );
-        let max_completed = self.config.max_completed_tasks_per_framework;
+        let limits = self.config.history_limits();
         let Some(framework) = self.frameworks.get_mut(framework_id) else {
             return;
         };
@@ -68,7 +68,7 @@ impl Engine {
             .is_some_and(|t| t.terminal_uuid.as_deref() == Some(ack.uuid.as_slice()));
         if done {
             let entry = framework.tasks.remove(&task_id).expect("checked");
-            push_completed(&mut framework.completed_tasks, entry.task, max_completed);
+            framework.keep_finished(entry.task, limits);
             if let Some(agent) = self.agents.get_mut(&agent_id) {
                 agent.tasks.remove(&(framework_id.to_string(), task_id));
             }
@@ -221,7 +221,7 @@ impl Engine {
         message: &str,
         now: Duration,
     ) {
-        let max_completed = self.config.max_completed_tasks_per_framework;
+        let limits = self.config.history_limits();
         let Some(framework) = self.frameworks.get_mut(framework_id) else {
             return;
         };
@@ -230,7 +230,7 @@ impl Engine {
             return;
         };
         if entry.task.state().is_terminal() {
-            push_completed(&mut framework.completed_tasks, entry.task, max_completed);
+            framework.keep_finished(entry.task, limits);
             return;
         }
         // Frameworks that are not partition-aware know only TASK_LOST for all of these.
@@ -252,7 +252,7 @@ impl Engine {
         task.set_state(state);
         push_status(task, status.clone());
         let recover = (!entry.recovered).then(|| entry.resources.clone());
-        push_completed(&mut framework.completed_tasks, entry.task, max_completed);
+        framework.keep_finished(entry.task, limits);
         if let Some(resources) = recover {
             if self.agents.contains_key(agent_id) {
                 allocator_result(self.allocator.recover_resources(

@@ -13,7 +13,7 @@ use tracing::debug;
 use crate::api::error_response;
 use crate::api::unavailable;
 use crate::handle::MasterHandle;
-use crate::views::state_json::{self, View};
+use crate::views::state_json::{self, TaskListing, View};
 
 /// Answers with a view of the engine: snapshot in the actor, serialization on a blocking
 /// thread, so that a large state neither stalls the actor nor an async worker. The body
@@ -82,43 +82,27 @@ pub(super) struct TasksQuery {
     limit: Option<String>,
     offset: Option<String>,
     order: Option<String>,
+    framework_id: Option<String>,
+    task_id: Option<String>,
 }
 
+/// Mesos answers any query here: what it cannot read falls back to the defaults.
 pub(super) async fn tasks(State(h): State<MasterHandle>, Query(q): Query<TasksQuery>) -> Response {
-    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
-        None => 100,
-        Some(Ok(l)) => l,
-        Some(Err(_)) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "'limit' must be a non-negative integer",
-            )
-        }
-    };
-    let offset = match q.offset.as_deref().map(str::parse::<usize>) {
-        None => 0,
-        Some(Ok(o)) => o,
-        Some(Err(_)) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "'offset' must be a non-negative integer",
-            )
-        }
-    };
-    let descending = match q.order.as_deref() {
-        None | Some("des") => true,
-        Some("asc") => false,
-        Some(other) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                format!("'order' must be 'asc' or 'des', got '{other}'"),
-            )
-        }
-    };
-    let Some(snapshot) = h.inspect(state_json::tasks_snapshot).await else {
+    let listing = TaskListing::from_query(
+        q.limit.as_deref(),
+        q.offset.as_deref(),
+        q.order.as_deref(),
+        q.framework_id,
+        q.task_id,
+    );
+    let for_snapshot = listing.clone();
+    let Some(snapshot) = h
+        .inspect(move |e| state_json::tasks_snapshot(e, &for_snapshot))
+        .await
+    else {
         return unavailable();
     };
-    match tokio::task::spawn_blocking(move || snapshot.write(limit, offset, descending)).await {
+    match tokio::task::spawn_blocking(move || snapshot.write(&listing)).await {
         Ok(bytes) => json_bytes_response(bytes),
         Err(_) => unavailable(),
     }

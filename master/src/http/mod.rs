@@ -22,7 +22,9 @@ use scheduler_api::scheduler_api;
 pub(crate) use scheduler_api::dispatch;
 
 pub(crate) fn router(handle: MasterHandle) -> Router {
-    let mut r = Router::new().route("/api/v1/scheduler", any(scheduler_api));
+    let mut r = Router::new()
+        .route("/api/v1/scheduler", any(scheduler_api))
+        .route("/master/api/v1/scheduler", any(scheduler_api));
     // Mesos serves every master endpoint both as /master/X and as /X.
     for (path, handler) in [
         (

@@ -62,7 +62,11 @@ impl IntoResponse for OperatorError {
 
 /// `POST /api/v1`.
 pub(crate) fn router(handle: MasterHandle) -> Router {
-    Router::new().route("/api/v1", any(api)).with_state(handle)
+    // The master's process id is `master`: `/master/api/v1` is the same endpoint.
+    Router::new()
+        .route("/api/v1", any(api))
+        .route("/master/api/v1", any(api))
+        .with_state(handle)
 }
 
 async fn api(State(handle): State<MasterHandle>, request: Request) -> Response {

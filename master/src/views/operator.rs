@@ -144,19 +144,18 @@ pub(crate) fn tasks(e: &Engine) -> response::GetTasks {
     let mut out = response::GetTasks::default();
     for f in frameworks {
         out.tasks.extend(e.framework_tasks(f).into_iter().cloned());
-        for t in &f.completed_tasks {
-            if t.state() == v1::TaskState::TaskUnreachable {
-                out.unreachable_tasks.push(v1::Task::clone(t));
-            } else {
-                out.completed_tasks.push(v1::Task::clone(t));
-            }
-        }
+        out.completed_tasks
+            .extend(f.completed_tasks.iter().map(|t| v1::Task::clone(t)));
+        out.unreachable_tasks
+            .extend(f.unreachable_tasks.iter().map(|t| v1::Task::clone(t)));
     }
     for f in &e.completed_frameworks {
         out.completed_tasks
             .extend(e.framework_tasks(f).into_iter().cloned());
         out.completed_tasks
             .extend(f.completed_tasks.iter().map(|t| v1::Task::clone(t)));
+        out.unreachable_tasks
+            .extend(f.unreachable_tasks.iter().map(|t| v1::Task::clone(t)));
     }
     out
 }
@@ -310,5 +309,56 @@ mod tests {
             .iter()
             .any(|m| m.name == "master/tasks_killed" && m.value == Some(1.0)));
         assert!(views::flags(&e).flags.iter().any(|f| f.name == "port"));
+    }
+
+    #[test]
+    fn unreachable_tasks_are_kept_apart_and_bounded() {
+        let mut e = test_support::engine(&[
+            "--max_agent_ping_timeouts=1",
+            "--max_unreachable_tasks_per_framework=1",
+        ]);
+        let mut f = subscribe(&mut e, framework("f", "*", true));
+        let mut agents = Vec::new();
+        for n in 0..2 {
+            agents.push(add_agent(&mut e, "cpus:1;mem:64"));
+            e.allocate(Duration::ZERO, true);
+            let offer = f.offers().remove(0);
+            launch(&mut e, &f.id, &offer, &format!("t{n}"), None);
+        }
+        e.ping_agents(Duration::from_secs(15));
+        e.ping_agents(Duration::from_secs(30));
+        assert!(e.agents.is_empty(), "both agents are unreachable");
+
+        let tasks = views::tasks(&e);
+        assert!(tasks.tasks.is_empty());
+        assert!(tasks.completed_tasks.is_empty());
+        assert_eq!(tasks.unreachable_tasks.len(), 1, "at most one is kept");
+        let unreachable = tasks.unreachable_tasks[0].clone();
+        assert_eq!(unreachable.state(), TaskState::TaskUnreachable);
+
+        // Its agent comes back still running it: it is an active task again, and only that.
+        let mut task = unreachable.clone();
+        task.set_state(TaskState::TaskRunning);
+        task.statuses.clear();
+        let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+        let register = mesos_proto::internal::Register {
+            agent_info: v1::AgentInfo {
+                id: Some(task.agent_id.clone()),
+                hostname: "agent-host".to_string(),
+                resources: mesos_common::wire::resources_to_proto(
+                    &mesos_common::resources::Resources::parse("cpus:1;mem:64").unwrap(),
+                    None,
+                ),
+                ..Default::default()
+            },
+            tasks: vec![task],
+            ..Default::default()
+        };
+        e.agent_connected(9, register, tx, Duration::from_secs(31))
+            .expect("re-registered");
+        let tasks = views::tasks(&e);
+        assert_eq!(tasks.tasks.len(), 1, "{tasks:?}");
+        assert_eq!(tasks.tasks[0].task_id, unreachable.task_id);
+        assert!(tasks.unreachable_tasks.is_empty(), "{tasks:?}");
     }
 }

@@ -56,7 +56,10 @@ fn agent_fragment(a: &Agent) -> String {
     o.field("hostname", &a.info.hostname);
     o.field("port", &port);
     o.field("registered_time", &a.registered_time);
-    o.field("reregistered_time", &a.reregistered_time);
+    // Mesos writes it only for an agent that re-registered (never `null`).
+    if let Some(t) = a.reregistered_time {
+        o.field("reregistered_time", &t);
+    }
     o.field("resources", &ResourcesStateJson(&a.total));
     o.field("reserved_resources", &wire::reserved_state_json(&a.total));
     o.field(

@@ -249,41 +249,93 @@ impl Snapshot {
     }
 }
 
-/// `/master/tasks`: every task, finished ones included, ordered by the time of its first
-/// status. Taken in the actor, sorted and written outside it.
+/// What `/master/tasks` was asked for, read as Mesos reads its query: `limit` (default
+/// 100) and `offset` (default 0) are integers where anything unreadable means the default
+/// and a negative one means "no bound" (Mesos casts the int to size_t); `order` is `asc`
+/// or else descending; `framework_id` and `task_id` keep only the tasks they name.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TaskListing {
+    pub(crate) limit: usize,
+    pub(crate) offset: usize,
+    pub(crate) ascending: bool,
+    pub(crate) framework_id: Option<String>,
+    pub(crate) task_id: Option<String>,
+}
+
+/// Tasks listed when `limit` is not given.
+pub(crate) const TASK_LIMIT: usize = 100;
+
+impl TaskListing {
+    pub(crate) fn from_query(
+        limit: Option<&str>,
+        offset: Option<&str>,
+        order: Option<&str>,
+        framework_id: Option<String>,
+        task_id: Option<String>,
+    ) -> Self {
+        let count = |value: Option<&str>, default: usize| match value.map(str::parse::<i32>) {
+            Some(Ok(n)) => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => default,
+        };
+        TaskListing {
+            limit: count(limit, TASK_LIMIT),
+            offset: count(offset, 0),
+            ascending: order == Some("asc"),
+            framework_id,
+            task_id,
+        }
+    }
+}
+
+/// `/master/tasks`: the active, unreachable and completed tasks of active and completed
+/// frameworks, ordered by the time of each task's first status. Taken in the actor,
+/// sorted and written outside it.
 pub(crate) struct TasksSnapshot {
     tasks: Vec<(f64, TaskSnapshot)>,
 }
 
-pub(crate) fn tasks_snapshot(e: &Engine) -> TasksSnapshot {
+pub(crate) fn tasks_snapshot(e: &Engine, listing: &TaskListing) -> TasksSnapshot {
     let first_status = |t: &v1::Task| t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
+    let wanted = |t: &v1::Task| {
+        listing
+            .task_id
+            .as_ref()
+            .is_none_or(|id| *id == t.task_id.value)
+    };
+    let frameworks = e
+        .frameworks
+        .values()
+        .chain(&e.completed_frameworks)
+        .filter(|f| listing.framework_id.as_ref().is_none_or(|id| *id == f.id));
     let mut tasks = Vec::new();
-    for f in e.frameworks.values() {
-        for entry in f.tasks.values() {
+    for f in frameworks {
+        for entry in f.tasks.values().filter(|entry| wanted(&entry.task)) {
             tasks.push((
                 first_status(&entry.task),
                 (entry.task.clone(), Some(entry.resources.clone())),
             ));
         }
-        for t in &f.completed_tasks {
-            tasks.push((first_status(t), (t.clone(), None)));
+        for t in f.unreachable_tasks.iter().chain(&f.completed_tasks) {
+            if wanted(t) {
+                tasks.push((first_status(t), (t.clone(), None)));
+            }
         }
     }
     TasksSnapshot { tasks }
 }
 
 impl TasksSnapshot {
-    pub(crate) fn write(mut self, limit: usize, offset: usize, descending: bool) -> Vec<u8> {
+    pub(crate) fn write(mut self, listing: &TaskListing) -> Vec<u8> {
         // Stable, so that equal timestamps keep the order they were collected in.
         self.tasks.sort_by(|a, b| a.0.total_cmp(&b.0));
-        if descending {
+        if !listing.ascending {
             self.tasks.reverse();
         }
         let mut out = Vec::new();
         let mut o = Object::open(&mut out);
         array(
             o.key("tasks"),
-            self.tasks.iter().skip(offset).take(limit),
+            self.tasks.iter().skip(listing.offset).take(listing.limit),
             |out, (_, (t, r))| write_task(out, t, r.as_ref()),
         );
         o.close();
@@ -468,6 +520,164 @@ mod tests {
         let task = command_task(task_id, &offer.agent_id, offer.resources.clone());
         let accept = accept_launching(offer, vec![task], None);
         e.accept(framework_id, accept, Duration::ZERO);
+    }
+
+    #[test]
+    fn task_listing_reads_the_query_as_mesos_does() {
+        let cases = [
+            ((None, None, None), (TASK_LIMIT, 0, false)),
+            ((Some("5"), Some("2"), Some("asc")), (5, 2, true)),
+            ((Some("-1"), None, Some("desc")), (usize::MAX, 0, false)),
+            (
+                (Some("abc"), Some("x"), Some("sideways")),
+                (TASK_LIMIT, 0, false),
+            ),
+            ((Some("0"), Some("-3"), Some("des")), (0, usize::MAX, false)),
+            ((Some("99999999999"), None, None), (TASK_LIMIT, 0, false)),
+        ];
+        for ((limit, offset, order), want) in cases {
+            let l = TaskListing::from_query(limit, offset, order, None, None);
+            assert_eq!(
+                (l.limit, l.offset, l.ascending),
+                want,
+                "{limit:?} {offset:?} {order:?}"
+            );
+        }
+    }
+
+    fn listed(e: &Engine, framework_id: Option<&str>, task_id: Option<&str>) -> Vec<String> {
+        let listing = TaskListing::from_query(
+            None,
+            None,
+            None,
+            framework_id.map(str::to_string),
+            task_id.map(str::to_string),
+        );
+        let tasks: Value =
+            serde_json::from_slice(&tasks_snapshot(e, &listing).write(&listing)).unwrap();
+        tasks["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} {}",
+                    t["id"].as_str().unwrap(),
+                    t["state"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// Paths to every `null` in `v`: Mesos leaves out a field it has no value for.
+    fn nulls(v: &Value, path: &str, found: &mut Vec<String>) {
+        match v {
+            Value::Null => found.push(path.to_string()),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    nulls(item, &format!("{path}[{i}]"), found);
+                }
+            }
+            Value::Object(members) => {
+                for (key, item) in members {
+                    nulls(item, &format!("{path}.{key}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn no_view_writes_null() {
+        let mut e = engine(&[]);
+        let mut f = subscribe(&mut e, framework("f"));
+        let mut g = subscribe(&mut e, framework("g"));
+        let _a = add_agent(&mut e, "cpus:4;mem:1024;ports:[31000-31009]");
+        let _b = add_agent(&mut e, "cpus:4;mem:1024;ports:[31000-31009]");
+        e.allocate(Duration::ZERO, false);
+        for p in [&mut f, &mut g] {
+            if let Some(offer) = p.offers().pop() {
+                crate::test_support::launch(&mut e, &p.id, &offer, &format!("{}-t", p.id), None);
+            }
+        }
+        e.allocate(Duration::from_secs(1), true);
+        e.teardown(&g.id, Duration::from_secs(1));
+
+        for view in [View::State, View::Summary, View::Frameworks, View::Slaves] {
+            let v: Value = serde_json::from_slice(&snapshot(&e, view).write(None)).unwrap();
+            let mut found = Vec::new();
+            nulls(&v, "", &mut found);
+            assert!(found.is_empty(), "{view:?}: null at {found:?}\n{v:#}");
+        }
+        let listing = TaskListing::from_query(None, None, None, None, None);
+        let v: Value =
+            serde_json::from_slice(&tasks_snapshot(&e, &listing).write(&listing)).unwrap();
+        assert_eq!(v["tasks"].as_array().unwrap().len(), 2);
+        let mut found = Vec::new();
+        nulls(&v, "", &mut found);
+        assert!(found.is_empty(), "tasks: null at {found:?}");
+    }
+
+    #[test]
+    fn a_task_holds_only_the_ports_it_took_from_an_offered_range() {
+        let mut e = engine(&[]);
+        let mut f = subscribe(&mut e, framework("f"));
+        let (agent_id, _agent) = add_agent(&mut e, "cpus:4;mem:1024;ports:[31000-31100]");
+        e.allocate(Duration::ZERO, false);
+        let offer = f.offers().remove(0);
+        let task = command_task(
+            "t1",
+            &v1::AgentId {
+                value: agent_id.clone(),
+            },
+            wire::resources_to_proto(
+                &Resources::parse("cpus:1;mem:32;ports:[31000-31000]").unwrap(),
+                Some("*"),
+            ),
+        );
+        e.accept(
+            &f.id,
+            accept_launching(&offer, vec![task], Some(100.0)),
+            Duration::ZERO,
+        );
+        let framework = &e.frameworks[&f.id];
+        let (used, offered) = e.framework_usage(framework);
+        assert!(offered.is_empty(), "{offered}");
+        assert_eq!(
+            used,
+            Resources::parse("cpus:1;mem:32;ports:[31000-31000]").unwrap()
+        );
+        let allocated = e.allocator.framework_allocated(&f.id).unwrap_or_default();
+        assert_eq!(allocated, used);
+    }
+
+    #[test]
+    fn a_removed_framework_holds_nothing_and_its_tasks_stay_listed() {
+        let mut e = engine(&[]);
+        let mut f = subscribe(&mut e, framework("f"));
+        add_agent(&mut e, "cpus:4;mem:1024;ports:[31000-31009]");
+        e.allocate(Duration::ZERO, false);
+        let offer = f.offers().remove(0);
+        crate::test_support::launch(&mut e, &f.id, &offer, "t1", None);
+        e.allocate(Duration::from_secs(1), true);
+        assert_eq!(f.offers().len(), 1, "the rest is offered again");
+        e.teardown(&f.id, Duration::from_secs(1));
+
+        for view in [View::State, View::Frameworks] {
+            let state: Value = serde_json::from_slice(&snapshot(&e, view).write(None)).unwrap();
+            let removed = &state["completed_frameworks"][0];
+            assert_eq!(removed["id"], f.id.as_str());
+            for key in ["resources", "used_resources", "offered_resources"] {
+                assert_eq!(cpus(removed, key), 0.0, "{view:?} {key}");
+                assert_eq!(removed[key]["mem"].as_f64(), Some(0.0), "{view:?} {key}");
+                assert!(removed[key]["ports"].is_null(), "{view:?} {key}");
+            }
+            assert_eq!(removed["completed_tasks"][0]["id"], "t1");
+        }
+        assert_eq!(listed(&e, None, None), ["t1 TASK_KILLED"]);
+        assert_eq!(listed(&e, Some(&f.id), Some("t1")), ["t1 TASK_KILLED"]);
+        assert!(listed(&e, Some("other"), None).is_empty());
+        assert!(listed(&e, None, Some("t2")).is_empty());
     }
 
     #[test]
