@@ -29,7 +29,9 @@ pub const DEFAULT_MAX_LAUNCH_DELAY_SECONDS: f64 = 300.0;
 pub struct AppDefinition {
     pub id: PathId,
     pub cmd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     pub env: BTreeMap<String, String>,
     pub instances: u32,
@@ -55,9 +57,11 @@ pub struct AppDefinition {
     pub dependencies: Vec<PathId>,
     pub upgrade_strategy: UpgradeStrategy,
     pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_resource_roles: Option<Vec<String>>,
     pub kill_selection: KillSelection,
     pub unreachable_strategy: UnreachableStrategy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_kill_grace_period_seconds: Option<f64>,
     pub secrets: BTreeMap<String, serde_json::Value>,
     /// The time of this version, ISO 8601 (`2026-12-02T05:00:00.000Z`).

@@ -16,7 +16,7 @@ use super::{
 use crate::app::update::AppUpdate;
 use crate::app::PathId;
 use crate::service::{AppChange, ChangeMode, Command, Service, ServiceError, ServiceHandle};
-use crate::views::{app_definition_json, app_json, task_json, tasks_text, Embed};
+use crate::views::{app_definition_json, app_json, task_json, tasks_text, AppsView, Embed};
 
 fn forward(
     method: &Method,
@@ -91,25 +91,42 @@ async fn list_apps(service: &ServiceHandle, pairs: &[(String, String)]) -> Respo
         Ok(s) => s,
         Err(e) => return super::message(StatusCode::BAD_REQUEST, e),
     };
-    let apps = service
+    let body = service
         .read(move |s| {
-            s.tracker()
+            let t = s.tracker();
+            let deployments: Vec<(PathId, Vec<String>)> = t
                 .apps()
-                .filter(|a| {
+                .map(|a| (a.id.clone(), s.deployments_of(&a.id)))
+                .collect();
+            let instances: Vec<Vec<&crate::instance::Instance>> =
+                t.apps().map(|a| t.instances_of(&a.id).collect()).collect();
+            let apps = t
+                .apps()
+                .zip(&instances)
+                .zip(&deployments)
+                .filter(|((a, _), _)| {
                     cmd.as_ref()
                         .is_none_or(|c| a.cmd.as_deref().unwrap_or("").contains(c.as_str()))
                 })
-                .filter(|a| {
+                .filter(|((a, _), _)| {
                     id.as_ref()
                         .is_none_or(|i| a.id.to_string().contains(i.as_str()))
                 })
-                .filter(|a| selector.as_ref().is_none_or(|sel| sel.matches(&a.labels)))
-                .filter_map(|a| app_view(s, &a.id, embed))
-                .collect::<Vec<_>>()
+                .filter(|((a, _), _)| selector.as_ref().is_none_or(|sel| sel.matches(&a.labels)))
+                .map(|((a, inst), (_, deps))| {
+                    crate::views::app_view(a, inst, deps, t.last_failure(&a.id), embed)
+                })
+                .collect();
+            serde_json::to_vec(&AppsView { apps }).expect("apps serialize")
         })
         .await
-        .unwrap_or_default();
-    json_response(StatusCode::OK, json!({ "apps": apps }))
+        .unwrap_or_else(|| b"{\"apps\":[]}".to_vec());
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 async fn change(
