@@ -73,6 +73,16 @@ struct MarathonArgs {
     /// Simulated agents in scenario many.
     #[arg(long, default_value_t = 1000)]
     many_agents: usize,
+    /// Apps in scenario many.
+    #[arg(long, default_value_t = 1000)]
+    many_apps: usize,
+    /// Instances per app in scenario many.
+    #[arg(long, default_value_t = 10)]
+    many_instances: usize,
+    /// Seconds scenario many waits for every instance to run before it reports how far
+    /// it got.
+    #[arg(long, default_value_t = 120)]
+    many_timeout_secs: u64,
     /// POST /v2/apps requests in flight at once.
     #[arg(long, default_value_t = 16)]
     post_concurrency: usize,
@@ -283,6 +293,9 @@ async fn run_marathon(args: MarathonArgs, fd_limit: u64) -> anyhow::Result<()> {
         max_instances_per_offer: args.max_instances_per_offer,
         decline_offer_duration_ms: args.decline_offer_duration_ms,
         many_agents: args.many_agents,
+        many_apps: args.many_apps,
+        many_instances: args.many_instances,
+        many_timeout: Duration::from_secs(args.many_timeout_secs),
         post_concurrency: args.post_concurrency,
         gets: args.gets.max(1),
         ha_apps: args.ha_apps,

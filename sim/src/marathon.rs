@@ -54,8 +54,13 @@ pub struct MarathonOptions {
     pub store: String,
     pub max_instances_per_offer: u32,
     pub decline_offer_duration_ms: u64,
-    /// Simulated agents of scenario many.
+    /// Simulated agents, apps and instances per app of scenario many.
     pub many_agents: usize,
+    pub many_apps: usize,
+    pub many_instances: usize,
+    /// How long scenario many waits for every instance to run; past it, the scenario
+    /// reports how far it got and measures memory and GETs on that.
+    pub many_timeout: Duration,
     /// POST /v2/apps requests in flight at once in scenario many.
     pub post_concurrency: usize,
     /// Timed GETs of each endpoint in scenario many.
@@ -94,10 +99,7 @@ pub async fn run(options: &MarathonOptions, command: String) -> Report {
         let started = Instant::now();
         let mut scenario = match id {
             "one" => Scenario::new("one", "One app of 500 instances, POST to all RUNNING"),
-            "many" => Scenario::new(
-                "many",
-                "1,000 apps of 10 instances: placement, /v2/apps, memory",
-            ),
+            "many" => Scenario::new("many", "Many apps: placement, /v2/apps, memory"),
             _ => Scenario::new("ha", "kill -9 of the leading Marathon"),
         };
         eprintln!("== scenario {id}: {}", scenario.title);
@@ -496,9 +498,11 @@ async fn one_app(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow::
 
 async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow::Result<()> {
     let agents = options.scaled(options.many_agents);
-    let apps = options.scaled(1_000);
-    let per_app = 10;
+    let apps = options.scaled(options.many_apps);
+    let per_app = options.many_instances.max(1);
     let instances = apps * per_app;
+    // Targets 2 to 4 are stated for 1,000 apps of 10 instances (10,000 tasks).
+    let full_shape = apps == 1_000 && instances == 10_000;
     let master = start_master(options, "master-many").await?;
     let fleet = start_fleet(options, master.addr, agents).await?;
     let marathon = Marathon::start(
@@ -514,11 +518,13 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
          `--max_instances_per_offer {}`, `--decline_offer_duration {}`); {apps} apps of \
          {per_app} instances `cpus:{INSTANCE_CPUS};mem:{INSTANCE_MEM}` (one host port each), \
          one POST /v2/apps each, {} in flight at once; done when `/metrics` (polled every \
-         50 ms) counts {instances} TASK_RUNNING; then RSS, then GETs, one at a time",
+         50 ms) counts {instances} TASK_RUNNING, or after {} s; then RSS, then GETs, one at \
+         a time",
         options.store,
         options.max_instances_per_offer,
         options.decline_offer_duration_ms,
-        options.post_concurrency
+        options.post_concurrency,
+        options.many_timeout.as_secs()
     );
     let result = async {
         wait_subscribed(&master, 1.0).await?;
@@ -542,30 +548,50 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
             .collect()
             .await;
         let posted = t0.elapsed().as_secs_f64();
-        let latencies = latencies
-            .into_iter()
-            .collect::<anyhow::Result<Vec<f64>>>()?;
-        let done = marathon
+        let latencies = latencies.into_iter().collect::<anyhow::Result<Vec<f64>>>()?;
+        let waited = marathon
             .wait_running(
                 instances as u64,
                 Duration::from_millis(50),
-                Duration::from_secs(300),
+                options.many_timeout.saturating_sub(t0.elapsed()),
             )
-            .await?;
-        let took = done.duration_since(t0).as_secs_f64();
+            .await;
+        let took = t0.elapsed().as_secs_f64();
         let cpu = marathon.cpu() - cpu;
         let master_cpu = master.cpu_time().unwrap_or_default() - master_cpu;
-        eprintln!(
-            "  {instances} instances of {apps} apps running {took:.2} s after the first POST"
-        );
-        scenario.row(
-            Row::new(
-                format!("first POST to {instances} instances of {apps} apps RUNNING (target 2)"),
-                took,
-                "s",
-            )
-            .at_most(10.0),
-        );
+        let agents_ran = fleet.stats.tasks_active.load(Ordering::Relaxed);
+        let running = match waited {
+            Ok(done) => {
+                let took = done.duration_since(t0).as_secs_f64();
+                eprintln!("  {instances} instances of {apps} apps running {took:.2} s after the first POST");
+                let row = Row::new(
+                    format!("first POST to {instances} instances of {apps} apps RUNNING (target 2)"),
+                    took,
+                    "s",
+                );
+                scenario.row(if full_shape { row.at_most(10.0) } else { row });
+                instances
+            }
+            Err(e) => {
+                let running = marathon.running().await.unwrap_or(0) as usize;
+                eprintln!("  gave up after {took:.0} s: {e:#}");
+                let row = Row::new(
+                    format!(
+                        "first POST to {instances} instances of {apps} apps RUNNING (target 2): \
+                         NOT REACHED, {running} RUNNING at Marathon after"
+                    ),
+                    took,
+                    "s",
+                );
+                scenario.row(if full_shape { row.at_most(10.0) } else { row });
+                scenario.note(format!(
+                    "placement did not finish within {took:.0} s: Marathon counted {running} of \
+                     {instances} instances RUNNING while the agents had sent TASK_RUNNING for \
+                     {agents_ran}; the GETs and memory below are of that state"
+                ));
+                running
+            }
+        };
         scenario.row(Row::new(
             format!("first POST to {instances} TASK_RUNNING sent by the agents"),
             AgentClock::since(&clock.all_running, t0),
@@ -582,29 +608,32 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
             percentile(&latencies, 99.0),
             "ms",
         ));
-        scenario.row(cpu_row("marathon CPU per instance placed", cpu, instances));
         scenario.row(cpu_row(
-            "master CPU per instance placed",
-            master_cpu,
-            instances,
+            "marathon CPU per instance RUNNING",
+            cpu,
+            running.max(1),
         ));
+        scenario.row(cpu_row(
+            "master CPU per instance RUNNING",
+            master_cpu,
+            running.max(1),
+        ));
+        let complete = running == instances;
 
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (rss, hwm) = marathon
             .proc
             .memory()
             .context("cannot read marathon's memory")?;
-        scenario.row(
-            Row::new(
-                format!("marathon RSS, {apps} apps and {instances} tasks (target 4)"),
-                mib(rss),
-                "MiB",
-            )
-            .at_most(256.0),
+        let row = Row::new(
+            format!("marathon RSS, {apps} apps and {running} tasks (target 4)"),
+            mib(rss),
+            "MiB",
         );
+        scenario.row(if full_shape && complete { row.at_most(256.0) } else { row });
         scenario.row(Row::new(
             "marathon RSS per task",
-            rss as f64 / instances as f64 / 1024.0,
+            rss as f64 / running.max(1) as f64 / 1024.0,
             "KiB",
         ));
 
@@ -613,17 +642,15 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
             .await?;
         let (plain, plain_size, plain_cpu) = marathon.timed_gets("/v2/apps", options.gets).await?;
         let (tasks, tasks_size, tasks_cpu) = marathon.timed_gets("/v2/tasks", options.gets).await?;
-        scenario.row(
-            Row::new(
-                format!(
-                    "GET /v2/apps?embed=apps.tasks, {instances} tasks (median of {}, target 3)",
-                    options.gets
-                ),
-                percentile(&embed, 50.0),
-                "ms",
-            )
-            .at_most(100.0),
+        let row = Row::new(
+            format!(
+                "GET /v2/apps?embed=apps.tasks, {running} tasks (median of {}, target 3)",
+                options.gets
+            ),
+            percentile(&embed, 50.0),
+            "ms",
         );
+        scenario.row(if running >= 10_000 { row.at_most(100.0) } else { row });
         scenario.row(cpu_row(
             "marathon CPU per GET /v2/apps?embed=apps.tasks",
             embed_cpu,
@@ -642,7 +669,7 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
         let (rss_after, hwm_after) = marathon.proc.memory().unwrap_or((rss, hwm));
         scenario.note(format!(
             "POSTs: {apps} in {posted:.2} s; Marathon 1.x took 12 s for `/v2/apps` of 1,000 \
-             tasks, this run {:.0} ms for {instances} tasks with them embedded",
+             tasks, this run {:.0} ms for {running} tasks with them embedded",
             percentile(&embed, 50.0)
         ));
         scenario.note(format!(
@@ -671,6 +698,12 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
             cpu.as_secs_f64() / took * 100.0,
             master_cpu.as_secs_f64()
         ));
+        if !complete {
+            scenario.note(
+                "the GETs above are answered by the same actor that still works through the \
+                 backlog of status updates, so they include waiting behind it",
+            );
+        }
         anyhow::Ok(())
     }
     .await;
