@@ -227,11 +227,15 @@ impl Marathon {
 
     /// Instances Marathon counts as TASK_RUNNING (`/metrics`).
     async fn running(&self) -> anyhow::Result<u64> {
+        self.gauge("marathon.instances.running.gauge").await
+    }
+
+    async fn gauge(&self, name: &str) -> anyhow::Result<u64> {
         let metrics = self.get_json("/metrics").await?;
-        metrics["gauges"]["marathon.instances.running.gauge"]["value"]
+        metrics["gauges"][name]["value"]
             .as_f64()
             .map(|v| v as u64)
-            .context("/metrics has no marathon.instances.running.gauge")
+            .with_context(|| format!("/metrics has no {name}"))
     }
 
     /// Polls `/metrics` every `every` until `n` instances run; returns when it saw them.
@@ -608,32 +612,40 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
             percentile(&latencies, 99.0),
             "ms",
         ));
-        scenario.row(cpu_row(
-            "marathon CPU per instance RUNNING",
-            cpu,
-            running.max(1),
-        ));
-        scenario.row(cpu_row(
-            "master CPU per instance RUNNING",
-            master_cpu,
-            running.max(1),
-        ));
         let complete = running == instances;
+        if complete {
+            scenario.row(cpu_row("marathon CPU per instance placed", cpu, instances));
+            scenario.row(cpu_row("master CPU per instance placed", master_cpu, instances));
+        } else {
+            scenario.row(Row::new("marathon CPU until it was given up", cpu.as_secs_f64(), "s"));
+            scenario.row(Row::new("master CPU until it was given up", master_cpu.as_secs_f64(), "s"));
+        }
 
         tokio::time::sleep(Duration::from_secs(2)).await;
+        let known = marathon
+            .gauge("marathon.instances.launched.gauge")
+            .await
+            .unwrap_or(0) as usize;
         let (rss, hwm) = marathon
             .proc
             .memory()
             .context("cannot read marathon's memory")?;
         let row = Row::new(
-            format!("marathon RSS, {apps} apps and {running} tasks (target 4)"),
+            format!(
+                "marathon RSS, {apps} apps and {known} instances, {} RUNNING (target 4)",
+                marathon.running().await.unwrap_or(0)
+            ),
             mib(rss),
             "MiB",
         );
-        scenario.row(if full_shape && complete { row.at_most(256.0) } else { row });
+        scenario.row(if full_shape && known == instances {
+            row.at_most(256.0)
+        } else {
+            row
+        });
         scenario.row(Row::new(
-            "marathon RSS per task",
-            rss as f64 / running.max(1) as f64 / 1024.0,
+            "marathon RSS per instance",
+            rss as f64 / known.max(1) as f64 / 1024.0,
             "KiB",
         ));
 
