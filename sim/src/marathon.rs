@@ -541,6 +541,10 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
             .map(|i| {
                 let marathon = &marathon;
                 async move {
+                    // The POSTs, too, are bounded by the scenario's budget.
+                    if t0.elapsed() > options.many_timeout {
+                        bail!("not sent: the {:?} budget was spent", options.many_timeout);
+                    }
                     let started = Instant::now();
                     marathon
                         .post_app(&app(&format!("/bench/many/app-{i:04}"), per_app))
@@ -562,7 +566,8 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
         if let Some(first) = failed.first() {
             eprintln!("  {} POSTs failed, the first: {first}", failed.len());
             scenario.note(format!(
-                "{} of {apps} POSTs failed (client timeout 30 s), the first with: {first}",
+                "{} of {apps} POSTs failed (client timeout 30 s, or not sent once the budget \
+                 was spent), the first with: {first}",
                 failed.len()
             ));
         }
@@ -609,14 +614,22 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
                 running
             }
         };
-        scenario.row(Row::new(
-            format!("first POST to {instances} TASK_RUNNING sent by the agents"),
-            AgentClock::since(&clock.all_running, t0),
-            "s",
-        ));
+        if clock.all_running.get().is_some() {
+            scenario.row(Row::new(
+                format!("first POST to {instances} TASK_RUNNING sent by the agents"),
+                AgentClock::since(&clock.all_running, t0),
+                "s",
+            ));
+        } else {
+            scenario.row(Row::new(
+                "tasks the agents had reported RUNNING by then",
+                agents_ran as f64,
+                "tasks",
+            ));
+        }
         scenario.row(Row::new(format!("{apps} POSTs answered"), posted, "s"));
         scenario.row(Row::new(
-            "POSTs failed (30 s client timeout)",
+            "POSTs failed (30 s client timeout) or not sent",
             failed.len() as f64,
             "requests",
         ));
@@ -674,7 +687,7 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
         let (tasks, tasks_size, tasks_cpu) = marathon.timed_gets("/v2/tasks", options.gets).await?;
         let row = Row::new(
             format!(
-                "GET /v2/apps?embed=apps.tasks, {running} tasks (median of {}, target 3)",
+                "GET /v2/apps?embed=apps.tasks, {known} tasks (median of {}, target 3)",
                 options.gets
             ),
             percentile(&embed, 50.0),
