@@ -712,7 +712,7 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
         let (rss_after, hwm_after) = marathon.proc.memory().unwrap_or((rss, hwm));
         scenario.note(format!(
             "POSTs: {apps} in {posted:.2} s; Marathon 1.x took 12 s for `/v2/apps` of 1,000 \
-             tasks, this run {:.0} ms for {running} tasks with them embedded",
+             tasks, this run {:.0} ms for {known} tasks with them embedded",
             percentile(&embed, 50.0)
         ));
         scenario.note(format!(
