@@ -121,6 +121,8 @@ pub async fn run(options: &BenchOptions, command: String) -> Report {
         scenarios.push(scenario);
     }
     Report {
+        title: None,
+        intro: None,
         command,
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         git_sha: crate::report::git_sha(),
@@ -193,24 +195,44 @@ impl Cluster {
 }
 
 async fn start_master(options: &BenchOptions, name: &str) -> anyhow::Result<ChildProcess> {
+    start_master_with(
+        &options.binary("mesos-master")?,
+        &options.work_dir,
+        name,
+        &options.master_log_level,
+        &[],
+    )
+    .await
+}
+
+/// A release `mesos-master` on a free loopback port with its registry in memory, its
+/// log and work directory under `work_dir`, and `extra` flags.
+pub(crate) async fn start_master_with(
+    program: &Path,
+    work_dir: &Path,
+    name: &str,
+    log_level: &str,
+    extra: &[String],
+) -> anyhow::Result<ChildProcess> {
     let port = process::free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let work = options.work_dir.join(name);
+    let work = work_dir.join(name);
     std::fs::create_dir_all(&work)?;
-    let args = vec![
+    let mut args = vec![
         "--ip=127.0.0.1".to_string(),
         format!("--port={port}"),
         format!("--work_dir={}", work.display()),
         "--registry=in_memory".to_string(),
     ];
+    args.extend(extra.iter().cloned());
     ChildProcess::start(
         name,
-        &options.binary("mesos-master")?,
+        program,
         args,
-        &[("MESOS_LOG_LEVEL", options.master_log_level.as_str())],
+        &[("MESOS_LOG_LEVEL", log_level)],
         addr,
         "/master/health",
-        &options.work_dir,
+        work_dir,
     )
     .await
 }
@@ -270,7 +292,7 @@ pub(crate) async fn wait_for(
     Ok(())
 }
 
-fn mib(bytes: u64) -> f64 {
+pub(crate) fn mib(bytes: u64) -> f64 {
     bytes as f64 / MIB
 }
 

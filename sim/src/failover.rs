@@ -507,7 +507,7 @@ impl Masters<'_> {
 
 /// `scripts/zookeeper.sh`: as given, else from the working directory (the repository
 /// root, where the benchmark is run), else from the source tree this binary was built in.
-fn zookeeper_script(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub(crate) fn zookeeper_script(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     let candidates: Vec<PathBuf> = match given {
         Some(path) => vec![path.to_path_buf()],
         None => vec![
@@ -523,14 +523,18 @@ fn zookeeper_script(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 /// ZooKeeper servers on loopback (started through `scripts/zookeeper.sh`), killed on drop.
-struct ZooKeeper {
+pub(crate) struct ZooKeeper {
     script: PathBuf,
     dir: PathBuf,
     client_ports: Vec<u16>,
 }
 
 impl ZooKeeper {
-    async fn start(script: &Path, dir: &Path, servers: usize) -> anyhow::Result<ZooKeeper> {
+    pub(crate) async fn start(
+        script: &Path,
+        dir: &Path,
+        servers: usize,
+    ) -> anyhow::Result<ZooKeeper> {
         if servers != 1 && servers != 3 {
             bail!("ZooKeeper runs as 1 server or an ensemble of 3, not {servers}");
         }
@@ -580,7 +584,7 @@ impl ZooKeeper {
     }
 
     /// `zk://<servers><path>`.
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         let servers: Vec<String> = self
             .client_ports
             .iter()

@@ -11,6 +11,8 @@
 //! - [`process`]: the real `mesos-master` / `mesos-agent` binaries as child processes.
 //! - [`bench`]: scenarios a to e, and [`failover`] (f, masters electing through ZooKeeper);
 //!   [`report`]: the table, JSON and markdown they produce.
+//! - [`marathon`]: Marathon's benchmarks (`mesos-sim marathon`): a real `marathon` on a
+//!   real master and simulated agents, driven over its REST API.
 //! - [`seed`]: every random choice derived from one seed.
 //!
 //! ```text
@@ -28,6 +30,7 @@ pub mod bench;
 pub mod failover;
 pub mod fleet;
 pub mod framework;
+pub mod marathon;
 pub mod process;
 pub mod report;
 pub mod seed;

@@ -1,5 +1,5 @@
-//! `mesos-sim`: the scale and failover benchmarks (`bench`) and a standalone fleet of
-//! simulated agents (`agents`).
+//! `mesos-sim`: the scale and failover benchmarks (`bench`), Marathon's benchmarks
+//! (`marathon`) and a standalone fleet of simulated agents (`agents`).
 
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use mesos_scheduler::ContentType;
 use mesos_sim::bench::{self, BenchOptions, SCENARIOS};
 use mesos_sim::failover::FailoverOptions;
 use mesos_sim::fleet::{Fleet, FleetConfig, Master};
+use mesos_sim::marathon::{self, MarathonOptions};
 use mesos_sim::process;
 
 #[global_allocator]
@@ -35,6 +36,83 @@ enum Command {
     Bench(BenchArgs),
     /// Runs simulated agents against a master until interrupted.
     Agents(AgentsArgs),
+    /// Runs Marathon's benchmarks and writes <out>/<name>.json and <out>/<name>.md.
+    Marathon(MarathonArgs),
+}
+
+#[derive(Parser)]
+struct MarathonArgs {
+    /// Multiplies every size; 1 is the full benchmark, 0.1 a quick run.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Scenarios to run, comma separated: one (target 1), many (targets 2 to 4), ha
+    /// (target 5, needs ZooKeeper).
+    #[arg(long, value_delimiter = ',', default_value = "one,many,ha")]
+    only: Vec<String>,
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+    #[arg(long, default_value = "marathon")]
+    name: String,
+    /// Directory holding mesos-master and marathon (default: next to this binary).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Directory for the logs of the processes started (default: a temporary one).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Marathon's store in scenarios one and many: mem or embedded.
+    #[arg(long, default_value = "mem")]
+    store: String,
+    /// Marathon's --max_instances_per_offer (Marathon's default: 5).
+    #[arg(long, default_value_t = 5)]
+    max_instances_per_offer: u32,
+    /// Marathon's --decline_offer_duration in milliseconds (Marathon's default: 120000).
+    #[arg(long, default_value_t = 120_000)]
+    decline_offer_duration_ms: u64,
+    /// Simulated agents in scenario many.
+    #[arg(long, default_value_t = 1000)]
+    many_agents: usize,
+    /// Apps in scenario many.
+    #[arg(long, default_value_t = 1000)]
+    many_apps: usize,
+    /// Instances per app in scenario many.
+    #[arg(long, default_value_t = 10)]
+    many_instances: usize,
+    /// Seconds scenario many waits for every instance to run before it reports how far
+    /// it got.
+    #[arg(long, default_value_t = 120)]
+    many_timeout_secs: u64,
+    /// POST /v2/apps requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    post_concurrency: usize,
+    /// Timed GETs of each endpoint in scenario many.
+    #[arg(long, default_value_t = 5)]
+    gets: usize,
+    /// Apps in scenario ha.
+    #[arg(long, default_value_t = 100)]
+    ha_apps: usize,
+    /// Instances per app in scenario ha.
+    #[arg(long, default_value_t = 10)]
+    ha_instances: usize,
+    /// Simulated agents in scenario ha.
+    #[arg(long, default_value_t = 200)]
+    ha_agents: usize,
+    /// Marathon's --zk_session_timeout in scenario ha, in milliseconds.
+    #[arg(long, default_value_t = 4000)]
+    session_timeout_ms: u64,
+    /// scripts/zookeeper.sh (default: from the working directory or the source tree).
+    #[arg(long)]
+    zookeeper_script: Option<PathBuf>,
+    /// Log level of the marathon processes (MARATHON_LOG_LEVEL).
+    #[arg(long, default_value = "info,zookeeper_async=warn")]
+    marathon_log_level: String,
+    /// Log level of the master (MESOS_LOG_LEVEL).
+    #[arg(long, default_value = "info")]
+    master_log_level: String,
+    /// More flags for every marathon, e.g. `--marathon-arg=--task_launch_timeout=60000`.
+    #[arg(long = "marathon-arg", allow_hyphen_values = true)]
+    marathon_args: Vec<String>,
 }
 
 #[derive(Parser)]
@@ -141,6 +219,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Bench(args) => run_bench(args, fd_limit).await,
         Command::Agents(args) => run_agents(args).await,
+        Command::Marathon(args) => run_marathon(args, fd_limit).await,
     }
 }
 
@@ -182,11 +261,7 @@ async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {
         },
     };
     eprintln!("logs in {}", options.work_dir.display());
-    let command = std::iter::once("mesos-sim".to_string())
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let report = bench::run(&options, command).await;
+    let report = bench::run(&options, command_line()).await;
     println!("{}", report.table());
     let (json, md) = report
         .write(&args.out, &args.name)
@@ -196,6 +271,61 @@ async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {
         bail!("some scenarios failed");
     }
     Ok(())
+}
+
+async fn run_marathon(args: MarathonArgs, fd_limit: u64) -> anyhow::Result<()> {
+    for s in &args.only {
+        if !marathon::SCENARIOS.contains(&s.as_str()) {
+            bail!("unknown scenario '{s}' (one, many or ha)");
+        }
+    }
+    if !(args.scale > 0.0 && args.scale.is_finite()) {
+        bail!("--scale must be a positive number");
+    }
+    let options = MarathonOptions {
+        scale: args.scale,
+        seed: args.seed,
+        scenarios: args.only.clone(),
+        bin_dir: args.bin_dir.clone(),
+        work_dir: bench::work_dir(args.work_dir.as_deref())?,
+        fd_limit,
+        store: args.store.clone(),
+        max_instances_per_offer: args.max_instances_per_offer,
+        decline_offer_duration_ms: args.decline_offer_duration_ms,
+        many_agents: args.many_agents,
+        many_apps: args.many_apps,
+        many_instances: args.many_instances,
+        many_timeout: Duration::from_secs(args.many_timeout_secs),
+        post_concurrency: args.post_concurrency,
+        gets: args.gets.max(1),
+        ha_apps: args.ha_apps,
+        ha_instances: args.ha_instances,
+        ha_agents: args.ha_agents,
+        session_timeout: Duration::from_millis(args.session_timeout_ms),
+        zookeeper_script: args.zookeeper_script.clone(),
+        marathon_log_level: args.marathon_log_level.clone(),
+        master_log_level: args.master_log_level.clone(),
+        marathon_args: args.marathon_args.clone(),
+    };
+    eprintln!("logs in {}", options.work_dir.display());
+    let report = marathon::run(&options, command_line()).await;
+    println!("{}", report.table());
+    let (json, md) = report
+        .write(&args.out, &args.name)
+        .with_context(|| format!("cannot write results into {}", args.out.display()))?;
+    println!("results: {} and {}", json.display(), md.display());
+    if report.scenarios.iter().any(|s| s.error.is_some()) {
+        bail!("some scenarios failed");
+    }
+    Ok(())
+}
+
+/// This run's command line, as the results record it.
+fn command_line() -> String {
+    std::iter::once("mesos-sim".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 async fn run_agents(args: AgentsArgs) -> anyhow::Result<()> {

@@ -180,6 +180,12 @@ impl Machine {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Heading of the markdown (default: from the scenarios).
+    #[serde(skip)]
+    pub title: Option<String>,
+    /// Paragraph under the machine (default: what simulated agents are).
+    #[serde(skip)]
+    pub intro: Option<String>,
     pub command: String,
     pub date: String,
     pub git_sha: String,
@@ -306,9 +312,10 @@ impl Report {
     pub fn markdown(&self) -> String {
         let m = &self.machine;
         let mut out = String::new();
-        match &self.scenarios[..] {
-            [only] => writeln!(out, "# Benchmark results: {}\n", only.title),
-            _ => writeln!(out, "# Scale benchmark results\n"),
+        match (&self.title, &self.scenarios[..]) {
+            (Some(title), _) => writeln!(out, "# {title}\n"),
+            (None, [only]) => writeln!(out, "# Benchmark results: {}\n", only.title),
+            (None, _) => writeln!(out, "# Scale benchmark results\n"),
         }
         .ok();
         let _ = writeln!(out, "- command: `{}`", self.command);
@@ -326,12 +333,12 @@ impl Report {
             m.load_average
         );
         let _ = writeln!(out, "- scale: {}, seed: {}", self.scale, self.seed);
-        let _ = writeln!(
-            out,
-            "\nSimulated agents are in-process fakes that speak the real agent protocol: their \
+        let intro = self.intro.as_deref().unwrap_or(
+            "Simulated agents are in-process fakes that speak the real agent protocol: their \
              tasks are *scheduled* (placed, reported RUNNING, acknowledged), not running in \
-             containers. Scenario e uses the real agent with real processes.\n"
+             containers. Scenario e uses the real agent with real processes.",
         );
+        let _ = writeln!(out, "\n{intro}\n");
         let _ = writeln!(out, "| scenario | metric | value | target | |");
         let _ = writeln!(out, "|---|---|---:|---|---|");
         for s in &self.scenarios {

@@ -124,3 +124,55 @@ async fn failover_scenario_runs_at_a_tiny_scale() {
         }
     }
 }
+
+/// `mesos-sim marathon` at a hundredth of its size: a real marathon on a real master with
+/// simulated agents (one app, ten apps of ten), and two marathons through ZooKeeper with
+/// a kill -9 of the leader; every scenario must end and report figures.
+#[tokio::test(flavor = "multi_thread")]
+async fn marathon_scenarios_run_at_a_tiny_scale() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("results");
+    let args: Vec<String> = [
+        "marathon",
+        "--scale=0.01",
+        "--gets=1",
+        "--session-timeout-ms=2000",
+        "--master-log-level=warn",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        format!("--out={}", out.display()),
+        format!("--work-dir={}", dir.path().join("work").display()),
+        format!("--bin-dir={}", bin_dir().display()),
+        format!(
+            "--zookeeper-script={}",
+            mesos_tests::zookeeper::script().display()
+        ),
+    ])
+    .collect();
+    let output = run_command(&binary("mesos-sim"), &args, &[], Duration::from_secs(240)).await;
+    assert!(
+        output.success(),
+        "mesos-sim marathon failed\n{}",
+        output.combined()
+    );
+
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("marathon.json")).expect("marathon.json written"),
+    )
+    .expect("marathon.json is JSON");
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    let ids: Vec<&str> = scenarios.iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, ["one", "many", "ha"]);
+    for s in scenarios {
+        assert!(
+            s["error"].is_null(),
+            "scenario {} failed: {}",
+            s["id"],
+            s["error"]
+        );
+        let rows = s["rows"].as_array().expect("rows");
+        assert!(!rows.is_empty(), "scenario {} reported nothing", s["id"]);
+    }
+}
