@@ -16,7 +16,15 @@ use super::{
 use crate::app::PathId;
 use crate::placement::UnusedOffer;
 use crate::service::{Command, Deployment, Service, ServiceError};
-use crate::views::{app_definition_json, iso, task_json, tasks_text};
+use crate::views::{app_definition_json, iso, task_view, tasks_text};
+
+/// `{"<key>": value}` without a `Value` tree.
+fn json_map<T: serde::Serialize>(
+    key: &'static str,
+    value: T,
+) -> std::collections::BTreeMap<&'static str, T> {
+    std::collections::BTreeMap::from([(key, value)])
+}
 
 fn forward(method: Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Forward {
     Forward {
@@ -51,7 +59,8 @@ pub async fn tasks(State(state): State<HttpState>, uri: Uri, headers: HeaderMap)
                     .collect();
                 return Err(tasks_text(per_app));
             }
-            Ok(t.instances()
+            let tasks = t
+                .instances()
                 .filter(|i| !i.condition.is_terminal())
                 .filter(|i| {
                     status.is_empty()
@@ -65,12 +74,18 @@ pub async fn tasks(State(state): State<HttpState>, uri: Uri, headers: HeaderMap)
                                 .eq_ignore_ascii_case(&format!("task_{other}")),
                         })
                 })
-                .map(task_json)
-                .collect::<Vec<_>>())
+                .map(task_view)
+                .collect::<Vec<_>>();
+            Ok(serde_json::to_vec(&json_map("tasks", tasks)).expect("tasks serialize"))
         })
         .await;
     let response = match answer {
-        Some(Ok(tasks)) => json_response(StatusCode::OK, json!({ "tasks": tasks })),
+        Some(Ok(body)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
         Some(Err(text)) => ([(header::CONTENT_TYPE, "text/plain")], text).into_response(),
         None => message(StatusCode::SERVICE_UNAVAILABLE, "Marathon is stopping"),
     };
