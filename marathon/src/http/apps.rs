@@ -3,37 +3,18 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-use super::proxy::Forward;
 use super::{
-    add_deployment_header, deployment_response, json_response, leader_header, leading,
-    method_not_allowed, query_bool, query_pairs, query_values, read_json, wants_text, HttpState,
+    add_deployment_header, deployment_response, json_response, leader_header, method_not_allowed,
+    query_bool, query_pairs, query_values, read_json, wants_text, HttpState, LeaderCall,
 };
 use crate::app::update::AppUpdate;
 use crate::app::PathId;
 use crate::service::{AppChange, ChangeMode, Command, Service, ServiceError, ServiceHandle};
 use crate::views::{app_definition_json, app_json, task_json, tasks_text, AppsView, Embed};
-
-fn forward(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Result<Bytes, BytesRejection>,
-) -> Forward {
-    Forward {
-        method: method.clone(),
-        uri: uri
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| uri.path().to_string()),
-        headers: headers.clone(),
-        body: body.as_ref().cloned().unwrap_or_default(),
-    }
-}
 
 /// One app as `GET /v2/apps` and `GET /v2/apps/{id}` show it.
 pub fn app_view(s: &Service, id: &PathId, embed: Embed) -> Option<Value> {
@@ -49,18 +30,14 @@ pub fn app_view(s: &Service, id: &PathId, embed: Embed) -> Option<Value> {
     ))
 }
 
-pub async fn apps_root(
-    State(state): State<HttpState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let fwd = forward(&method, &uri, &headers, &body);
-    let service = match leading(&state, &fwd).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn apps_root(State(state): State<HttpState>, call: LeaderCall) -> Response {
+    let LeaderCall {
+        service,
+        method,
+        uri,
+        body,
+        ..
+    } = call;
     let pairs = query_pairs(uri.query());
     let response = match method {
         Method::GET => list_apps(&service, &pairs).await,
@@ -134,27 +111,17 @@ async fn change(
     changes: Vec<AppChange>,
     force: bool,
 ) -> Result<crate::service::ChangeResult, Response> {
-    let (reply, rx) = oneshot::channel();
-    if !service
-        .send(Command::Change {
+    match service
+        .ask(|reply| Command::Change {
             changes,
             force,
             reply,
         })
         .await
     {
-        return Err(super::message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Marathon is stopping",
-        ));
-    }
-    match rx.await {
-        Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(e.into_response()),
-        Err(_) => Err(super::message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Marathon lost leadership",
-        )),
+        Some(Ok(r)) => Ok(r),
+        Some(Err(e)) => Err(e.into_response()),
+        None => Err(super::lost_leadership()),
     }
 }
 
@@ -298,16 +265,15 @@ fn parse_target(path: &str) -> Target {
 pub async fn app_path(
     State(state): State<HttpState>,
     Path(path): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    call: LeaderCall,
 ) -> Response {
-    let fwd = forward(&method, &uri, &headers, &body);
-    let service = match leading(&state, &fwd).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let LeaderCall {
+        service,
+        method,
+        uri,
+        headers,
+        body,
+    } = call;
     let pairs = query_pairs(uri.query());
     let force = query_bool(&pairs, "force", false);
     let response = match (parse_target(&path), method) {
@@ -411,32 +377,33 @@ pub async fn app_path(
             }
         }
         (Target::Versions(id), Method::GET) => {
-            let (reply, rx) = oneshot::channel();
             let app = id.clone();
-            service.send(Command::AppVersions { app, reply }).await;
-            match rx.await {
-                Ok(Ok(mut versions)) if !versions.is_empty() => {
+            match service
+                .ask(|reply| Command::AppVersions { app, reply })
+                .await
+            {
+                Some(Ok(mut versions)) if !versions.is_empty() => {
                     versions.reverse();
                     json_response(StatusCode::OK, json!({ "versions": versions }))
                 }
-                Ok(Err(e)) => e.into_response(),
+                Some(Err(e)) => e.into_response(),
                 _ => ServiceError::UnknownApp(id).into_response(),
             }
         }
         (Target::Version(id, version), Method::GET) => {
-            let (reply, rx) = oneshot::channel();
-            service
-                .send(Command::AppVersion {
-                    app: id.clone(),
-                    version: version.clone(),
+            let (app, v) = (id.clone(), version.clone());
+            let found = service
+                .ask(|reply| Command::AppVersion {
+                    app,
+                    version: v,
                     reply,
                 })
                 .await;
-            match rx.await {
-                Ok(Ok(Some(app))) => {
+            match found {
+                Some(Ok(Some(app))) => {
                     json_response(StatusCode::OK, Value::Object(app_definition_json(&app)))
                 }
-                Ok(Err(e)) => e.into_response(),
+                Some(Err(e)) => e.into_response(),
                 _ => super::not_found(format!("App '{id}' does not exist in version {version}")),
             }
         }
@@ -490,9 +457,8 @@ pub async fn kill(
         })
         .await
         .unwrap_or_default();
-    let (reply, rx) = oneshot::channel();
-    service
-        .send(Command::KillTasks {
+    let killed = service
+        .ask(|reply| Command::KillTasks {
             task_ids,
             scale,
             wipe,
@@ -500,15 +466,15 @@ pub async fn kill(
             reply,
         })
         .await;
-    match rx.await {
-        Ok(Ok((_, Some(result)))) => deployment_response(StatusCode::OK, &result),
-        Ok(Ok((_, None))) if single => json_response(
+    match killed {
+        Some(Ok((_, Some(result)))) => deployment_response(StatusCode::OK, &result),
+        Some(Ok((_, None))) if single => json_response(
             StatusCode::OK,
             json!({ "task": views.into_iter().next().unwrap_or(Value::Null) }),
         ),
-        Ok(Ok((_, None))) => json_response(StatusCode::OK, json!({ "tasks": views })),
-        Ok(Err(e)) => e.into_response(),
-        Err(_) => super::message(StatusCode::SERVICE_UNAVAILABLE, "Marathon lost leadership"),
+        Some(Ok((_, None))) => json_response(StatusCode::OK, json!({ "tasks": views })),
+        Some(Err(e)) => e.into_response(),
+        None => super::lost_leadership(),
     }
 }
 

@@ -1,17 +1,15 @@
 //! `/v2/tasks`, `/v2/queue`, `/v2/deployments`, `/v2/info`, `/v2/leader`, `/metrics`.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use tokio::sync::oneshot;
 
 use super::proxy::Forward;
 use super::{
-    json_response, leader_header, leading, message, method_not_allowed, query_bool, query_pairs,
-    query_values, read_json, wants_text, HttpState, Leadership,
+    json_response, leader_header, message, method_not_allowed, query_bool, query_pairs,
+    query_values, read_json, wants_text, HttpState, LeaderCall, Leadership,
 };
 use crate::app::PathId;
 use crate::placement::UnusedOffer;
@@ -38,11 +36,13 @@ fn forward(method: Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Forwa
     }
 }
 
-pub async fn tasks(State(state): State<HttpState>, uri: Uri, headers: HeaderMap) -> Response {
-    let service = match leading(&state, &forward(Method::GET, &uri, &headers, Bytes::new())).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn tasks(State(state): State<HttpState>, call: LeaderCall) -> Response {
+    let LeaderCall {
+        service,
+        uri,
+        headers,
+        ..
+    } = call;
     let pairs = query_pairs(uri.query());
     let status: Vec<String> = query_values(&pairs, "status")
         .into_iter()
@@ -92,22 +92,10 @@ pub async fn tasks(State(state): State<HttpState>, uri: Uri, headers: HeaderMap)
     leader_header(&state.me, response)
 }
 
-pub async fn tasks_delete(
-    State(state): State<HttpState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let fwd = forward(
-        Method::POST,
-        &uri,
-        &headers,
-        body.as_ref().cloned().unwrap_or_default(),
-    );
-    let service = match leading(&state, &fwd).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn tasks_delete(State(state): State<HttpState>, call: LeaderCall) -> Response {
+    let LeaderCall {
+        service, uri, body, ..
+    } = call;
     let value = match read_json(body) {
         Ok(v) => v,
         Err(r) => return r,
@@ -188,11 +176,8 @@ fn unused_offer_json(u: &UnusedOffer) -> Value {
     serde_json::to_value(u).unwrap_or(Value::Null)
 }
 
-pub async fn queue(State(state): State<HttpState>, uri: Uri, headers: HeaderMap) -> Response {
-    let service = match leading(&state, &forward(Method::GET, &uri, &headers, Bytes::new())).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn queue(State(state): State<HttpState>, call: LeaderCall) -> Response {
+    let LeaderCall { service, uri, .. } = call;
     let pairs = query_pairs(uri.query());
     let unused = query_values(&pairs, "embed").contains(&"lastUnusedOffers");
     let items = service
@@ -215,36 +200,25 @@ pub async fn queue(State(state): State<HttpState>, uri: Uri, headers: HeaderMap)
 pub async fn queue_delay(
     State(state): State<HttpState>,
     Path(path): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    call: LeaderCall,
 ) -> Response {
-    let service = match leading(
-        &state,
-        &forward(method.clone(), &uri, &headers, Bytes::new()),
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let LeaderCall {
+        service, method, ..
+    } = call;
     let Some(id) = path.strip_suffix("/delay") else {
         return super::not_found("The requested resource could not be found.");
     };
     if method != Method::DELETE {
         return method_not_allowed();
     }
-    let (reply, rx) = oneshot::channel();
-    service
-        .send(Command::ResetDelay {
-            app: PathId::parse(id),
-            reply,
-        })
-        .await;
-    let response = match rx.await {
-        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Err(e)) => e.into_response(),
-        Err(_) => message(StatusCode::SERVICE_UNAVAILABLE, "Marathon lost leadership"),
+    let app = PathId::parse(id);
+    let response = match service
+        .ask(|reply| Command::ResetDelay { app, reply })
+        .await
+    {
+        Some(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Some(Err(e)) => e.into_response(),
+        None => super::lost_leadership(),
     };
     leader_header(&state.me, response)
 }
@@ -282,11 +256,8 @@ pub fn deployment_json(d: &Deployment) -> Value {
     })
 }
 
-pub async fn deployments(State(state): State<HttpState>, uri: Uri, headers: HeaderMap) -> Response {
-    let service = match leading(&state, &forward(Method::GET, &uri, &headers, Bytes::new())).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn deployments(State(state): State<HttpState>, call: LeaderCall) -> Response {
+    let service = call.service;
     let list = service
         .read(|s| s.deployments().map(deployment_json).collect::<Vec<_>>())
         .await
@@ -297,32 +268,26 @@ pub async fn deployments(State(state): State<HttpState>, uri: Uri, headers: Head
 pub async fn deployment(
     State(state): State<HttpState>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    call: LeaderCall,
 ) -> Response {
-    let service = match leading(
-        &state,
-        &forward(method.clone(), &uri, &headers, Bytes::new()),
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let LeaderCall {
+        service,
+        method,
+        uri,
+        ..
+    } = call;
     if method != Method::DELETE {
         return method_not_allowed();
     }
     let force = query_bool(&query_pairs(uri.query()), "force", false);
-    let (reply, rx) = oneshot::channel();
-    service
-        .send(Command::CancelDeployment { id, force, reply })
+    let cancelled = service
+        .ask(|reply| Command::CancelDeployment { id, force, reply })
         .await;
-    let response = match rx.await {
-        Ok(Ok(Some(result))) => super::deployment_response(StatusCode::OK, &result),
-        Ok(Ok(None)) => StatusCode::ACCEPTED.into_response(),
-        Ok(Err(e)) => e.into_response(),
-        Err(_) => message(StatusCode::SERVICE_UNAVAILABLE, "Marathon lost leadership"),
+    let response = match cancelled {
+        Some(Ok(Some(result))) => super::deployment_response(StatusCode::OK, &result),
+        Some(Ok(None)) => StatusCode::ACCEPTED.into_response(),
+        Some(Err(e)) => e.into_response(),
+        None => super::lost_leadership(),
     };
     leader_header(&state.me, response)
 }

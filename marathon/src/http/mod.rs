@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -211,11 +211,55 @@ pub fn read_json(body: Result<Bytes, BytesRejection>) -> Result<Value, Response>
     })
 }
 
+/// A call the leader's service answers. Extracting it on a standby sends the request on
+/// to the leader (or answers 503 when none is known) and returns that answer instead.
+pub struct LeaderCall {
+    pub service: ServiceHandle,
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    /// The body, or why it could not be read (413 when too large).
+    pub body: Result<Bytes, BytesRejection>,
+}
+
+impl axum::extract::FromRequest<HttpState> for LeaderCall {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &HttpState,
+    ) -> Result<Self, Response> {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await;
+        let forward = proxy::Forward {
+            method: method.clone(),
+            uri: uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| uri.path().to_string()),
+            headers: headers.clone(),
+            body: body.as_ref().cloned().unwrap_or_default(),
+        };
+        let service = leading(state, &forward).await?;
+        Ok(LeaderCall {
+            service,
+            method,
+            uri,
+            headers,
+            body,
+        })
+    }
+}
+
+/// 503 for a leader that stepped down while a call was in flight.
+pub fn lost_leadership() -> Response {
+    message(StatusCode::SERVICE_UNAVAILABLE, "Marathon lost leadership")
+}
+
 /// The service of the leader, or the response a standby gives (proxied or 503).
-pub async fn leading(
-    state: &HttpState,
-    request: &proxy::Forward,
-) -> Result<ServiceHandle, Response> {
+async fn leading(state: &HttpState, request: &proxy::Forward) -> Result<ServiceHandle, Response> {
     let leadership = state.leadership.borrow().clone();
     match leadership {
         Leadership::Leading(handle) => Ok(handle),

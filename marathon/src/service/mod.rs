@@ -112,6 +112,14 @@ impl ServiceHandle {
         self.tx.send(command).await.is_ok()
     }
 
+    /// Sends the command `make` builds around a reply channel, and waits for the reply
+    /// (None if the service is gone or lost leadership meanwhile).
+    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
     /// Runs `f` on the service and returns what it computed (None if the service is gone).
     pub async fn read<T: Send + 'static>(
         &self,
