@@ -28,5 +28,6 @@ pub mod ids;
 pub mod layers;
 pub mod recordio;
 pub mod resources;
+pub mod signals;
 pub mod wire;
 pub mod zk;

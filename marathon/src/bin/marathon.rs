@@ -29,14 +29,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
+    let shutdown = mesos_common::signals::stop_requested();
     if let Err(e) = marathon::run(listener, config, shutdown).await {
         eprintln!("marathon: {e}");
         std::process::exit(1);

@@ -37,16 +37,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(1);
         }
     };
-    // SIGINT from a terminal, SIGTERM from systemd: both stop gracefully, which deletes
-    // this master's election znode at once instead of after the session timeout.
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
+    let shutdown = mesos_common::signals::stop_requested();
     return_free_memory_periodically();
     mesos_master::run(listener, config, shutdown).await?;
     Ok(())
