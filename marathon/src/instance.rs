@@ -149,9 +149,17 @@ pub struct Instance {
     pub kill_requested_at: Option<u64>,
     #[serde(default)]
     pub unreachable_since: Option<u64>,
-    /// The `healthy` field of the last status (Mesos-run health checks).
-    #[serde(default)]
+    /// Marathon's health of the instance, over all its app's health checks (Marathon's
+    /// probes and the agent's): None until a check has a result, then true when every
+    /// check is alive. Kept current by the service from [`crate::health`]; what
+    /// deployments and the task counts read. Not kept across leaders: a new leader checks
+    /// again.
+    #[serde(default, skip_serializing)]
     pub healthy: Option<bool>,
+    /// The `healthy` field of the last Mesos status that had one (health checks run by the
+    /// agent), replayed into the health records when a leader loads the state.
+    #[serde(default)]
+    pub mesos_healthy: Option<bool>,
     /// Message of the last status, for `lastTaskFailure`.
     #[serde(default)]
     pub message: Option<String>,

@@ -201,6 +201,7 @@ mod tests {
                     kill_requested_at: None,
                     unreachable_since: None,
                     healthy: None,
+                    mesos_healthy: None,
                     message: None,
                 }]);
             }

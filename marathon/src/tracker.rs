@@ -157,6 +157,14 @@ impl Tracker {
             .filter_map(|t| self.instances.get(t))
     }
 
+    /// Sets an instance's health as [`crate::health`] judges it (not persisted: health is
+    /// checked again by each leader).
+    pub fn set_healthy(&mut self, task_id: &str, healthy: Option<bool>) {
+        if let Some(i) = self.instances.get_mut(task_id) {
+            i.healthy = healthy;
+        }
+    }
+
     pub fn backoff(&self, app: &PathId) -> Option<&Backoff> {
         self.backoff.get(app)
     }
@@ -307,7 +315,7 @@ impl Tracker {
                 instance.agent_id = agent.clone();
             }
             if update.healthy.is_some() {
-                instance.healthy = update.healthy;
+                instance.mesos_healthy = update.healthy;
             }
             if !update.ip_addresses.is_empty() {
                 instance.ip_addresses = update.ip_addresses.clone();
@@ -573,6 +581,7 @@ mod tests {
             kill_requested_at: None,
             unreachable_since: None,
             healthy: None,
+            mesos_healthy: None,
             message: None,
         }
     }

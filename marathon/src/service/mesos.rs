@@ -220,6 +220,7 @@ impl Service {
                     kill_requested_at: None,
                     unreachable_since: None,
                     healthy: None,
+                    mesos_healthy: None,
                     message: None,
                 });
                 tasks.push(info);
@@ -266,13 +267,18 @@ impl Service {
         }
         let now = now_ms();
         let mut effects = vec![];
+        let mut health_events = vec![];
         for status in &statuses {
             let update = status_from_proto(status, now);
             tracing::debug!(task = %update.task_id, state = %update.state, "status update");
             effects.extend(self.tracker.on_status(&update, now));
+            if let Some(healthy) = update.healthy {
+                health_events.extend(self.mesos_health(&update.task_id, healthy, now, true));
+            }
         }
         // Persisted before acknowledged: an update lost here is sent again by Mesos.
         self.execute(effects).await?;
+        self.on_health_events(health_events, now).await?;
         // A deployment is over as soon as its last task runs, not at the next tick.
         self.finish_deployments().await?;
         if let Some(s) = self.scheduler.clone() {
