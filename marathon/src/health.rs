@@ -392,25 +392,14 @@ mod tests {
         });
         t.put_app(app.clone(), 0);
         let task_id = new_task_id(&app.id, uuid::Uuid::from_u128(1));
-        t.provisioned(vec![Instance {
-            task_id: task_id.clone(),
-            app_id: app.id.clone(),
-            version: "v1".into(),
-            config_version: "v1".into(),
-            agent_id: "a1".into(),
-            hostname: "node1".into(),
-            host_ports: vec![31000],
-            service_ports: vec![],
-            condition: Condition::Provisioned,
-            staged_at: 0,
-            started_at: None,
-            ip_addresses: vec![],
-            kill_requested_at: None,
-            unreachable_since: None,
-            healthy: None,
-            mesos_healthy: None,
-            message: None,
-        }]);
+        t.provisioned(vec![Instance::provisioned(
+            app,
+            task_id.clone(),
+            "a1",
+            "node1",
+            vec![31000],
+            0,
+        )]);
         t.on_status(
             &StatusUpdate {
                 task_id: task_id.clone(),

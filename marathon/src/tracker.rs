@@ -565,25 +565,14 @@ mod tests {
     }
 
     fn instance(app: &AppDefinition, n: u128, staged_at: u64) -> Instance {
-        Instance {
-            task_id: new_task_id(&app.id, uuid::Uuid::from_u128(n)),
-            app_id: app.id.clone(),
-            version: app.version.clone(),
-            config_version: app.version_info.last_config_change_at.clone(),
-            agent_id: "a1".into(),
-            hostname: "h1".into(),
-            host_ports: vec![],
-            service_ports: vec![],
-            condition: Condition::Provisioned,
+        Instance::provisioned(
+            app,
+            new_task_id(&app.id, uuid::Uuid::from_u128(n)),
+            "a1",
+            "h1",
+            vec![],
             staged_at,
-            started_at: None,
-            ip_addresses: vec![],
-            kill_requested_at: None,
-            unreachable_since: None,
-            healthy: None,
-            mesos_healthy: None,
-            message: None,
-        }
+        )
     }
 
     fn status(task: &str, state: &str, at: u64) -> StatusUpdate {
