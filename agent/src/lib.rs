@@ -22,7 +22,8 @@
 //!                  task_groups; state and views (what /state and the operator API read)
 //!                    ▼
 //!  containerizers  containerizer (the trait) over launcher (command tasks under a
-//!                  supervisor) and docker (containers through the Engine API)
+//!                  supervisor) and docker (containers through the Engine API);
+//!                  health_check (TaskInfo.health_check run next to the task)
 //!                    ▼
 //!  foundations     config  paths  resources  checkpoint  status_update  supervisor
 //! ```
@@ -36,7 +37,8 @@
 //! - Containerizers, behind one trait ([`containerizer::Containerizer`]: plan a task, then
 //!   launch it): [`launcher`] starts command tasks (and executors) under the supervisor;
 //!   [`docker`] runs tasks with a DOCKER ContainerInfo as containers of the Docker daemon,
-//!   supervised by a tokio task each.
+//!   supervised by a tokio task each. [`health_check`] runs a task's health check as
+//!   Mesos's executors do (a pure checker and a tokio runner per task).
 //! - Core: [`agent`], the actor owning frameworks, tasks, executors (the core side of the
 //!   v1 executor API, [`agent::executors`]) and the status update manager; task groups
 //!   (LAUNCH_GROUP) run under it as Mesos's default executor would run them.
@@ -68,6 +70,7 @@ pub mod executor_api;
 pub mod fetcher;
 pub mod files;
 pub mod handle;
+pub mod health_check;
 pub mod http;
 pub mod launcher;
 pub mod master_link;
@@ -226,7 +229,13 @@ const LAYERS: mesos_common::layers::Layers = &[
     ),
     (
         "containerizers",
-        &["containerizer", "docker", "fetcher", "launcher"],
+        &[
+            "containerizer",
+            "docker",
+            "fetcher",
+            "health_check",
+            "launcher",
+        ],
     ),
     ("core", &["agent"]),
     ("views", &["monitor"]),

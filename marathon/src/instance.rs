@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::PathId;
+use crate::app::{AppDefinition, PathId};
 
 /// Where an instance is in its life, after the last status update Marathon got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -149,15 +149,53 @@ pub struct Instance {
     pub kill_requested_at: Option<u64>,
     #[serde(default)]
     pub unreachable_since: Option<u64>,
-    /// The `healthy` field of the last status (Mesos-run health checks).
-    #[serde(default)]
+    /// Marathon's health of the instance, over all its app's health checks (Marathon's
+    /// probes and the agent's): None until a check has a result, then true when every
+    /// check is alive. Kept current by the service from [`crate::health`]; what
+    /// deployments and the task counts read. Not kept across leaders: a new leader checks
+    /// again.
+    #[serde(default, skip_serializing)]
     pub healthy: Option<bool>,
+    /// The `healthy` field of the last Mesos status that had one (health checks run by the
+    /// agent), replayed into the health records when a leader loads the state.
+    #[serde(default)]
+    pub mesos_healthy: Option<bool>,
     /// Message of the last status, for `lastTaskFailure`.
     #[serde(default)]
     pub message: Option<String>,
 }
 
 impl Instance {
+    /// A new instance of `app` that Marathon decided to launch on `agent_id` at `now`.
+    pub fn provisioned(
+        app: &AppDefinition,
+        task_id: String,
+        agent_id: &str,
+        hostname: &str,
+        host_ports: Vec<u32>,
+        now: u64,
+    ) -> Instance {
+        Instance {
+            task_id,
+            app_id: app.id.clone(),
+            version: app.version.clone(),
+            config_version: app.version_info.last_config_change_at.clone(),
+            agent_id: agent_id.to_string(),
+            hostname: hostname.to_string(),
+            host_ports,
+            service_ports: app.service_ports(),
+            condition: Condition::Provisioned,
+            staged_at: now,
+            started_at: None,
+            ip_addresses: vec![],
+            kill_requested_at: None,
+            unreachable_since: None,
+            healthy: None,
+            mesos_healthy: None,
+            message: None,
+        }
+    }
+
     /// Alive and not on its way out: counts toward the app's instances.
     pub fn is_active(&self) -> bool {
         !self.condition.is_terminal()

@@ -9,12 +9,15 @@
 //!     kills, offer interest;
 //!   - `matcher`: offers against the tracker's demand, through placement;
 //!   - `deployment`: plans (steps by dependency depth) and rolling-restart decisions;
+//!   - `health`: per instance and health check Marathon's health records; which probes
+//!     are due, what an outcome means (grace period, consecutive failures, kills);
 //!   - `service_ports`: service ports from `--local_port_min/max`.
 //! - views: `views` (Marathon's JSON for apps, tasks, failures), `info` (`/v2/info`).
 //! - edges: `config` (flags), `storage` (one trait; ZooKeeper, embedded, memory),
-//!   `wire` and `task_info` (Mesos protobufs in and out), `service` (the leading
-//!   actor), `election` (ZooKeeper leader latch), `http` (REST API v2 and the standby
-//!   proxy), `server` (wires them: [`run`]).
+//!   `wire` and `task_info` (Mesos protobufs in and out, health checks run by the agent
+//!   included), `service` (the leading actor; it runs Marathon's health probes),
+//!   `election` (ZooKeeper leader latch), `http` (REST API v2 and the standby proxy),
+//!   `server` (wires them: [`run`]).
 //!
 //! ```text
 //!   HTTP /v2 ──▶ http ──Command──▶ service ──▶ tracker / matcher / placement
@@ -28,6 +31,7 @@ pub mod app;
 pub mod config;
 pub mod deployment;
 pub mod election;
+pub mod health;
 pub mod http;
 pub mod info;
 pub mod instance;

@@ -156,7 +156,7 @@ pub fn match_offers(
 mod tests {
     use super::*;
     use crate::app::update::AppUpdate;
-    use crate::instance::{new_task_id, Condition, Instance};
+    use crate::instance::{new_task_id, Instance};
     use crate::tracker::TrackerConfig;
     use serde_json::json;
 
@@ -185,24 +185,14 @@ mod tests {
             for l in &d.launches {
                 n += 1;
                 let app = tracker.app(&l.app_id).unwrap().clone();
-                tracker.provisioned(vec![Instance {
-                    task_id: new_task_id(&app.id, uuid::Uuid::from_u128(n)),
-                    app_id: app.id.clone(),
-                    version: app.version.clone(),
-                    config_version: app.version_info.last_config_change_at.clone(),
-                    agent_id: d.agent_id.clone(),
-                    hostname: d.hostname.clone(),
-                    host_ports: l.host_ports.clone(),
-                    service_ports: vec![],
-                    condition: Condition::Provisioned,
-                    staged_at: 0,
-                    started_at: None,
-                    ip_addresses: vec![],
-                    kill_requested_at: None,
-                    unreachable_since: None,
-                    healthy: None,
-                    message: None,
-                }]);
+                tracker.provisioned(vec![Instance::provisioned(
+                    &app,
+                    new_task_id(&app.id, uuid::Uuid::from_u128(n)),
+                    &d.agent_id,
+                    &d.hostname,
+                    l.host_ports.clone(),
+                    0,
+                )]);
             }
         }
     }

@@ -6,7 +6,8 @@ use mesos_common::wire::resources_to_proto;
 use mesos_proto::v1;
 use mesos_proto::v1::container_info::docker_info;
 
-use crate::app::{AppDefinition, ContainerType, NetworkMode};
+use crate::app::health_check::{PortChoice, Protocol};
+use crate::app::{AppDefinition, ContainerType, HealthCheck, NetworkMode};
 
 /// One instance to launch: where, with which resources and host ports.
 pub struct Launch<'a> {
@@ -177,7 +178,77 @@ pub fn task_info(launch: &Launch<'_>, env_prefix: &str) -> v1::TaskInfo {
         labels,
         kill_policy,
         discovery: Some(discovery(launch)),
+        health_check: mesos_health_check(app, launch.host_ports),
         ..Default::default()
+    }
+}
+
+/// The app's first health check the agent runs (Marathon gives a task one), as Mesos's
+/// HealthCheck: a COMMAND, or HTTP(S) / TCP on the task's port as seen from the task (the
+/// container port on bridge and container networks, the host port on host networking).
+fn mesos_health_check(app: &AppDefinition, host_ports: &[u32]) -> Option<v1::HealthCheck> {
+    let hc = app
+        .health_checks
+        .iter()
+        .find(|h| !h.protocol.is_marathon())?;
+    let mut check = v1::HealthCheck {
+        delay_seconds: Some(hc.delay_seconds as f64),
+        interval_seconds: Some(hc.interval_seconds as f64),
+        timeout_seconds: Some(hc.timeout_seconds as f64),
+        consecutive_failures: Some(u32::try_from(hc.max_consecutive_failures).unwrap_or(0)),
+        grace_period_seconds: Some(hc.grace_period_seconds as f64),
+        ..Default::default()
+    };
+    match hc.protocol {
+        Protocol::Command => {
+            check.set_type(v1::health_check::Type::Command);
+            check.command = Some(v1::CommandInfo {
+                shell: Some(true),
+                value: hc.command.as_ref().map(|c| c.value.clone()),
+                ..Default::default()
+            });
+        }
+        Protocol::MesosHttp | Protocol::MesosHttps => {
+            check.set_type(v1::health_check::Type::Http);
+            check.http = Some(v1::health_check::HttpCheckInfo {
+                scheme: Some(
+                    if hc.protocol == Protocol::MesosHttps {
+                        "https"
+                    } else {
+                        "http"
+                    }
+                    .into(),
+                ),
+                port: task_port(app, hc, host_ports)?,
+                path: hc.path.clone(),
+                ..Default::default()
+            });
+        }
+        Protocol::MesosTcp => {
+            check.set_type(v1::health_check::Type::Tcp);
+            check.tcp = Some(v1::health_check::TcpCheckInfo {
+                port: task_port(app, hc, host_ports)?,
+                ..Default::default()
+            });
+        }
+        Protocol::Http | Protocol::Https | Protocol::Tcp => return None,
+    }
+    Some(check)
+}
+
+fn task_port(app: &AppDefinition, hc: &HealthCheck, host_ports: &[u32]) -> Option<u32> {
+    match hc.port_choice(app)? {
+        PortChoice::Fixed(p) => Some(p),
+        PortChoice::Index(n) => match app.network_mode() {
+            NetworkMode::Host => host_ports.get(n).copied(),
+            _ => {
+                let mapping = app.port_mappings().get(n)?;
+                match mapping.container_port {
+                    0 => host_ports.get(n).copied(),
+                    p => Some(p),
+                }
+            }
+        },
     }
 }
 
@@ -386,6 +457,68 @@ mod tests {
         let env = env_of(&a, &[31000, 31001]);
         assert_eq!(env["PORT_8080"], "31000");
         assert_eq!(env["MARATHON_APP_DOCKER_IMAGE"], "busybox");
+    }
+
+    #[test]
+    fn mesos_health_checks_go_into_the_task() {
+        let r = Resources::new();
+        let launch = |a: &AppDefinition| {
+            task_info(
+                &Launch {
+                    app: a,
+                    task_id: "t",
+                    agent_id: "a",
+                    hostname: "h",
+                    resources: &r,
+                    host_ports: &[31005],
+                    allocation_role: "*",
+                },
+                "",
+            )
+        };
+        let a = app(json!({"id": "w", "cmd": "x", "healthChecks": [
+            {"protocol": "HTTP"},
+            {"protocol": "MESOS_TCP", "intervalSeconds": 2, "gracePeriodSeconds": 7,
+             "maxConsecutiveFailures": 4, "timeoutSeconds": 1, "delaySeconds": 0}]}));
+        let hc = launch(&a).health_check.expect("the Mesos check");
+        assert_eq!(hc.r#type(), v1::health_check::Type::Tcp);
+        assert_eq!(
+            hc.tcp.unwrap().port,
+            31005,
+            "host networking: the host port"
+        );
+        assert_eq!(
+            (
+                hc.interval_seconds,
+                hc.grace_period_seconds,
+                hc.consecutive_failures
+            ),
+            (Some(2.0), Some(7.0), Some(4))
+        );
+        assert_eq!(
+            (hc.timeout_seconds, hc.delay_seconds),
+            (Some(1.0), Some(0.0))
+        );
+        let a = app(
+            json!({"id": "w", "container": {"type": "DOCKER", "docker": {
+            "image": "busybox", "network": "BRIDGE", "portMappings": [{"containerPort": 80}]}},
+            "healthChecks": [{"protocol": "MESOS_HTTPS", "path": "/ok"}]}),
+        );
+        let http = launch(&a).health_check.unwrap().http.unwrap();
+        assert_eq!(
+            (http.port, http.scheme.as_deref(), http.path.as_deref()),
+            (80, Some("https"), Some("/ok")),
+            "bridge: the container port"
+        );
+        let a = app(json!({"id": "w", "cmd": "x", "healthChecks": [
+            {"protocol": "COMMAND", "command": {"value": "test -f ok"}}]}));
+        let hc = launch(&a).health_check.unwrap();
+        assert_eq!(hc.command.unwrap().value.as_deref(), Some("test -f ok"));
+        let a = app(json!({"id": "w", "cmd": "x", "healthChecks": [{"protocol": "TCP"}]}));
+        assert!(
+            launch(&a).health_check.is_none(),
+            "Marathon probes TCP itself"
+        );
     }
 
     #[test]

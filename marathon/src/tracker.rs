@@ -157,6 +157,14 @@ impl Tracker {
             .filter_map(|t| self.instances.get(t))
     }
 
+    /// Sets an instance's health as [`crate::health`] judges it (not persisted: health is
+    /// checked again by each leader).
+    pub fn set_healthy(&mut self, task_id: &str, healthy: Option<bool>) {
+        if let Some(i) = self.instances.get_mut(task_id) {
+            i.healthy = healthy;
+        }
+    }
+
     pub fn backoff(&self, app: &PathId) -> Option<&Backoff> {
         self.backoff.get(app)
     }
@@ -307,7 +315,7 @@ impl Tracker {
                 instance.agent_id = agent.clone();
             }
             if update.healthy.is_some() {
-                instance.healthy = update.healthy;
+                instance.mesos_healthy = update.healthy;
             }
             if !update.ip_addresses.is_empty() {
                 instance.ip_addresses = update.ip_addresses.clone();
@@ -557,24 +565,14 @@ mod tests {
     }
 
     fn instance(app: &AppDefinition, n: u128, staged_at: u64) -> Instance {
-        Instance {
-            task_id: new_task_id(&app.id, uuid::Uuid::from_u128(n)),
-            app_id: app.id.clone(),
-            version: app.version.clone(),
-            config_version: app.version_info.last_config_change_at.clone(),
-            agent_id: "a1".into(),
-            hostname: "h1".into(),
-            host_ports: vec![],
-            service_ports: vec![],
-            condition: Condition::Provisioned,
+        Instance::provisioned(
+            app,
+            new_task_id(&app.id, uuid::Uuid::from_u128(n)),
+            "a1",
+            "h1",
+            vec![],
             staged_at,
-            started_at: None,
-            ip_addresses: vec![],
-            kill_requested_at: None,
-            unreachable_since: None,
-            healthy: None,
-            message: None,
-        }
+        )
     }
 
     fn status(task: &str, state: &str, at: u64) -> StatusUpdate {

@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::app::AppDefinition;
-use crate::instance::{Condition, Instance};
+use crate::health::{Health, HealthMonitor};
+use crate::instance::{instance_id_of, Condition, Instance};
 use crate::tracker::TaskFailure;
 
 /// `2026-01-02T03:04:05.123Z` from milliseconds since the epoch.
@@ -129,6 +130,7 @@ pub fn app_view<'a>(
     deployments: &'a [String],
     last_failure: Option<&TaskFailure>,
     embed: Embed,
+    health: &'a HealthMonitor,
 ) -> AppView<'a> {
     // dcos and marathon-lb read the counts and deployments even without `embed`.
     let c = Counts::of(instances.iter().copied());
@@ -143,7 +145,7 @@ pub fn app_view<'a>(
             instances
                 .iter()
                 .filter(|i| !i.condition.is_terminal())
-                .map(|i| task_view(i))
+                .map(|i| task_view(i, health))
                 .collect()
         }),
         last_task_failure: last_failure
@@ -159,9 +161,17 @@ pub fn app_json(
     deployments: &[String],
     last_failure: Option<&TaskFailure>,
     embed: Embed,
+    health: &HealthMonitor,
 ) -> Value {
-    serde_json::to_value(app_view(app, instances, deployments, last_failure, embed))
-        .expect("apps serialize")
+    serde_json::to_value(app_view(
+        app,
+        instances,
+        deployments,
+        last_failure,
+        embed,
+        health,
+    ))
+    .expect("apps serialize")
 }
 
 /// `GET /v2/apps`: `{"apps": [...]}`.
@@ -186,8 +196,33 @@ pub struct TaskView<'a> {
     ports: &'a [u32],
     service_ports: &'a [u32],
     ip_addresses: Vec<IpAddressView<'a>>,
-    health_check_results: [(); 0],
+    health_check_results: Vec<HealthView<'a>>,
     local_volumes: [(); 0],
+}
+
+/// One entry of a task's `healthCheckResults` (Marathon writes unset times as null).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthView<'a> {
+    alive: bool,
+    consecutive_failures: u32,
+    first_success: Option<String>,
+    last_failure: Option<String>,
+    last_success: Option<String>,
+    last_failure_cause: Option<&'a str>,
+    instance_id: &'a str,
+}
+
+fn health_view<'a>(task_id: &'a str, h: &'a Health) -> HealthView<'a> {
+    HealthView {
+        alive: h.alive(),
+        consecutive_failures: h.consecutive_failures,
+        first_success: h.first_success.map(iso),
+        last_failure: h.last_failure.map(iso),
+        last_success: h.last_success.map(iso),
+        last_failure_cause: h.last_failure_cause.as_deref(),
+        instance_id: instance_id_of(task_id),
+    }
 }
 
 #[derive(Serialize)]
@@ -197,7 +232,7 @@ struct IpAddressView<'a> {
     protocol: &'static str,
 }
 
-pub fn task_view(i: &Instance) -> TaskView<'_> {
+pub fn task_view<'a>(i: &'a Instance, health: &'a HealthMonitor) -> TaskView<'a> {
     TaskView {
         id: &i.task_id,
         app_id: i.app_id.to_string(),
@@ -217,14 +252,17 @@ pub fn task_view(i: &Instance) -> TaskView<'_> {
                 protocol: if ip.contains(':') { "IPv6" } else { "IPv4" },
             })
             .collect(),
-        health_check_results: [],
+        health_check_results: health
+            .results(&i.task_id)
+            .map(|h| health_view(&i.task_id, h))
+            .collect(),
         local_volumes: [],
     }
 }
 
 /// [`task_view`] as a JSON value.
-pub fn task_json(i: &Instance) -> Value {
-    serde_json::to_value(task_view(i)).expect("tasks serialize")
+pub fn task_json(i: &Instance, health: &HealthMonitor) -> Value {
+    serde_json::to_value(task_view(i, health)).expect("tasks serialize")
 }
 
 pub fn failure_json(f: &TaskFailure) -> Value {
@@ -298,7 +336,14 @@ mod tests {
     fn app_json_has_marathons_keys_and_drops_unset_optionals() {
         let mut app = AppDefinition::with_defaults(PathId::parse("/web"));
         app.cmd = Some("sleep 1".into());
-        let v = app_json(&app, &[], &["d1".into()], None, Embed::default());
+        let v = app_json(
+            &app,
+            &[],
+            &["d1".into()],
+            None,
+            Embed::default(),
+            &HealthMonitor::new(),
+        );
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         for k in [
             "id",
@@ -355,13 +400,22 @@ mod scale {
                 kill_requested_at: None,
                 unreachable_since: None,
                 healthy: None,
+                mesos_healthy: None,
                 message: None,
             })
             .collect();
         let refs: Vec<&Instance> = instances.iter().collect();
         for _ in 0..3 {
             let t = std::time::Instant::now();
-            let v = app_view(&app, &refs, &[], None, Embed::parse(["apps.tasks"]));
+            let health = HealthMonitor::new();
+            let v = app_view(
+                &app,
+                &refs,
+                &[],
+                None,
+                Embed::parse(["apps.tasks"]),
+                &health,
+            );
             let built = t.elapsed();
             let text = serde_json::to_vec(&AppsView { apps: vec![v] }).unwrap();
             eprintln!(

@@ -123,6 +123,8 @@ impl Core {
                 docker: None,
                 network_infos: Vec::new(),
                 parent_container_id: None,
+                health: None,
+                killed_by_health_check: false,
                 info: task.clone(),
             },
         );
@@ -162,6 +164,7 @@ impl Core {
                 for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
                     self.update(key, state, None, None, task_status::Source::Executor);
                 }
+                self.start_health_check(key);
                 self.watch(key.clone(), ctx.container_id.to_string(), supervised);
                 Ok(())
             }

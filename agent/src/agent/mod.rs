@@ -35,6 +35,7 @@ use crate::AgentError;
 
 pub mod executors;
 mod frameworks;
+mod health;
 mod launch;
 mod link;
 mod recovery;
@@ -150,6 +151,10 @@ struct Task {
     /// The executor's container, for a task of a task group: the task's own container is
     /// nested in it (Mesos's default executor runs each task in a child container).
     parent_container_id: Option<String>,
+    /// The running health check of `info.health_check` (dropping it stops it).
+    health: Option<crate::health_check::HealthHandle>,
+    /// Killed because its health check failed: its terminal update says `healthy: false`.
+    killed_by_health_check: bool,
 }
 
 impl Task {
@@ -322,6 +327,9 @@ pub struct Core {
     fetched_tx: mpsc::UnboundedSender<Fetched>,
     /// Taken by [`run_core`], which waits on it.
     fetched_rx: Option<mpsc::UnboundedReceiver<Fetched>>,
+    health_tx: mpsc::UnboundedSender<crate::health_check::HealthReport>,
+    /// Taken by [`run_core`], which waits on it.
+    health_rx: Option<mpsc::UnboundedReceiver<crate::health_check::HealthReport>>,
 }
 
 /// A fetch of a task's URIs ended (Err: why it failed).
@@ -341,6 +349,7 @@ fn now_secs() -> f64 {
 impl Core {
     pub fn new(setup: CoreSetup, exits: mpsc::UnboundedSender<Exit>) -> Core {
         let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
+        let (health_tx, health_rx) = mpsc::unbounded_channel();
         let layout = Layout::new(&setup.config.work_dir);
         let sum = StatusUpdateManager::new(
             FileJournal::default(),
@@ -367,6 +376,8 @@ impl Core {
             fetching: HashMap::new(),
             fetched_tx,
             fetched_rx: Some(fetched_rx),
+            health_tx,
+            health_rx: Some(health_rx),
             config: setup.config,
         }
     }
@@ -449,6 +460,7 @@ pub async fn run_core(
 ) -> Result<(), AgentError> {
     tokio::pin!(shutdown);
     let mut fetched = core.fetched_rx.take().expect("run_core runs once");
+    let mut health = core.health_rx.take().expect("run_core runs once");
     loop {
         let wakeup_at = core.next_wakeup();
         let wakeup = async move {
@@ -463,6 +475,7 @@ pub async fn run_core(
             Some(exit) = exits.recv() => core.on_exit(exit),
             Some(event) = containers.recv() => core.on_container_event(event),
             Some(f) = fetched.recv() => core.on_fetched(f),
+            Some(report) = health.recv() => core.on_health_report(report),
             Some(query) = queries.recv() => core.on_query(query),
             _ = wakeup => core.on_wakeup(),
         }

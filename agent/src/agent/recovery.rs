@@ -137,6 +137,8 @@ impl Core {
             docker: None,
             network_infos: Vec::new(),
             parent_container_id: run.parent.as_ref().map(|p| p.container_id.clone()),
+            health: None,
+            killed_by_health_check: false,
             run: run.paths.clone(),
             info: run.task,
         };
@@ -187,6 +189,9 @@ impl Core {
                 if killing {
                     tokio::spawn(launcher::kill(run.paths.clone(), grace));
                 }
+                // Checked again from the start (grace period included): the checker died
+                // with the agent process.
+                self.start_health_check(&key);
                 self.watch(key, container_id, supervised);
             }
             None => {
@@ -259,7 +264,7 @@ impl Core {
         };
         let announce_start = !matches!(newest_state, Some(TaskState::TaskRunning));
         let target = Target {
-            key,
+            key: key.clone(),
             container_id: task.container_id.clone(),
             sandbox: task.run.sandbox.clone(),
         };
@@ -269,6 +274,9 @@ impl Core {
         }
         task.docker = Some(switch);
         framework.tasks.insert(task_id, task);
+        if !announce_start {
+            self.start_health_check(&key);
+        }
     }
 
     /// Removes the Docker containers labelled with this agent's id that no recovered task

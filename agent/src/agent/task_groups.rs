@@ -308,6 +308,8 @@ impl Core {
                         docker: None,
                         network_infos: Vec::new(),
                         parent_container_id: Some(parent_container.clone()),
+                        health: None,
+                        killed_by_health_check: false,
                         info: task,
                     },
                 );

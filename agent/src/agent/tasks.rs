@@ -33,6 +33,20 @@ impl Core {
         reason: Option<task_status::Reason>,
         source: task_status::Source,
     ) {
+        self.update_status(key, state, message, reason, source, None);
+    }
+
+    /// [`Core::update`] with the task's `healthy`; the terminal update of a task killed by
+    /// its health check says unhealthy in any case.
+    pub(super) fn update_status(
+        &mut self,
+        key: &StreamKey,
+        state: TaskState,
+        message: Option<String>,
+        reason: Option<task_status::Reason>,
+        source: task_status::Source,
+        healthy: Option<bool>,
+    ) {
         let agent_id = self.agent_id.clone().unwrap_or_default();
         let Some(framework) = self.frameworks.get_mut(&key.framework_id) else {
             return;
@@ -42,6 +56,14 @@ impl Core {
         }
         let Some(task) = framework.tasks.get_mut(&key.task_id) else {
             return;
+        };
+        let terminal = state.is_terminal();
+        if terminal {
+            task.health = None;
+        }
+        let healthy = match healthy {
+            None if terminal && task.killed_by_health_check => Some(false),
+            other => other,
         };
         let status = TaskStatus {
             task_id: task.info.task_id.clone(),
@@ -55,6 +77,7 @@ impl Core {
             }),
             timestamp: Some(now_secs()),
             uuid: Some(mesos_common::ids::new_uuid_bytes()),
+            healthy,
             container_status: Some(Box::new(ContainerStatus {
                 container_id: Some(task.container()),
                 network_infos: task.network_infos.clone(),
@@ -220,6 +243,7 @@ impl Core {
                         None,
                         task_status::Source::Executor,
                     );
+                    self.start_health_check(&key);
                 }
                 return;
             }
@@ -280,12 +304,19 @@ impl Core {
         }
 
         let grace = kill_grace(&task.info, kill.kill_policy.as_ref());
-        let killing_state = framework
+        self.kill_and_report(&key, grace);
+    }
+
+    /// Kills a task, with TASK_KILLING for frameworks that know that state.
+    pub(super) fn kill_and_report(&mut self, key: &StreamKey, grace: Duration) {
+        let killing_state = self
+            .frameworks
+            .get(&key.framework_id)
             .is_some_and(|f| f.has_capability(framework_info::capability::Type::TaskKillingState));
-        self.start_kill(&key, grace);
+        self.start_kill(key, grace);
         if killing_state {
             self.update(
-                &key,
+                key,
                 TaskState::TaskKilling,
                 None,
                 None,
@@ -302,6 +333,8 @@ impl Core {
             return;
         };
         task.killing = true;
+        // Mesos's executors stop health checking a task they kill.
+        task.health = None;
         if let Err(e) = write_atomic(&task.run.killed(), b"") {
             warn!(error = %e, "cannot checkpoint the kill");
         }

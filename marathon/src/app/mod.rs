@@ -7,7 +7,9 @@
 //!   the older forms (`docker.network`, `docker.portMappings`, `ports`, `uris`), applied onto
 //!   defaults or onto the current app.
 //! - [`validate`]: Marathon's rules, every failing path reported at once.
+//! - [`health_check`]: health checks, their defaults and rules.
 
+pub mod health_check;
 pub mod id;
 pub mod update;
 pub mod validate;
@@ -16,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use health_check::HealthCheck;
 pub use id::PathId;
 
 pub const DEFAULT_CPUS: f64 = 1.0;
@@ -50,9 +53,8 @@ pub struct AppDefinition {
     pub networks: Vec<Network>,
     pub port_definitions: Vec<PortDefinition>,
     pub require_ports: bool,
-    /// Health and readiness checks are kept as given (normalised with defaults by the
-    /// health-check module of a later step).
-    pub health_checks: Vec<serde_json::Value>,
+    pub health_checks: Vec<HealthCheck>,
+    /// Readiness checks are kept as given.
     pub readiness_checks: Vec<serde_json::Value>,
     pub dependencies: Vec<PathId>,
     pub upgrade_strategy: UpgradeStrategy,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::health_check::HealthCheckUpdate;
 use super::{
     AppDefinition, Container, ContainerType, Docker, DockerParameter, FetchUri, KillSelection,
     Network, NetworkMode, PathId, PortDefinition, PortMapping, UnreachableStrategy,
@@ -45,7 +46,7 @@ pub struct AppUpdate {
     pub port_definitions: Option<Vec<PortDefinition>>,
     pub ports: Option<Vec<u32>>,
     pub require_ports: Option<bool>,
-    pub health_checks: Option<Vec<Value>>,
+    pub health_checks: Option<Vec<HealthCheckUpdate>>,
     pub readiness_checks: Option<Vec<Value>>,
     pub dependencies: Option<Vec<String>>,
     pub upgrade_strategy: Option<UpgradeStrategyUpdate>,
@@ -204,7 +205,13 @@ impl AppUpdate {
         );
         self.apply_container_and_networks(&mut app, creating);
         set(&mut app.require_ports, self.require_ports);
-        set(&mut app.health_checks, self.health_checks.clone());
+        if let Some(checks) = &self.health_checks {
+            app.health_checks = checks
+                .iter()
+                .cloned()
+                .map(HealthCheckUpdate::into_check)
+                .collect();
+        }
         set(&mut app.readiness_checks, self.readiness_checks.clone());
         if let Some(deps) = &self.dependencies {
             app.dependencies = deps.iter().map(|d| resolve(&app.id, d)).collect();

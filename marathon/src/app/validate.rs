@@ -198,6 +198,7 @@ pub fn validate(
         );
     }
     check_ports(app, &mut v);
+    super::health_check::validate(app, &mut v);
     for (i, c) in app.constraints.iter().enumerate() {
         if let Err(e) = check_constraint(c) {
             v.add(format!("/constraints({i})"), e);

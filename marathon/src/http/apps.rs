@@ -27,6 +27,7 @@ pub fn app_view(s: &Service, id: &PathId, embed: Embed) -> Option<Value> {
         &s.deployments_of(id),
         tracker.last_failure(id),
         embed,
+        s.health(),
     ))
 }
 
@@ -91,7 +92,7 @@ async fn list_apps(service: &ServiceHandle, pairs: &[(String, String)]) -> Respo
                 })
                 .filter(|((a, _), _)| selector.as_ref().is_none_or(|sel| sel.matches(&a.labels)))
                 .map(|((a, inst), (_, deps))| {
-                    crate::views::app_view(a, inst, deps, t.last_failure(&a.id), embed)
+                    crate::views::app_view(a, inst, deps, t.last_failure(&a.id), embed, s.health())
                 })
                 .collect();
             serde_json::to_vec(&AppsView { apps }).expect("apps serialize")
@@ -425,7 +426,7 @@ async fn app_tasks(service: &ServiceHandle, id: PathId, text: bool) -> Response 
             Some(Ok(t
                 .instances_of(&app)
                 .filter(|i| !i.condition.is_terminal())
-                .map(task_json)
+                .map(|i| task_json(i, s.health()))
                 .collect::<Vec<_>>()))
         })
         .await
@@ -452,7 +453,7 @@ pub async fn kill(
         .read(move |s| {
             before
                 .iter()
-                .filter_map(|t| s.tracker().instance(t).map(task_json))
+                .filter_map(|t| s.tracker().instance(t).map(|i| task_json(i, s.health())))
                 .collect::<Vec<_>>()
         })
         .await

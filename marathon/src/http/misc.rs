@@ -74,7 +74,7 @@ pub async fn tasks(State(state): State<HttpState>, call: LeaderCall) -> Response
                                 .eq_ignore_ascii_case(&format!("task_{other}")),
                         })
                 })
-                .map(task_view)
+                .map(|i| task_view(i, s.health()))
                 .collect::<Vec<_>>();
             Ok(serde_json::to_vec(&json_map("tasks", tasks)).expect("tasks serialize"))
         })

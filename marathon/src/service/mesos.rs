@@ -11,7 +11,7 @@ use mesos_scheduler::{calls, detector_for, Events, Scheduler, SchedulerConfig, S
 
 use super::persist::FRAMEWORK_ID_KEY;
 use super::{now_ms, Internal, Service, ServiceError};
-use crate::instance::{new_task_id, Condition, Instance};
+use crate::instance::{new_task_id, Instance};
 use crate::matcher::match_offers;
 use crate::task_info::{task_info, Launch};
 use crate::wire::{offer_from_proto, status_from_proto};
@@ -204,24 +204,14 @@ impl Service {
                     },
                     self.config.env_vars_prefix.as_deref().unwrap_or(""),
                 );
-                provisioned.push(Instance {
+                provisioned.push(Instance::provisioned(
+                    app,
                     task_id,
-                    app_id: app.id.clone(),
-                    version: app.version.clone(),
-                    config_version: app.version_info.last_config_change_at.clone(),
-                    agent_id: d.agent_id.clone(),
-                    hostname: d.hostname.clone(),
-                    host_ports: l.host_ports.clone(),
-                    service_ports: app.service_ports(),
-                    condition: Condition::Provisioned,
-                    staged_at: now,
-                    started_at: None,
-                    ip_addresses: vec![],
-                    kill_requested_at: None,
-                    unreachable_since: None,
-                    healthy: None,
-                    message: None,
-                });
+                    &d.agent_id,
+                    &d.hostname,
+                    l.host_ports.clone(),
+                    now,
+                ));
                 tasks.push(info);
             }
             accepts.push((v1::OfferId { value: d.offer_id }, tasks));
@@ -266,13 +256,18 @@ impl Service {
         }
         let now = now_ms();
         let mut effects = vec![];
+        let mut health_events = vec![];
         for status in &statuses {
             let update = status_from_proto(status, now);
             tracing::debug!(task = %update.task_id, state = %update.state, "status update");
             effects.extend(self.tracker.on_status(&update, now));
+            if let Some(healthy) = update.healthy {
+                health_events.extend(self.mesos_health(&update.task_id, healthy, now, true));
+            }
         }
         // Persisted before acknowledged: an update lost here is sent again by Mesos.
         self.execute(effects).await?;
+        self.on_health_events(health_events, now).await?;
         // A deployment is over as soon as its last task runs, not at the next tick.
         self.finish_deployments().await?;
         if let Some(s) = self.scheduler.clone() {

@@ -14,6 +14,7 @@
 
 mod changes;
 mod deployments;
+mod health;
 mod mesos;
 mod persist;
 
@@ -27,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::app::validate::Violation;
 use crate::app::PathId;
 use crate::config::Config;
+use crate::health::HealthMonitor;
 use crate::matcher::MatchConfig;
 use crate::placement::{Agent, OfferStats, PlacementConfig};
 use crate::storage::{Store, StoreError};
@@ -140,12 +142,20 @@ enum Internal {
         task_ids: Vec<String>,
         reason: String,
     },
+    /// A health probe's outcome.
+    HealthResult {
+        task_id: String,
+        check: usize,
+        outcome: crate::health::Outcome,
+    },
 }
 
 pub struct Service {
     config: Arc<Config>,
     store: Arc<dyn Store>,
     tracker: Tracker,
+    health: HealthMonitor,
+    probe_client: reqwest::Client,
     scheduler: Option<Scheduler>,
     framework_id: Option<String>,
     /// Agents seen in offers, for the attributes constraints read.
@@ -172,6 +182,10 @@ impl Service {
 
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
+    }
+
+    pub fn health(&self) -> &HealthMonitor {
+        &self.health
     }
 
     pub fn framework_id(&self) -> Option<&str> {
@@ -233,6 +247,8 @@ pub async fn run(
         tracker: Tracker::new(TrackerConfig {
             task_launch_timeout_ms: config.task_launch_timeout_ms,
         }),
+        health: HealthMonitor::new(),
+        probe_client: health::probe_client(),
         config: config.clone(),
         store,
         scheduler: None,
@@ -360,6 +376,11 @@ impl Service {
                     self.execute(effects).await?;
                 }
             }
+            Internal::HealthResult {
+                task_id,
+                check,
+                outcome,
+            } => self.on_probe_result(&task_id, check, outcome).await?,
         }
         Ok(())
     }
@@ -367,6 +388,7 @@ impl Service {
     async fn on_tick(&mut self, now: u64) -> Result<(), ServiceError> {
         let effects = self.tracker.tick(now);
         self.execute(effects).await?;
+        self.run_due_probes(now);
         self.finish_deployments().await?;
         if self.next_reconcile_ms.is_some_and(|t| now >= t) && self.is_subscribed() {
             self.reconcile();

@@ -90,6 +90,7 @@ impl Service {
             "state loaded"
         );
         self.tracker.load(apps, instances);
+        self.replay_mesos_health();
         let effects = self.tracker.converge(super::now_ms());
         self.execute(effects).await
     }

@@ -339,6 +339,8 @@ impl Core {
                         docker: None,
                         network_infos: Vec::new(),
                         parent_container_id: None,
+                        health: None,
+                        killed_by_health_check: false,
                         info: task,
                     },
                 );
