@@ -44,7 +44,10 @@ pub fn parse(text: &str) -> Result<Vec<Assignment>, EnvFileError> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let body = trimmed.strip_prefix("export ").unwrap_or(trimmed).trim_start();
+        let body = trimmed
+            .strip_prefix("export ")
+            .unwrap_or(trimmed)
+            .trim_start();
         let (name, rest) = body
             .split_once('=')
             .ok_or_else(|| err(format!("expected NAME=value, found '{trimmed}'")))?;
@@ -128,9 +131,7 @@ fn parse_value(rest: &str) -> Result<Value, String> {
         return Ok(Value::Text(text));
     }
     contents_idiom(&text).map(Value::ContentsOf).ok_or_else(|| {
-        format!(
-            "'{text}': shell expansion is not supported (only `cat FILE` and $(cat FILE) are)"
-        )
+        format!("'{text}': shell expansion is not supported (only `cat FILE` and $(cat FILE) are)")
     })
 }
 

@@ -145,7 +145,10 @@ mod tests {
                 ("port".to_string(), EntryKind::File),
             ]
         );
-        assert!(disk.list(Path::new("/etc/marathon/conf")).unwrap().is_empty());
+        assert!(disk
+            .list(Path::new("/etc/marathon/conf"))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -36,7 +36,10 @@ pub enum Origin {
     /// A flag file, `/etc/mesos/zk`, or a directory of attributes or resources.
     File(PathBuf),
     /// A variable set in an environment file.
-    Variable { file: PathBuf, name: String },
+    Variable {
+        file: PathBuf,
+        name: String,
+    },
     CommandLine,
     /// A single-host default the wrapper chose.
     Default,
@@ -188,7 +191,10 @@ fn environment_files(
                 Value::ContentsOf(source) => match files.read(&source) {
                     Ok(Some(text)) => trim_newlines(&text).to_string(),
                     Ok(None) => {
-                        return Err(error(origin, format!("{} does not exist", source.display())))
+                        return Err(error(
+                            origin,
+                            format!("{} does not exist", source.display()),
+                        ))
                     }
                     Err(e) => {
                         return Err(error(
@@ -344,7 +350,8 @@ fn zk_url(files: &dyn ConfigFiles, gives: &str) -> Result<Option<String>, Config
     if url.is_empty() {
         return Ok(None);
     }
-    let parsed = ZkUrl::parse(url).map_err(|e| error(origin(), format!("{e}; it gives {gives}")))?;
+    let parsed =
+        ZkUrl::parse(url).map_err(|e| error(origin(), format!("{e}; it gives {gives}")))?;
     if parsed.path == "/" || !url.starts_with("zk://") {
         return Err(error(
             origin(),
@@ -551,7 +558,10 @@ mod tests {
         let files = Memory::default()
             .with("/etc/mesos/zk", "zk://zkfile:2181/mesos")
             .with("/etc/default/mesos", "IP=10.0.0.1\nMESOS_CLUSTER=env\n")
-            .with("/etc/default/mesos-master", "ZK=zk://envfile:2181/mesos\nIP=10.0.0.2\nPORT=5000\n")
+            .with(
+                "/etc/default/mesos-master",
+                "ZK=zk://envfile:2181/mesos\nIP=10.0.0.2\nPORT=5000\n",
+            )
             .with("/etc/mesos-master/port", "5001");
         let plan = run(Service::Master, &files, &["--port", "5002", "--no-quiet"]).unwrap();
         assert_eq!(
@@ -600,7 +610,10 @@ mod tests {
     fn mesosphere_default_files_still_work() {
         let files = Memory::default()
             .with("/etc/mesos/zk", "zk://h:2181/mesos\n")
-            .with("/etc/default/mesos-master", "PORT=5050\nZK=`cat /etc/mesos/zk`\n");
+            .with(
+                "/etc/default/mesos-master",
+                "PORT=5050\nZK=`cat /etc/mesos/zk`\n",
+            );
         assert_eq!(
             args(Service::Master, &files, &[]),
             ["--zk=zk://h:2181/mesos", "--port=5050"]

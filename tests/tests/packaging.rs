@@ -51,11 +51,28 @@ impl Container {
         let out = run(
             "docker",
             &[
-                "run", "-d", "--name", &name, "--network", "host",
-                "--cap-add", "SYS_ADMIN", "--cgroupns=host",
-                "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-                "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-                "--stop-signal", "SIGRTMIN+3", "-v", &volume, image,
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                "host",
+                "--cap-add",
+                "SYS_ADMIN",
+                "--cgroupns=host",
+                "-v",
+                "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+                "--tmpfs",
+                "/run",
+                "--tmpfs",
+                "/run/lock",
+                "--tmpfs",
+                "/tmp",
+                "--stop-signal",
+                "SIGRTMIN+3",
+                "-v",
+                &volume,
+                image,
             ],
             Duration::from_secs(60),
         )
@@ -165,13 +182,21 @@ fn assert_one_line_naming(status: &str, journal: &str, file: &str, flag: &str) {
         "the line names neither {file} nor {flag}: {}",
         lines[0]
     );
-    assert!(status.contains(lines[0]), "systemctl status lacks it:\n{status}");
+    assert!(
+        status.contains(lines[0]),
+        "systemctl status lacks it:\n{status}"
+    );
     assert!(status.contains("status=78/CONFIG"), "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rpms_install_configure_run_and_remove_under_systemd() {
-    let docker = run("docker", &["info", "--format", "{{.ServerVersion}}"], TIMEOUT).await;
+    let docker = run(
+        "docker",
+        &["info", "--format", "{{.ServerVersion}}"],
+        TIMEOUT,
+    )
+    .await;
     if !docker.success() {
         eprintln!(
             "SKIPPED rpms_install_configure_run_and_remove_under_systemd: no Docker daemon \
@@ -187,18 +212,31 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         Duration::from_secs(600),
     )
     .await;
-    assert!(image.success(), "systemd-image.sh failed:\n{}", image.combined());
+    assert!(
+        image.success(),
+        "systemd-image.sh failed:\n{}",
+        image.combined()
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let rpms = tmp.path().join("rpms");
     let bins = bin_dir();
     let build = run(
         workspace_file(BUILD_SCRIPT).to_str().unwrap(),
-        &["--bin-dir", bins.to_str().unwrap(), "--out", rpms.to_str().unwrap()],
+        &[
+            "--bin-dir",
+            bins.to_str().unwrap(),
+            "--out",
+            rpms.to_str().unwrap(),
+        ],
         Duration::from_secs(300),
     )
     .await;
-    assert!(build.success(), "build-rpms.sh failed:\n{}", build.combined());
+    assert!(
+        build.success(),
+        "build-rpms.sh failed:\n{}",
+        build.combined()
+    );
     let built: Vec<&str> = build.stdout.lines().collect();
     assert_eq!(built.len(), 2, "{}", build.stdout);
 
@@ -214,16 +252,32 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
     container
         .ok("rpm -i --nodeps /rpms/mesos-*.rpm /rpms/marathon-*.rpm")
         .await;
-    let installed = container.ok("rpm -q mesos marathon; rpm -qc mesos marathon").await;
-    for wanted in ["mesos-0.", "marathon-0.", "/etc/default/mesos-master", "/etc/mesos-slave/work_dir"] {
+    let installed = container
+        .ok("rpm -q mesos marathon; rpm -qc mesos marathon")
+        .await;
+    for wanted in [
+        "mesos-0.",
+        "marathon-0.",
+        "/etc/default/mesos-master",
+        "/etc/mesos-slave/work_dir",
+    ] {
         assert!(installed.contains(wanted), "{wanted} missing:\n{installed}");
     }
     // Installing starts nothing.
-    let idle = container.sh("systemctl is-active mesos-master mesos-slave marathon").await;
-    assert_eq!(idle.stdout.split_whitespace().collect::<Vec<_>>(), ["inactive"; 3]);
-    container.ok(&format!("systemd-analyze verify {UNITS}")).await;
+    let idle = container
+        .sh("systemctl is-active mesos-master mesos-slave marathon")
+        .await;
+    assert_eq!(
+        idle.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["inactive"; 3]
+    );
+    container
+        .ok(&format!("systemd-analyze verify {UNITS}"))
+        .await;
     // The alias answers without `systemctl enable`.
-    let alias = container.ok("systemctl show -p Id mesos-agent.service").await;
+    let alias = container
+        .ok("systemctl show -p Id mesos-agent.service")
+        .await;
     assert_eq!(alias.trim(), "Id=mesos-slave.service");
 
     let (master_port, agent_port, marathon_port) = (free_port(), free_port(), free_port());
@@ -253,21 +307,33 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         json_at(&format!("{marathon}/v2/info")).await
     })
     .await;
-    assert_eq!(info["marathon_config"]["master"], zk.url("/mesos"), "{info}");
-    assert_eq!(info["zookeeper_config"]["zk"], zk.url("/marathon"), "{info}");
+    assert_eq!(
+        info["marathon_config"]["master"],
+        zk.url("/mesos"),
+        "{info}"
+    );
+    assert_eq!(
+        info["zookeeper_config"]["zk"],
+        zk.url("/marathon"),
+        "{info}"
+    );
 
     let app = json!({"id": "/sleepy", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1});
     // Marathon answers 503 until it has won its election.
     eventually("Marathon to create the app", TIMEOUT, async || {
-        let post = http::client().post(format!("{marathon}/v2/apps")).json(&app);
+        let post = http::client()
+            .post(format!("{marathon}/v2/apps"))
+            .json(&app);
         let created = http::send(post).await.ok()?;
         assert!(matches!(created.status, 201 | 503), "{}", created.body);
         (created.status == 201).then_some(())
     })
     .await;
-    let tasks = eventually("the app's task to run", Duration::from_secs(60), async || {
-        running_task_ids(&marathon, "sleepy").await
-    })
+    let tasks = eventually(
+        "the app's task to run",
+        Duration::from_secs(60),
+        async || running_task_ids(&marathon, "sleepy").await,
+    )
     .await;
 
     // Agent recovery: a restarted agent keeps the task, and so do the master and Marathon.
@@ -291,10 +357,16 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
     })
     .await;
     assert!(
-        state["frameworks"][0]["completed_tasks"].as_array().unwrap().is_empty(),
+        state["frameworks"][0]["completed_tasks"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
         "{state}"
     );
-    assert_eq!(running_task_ids(&marathon, "sleepy").await, Some(tasks.clone()));
+    assert_eq!(
+        running_task_ids(&marathon, "sleepy").await,
+        Some(tasks.clone())
+    );
 
     // Bad configuration fails the unit at once (no restart loop), with one line naming it.
     container
@@ -306,7 +378,12 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         .ok("echo x > /etc/marathon/conf/no_such_flag; systemctl restart marathon")
         .await;
     let (status, journal) = failed_unit(&container, "marathon").await;
-    assert_one_line_naming(&status, &journal, "/etc/marathon/conf/no_such_flag", "--no_such_flag");
+    assert_one_line_naming(
+        &status,
+        &journal,
+        "/etc/marathon/conf/no_such_flag",
+        "--no_such_flag",
+    );
     container
         .ok(&format!(
             "echo zk://{} > /etc/mesos/zk; systemctl restart mesos-slave",
@@ -334,18 +411,31 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
     })
     .await;
     container.ok("rpm -e marathon mesos").await;
-    let stopped = container.sh("systemctl is-active mesos-master mesos-slave marathon").await;
-    assert_eq!(stopped.stdout.split_whitespace().collect::<Vec<_>>(), ["inactive"; 3]);
+    let stopped = container
+        .sh("systemctl is-active mesos-master mesos-slave marathon")
+        .await;
+    assert_eq!(
+        stopped.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["inactive"; 3]
+    );
     // Process names: the agent's task supervisors are mesos-agent processes too.
     let leftovers = container
         .sh("pgrep -a '^(mesos-master|mesos-agent|marathon|sleep)$'")
         .await;
-    assert!(leftovers.stdout.trim().is_empty(), "still running:\n{}", leftovers.stdout);
+    assert!(
+        leftovers.stdout.trim().is_empty(),
+        "still running:\n{}",
+        leftovers.stdout
+    );
     let kept = container
-        .ok("ls /etc/mesos/zk /etc/mesos-slave/containerizers /etc/marathon/conf/http_port \
-             /etc/default/mesos-master.rpmsave && cat /etc/default/mesos-master.rpmsave")
+        .ok(
+            "ls /etc/mesos/zk /etc/mesos-slave/containerizers /etc/marathon/conf/http_port \
+             /etc/default/mesos-master.rpmsave && cat /etc/default/mesos-master.rpmsave",
+        )
         .await;
     assert!(kept.contains("MESOS_CLUSTER=kept"), "{kept}");
-    let gone = container.sh("ls /usr/sbin/mesos-master /usr/bin/marathon").await;
+    let gone = container
+        .sh("ls /usr/sbin/mesos-master /usr/bin/marathon")
+        .await;
     assert!(!gone.success(), "binaries left behind:\n{}", gone.stdout);
 }
