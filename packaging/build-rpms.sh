@@ -2,12 +2,14 @@
 # Builds the `mesos` and `marathon` RPMs from this workspace.
 #
 #   packaging/build-rpms.sh [--profile release|debug] [--bin-dir DIR] [--out DIR] [--release N]
+#                           [--deb]
 #
 #   --profile P   cargo profile to build the binaries with (default release)
 #   --bin-dir D   package the binaries already in D instead of building (the packaging test
 #                 passes target/debug: a second, release build would cost minutes)
 #   --out D       where the .rpm files go (default target/packages)
-#   --release N   the RPM release number (default 1)
+#   --release N   the package release number (default 1)
+#   --deb         also write .deb packages of the same content (dpkg-deb), for Debian/Ubuntu
 #
 # Versions come from the workspace (`cargo metadata`: mesos-master's and marathon's). Needs
 # rpmbuild: on Debian the `rpm` package, installed here when missing (as root).
@@ -20,6 +22,7 @@ profile=release
 bin_dir=""
 out="$root/target/packages"
 release=1
+deb=false
 
 die() { echo "build-rpms.sh: $*" >&2; exit 1; }
 
@@ -29,7 +32,8 @@ while [ $# -gt 0 ]; do
         --bin-dir) bin_dir="${2:?--bin-dir needs a directory}"; shift 2 ;;
         --out) out="${2:?--out needs a directory}"; shift 2 ;;
         --release) release="${2:?--release needs a number}"; shift 2 ;;
-        -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --deb) deb=true; shift ;;
+        -h|--help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -120,3 +124,19 @@ for rpm in "$work"/rpmbuild/RPMS/*/*.rpm; do
     cp "$rpm" "$out/"
     echo "$out/$(basename "$rpm")"
 done
+
+if $deb; then
+    arch="$(dpkg --print-architecture)"
+    for pkg in mesos marathon; do
+        tree="$work/deb/$pkg"
+        mkdir -p "$tree"
+        cp -a "$stage/$pkg/." "$tree/"
+        # Debian keeps the license in the package's copyright file.
+        install -D -m 0644 "$tree/usr/share/licenses/$pkg/LICENSE" "$tree/usr/share/doc/$pkg/copyright"
+        rm -r "$tree/usr/share/licenses"
+        bash "$here/deb/control.sh" "$pkg" "$mesos_version" "$marathon_version" "$release" "$arch" "$tree"
+        file="$out/${pkg}_$([ $pkg = mesos ] && echo "$mesos_version" || echo "$marathon_version")-${release}_$arch.deb"
+        dpkg-deb --root-owner-group $([ "$payload" = w1.zstdio ] && echo -Zgzip -z1) -b "$tree" "$file" >/dev/null
+        echo "$file"
+    done
+fi

@@ -12,7 +12,7 @@
 //!
 //! Without Docker the test prints why and passes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use mesos_tests::http;
@@ -27,11 +27,15 @@ const UNITS: &str = "/usr/lib/systemd/system/mesos-master.service \
                      /usr/lib/systemd/system/mesos-slave.service \
                      /usr/lib/systemd/system/marathon.service";
 
-fn workspace_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// Runs a script of this workspace, which must succeed; returns its stdout.
+async fn workspace_script(relative: &str, args: &[&str], timeout: Duration) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(relative)
         .canonicalize()
-        .unwrap_or_else(|e| panic!("{relative}: {e}"))
+        .unwrap_or_else(|e| panic!("{relative}: {e}"));
+    let out = run(path.to_str().unwrap(), args, timeout).await;
+    assert!(out.success(), "{relative} failed:\n{}", out.combined());
+    out.stdout
 }
 
 async fn run(program: &str, args: &[&str], timeout: Duration) -> CommandOutput {
@@ -205,24 +209,12 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         );
         return;
     }
-    let image_script = workspace_file(IMAGE_SCRIPT);
-    let image = run(
-        "bash",
-        &[image_script.to_str().unwrap()],
-        Duration::from_secs(600),
-    )
-    .await;
-    assert!(
-        image.success(),
-        "systemd-image.sh failed:\n{}",
-        image.combined()
-    );
-
+    workspace_script(IMAGE_SCRIPT, &[], Duration::from_secs(600)).await;
     let tmp = tempfile::tempdir().unwrap();
     let rpms = tmp.path().join("rpms");
     let bins = bin_dir();
-    let build = run(
-        workspace_file(BUILD_SCRIPT).to_str().unwrap(),
+    let build = workspace_script(
+        BUILD_SCRIPT,
         &[
             "--bin-dir",
             bins.to_str().unwrap(),
@@ -232,13 +224,8 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         Duration::from_secs(300),
     )
     .await;
-    assert!(
-        build.success(),
-        "build-rpms.sh failed:\n{}",
-        build.combined()
-    );
-    let built: Vec<&str> = build.stdout.lines().collect();
-    assert_eq!(built.len(), 2, "{}", build.stdout);
+    let built: Vec<&str> = build.lines().collect();
+    assert_eq!(built.len(), 2, "{build}");
 
     let zk = ZooKeeper::start(&tmp.path().join("zk"), 1).await;
     let container = Container::start("local/debian-systemd:1", &rpms).await;
@@ -410,6 +397,13 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         (agents == [agent_id.clone()] && state["cluster"] == "kept").then_some(())
     })
     .await;
+    // Process names: the agent's task supervisors are mesos-agent processes too.
+    let ours = "ps -eo comm= | grep -xE 'mesos-master|mesos-agent|marathon|sleep' | sort -u";
+    let before = container.sh(ours).await.stdout;
+    assert_eq!(
+        before.split_whitespace().collect::<Vec<_>>(),
+        ["marathon", "mesos-agent", "mesos-master", "sleep"]
+    );
     container.ok("rpm -e marathon mesos").await;
     let stopped = container
         .sh("systemctl is-active mesos-master mesos-slave marathon")
@@ -418,15 +412,8 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         stopped.stdout.split_whitespace().collect::<Vec<_>>(),
         ["inactive"; 3]
     );
-    // Process names: the agent's task supervisors are mesos-agent processes too.
-    let leftovers = container
-        .sh("pgrep -a '^(mesos-master|mesos-agent|marathon|sleep)$'")
-        .await;
-    assert!(
-        leftovers.stdout.trim().is_empty(),
-        "still running:\n{}",
-        leftovers.stdout
-    );
+    let leftovers = container.sh(ours).await.stdout;
+    assert!(leftovers.trim().is_empty(), "still running:\n{leftovers}");
     let kept = container
         .ok(
             "ls /etc/mesos/zk /etc/mesos-slave/containerizers /etc/marathon/conf/http_port \
