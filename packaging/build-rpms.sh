@@ -28,7 +28,8 @@ die() { echo "build-rpms.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        --profile) profile="${2:?--profile needs a value}"; shift 2 ;;
+        --profile) profile="${2:?--profile needs a value}"; shift 2
+                   [ "$profile" != debug ] || profile=dev ;;
         --bin-dir) bin_dir="${2:?--bin-dir needs a directory}"; shift 2 ;;
         --out) out="${2:?--out needs a directory}"; shift 2 ;;
         --release) release="${2:?--release needs a number}"; shift 2 ;;
