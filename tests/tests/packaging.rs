@@ -12,7 +12,7 @@
 //!
 //! Without Docker the test prints why and passes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mesos_tests::http;
@@ -20,7 +20,9 @@ use mesos_tests::process::{bin_dir, free_port, run_command, CommandOutput};
 use mesos_tests::zookeeper::ZooKeeper;
 use mesos_tests::{eventually, TIMEOUT};
 use serde_json::{json, Value};
+use tokio::sync::OnceCell;
 
+const IMAGE: &str = "local/debian-systemd:1";
 const IMAGE_SCRIPT: &str = "../scripts/systemd-image.sh";
 const BUILD_SCRIPT: &str = "../packaging/build-rpms.sh";
 const UNITS: &str = "/usr/lib/systemd/system/mesos-master.service \
@@ -49,8 +51,11 @@ struct Container {
 }
 
 impl Container {
-    async fn start(image: &str, rpms: &Path) -> Container {
-        let name = format!("mesos-packaging-test-{}", std::process::id());
+    /// Starts the systemd image on `network` (`host`, or `bridge` for a namespace of its
+    /// own), waits for systemd to boot, and installs the packages as on RHEL (the image's
+    /// rpm database is empty, hence `--nodeps`).
+    async fn with_packages(rpms: &Path, network: &str) -> Container {
+        let name = format!("mesos-packaging-{network}-{}", std::process::id());
         let volume = format!("{}:/rpms:ro", rpms.display());
         let out = run(
             "docker",
@@ -60,7 +65,7 @@ impl Container {
                 "--name",
                 &name,
                 "--network",
-                "host",
+                network,
                 "--cap-add",
                 "SYS_ADMIN",
                 "--cgroupns=host",
@@ -76,13 +81,22 @@ impl Container {
                 "SIGRTMIN+3",
                 "-v",
                 &volume,
-                image,
+                IMAGE,
             ],
             Duration::from_secs(60),
         )
         .await;
         assert!(out.success(), "docker run failed:\n{}", out.combined());
-        Container { name }
+        let container = Container { name };
+        eventually("systemd to boot", TIMEOUT, async || {
+            let state = container.sh("systemctl is-system-running").await;
+            matches!(state.stdout.trim(), "running" | "degraded").then_some(())
+        })
+        .await;
+        container
+            .ok("rpm -i --nodeps /rpms/mesos-*.rpm /rpms/marathon-*.rpm")
+            .await;
+        container
     }
 
     /// Runs a shell script inside the container.
@@ -193,52 +207,55 @@ fn assert_one_line_naming(status: &str, journal: &str, file: &str, flag: &str) {
     assert!(status.contains("status=78/CONFIG"), "{status}");
 }
 
+/// The image and the packages, made once for all tests of this file (the packages under
+/// `target/tmp`, replaced by each run); `None` (after printing why) when no Docker daemon
+/// answers.
+async fn packages(test: &str) -> Option<&'static Path> {
+    static PACKAGES: OnceCell<Option<PathBuf>> = OnceCell::const_new();
+    let dir = PACKAGES
+        .get_or_init(async || {
+            let docker = run(
+                "docker",
+                &["info", "--format", "{{.ServerVersion}}"],
+                TIMEOUT,
+            )
+            .await;
+            if !docker.success() {
+                eprintln!(
+                    "no Docker daemon answers (`docker info`: {})",
+                    docker.combined().trim()
+                );
+                return None;
+            }
+            workspace_script(IMAGE_SCRIPT, &[], Duration::from_secs(600)).await;
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("packaging-rpms");
+            let _ = std::fs::remove_dir_all(&dir);
+            let bins = bin_dir();
+            let args = [
+                "--bin-dir",
+                bins.to_str().unwrap(),
+                "--out",
+                dir.to_str().unwrap(),
+            ];
+            let built = workspace_script(BUILD_SCRIPT, &args, Duration::from_secs(300)).await;
+            assert_eq!(built.lines().count(), 2, "{built}");
+            Some(dir)
+        })
+        .await;
+    if dir.is_none() {
+        eprintln!("SKIPPED {test}: it needs Docker");
+    }
+    dir.as_deref()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn rpms_install_configure_run_and_remove_under_systemd() {
-    let docker = run(
-        "docker",
-        &["info", "--format", "{{.ServerVersion}}"],
-        TIMEOUT,
-    )
-    .await;
-    if !docker.success() {
-        eprintln!(
-            "SKIPPED rpms_install_configure_run_and_remove_under_systemd: no Docker daemon \
-             answers (`docker info`: {})",
-            docker.combined().trim()
-        );
+    let Some(rpms) = packages("rpms_install_configure_run_and_remove_under_systemd").await else {
         return;
-    }
-    workspace_script(IMAGE_SCRIPT, &[], Duration::from_secs(600)).await;
+    };
     let tmp = tempfile::tempdir().unwrap();
-    let rpms = tmp.path().join("rpms");
-    let bins = bin_dir();
-    let build = workspace_script(
-        BUILD_SCRIPT,
-        &[
-            "--bin-dir",
-            bins.to_str().unwrap(),
-            "--out",
-            rpms.to_str().unwrap(),
-        ],
-        Duration::from_secs(300),
-    )
-    .await;
-    let built: Vec<&str> = build.lines().collect();
-    assert_eq!(built.len(), 2, "{build}");
-
     let zk = ZooKeeper::start(&tmp.path().join("zk"), 1).await;
-    let container = Container::start("local/debian-systemd:1", &rpms).await;
-    eventually("systemd to boot", TIMEOUT, async || {
-        let state = container.sh("systemctl is-system-running").await;
-        matches!(state.stdout.trim(), "running" | "degraded").then_some(())
-    })
-    .await;
-
-    // Install, as on RHEL: the container's rpm database is empty, hence --nodeps.
-    container
-        .ok("rpm -i --nodeps /rpms/mesos-*.rpm /rpms/marathon-*.rpm")
-        .await;
+    let container = Container::with_packages(rpms, "host").await;
     let installed = container
         .ok("rpm -q mesos marathon; rpm -qc mesos marathon")
         .await;
@@ -425,4 +442,56 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         .sh("ls /usr/sbin/mesos-master /usr/bin/marathon")
         .await;
     assert!(!gone.success(), "binaries left behind:\n{}", gone.stdout);
+}
+
+/// Installed and started with no configuration at all, the packages make a working
+/// single-host cluster: no ZooKeeper, the agent and Marathon find the master on this host,
+/// Marathon keeps its state in a file. In a network namespace of its own, so the default
+/// ports 5050, 5051 and 8080 are free; requests go through `docker exec curl`.
+#[tokio::test(flavor = "multi_thread")]
+async fn package_defaults_run_a_single_host_cluster() {
+    let Some(rpms) = packages("package_defaults_run_a_single_host_cluster").await else {
+        return;
+    };
+    let container = Container::with_packages(rpms, "bridge").await;
+    let marathon = container.ok("mesos-init-wrapper --dry-run marathon").await;
+    assert_eq!(
+        marathon.trim(),
+        "/usr/bin/marathon --master=127.0.0.1:5050 --internal_store_backend=embedded \
+         --store_path=/var/lib/marathon/state.redb --disable_ha"
+    );
+    container
+        .ok("systemctl start mesos-master mesos-slave marathon")
+        .await;
+    let curl = |path: &str| format!("curl -sf http://127.0.0.1:{path}");
+    eventually("the agent to register", TIMEOUT, async || {
+        let state = container.sh(&curl("5050/master/state")).await;
+        let state: Value = serde_json::from_str(&state.stdout).ok()?;
+        (state["activated_slaves"] == 1).then_some(())
+    })
+    .await;
+    let app = r#"{"id": "/solo", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16}"#;
+    let post = format!(
+        "curl -s -o /dev/null -w '%{{http_code}}' -X POST -H 'Content-Type: application/json' \
+         -d '{app}' http://127.0.0.1:8080/v2/apps"
+    );
+    eventually("Marathon to create the app", TIMEOUT, async || {
+        let code = container.sh(&post).await.stdout;
+        assert!(
+            matches!(code.as_str(), "201" | "503" | "000"),
+            "POST /v2/apps: {code}"
+        );
+        (code == "201").then_some(())
+    })
+    .await;
+    eventually(
+        "the app's task to run",
+        Duration::from_secs(60),
+        async || {
+            let tasks = container.sh(&curl("8080/v2/apps/solo/tasks")).await;
+            let tasks: Value = serde_json::from_str(&tasks.stdout).ok()?;
+            (tasks["tasks"][0]["state"] == "TASK_RUNNING").then_some(())
+        },
+    )
+    .await;
 }
