@@ -54,7 +54,7 @@ if [ -z "$bin_dir" ]; then
         *) bin_dir="$root/target/$profile" ;;
     esac
 fi
-for bin in "${mesos_bins[@]}" "${mesos_tools[@]}" marathon; do
+for bin in "${mesos_bins[@]}" "${mesos_tools[@]}" marathon dcos; do
     [ -x "$bin_dir/$bin" ] || die "$bin_dir/$bin is missing (build the workspace's binaries first)"
 done
 
@@ -105,6 +105,7 @@ install -D -m 0644 "$license" "$m/usr/share/licenses/mesos/LICENSE"
 
 k="$stage/marathon"
 put_binary "$bin_dir/marathon" "$k/usr/bin/marathon"
+put_binary "$bin_dir/dcos" "$k/usr/bin/dcos"
 install -D -m 0644 -t "$k/$unitdir" "$here/systemd/marathon.service"
 install -D -m 0644 -t "$k/etc/default" "$here/etc/default/marathon"
 install -d "$k/etc/marathon/conf" "$k/var/lib/marathon"

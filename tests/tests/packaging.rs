@@ -340,6 +340,19 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
     )
     .await;
 
+    // The DC/OS CLI's view of it, from inside (the marathon package ships `dcos`).
+    let listed = container
+        .ok(&format!(
+            "DCOS_MARATHON_URL={marathon} dcos marathon app list"
+        ))
+        .await;
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("/sleepy ") && l.contains(" 1/1 ")),
+        "{listed}"
+    );
+
     // Agent recovery: a restarted agent keeps the task, and so do the master and Marathon.
     let pid = |text: String| text.trim().trim_start_matches("MainPID=").to_string();
     let before = pid(container.ok("systemctl show -p MainPID mesos-slave").await);
