@@ -10,6 +10,7 @@ export RUST_BACKTRACE=1
 # Binaries first: the integration tests start the real mesos-master and mesos-agent.
 cargo build --workspace --bins --locked 2>&1 | tail -n 3
 bash scripts/docker-image.sh  # the local image the Docker tests run (no registry here)
+bash scripts/systemd-image.sh  # Debian with systemd, for the RPM test (built once, ~2 min)
 bash scripts/zookeeper.sh install  # Debian's ZooKeeper: the HA tests start real servers
 bash scripts/client-venv.sh >/dev/null  # marathon-python in target/pyenv: the client checks
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"

@@ -7,6 +7,7 @@
 //!   framework that runs it to completion.
 //! - [`ps`]: `mesos-ps`: the task table built from the master's `/master/state`.
 //! - [`dispatch`]: `mesos <command>`: finding and running `mesos-<command>`.
+//! - [`dcos`]: `dcos marathon app|deployment|task ...`, the DC/OS CLI's Marathon commands.
 //! - `mesos-local` (binary, feature `local`): a master and agents in one process.
 //!
 //! ```text
@@ -15,6 +16,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod dcos;
 pub mod dispatch;
 pub mod execute;
 pub mod ps;
