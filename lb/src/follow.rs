@@ -3,13 +3,15 @@
 //!
 //! - A snapshot (`GET /v2/apps?embed=apps.tasks`) replaces what it knows and renders.
 //! - A task that Marathon is killing or that ended (`status_update_event`) leaves the
-//!   configuration at once, from the last snapshot, without waiting for a fetch: that is the
-//!   drain on kill. It stays out of later snapshots that still show it (a fetch that was on
-//!   its way before the kill) until Marathon stops listing it.
+//!   rotation at once, from the last snapshot, without waiting for a fetch: that is the
+//!   drain on kill (a task being killed stays as a backup server, used only when no other
+//!   server is left, since it serves through its grace period). That state overrides later
+//!   snapshots that still show the task running (a fetch that was on its way before the
+//!   kill) until Marathon stops listing it.
 //! - Other relevant events ask for a fetch; fetches never overlap, and the events that
 //!   arrive during one are answered by one more fetch after it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::events::Event;
 use crate::model::{is_excluded_state, App};
@@ -30,8 +32,8 @@ pub struct Follower {
     settings: Settings,
     layout: Layout,
     apps: Option<Vec<App>>,
-    /// Tasks seen being killed or ended: never served again.
-    drained: BTreeSet<String>,
+    /// Tasks seen being killed or ended, with that state: never active again.
+    drained: BTreeMap<String, String>,
     fetching: bool,
     fetch_again: bool,
 }
@@ -42,7 +44,7 @@ impl Follower {
             settings,
             layout,
             apps: None,
-            drained: BTreeSet::new(),
+            drained: BTreeMap::new(),
             fetching: false,
             fetch_again: false,
         }
@@ -64,7 +66,7 @@ impl Follower {
             .iter()
             .flat_map(|a| a.tasks.iter().map(|t| t.id.as_str()))
             .collect();
-        self.drained.retain(|id| listed.contains(id.as_str()));
+        self.drained.retain(|id, _| listed.contains(id.as_str()));
         self.apps = Some(apps);
         let mut effects = vec![self.apply()];
         if std::mem::take(&mut self.fetch_again) {
@@ -85,7 +87,9 @@ impl Follower {
         match event {
             Event::Status { task_id, state, .. } => {
                 let mut effects = vec![];
-                if is_excluded_state(&state) && self.drained.insert(task_id.clone()) {
+                let news = self.drained.get(&task_id) != Some(&state);
+                if is_excluded_state(&state) && news {
+                    self.drained.insert(task_id.clone(), state);
                     let known = self
                         .apps
                         .iter()
@@ -105,8 +109,10 @@ impl Follower {
 
     fn apply(&self) -> Effect {
         let mut apps = self.apps.clone().unwrap_or_default();
-        for app in &mut apps {
-            app.tasks.retain(|t| !self.drained.contains(&t.id));
+        for task in apps.iter_mut().flat_map(|a| a.tasks.iter_mut()) {
+            if let Some(state) = self.drained.get(&task.id) {
+                task.state = Some(state.clone());
+            }
         }
         let p = plan(&apps, &self.settings);
         Effect::Apply {
@@ -139,7 +145,7 @@ mod tests {
             .filter_map(|e| match e {
                 Effect::Apply { text, .. } => Some(
                     text.lines()
-                        .filter(|l| l.starts_with("  server "))
+                        .filter(|l| l.starts_with("  server ") && !l.ends_with(" backup"))
                         .map(|l| l.split(' ').nth(4).unwrap().to_string())
                         .collect(),
                 ),
@@ -187,6 +193,13 @@ mod tests {
         f.on_snapshot(web(&[("a", 31000), ("b", 31001)]));
         let effects = f.on_event(status("a", "TASK_KILLING"));
         assert_eq!(servers(&effects), vec![vec!["127.0.0.1:31001"]]);
+        let Effect::Apply { text, .. } = &effects[0] else {
+            panic!("{effects:?}")
+        };
+        assert!(
+            text.contains("server 127_0_0_1_31000 127.0.0.1:31000 backup"),
+            "{text}"
+        );
         assert_eq!(effects.last(), Some(&Effect::Fetch));
         // A snapshot taken before the kill still lists it as running: it stays out.
         let effects = f.on_snapshot(web(&[("a", 31000), ("b", 31001)]));

@@ -155,10 +155,11 @@ fn backend(out: &mut String, s: &Service) {
         };
         let _ = writeln!(
             out,
-            "  server {} {addr}:{}{}",
+            "  server {} {addr}:{}{}{}",
             server.name,
             server.port,
-            check.as_deref().unwrap_or("")
+            check.as_deref().unwrap_or(""),
+            if server.backup { " backup" } else { "" }
         );
     }
 }

@@ -29,6 +29,8 @@ pub struct Server {
     pub name: String,
     pub ip: IpAddr,
     pub port: u32,
+    /// A task being killed: used only when no other server is left.
+    pub backup: bool,
 }
 
 /// One service port served: a frontend on `port` and a backend over `servers`.
@@ -100,16 +102,34 @@ pub fn service_name(app_id: &str, port: u32) -> String {
     )
 }
 
-/// Whether `task` gets traffic: running (or as good as), alive when the app has health
-/// checks and `--health-check` is on, not reported unready, and with an address.
-fn serves(app: &App, task: &Task, settings: &Settings) -> bool {
-    if task.state.as_deref().is_some_and(is_excluded_state) || task.ip.is_none() {
-        return false;
+/// How a task is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Active,
+    /// Being killed: a backup server, sent traffic only while no active server is left
+    /// (it serves through its kill grace period; better than refusing connections).
+    Backup,
+    Out,
+}
+
+/// Whether and how `task` gets traffic: running (or as good as), alive when the app has
+/// health checks and `--health-check` is on, not reported unready, and with an address.
+fn role(app: &App, task: &Task, settings: &Settings) -> Role {
+    let killing = task.state.as_deref() == Some("TASK_KILLING");
+    if (!killing && task.state.as_deref().is_some_and(is_excluded_state)) || task.ip.is_none() {
+        return Role::Out;
     }
     if settings.health_check && !app.health_checks.is_empty() && !task.alive.iter().any(|a| *a) {
-        return false;
+        return Role::Out;
     }
-    app.readiness.get(&task.id) != Some(&false)
+    if app.readiness.get(&task.id) == Some(&false) {
+        return Role::Out;
+    }
+    if killing {
+        Role::Backup
+    } else {
+        Role::Active
+    }
 }
 
 /// Builds the plan for `apps` (any order).
@@ -166,8 +186,11 @@ pub fn plan(apps: &[App], settings: &Settings) -> Plan {
             let mut servers: Vec<Server> = app
                 .tasks
                 .iter()
-                .filter(|t| serves(app, t, settings))
                 .filter_map(|t| {
+                    let backup = match role(app, t, settings) {
+                        Role::Out => return None,
+                        r => r == Role::Backup,
+                    };
                     let ip = t.ip?;
                     let port = *t.ports.get(index)?;
                     let ip_text = ip.to_string();
@@ -176,7 +199,12 @@ pub fn plan(apps: &[App], settings: &Settings) -> Plan {
                     } else {
                         clean_name(&format!("{}_{ip_text}_{port}", t.host))
                     };
-                    Some(Server { name, ip, port })
+                    Some(Server {
+                        name,
+                        ip,
+                        port,
+                        backup,
+                    })
                 })
                 .collect();
             servers.sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
@@ -362,12 +390,25 @@ pub(crate) mod tests {
             served(&p),
             vec![("web_10000".to_string(), 10000, vec![31001, 31008])]
         );
-        // Without --health-check, health results do not matter (marathon-lb's default).
+        // A task being killed that is still healthy is a backup server.
+        let mut a2 = a.clone();
+        a2.tasks[0].alive = vec![true];
+        let p = plan(&[a2], &settings(&["*"]));
+        let backups: Vec<u32> = p.services[0]
+            .servers
+            .iter()
+            .filter(|s| s.backup)
+            .map(|s| s.port)
+            .collect();
+        assert_eq!(backups, vec![31002]);
+        assert_eq!(p.services[0].servers.len(), 3);
+        // Without --health-check, health results do not matter (marathon-lb's default);
+        // the killing task is a backup.
         let mut s = settings(&["*"]);
         s.health_check = false;
         assert_eq!(
             served(&plan(&[a], &s))[0].2,
-            vec![31001, 31004, 31005, 31008]
+            vec![31001, 31002, 31004, 31005, 31008]
         );
     }
 

@@ -86,7 +86,7 @@ impl MarathonLb {
             .collect()
     }
 
-    /// Waits until the configuration holds `n` servers in `backend`.
+    /// Waits until the configuration holds `n` active servers in `backend`.
     pub async fn wait_servers(&self, backend: &str, n: usize, timeout: Duration) -> String {
         crate::eventually(&format!("{n} servers in {backend}"), timeout, async || {
             let config = self.config();
@@ -108,7 +108,8 @@ fn own_loopback_address() -> String {
     )
 }
 
-/// The `server` lines' addresses of `backend` in a configuration.
+/// The active servers' addresses of `backend` in a configuration (a task being killed stays
+/// as a `backup` server, used only when no other is left).
 pub fn servers_of(config: &str, backend: &str) -> Vec<String> {
     let head = format!("\nbackend {backend}\n");
     let Some(start) = config.find(&head) else {
@@ -117,6 +118,7 @@ pub fn servers_of(config: &str, backend: &str) -> Vec<String> {
     config[start + head.len()..]
         .lines()
         .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.ends_with(" backup"))
         .filter_map(|l| l.strip_prefix("  server "))
         .filter_map(|l| l.split(' ').nth(1).map(str::to_string))
         .collect()
