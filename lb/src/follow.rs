@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::events::Event;
-use crate::model::{is_excluded_state, App};
+use crate::model::{is_ending_state, App};
 use crate::render::{render, Layout};
 use crate::services::{plan, Settings, Skip};
 
@@ -88,7 +88,7 @@ impl Follower {
             Event::Status { task_id, state, .. } => {
                 let mut effects = vec![];
                 let news = self.drained.get(&task_id) != Some(&state);
-                if is_excluded_state(&state) && news {
+                if is_ending_state(&state) && news {
                     self.drained.insert(task_id.clone(), state);
                     let known = self
                         .apps
@@ -207,6 +207,22 @@ mod tests {
         // Once Marathon no longer lists it, a new task on the same port is served.
         f.on_snapshot(web(&[("b", 31001)]));
         let effects = f.on_snapshot(web(&[("b", 31001), ("c", 31000)]));
+        assert_eq!(
+            servers(&effects),
+            vec![vec!["127.0.0.1:31000", "127.0.0.1:31001"]]
+        );
+    }
+
+    #[test]
+    fn a_starting_task_is_not_drained() {
+        let mut f = follower();
+        f.refresh();
+        f.on_snapshot(web(&[("a", 31000)]));
+        assert_eq!(
+            f.on_event(status("b", "TASK_STARTING")),
+            vec![Effect::Fetch]
+        );
+        let effects = f.on_snapshot(web(&[("a", 31000), ("b", 31001)]));
         assert_eq!(
             servers(&effects),
             vec![vec!["127.0.0.1:31000", "127.0.0.1:31001"]]

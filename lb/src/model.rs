@@ -104,3 +104,9 @@ pub const EXCLUDED_STATES: &[&str] = &[
 pub fn is_excluded_state(state: &str) -> bool {
     EXCLUDED_STATES.contains(&state)
 }
+
+/// Whether a task in `state` is being killed or has ended: it never gets traffic again
+/// (unlike a task still starting, which is merely not serving yet).
+pub fn is_ending_state(state: &str) -> bool {
+    is_excluded_state(state) && !matches!(state, "TASK_STAGING" | "TASK_STARTING")
+}

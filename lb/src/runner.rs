@@ -69,7 +69,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 Effect::Fetch => {
                     let (m, tx) = (marathon.clone(), fetched_tx.clone());
                     tokio::spawn(async move {
-                        let _ = tx.send(m.apps().await).await;
+                        let started = std::time::Instant::now();
+                        let result = m.apps().await;
+                        tracing::debug!(
+                            took_ms = started.elapsed().as_millis() as u64,
+                            ok = result.is_ok(),
+                            "fetched the apps"
+                        );
+                        let _ = tx.send(result).await;
                     });
                 }
                 Effect::Apply { text, skipped } => {
