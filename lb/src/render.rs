@@ -43,7 +43,7 @@ defaults
   timeout tarpit 60s
   option dontlognull
   option http-server-close
-  option redispatch
+  option redispatch 1
 ",
         socket = layout.stats_socket
     )
@@ -127,7 +127,11 @@ fn backend(out: &mut String, s: &Service) {
             "  option forwardfor\n  http-request set-header X-Forwarded-Port %[dst_port]\n  http-request add-header X-Forwarded-Proto https if { ssl_fc }\n",
         );
     }
-    // HAProxy's own checks follow the app's Marathon health check, as marathon-lb's do.
+    // HAProxy's own checks follow the app's Marathon health check, as marathon-lb's do;
+    // without one, a TCP connect check. Either way a server that refuses a connection (a
+    // task not listening yet though RUNNING, or one just gone) is marked down at once and
+    // the connection is redispatched (`option redispatch 1`); checks every second while it
+    // is down bring it back.
     let check = s.health_check.as_ref().and_then(|hc| {
         let tcp = s.mode == Mode::Tcp || hc.is_tcp();
         if !tcp && !hc.is_http() {
@@ -148,6 +152,10 @@ fn backend(out: &mut String, s: &Service) {
             hc.max_consecutive_failures + 1
         ))
     });
+    let check = format!(
+        "{} rise 1 downinter 1s observe layer4 error-limit 1 on-error mark-down",
+        check.as_deref().unwrap_or(" check inter 1s fall 1")
+    );
     for server in &s.servers {
         let addr = match server.ip {
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
@@ -158,7 +166,7 @@ fn backend(out: &mut String, s: &Service) {
             "  server {} {addr}:{}{}{}",
             server.name,
             server.port,
-            check.as_deref().unwrap_or(""),
+            check,
             if server.backup { " backup" } else { "" }
         );
     }
@@ -220,8 +228,8 @@ frontend prod_db_10000
 backend prod_db_10000
   balance roundrobin
   mode tcp
-  server 127_0_0_1_31000 127.0.0.1:31000
-  server 127_0_0_1_31001 127.0.0.1:31001
+  server 127_0_0_1_31000 127.0.0.1:31000 check inter 1s fall 1 rise 1 downinter 1s observe layer4 error-limit 1 on-error mark-down
+  server 127_0_0_1_31001 127.0.0.1:31001 check inter 1s fall 1 rise 1 downinter 1s observe layer4 error-limit 1 on-error mark-down
 "
         );
     }
@@ -272,7 +280,7 @@ frontend web_10000
 backend raw_10001
   balance roundrobin
   mode tcp
-  server 127_0_0_1_31001 127.0.0.1:31001
+  server 127_0_0_1_31001 127.0.0.1:31001 check inter 1s fall 1 rise 1 downinter 1s observe layer4 error-limit 1 on-error mark-down
 
 backend web_10000
   balance leastconn
@@ -282,7 +290,7 @@ backend web_10000
   http-request add-header X-Forwarded-Proto https if { ssl_fc }
   option  httpchk GET /health
   timeout check 5s
-  server 127_0_0_1_31000 127.0.0.1:31000 check inter 10s fall 4
+  server 127_0_0_1_31000 127.0.0.1:31000 check inter 10s fall 4 rise 1 downinter 1s observe layer4 error-limit 1 on-error mark-down
 "
         );
         // Without the shared frontends' ports, only the service ports are bound.
