@@ -207,7 +207,7 @@ pub fn plan(apps: &[App], settings: &Settings) -> Plan {
                     })
                 })
                 .collect();
-            servers.sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+            servers.sort_by_key(|a| (a.ip, a.port));
             servers.dedup_by(|a, b| (a.ip, a.port) == (b.ip, b.port));
             if servers.is_empty() {
                 // Nothing to balance over (yet): like marathon-lb, no frontend either.
