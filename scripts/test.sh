@@ -13,4 +13,10 @@ bash scripts/docker-image.sh  # the local image the Docker tests run (no registr
 bash scripts/systemd-image.sh  # Debian with systemd, for the RPM test (built once, ~2 min)
 bash scripts/zookeeper.sh install  # Debian's ZooKeeper: the HA tests start real servers
 bash scripts/client-venv.sh >/dev/null  # marathon-python in target/pyenv: the client checks
+# Debian's HAProxy for marathon-lb's tests: they start their own daemons with config and pid
+# files in temp dirs; a system service the package may have started is never used.
+if ! command -v haproxy >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q haproxy >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q haproxy >/dev/null; }
+fi
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"

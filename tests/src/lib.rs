@@ -16,6 +16,8 @@
 //!   container cleanup and a proxy that makes the daemon unreachable.
 //! - [`zookeeper`]: ZooKeeper servers, masters electing a leader through them, a proxy to
 //!   cut a process off, and a third-party-style leader detector (the HA tests).
+//! - [`marathon`] / [`marathon_lb`]: a Marathon process and its REST calls; marathon-lb with
+//!   its HAProxy files, and a client that loops requests through a service port.
 //! - [`proto`]: Mesos protobuf types generated from the `.proto` files, for protobuf tests.
 //!
 //! ```text
@@ -34,6 +36,7 @@ pub mod docker;
 pub mod http;
 pub mod json;
 pub mod marathon;
+pub mod marathon_lb;
 pub mod process;
 pub mod proto;
 pub mod recordio;

@@ -1,0 +1,282 @@
+//! The configuration and the driver against the real HAProxy (Debian's `haproxy`,
+//! installed by scripts/test.sh): what `render` writes passes `haproxy -c`, a reload under
+//! a steady stream of connections loses none, and a refused configuration leaves the
+//! running one serving.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, TcpListener};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use marathon_lb::driver::{Applied, DriverError, Haproxy};
+use marathon_lb::model::{App, HealthCheck, Networking, Task};
+use marathon_lb::render::{render, Layout};
+use marathon_lb::services::{plan, Settings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn app(id: &str, service_port: u32, host_ports: &[u16], labels: &[(&str, &str)]) -> App {
+    App {
+        id: id.to_string(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        networking: Networking::Host,
+        service_ports: vec![service_port],
+        health_checks: vec![],
+        tasks: host_ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Task {
+                id: format!("{id}.{i}"),
+                host: "127.0.0.1".into(),
+                ip: Some("127.0.0.1".parse().unwrap()),
+                ports: vec![u32::from(*p)],
+                state: Some("TASK_RUNNING".into()),
+                alive: vec![true],
+            })
+            .collect(),
+        readiness: BTreeMap::new(),
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        groups: vec!["*".into()],
+        strict_mode: false,
+        health_check: true,
+        bind_addr: "127.0.0.1".into(),
+    }
+}
+
+fn layout(dir: &Path, vhost_port: Option<u16>) -> Layout {
+    Layout {
+        stats_socket: dir.join("haproxy.sock").display().to_string(),
+        vhost_port,
+        appid_port: vhost_port.map(|_| free_port()),
+        bind_addr: "127.0.0.1".into(),
+    }
+}
+
+fn driver(dir: &Path) -> Haproxy {
+    Haproxy::new(
+        "haproxy".into(),
+        dir.join("haproxy.cfg"),
+        dir.join("haproxy.pid"),
+        dir.join("haproxy.sock"),
+        None,
+        false,
+    )
+}
+
+/// Kills the HAProxy processes a test started (they are daemons).
+struct Reaper(Vec<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = std::process::Command::new("kill")
+                .arg("-9")
+                .arg(pid.to_string())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_service_passes_haproxy_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = app(
+        "/prod/web",
+        10000,
+        &[31000, 31001],
+        &[
+            ("HAPROXY_0_VHOST", "web.example.com,www.example.com"),
+            ("HAPROXY_0_BALANCE", "hdr(host)"),
+        ],
+    );
+    checked.health_checks.push(HealthCheck {
+        protocol: "HTTP".into(),
+        port_index: Some(0),
+        port: None,
+        path: "/health?x=1".into(),
+        interval_seconds: 10,
+        timeout_seconds: 5,
+        max_consecutive_failures: 3,
+    });
+    let mut tcp_checked = app(
+        "/db",
+        10001,
+        &[31002],
+        &[("HAPROXY_0_BALANCE", "leastconn")],
+    );
+    tcp_checked.health_checks.push(HealthCheck {
+        protocol: "TCP".into(),
+        port_index: None,
+        port: Some(31003),
+        path: "/".into(),
+        interval_seconds: 60,
+        timeout_seconds: 20,
+        max_consecutive_failures: 0,
+    });
+    let mut v6 = app("/v6", 10002, &[31004], &[("HAPROXY_0_MODE", "HTTP")]);
+    v6.tasks[0].ip = Some("::1".parse::<IpAddr>().unwrap());
+    let apps = vec![
+        checked,
+        tcp_checked,
+        v6,
+        app(
+            "/a.b/c-d",
+            10003,
+            &[31005],
+            &[("HAPROXY_0_BALANCE", "url_param id")],
+        ),
+        app("/bad", 10004, &[31006], &[("HAPROXY_0_VHOST", "a b")]),
+    ];
+    let p = plan(&apps, &settings());
+    assert_eq!(p.services.len(), 4);
+    let text = render(&p, &layout(dir.path(), Some(free_port())));
+    let file = dir.path().join("all.cfg");
+    std::fs::write(&file, &text).unwrap();
+    let out = std::process::Command::new("haproxy")
+        .args(["-c", "-f"])
+        .arg(&file)
+        .output()
+        .expect("haproxy is installed (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A backend that answers every connection with `name` and closes.
+async fn backend(name: &'static str) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let _ = s.write_all(name.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// Connects to `port` again and again until `stop`, counting answers and failures.
+fn client(
+    port: u16,
+    stop: Arc<AtomicBool>,
+) -> (
+    Arc<AtomicU64>,
+    Arc<AtomicU64>,
+    tokio::task::JoinHandle<Vec<String>>,
+) {
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let (o, f) = (ok.clone(), failed.clone());
+    let handle = tokio::spawn(async move {
+        let mut errors = vec![];
+        while !stop.load(Ordering::Relaxed) {
+            let result = async {
+                let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+                let mut buf = String::new();
+                s.read_to_string(&mut buf).await?;
+                Ok::<String, std::io::Error>(buf)
+            }
+            .await;
+            match result {
+                Ok(text) if !text.is_empty() => {
+                    o.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(_) => {
+                    f.fetch_add(1, Ordering::Relaxed);
+                    errors.push("empty answer".to_string());
+                }
+                Err(e) => {
+                    f.fetch_add(1, Ordering::Relaxed);
+                    errors.push(e.to_string());
+                }
+            }
+        }
+        errors
+    });
+    (ok, failed, handle)
+}
+
+#[tokio::test]
+async fn reloads_lose_no_connection_and_a_refused_config_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (backend("a").await, backend("b").await);
+    let service = free_port();
+    let layout = layout(dir.path(), None);
+    let one = render(
+        &plan(&[app("/web", u32::from(service), &[a], &[])], &settings()),
+        &layout,
+    );
+    let two = render(
+        &plan(
+            &[app("/web", u32::from(service), &[a, b], &[])],
+            &settings(),
+        ),
+        &layout,
+    );
+    let mut h = driver(dir.path());
+    let mut reaper = Reaper(vec![]);
+    assert!(matches!(h.apply(&one).await, Ok(Applied::Reloaded(_))));
+    reaper.0.extend(h.pids());
+    let first_pid = h.pids();
+    assert_eq!(first_pid.len(), 1);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, handle) = client(service, stop.clone());
+    for i in 0..6 {
+        let text = if i % 2 == 0 { &two } else { &one };
+        assert!(matches!(h.apply(text).await, Ok(Applied::Reloaded(_))));
+        reaper.0.extend(h.pids());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(h.apply(&one).await.unwrap(), Applied::Unchanged);
+    stop.store(true, Ordering::Relaxed);
+    let errors = handle.await.unwrap();
+    eprintln!(
+        "{} connections through 7 reloads",
+        ok.load(Ordering::Relaxed)
+    );
+    assert!(ok.load(Ordering::Relaxed) > 10, "the client got through");
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "{errors:?}");
+    assert_ne!(h.pids(), first_pid, "a reload starts a new process");
+
+    // Text HAProxy refuses: not loaded, the running process serves on.
+    let running = h.pids();
+    let broken = one.replace("balance roundrobin", "balance nonsense");
+    let e = h.apply(&broken).await.unwrap_err();
+    assert!(matches!(e, DriverError::Refused(_)), "{e}");
+    assert_eq!(h.pids(), running);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("haproxy.cfg")).unwrap(),
+        one
+    );
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", service))
+        .await
+        .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    assert_eq!(buf, "a");
+}
