@@ -75,6 +75,7 @@ pub mod http;
 pub mod launcher;
 pub mod master_link;
 pub mod monitor;
+pub mod nested;
 pub mod operator;
 pub mod paths;
 pub mod resources;
@@ -235,6 +236,7 @@ const LAYERS: mesos_common::layers::Layers = &[
             "fetcher",
             "health_check",
             "launcher",
+            "nested",
         ],
     ),
     ("core", &["agent"]),
