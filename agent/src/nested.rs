@@ -379,6 +379,7 @@ enum Stdin {
 
 impl Stdin {
     /// Handles one input record; Err(text) ends the input (the process cannot take more).
+    /// At the end of input the caller drops the stdin: a pipe closes only then.
     async fn take(&mut self, input: Input) -> Result<(), String> {
         match (self, input) {
             (Stdin::Pipe(pipe), Input::Data(data)) => pipe.write_all(&data).await,
@@ -775,10 +776,12 @@ impl Supervisor {
                     None => output_done = true,
                 },
                 Some(subscriber) = self.subscribe.recv() => subscribers.push(subscriber),
-                input = self.inputs.recv(), if stdin.is_some() => {
+                // Input that comes after the end of input is dropped, not left to block.
+                Some(input) = self.inputs.recv() => {
                     let taken = match (input, stdin.as_mut()) {
-                        (Some(input), Some(to)) => to.take(input).await,
-                        _ => Err("the input stream ended".to_string()),
+                        (Input::Eof, Some(to)) => to.take(Input::Eof).await.and(Err("end of input".into())),
+                        (input, Some(to)) => to.take(input).await,
+                        (_, None) => Ok(()),
                     };
                     if let Err(e) = taken {
                         debug!(error = %e, "no more input for the process");
