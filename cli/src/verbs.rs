@@ -34,13 +34,30 @@ struct MasterArgs {
     master: Option<String>,
 }
 
+/// A verb's command line: the master, then what to do.
 #[derive(Debug, Parser)]
-#[command(name = "mesos agent", about = "Interacts with the Mesos agents")]
-struct AgentCli {
+struct VerbCli<C: Subcommand> {
     #[command(flatten)]
     master: MasterArgs,
     #[command(subcommand)]
-    command: AgentCommand,
+    command: C,
+}
+
+/// Parses `argv` as verb `verb`'s command line, named and described as `mesos help` lists it.
+fn parse<C: Subcommand + std::fmt::Debug>(
+    verb: &'static str,
+    argv: impl IntoIterator<Item = String>,
+) -> Result<VerbCli<C>, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let about = VERBS
+        .iter()
+        .find(|(name, _)| *name == verb)
+        .map_or("", |(_, about)| *about);
+    let matches = VerbCli::<C>::command()
+        .bin_name(format!("mesos {verb}"))
+        .about(about)
+        .try_get_matches_from(argv)?;
+    VerbCli::<C>::from_arg_matches(&matches)
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,18 +68,6 @@ enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "mesos framework",
-    about = "Interacts with the Mesos Frameworks"
-)]
-struct FrameworkCli {
-    #[command(flatten)]
-    master: MasterArgs,
-    #[command(subcommand)]
-    command: FrameworkCommand,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,18 +83,6 @@ enum FrameworkCommand {
     },
     /// Return low-level information of the framework.
     Inspect { framework_id: String },
-}
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "mesos task",
-    about = "Interacts with the tasks running in a Mesos cluster"
-)]
-struct TaskCli {
-    #[command(flatten)]
-    master: MasterArgs,
-    #[command(subcommand)]
-    command: TaskCommand,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,9 +117,9 @@ enum TaskCommand {
 pub fn run(verb: &str, args: &[String]) -> i32 {
     let argv = std::iter::once(format!("mesos {verb}")).chain(args.iter().cloned());
     let parsed = match verb {
-        "agent" => AgentCli::try_parse_from(argv).map(Verb::Agent),
-        "framework" => FrameworkCli::try_parse_from(argv).map(Verb::Framework),
-        "task" => TaskCli::try_parse_from(argv).map(Verb::Task),
+        "agent" => parse("agent", argv).map(Verb::Agent),
+        "framework" => parse("framework", argv).map(Verb::Framework),
+        "task" => parse("task", argv).map(Verb::Task),
         other => {
             eprintln!("Error: '{other}' is not a verb of mesos.");
             return 1;
@@ -159,9 +152,9 @@ pub fn run(verb: &str, args: &[String]) -> i32 {
 }
 
 enum Verb {
-    Agent(AgentCli),
-    Framework(FrameworkCli),
-    Task(TaskCli),
+    Agent(VerbCli<AgentCommand>),
+    Framework(VerbCli<FrameworkCommand>),
+    Task(VerbCli<TaskCommand>),
 }
 
 impl Verb {
@@ -440,16 +433,20 @@ mod tests {
 
     #[test]
     fn exec_takes_the_remote_command_s_own_flags() {
-        let cli = TaskCli::try_parse_from([
-            "mesos task",
-            "exec",
-            "-it",
-            "web.1",
-            "sh",
-            "-c",
-            "echo hi",
-            "--x",
-        ])
+        let argv = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cli = parse::<TaskCommand>(
+            "task",
+            argv(&[
+                "mesos task",
+                "exec",
+                "-it",
+                "web.1",
+                "sh",
+                "-c",
+                "echo hi",
+                "--x",
+            ]),
+        )
         .unwrap();
         match cli.command {
             TaskCommand::Exec {
@@ -465,7 +462,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let cli = TaskCli::try_parse_from(["mesos task", "--master=m:1", "list", "--all"]).unwrap();
+        let cli = parse::<TaskCommand>(
+            "task",
+            argv(&["mesos task", "--master=m:1", "list", "--all"]),
+        )
+        .unwrap();
         assert_eq!(cli.master.master.as_deref(), Some("m:1"));
         assert!(matches!(
             cli.command,
