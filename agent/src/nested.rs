@@ -221,20 +221,49 @@ impl NestedContainers {
         launch: Launch,
     ) -> Result<(mpsc::Receiver<Output>, SessionGuard), NestedError> {
         let (output_tx, output_rx) = mpsc::channel(OUTPUT_QUEUE);
-        let signals = self.launch(launch, Some(output_tx)).await?;
+        let signals = self.launch(launch, FirstOutput::Stream(output_tx)).await?;
         Ok((output_rx, SessionGuard { signals }))
+    }
+
+    /// Starts a container that runs on its own, its output appended to `stdout` and
+    /// `stderr` in `sandbox` (created here).
+    pub async fn launch_detached(
+        &self,
+        launch: Launch,
+        sandbox: PathBuf,
+    ) -> Result<(), NestedError> {
+        let failed = |e: std::io::Error| {
+            NestedError::Launch(format!(
+                "Failed to create sandbox {}: {e}",
+                sandbox.display()
+            ))
+        };
+        std::fs::create_dir_all(&sandbox).map_err(failed)?;
+        let open = |name: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(sandbox.join(name))
+                .map(tokio::fs::File::from_std)
+        };
+        let files = OutputFiles {
+            stdout: open("stdout").map_err(failed)?,
+            stderr: open("stderr").map_err(failed)?,
+        };
+        self.launch(launch, FirstOutput::Files(files)).await?;
+        Ok(())
     }
 
     async fn launch(
         &self,
         launch: Launch,
-        first_output: Option<mpsc::Sender<Output>>,
+        first_output: FirstOutput,
     ) -> Result<mpsc::UnboundedSender<Signal>, NestedError> {
         let key = dotted(&launch.id);
         let parent = launch.id.parent.as_deref().map(dotted).unwrap_or_default();
         {
             let registry = self.lock();
-            if registry.live.contains_key(&key) || registry.ended.contains_key(&key) {
+            if registry.live.contains_key(&key) {
                 return Err(NestedError::Exists(key));
             }
         }
@@ -244,9 +273,13 @@ impl NestedContainers {
         let (subscribe_tx, subscribe_rx) = mpsc::unbounded_channel();
         let (signals_tx, signals_rx) = mpsc::unbounded_channel();
         let (ended_tx, ended_rx) = watch::channel(None);
-        if let Some(first) = first_output {
-            let _ = subscribe_tx.send(first);
-        }
+        let files = match first_output {
+            FirstOutput::Stream(first) => {
+                let _ = subscribe_tx.send(first);
+                None
+            }
+            FirstOutput::Files(files) => Some(files),
+        };
         let live = Live {
             parent,
             tty,
@@ -256,7 +289,14 @@ impl NestedContainers {
             signals: signals_tx.clone(),
             ended: ended_rx,
         };
-        self.lock().live.insert(key.clone(), live);
+        {
+            let mut registry = self.lock();
+            // A new container of an ended one's id is a new container.
+            if registry.ended.remove(&key).is_some() {
+                registry.ended_order.retain(|k| *k != key);
+            }
+            registry.live.insert(key.clone(), live);
+        }
         info!(container = %key, tty, "nested container started");
         let supervisor = Supervisor {
             key: key.clone(),
@@ -266,6 +306,7 @@ impl NestedContainers {
             subscribe: subscribe_rx,
             signals: signals_rx,
             ended: ended_tx,
+            files,
         };
         tokio::spawn(
             supervisor
@@ -745,6 +786,39 @@ struct Supervisor {
     subscribe: mpsc::UnboundedReceiver<mpsc::Sender<Output>>,
     signals: mpsc::UnboundedReceiver<Signal>,
     ended: watch::Sender<Option<Termination>>,
+    /// A detached container's sandbox files: written before its end is recorded, so that
+    /// they are complete when WAIT_CONTAINER answers.
+    files: Option<OutputFiles>,
+}
+
+/// Where a nested container's output goes first.
+enum FirstOutput {
+    /// A session's response.
+    Stream(mpsc::Sender<Output>),
+    /// A detached container's sandbox.
+    Files(OutputFiles),
+}
+
+struct OutputFiles {
+    stdout: tokio::fs::File,
+    stderr: tokio::fs::File,
+}
+
+impl OutputFiles {
+    async fn write(&mut self, (stream, data): &Output) {
+        let file = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
+        // A tokio file has written only once flushed.
+        let written = match file.write_all(data).await {
+            Ok(()) => file.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            debug!(error = %e, "cannot write the nested container's output");
+        }
+    }
 }
 
 impl Supervisor {
@@ -759,7 +833,7 @@ impl Supervisor {
         tokio::pin!(drain);
         // Output waits for its first reader (Mesos's switchboard does the same).
         // A signal before then goes to the process, whose output is then let go.
-        while subscribers.is_empty() {
+        while subscribers.is_empty() && self.files.is_none() {
             tokio::select! {
                 Some(subscriber) = self.subscribe.recv() => subscribers.push(subscriber),
                 Some(signal) = self.signals.recv() => {
@@ -772,7 +846,12 @@ impl Supervisor {
         while !(output_done && termination.is_some()) {
             tokio::select! {
                 chunk = self.process.output.recv(), if !output_done => match chunk {
-                    Some(chunk) => fan_out(&mut subscribers, chunk).await,
+                    Some(chunk) => {
+                        if let Some(files) = self.files.as_mut() {
+                            files.write(&chunk).await;
+                        }
+                        fan_out(&mut subscribers, chunk).await
+                    }
                     None => output_done = true,
                 },
                 Some(subscriber) = self.subscribe.recv() => subscribers.push(subscriber),
@@ -909,17 +988,24 @@ mod tests {
         let ended = nested.wait(&id("p", "s1")).await.unwrap();
         assert_eq!(ended.status, 3 << 8);
         assert!(nested.running_under("p").is_empty());
+        let (output, _guard) = nested
+            .launch_session(Launch {
+                id: id("p", "s1"),
+                runtime: host("sleep 5"),
+                tty: None,
+            })
+            .await
+            .unwrap();
+        let again = Launch {
+            id: id("p", "s1"),
+            runtime: host("true"),
+            tty: None,
+        };
         assert_eq!(
-            nested
-                .launch_session(Launch {
-                    id: id("p", "s1"),
-                    runtime: host("true"),
-                    tty: None
-                })
-                .await
-                .unwrap_err(),
+            nested.launch_session(again).await.unwrap_err(),
             NestedError::Exists("p.s1".into())
         );
+        drop(output);
     }
 
     #[tokio::test]

@@ -129,12 +129,40 @@ pub async fn answer(
     use call::Type as T;
     let result = match kind {
         T::LaunchNestedContainerSession => {
-            launch_session(
-                state,
-                call.launch_nested_container_session.unwrap_or_default(),
-                media,
-            )
-            .await
+            let launch = call.launch_nested_container_session.unwrap_or_default();
+            let call = LaunchCall {
+                id: launch.container_id,
+                command: launch.command,
+                container: launch.container,
+                field: "launch_nested_container_session",
+            };
+            launch_session(state, call, media).await
+        }
+        T::LaunchNestedContainer => {
+            let launch = call.launch_nested_container.unwrap_or_default();
+            let call = LaunchCall {
+                id: launch.container_id,
+                command: launch.command,
+                container: launch.container,
+                field: "launch_nested_container",
+            };
+            launch_detached(state, call).await
+        }
+        // Only nested ones: this agent runs no standalone containers.
+        T::LaunchContainer
+            if call
+                .launch_container
+                .as_ref()
+                .is_some_and(|l| l.container_id.parent.is_some()) =>
+        {
+            let launch = call.launch_container.unwrap_or_default();
+            let call = LaunchCall {
+                id: launch.container_id,
+                command: launch.command,
+                container: launch.container,
+                field: "launch_container",
+            };
+            launch_detached(state, call).await
         }
         T::AttachContainerOutput => {
             let id = call
@@ -171,8 +199,8 @@ pub async fn answer(
         _ => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             format!(
-                "{} is not supported: this agent runs nested containers as sessions only \
-                 (LAUNCH_NESTED_CONTAINER_SESSION) and no standalone containers",
+                "{} is not supported: this agent runs no standalone containers and keeps \
+                 no nested container once it has ended",
                 kind.as_str_name()
             ),
         )),
@@ -225,33 +253,55 @@ fn not_found(error: NestedError) -> ApiError {
     ApiError::new(status, error.to_string())
 }
 
-async fn launch_session(
+/// What a launch call asks for, whichever call it came in.
+struct LaunchCall {
+    id: ContainerId,
+    command: Option<mesos_proto::v1::CommandInfo>,
+    container: Option<mesos_proto::v1::ContainerInfo>,
+    /// The call's field, for messages.
+    field: &'static str,
+}
+
+/// How a nested container is started: as a session (DEBUG class: the parent's sandbox as
+/// working directory) or detached (DEFAULT class: a sandbox of its own under the parent's,
+/// `containers/<id>`, holding its `stdout` and `stderr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Session,
+    Detached,
+}
+
+/// Checks a launch and works out where and how its command runs.
+async fn plan_launch(
     state: &HttpState,
-    launch: call::LaunchNestedContainerSession,
-    media: Media,
-) -> Result<Response, ApiError> {
-    const FIELD: &str = "launch_nested_container_session";
-    let id = launch.container_id;
-    valid_id(&id, FIELD)?;
+    call: LaunchCall,
+    class: Class,
+) -> Result<(Launch, ContainerId, std::path::PathBuf), ApiError> {
+    let LaunchCall {
+        id,
+        command,
+        container,
+        field,
+    } = call;
+    valid_id(&id, field)?;
     let Some(parent) = id.parent.as_deref().cloned() else {
         return Err(bad_request(format!(
-            "Expecting '{FIELD}.container_id.parent' to be present"
+            "Expecting '{field}.container_id.parent' to be present"
         )));
     };
-    let Some(command) = launch.command else {
+    let Some(command) = command else {
         return Err(bad_request(format!(
-            "Expecting '{FIELD}.command' to be present"
+            "Expecting '{field}.command' to be present"
         )));
     };
     let line = CommandLine::from_command(&command)
-        .map_err(|e| bad_request(format!("'{FIELD}.command' is invalid: {e}")))?;
-    if let Some(container) = &launch.container {
+        .map_err(|e| bad_request(format!("'{field}.command' is invalid: {e}")))?;
+    if let Some(container) = &container {
         if container.r#type() != container_info::Type::Mesos {
             return Err(bad_request("The provided ContainerInfo is not supported"));
         }
     }
-    let tty = launch
-        .container
+    let tty = container
         .as_ref()
         .and_then(|c| c.tty_info.as_ref())
         .map(|t| {
@@ -269,6 +319,10 @@ async fn launch_session(
                 dotted(&parent)
             ))
         })?;
+    let sandbox = match class {
+        Class::Session => parent_of.sandbox.clone(),
+        Class::Detached => parent_of.sandbox.join("containers").join(&id.value),
+    };
     let own_env = command
         .environment
         .iter()
@@ -290,20 +344,28 @@ async fn launch_session(
         }
         (None, _) => {
             let mut env = parent_of.env;
+            if class == Class::Detached {
+                env.insert("MESOS_SANDBOX".into(), sandbox.display().to_string());
+            }
             env.extend(own_env);
             Runtime::Host {
                 program: line.program,
                 argv: line.argv,
                 env,
-                cwd: parent_of.sandbox,
+                cwd: sandbox.clone(),
             }
         }
     };
-    let launch = Launch {
-        id: id.clone(),
-        runtime,
-        tty,
-    };
+    let launch = Launch { id, runtime, tty };
+    Ok((launch, parent, sandbox))
+}
+
+async fn launch_session(
+    state: &HttpState,
+    call: LaunchCall,
+    media: Media,
+) -> Result<Response, ApiError> {
+    let (launch, parent, _) = plan_launch(state, call, Class::Session).await?;
     let (output, guard) = match state.nested.launch_session(launch).await {
         Ok(session) => session,
         // Mesos answers a launch of a container it already runs with 202 Accepted.
@@ -312,6 +374,19 @@ async fn launch_session(
     };
     tokio::spawn(watch_parent(state.clone(), parent));
     Ok(output_response(output, Some(guard), media))
+}
+
+/// LAUNCH_NESTED_CONTAINER (or LAUNCH_CONTAINER with a parent): runs until it ends or is
+/// killed, its output in its sandbox's `stdout` and `stderr`.
+async fn launch_detached(state: &HttpState, call: LaunchCall) -> Result<Response, ApiError> {
+    let (launch, parent, sandbox) = plan_launch(state, call, Class::Detached).await?;
+    match state.nested.launch_detached(launch, sandbox).await {
+        Ok(()) => {}
+        Err(NestedError::Exists(_)) => return Ok(StatusCode::ACCEPTED.into_response()),
+        Err(e) => return Err(not_found(e)),
+    }
+    tokio::spawn(watch_parent(state.clone(), parent));
+    Ok(StatusCode::OK.into_response())
 }
 
 fn clamp_u16(n: u32) -> u16 {

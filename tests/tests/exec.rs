@@ -151,7 +151,7 @@ impl Output {
         }
     }
 
-    async fn to_end(&mut self) {
+    async fn read_to_end(&mut self) {
         while self.read().await {}
     }
 }
@@ -275,7 +275,7 @@ async fn session_without_tty(task: &RunningTask, expect_pwd: Option<&str>) {
     output.until("hi\n").await;
     input.send(&stdin(b""));
     assert_eq!(input.finish().await, 200);
-    output.to_end().await;
+    output.read_to_end().await;
     assert!(output.stdout.starts_with("hi\n"), "{:?}", output.stdout);
     assert!(
         output.stderr.contains("to-stderr"),
@@ -311,7 +311,7 @@ async fn session_with_tty(task: &RunningTask) {
     output.until("31 101").await;
     output.until("hi").await;
     input.send(&stdin(b"exit 0\n"));
-    output.to_end().await;
+    output.read_to_end().await;
     assert_eq!(input.finish().await, 200);
     assert_eq!(exit_status(&task.api, &id).await, 0);
 }
@@ -334,11 +334,11 @@ async fn disconnect_leaves_nothing(task: &RunningTask, marker_seconds: &str) {
     let script = format!("sleep {marker_seconds} & echo started; wait");
     let mut output = Output::of(launch_session(&task.api, &id, sh(&script), None).await);
     output.until("started").await;
-    assert_eq!(
-        processes_running(&["sleep", marker_seconds]).len(),
-        1,
-        "the session's sleep runs"
-    );
+    // `started` may come before the background shell has exec'd its sleep.
+    eventually("the session's sleep running", TIMEOUT, async || {
+        (processes_running(&["sleep", marker_seconds]).len() == 1).then_some(())
+    })
+    .await;
     drop(output);
     eventually("the session's processes gone", TIMEOUT, async || {
         processes_running(&["sleep", marker_seconds])
@@ -384,8 +384,8 @@ async fn exec_into_a_command_task() {
     )
     .await;
     assert_eq!(kill.status, 200, "{}", kill.body);
-    first.to_end().await;
-    Output::of(attached).to_end().await;
+    first.read_to_end().await;
+    Output::of(attached).read_to_end().await;
     let waited = http::operator_call(
         &task.api,
         &json!({ "type": "WAIT_NESTED_CONTAINER", "wait_nested_container": { "container_id": id } }),
@@ -396,6 +396,28 @@ async fn exec_into_a_command_task() {
         waited["wait_nested_container"]["exit_status"], 15,
         "terminated by SIGTERM: {waited}"
     );
+    // A nested container launched on its own writes its output to its own sandbox.
+    let detached = nested_id(&task.container_id);
+    let launched = http::operator_call(
+        &task.api,
+        &json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": detached,
+                "command": { "value": "echo \"detached in $MESOS_SANDBOX\"; exit 2" }
+            }
+        }),
+    )
+    .await;
+    assert_eq!(launched.status, 200, "{}", launched.body);
+    assert_eq!(exit_status(&task.api, &detached).await, 2 << 8);
+    let own_sandbox = format!(
+        "{sandbox}/containers/{}",
+        detached["value"].as_str().unwrap()
+    );
+    let written = std::fs::read_to_string(format!("{own_sandbox}/stdout")).unwrap_or_default();
+    assert_eq!(written, format!("detached in {own_sandbox}\n"));
+
     let again = http::operator_call(
         &task.api,
         &json!({ "type": "KILL_CONTAINER", "kill_container": { "container_id": id } }),
@@ -429,7 +451,7 @@ async fn exec_into_a_docker_task() {
         )
         .await,
     );
-    output.to_end().await;
+    output.read_to_end().await;
     assert_eq!(output.stdout.trim(), format!("task={}", task.task_id));
     assert_eq!(exit_status(&task.api, &id).await, 5 << 8);
 }

@@ -4,7 +4,6 @@
 //! the Mesos CLI's headers; `task exec` is driven with a pipe and through a pseudo-terminal.
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -288,7 +287,7 @@ async fn task_exec_it_gives_an_interactive_shell_on_a_terminal() {
         slave: ours,
     } = pty;
     drop(ours);
-    let mut terminal = std::fs::File::from(OwnedFd::from(terminal));
+    let mut terminal = std::fs::File::from(terminal);
     let mut reader = terminal.try_clone().unwrap();
     let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let seen = screen.clone();
