@@ -129,23 +129,13 @@ pub async fn answer(
     use call::Type as T;
     let result = match kind {
         T::LaunchNestedContainerSession => {
-            let launch = call.launch_nested_container_session.unwrap_or_default();
-            let call = LaunchCall {
-                id: launch.container_id,
-                command: launch.command,
-                container: launch.container,
-                field: "launch_nested_container_session",
-            };
+            let l = call.launch_nested_container_session.unwrap_or_default();
+            let call = LaunchCall::new(FIELD_SESSION, l.container_id, l.command, l.container);
             launch_session(state, call, media).await
         }
         T::LaunchNestedContainer => {
-            let launch = call.launch_nested_container.unwrap_or_default();
-            let call = LaunchCall {
-                id: launch.container_id,
-                command: launch.command,
-                container: launch.container,
-                field: "launch_nested_container",
-            };
+            let l = call.launch_nested_container.unwrap_or_default();
+            let call = LaunchCall::new(FIELD_NESTED, l.container_id, l.command, l.container);
             launch_detached(state, call).await
         }
         // Only nested ones: this agent runs no standalone containers.
@@ -155,13 +145,8 @@ pub async fn answer(
                 .as_ref()
                 .is_some_and(|l| l.container_id.parent.is_some()) =>
         {
-            let launch = call.launch_container.unwrap_or_default();
-            let call = LaunchCall {
-                id: launch.container_id,
-                command: launch.command,
-                container: launch.container,
-                field: "launch_container",
-            };
+            let l = call.launch_container.unwrap_or_default();
+            let call = LaunchCall::new(FIELD_CONTAINER, l.container_id, l.command, l.container);
             launch_detached(state, call).await
         }
         T::AttachContainerOutput => {
@@ -260,6 +245,26 @@ struct LaunchCall {
     container: Option<mesos_proto::v1::ContainerInfo>,
     /// The call's field, for messages.
     field: &'static str,
+}
+
+const FIELD_SESSION: &str = "launch_nested_container_session";
+const FIELD_NESTED: &str = "launch_nested_container";
+const FIELD_CONTAINER: &str = "launch_container";
+
+impl LaunchCall {
+    fn new(
+        field: &'static str,
+        id: ContainerId,
+        command: Option<mesos_proto::v1::CommandInfo>,
+        container: Option<mesos_proto::v1::ContainerInfo>,
+    ) -> LaunchCall {
+        LaunchCall {
+            id,
+            command,
+            container,
+            field,
+        }
+    }
 }
 
 /// How a nested container is started: as a session (DEBUG class: the parent's sandbox as
