@@ -229,6 +229,22 @@ fn valid_id(id: &ContainerId, field: &str) -> Result<(), ApiError> {
         .map_err(|e| bad_request(format!("'{field}.container_id' is invalid: {e}")))
 }
 
+/// A valid id of a nested container: top-level ones are tasks' own containers (waited for
+/// and killed through the scheduler API) or standalone ones, which this agent has none of.
+fn nested_id(id: &ContainerId, field: &str) -> Result<(), ApiError> {
+    valid_id(id, field)?;
+    if id.parent.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "'{field}' of a top-level container is not supported: this agent waits for \
+                 and kills tasks through the scheduler API and runs no standalone containers"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn not_found(error: NestedError) -> ApiError {
     let status = match error {
         NestedError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -514,7 +530,7 @@ async fn wait(
     deprecated: bool,
     encoding: Encoding,
 ) -> Result<Response, ApiError> {
-    valid_id(&id, field)?;
+    nested_id(&id, field)?;
     let ended = state.nested.wait(&id).await.map_err(not_found)?;
     let mut out = agent::Response::default();
     if deprecated {
@@ -544,7 +560,7 @@ fn kill_container(
     signal: Option<i32>,
     field: &str,
 ) -> Result<Response, ApiError> {
-    valid_id(&id, field)?;
+    nested_id(&id, field)?;
     let signal = match signal {
         None => Signal::SIGKILL,
         Some(n) => Signal::try_from(n)
