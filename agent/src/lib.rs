@@ -13,6 +13,8 @@
 //!                    ▼
 //!                  operator (POST /api/v1, /monitor, /containers)   executor_api (/api/v1/executor)
 //!                    ▼
+//!                  nested_api (the container calls of /api/v1: task exec sessions)
+//!                    ▼
 //!                  files (/files/*)   handle (HttpState: the core's query queue)
 //!                  master_link (gRPC stream to the master, re-opened with backoff)
 //!                    ▼
@@ -23,7 +25,8 @@
 //!                    ▼
 //!  containerizers  containerizer (the trait) over launcher (command tasks under a
 //!                  supervisor) and docker (containers through the Engine API);
-//!                  health_check (TaskInfo.health_check run next to the task)
+//!                  health_check (TaskInfo.health_check run next to the task);
+//!                  nested (processes run beside a task: exec sessions)
 //!                    ▼
 //!  foundations     config  paths  resources  checkpoint  status_update  supervisor
 //! ```
@@ -38,13 +41,15 @@
 //!   launch it): [`launcher`] starts command tasks (and executors) under the supervisor;
 //!   [`docker`] runs tasks with a DOCKER ContainerInfo as containers of the Docker daemon,
 //!   supervised by a tokio task each. [`health_check`] runs a task's health check as
-//!   Mesos's executors do (a pure checker and a tokio runner per task).
+//!   Mesos's executors do (a pure checker and a tokio runner per task); [`nested`] runs
+//!   commands beside a running task (a host process in its sandbox, or a `docker exec`).
 //! - Core: [`agent`], the actor owning frameworks, tasks, executors (the core side of the
 //!   v1 executor API, [`agent::executors`]) and the status update manager; task groups
 //!   (LAUNCH_GROUP) run under it as Mesos's default executor would run them.
 //! - Views: [`monitor`] measures the containers the core lists.
 //! - Edges: [`master_link`] (gRPC in production, channels in tests), [`http`] with
-//!   [`files`], [`operator`] (the operator API v1, JSON or protobuf via [`encoding`]) and
+//!   [`files`], [`operator`] (the operator API v1, JSON or protobuf via [`encoding`]) with
+//!   [`nested_api`] (its container calls: `task exec` sessions over [`nested`]) and
 //!   [`executor_api`]; [`handle`] is what their handlers hold.
 //!
 //! ```text
@@ -75,6 +80,8 @@ pub mod http;
 pub mod launcher;
 pub mod master_link;
 pub mod monitor;
+pub mod nested;
+pub mod nested_api;
 pub mod operator;
 pub mod paths;
 pub mod resources;
@@ -172,6 +179,8 @@ pub async fn run_with_transport<T: MasterTransport>(
         queries: queries_tx,
         flags: std::sync::Arc::new(config.flags()),
         sandboxes_root: paths::Layout::new(&config.work_dir).sandboxes_root(),
+        nested: nested::NestedContainers::default(),
+        docker: docker.clone(),
     };
     let timing = master_link::LinkTiming::new(config.registration_backoff_factor);
     let mut core = agent::Core::new(
@@ -235,6 +244,7 @@ const LAYERS: mesos_common::layers::Layers = &[
             "fetcher",
             "health_check",
             "launcher",
+            "nested",
         ],
     ),
     ("core", &["agent"]),
@@ -247,6 +257,7 @@ const LAYERS: mesos_common::layers::Layers = &[
             "handle",
             "http",
             "master_link",
+            "nested_api",
             "operator",
         ],
     ),

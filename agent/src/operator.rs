@@ -6,9 +6,11 @@
 //! ([`crate::encoding`]). Reads go to the core's actor as one [`Inspect`] each, so every
 //! answer is one consistent state; `/proc` is read afterwards, off the async threads.
 //!
+//! The container calls (nested containers: `task exec`) are [`nested_api`]'s.
+//!
 //! Calls left out on purpose (answered 501): SET_LOGGING_LEVEL (set RUST_LOG at start),
-//! nested and standalone containers (LAUNCH_*/WAIT_*/KILL_*/REMOVE_*CONTAINER*,
-//! ATTACH_CONTAINER_*), resource providers (ADD/UPDATE/REMOVE_RESOURCE_PROVIDER_CONFIG,
+//! standalone containers and nested ones outside a session (LAUNCH_CONTAINER,
+//! LAUNCH_NESTED_CONTAINER, REMOVE_*CONTAINER), resource providers (ADD/UPDATE/REMOVE_RESOURCE_PROVIDER_CONFIG,
 //! MARK_RESOURCE_PROVIDER_GONE) and PRUNE_IMAGES: this agent has none of those features.
 
 use std::collections::BTreeMap;
@@ -19,31 +21,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mesos_proto::v1::agent::{self, call, response};
 use mesos_proto::v1::{self, Flag, Metric, VersionInfo};
-use tokio::sync::oneshot;
 
-use crate::agent::views::{ContainerView, Inspect};
-use crate::agent::{Core, Query};
+use crate::agent::views::ContainerView;
+use crate::agent::Core;
 use crate::encoding::{self, error_response, Encoding};
 use crate::files::{self, FilesError};
-use crate::handle::HttpState;
+use crate::handle::{inspect, HttpState};
 use crate::monitor::{self, Measured};
+use crate::nested_api;
 use crate::VERSION;
 
 /// Largest operator call accepted; calls are small.
 const MAX_CALL_BYTES: usize = 1024 * 1024;
-
-/// Runs `read` on the core's actor; None when the agent is shutting down.
-pub(crate) async fn inspect<T: Send + 'static>(
-    state: &HttpState,
-    read: impl FnOnce(&Core) -> T + Send + 'static,
-) -> Option<T> {
-    let (reply, answer) = oneshot::channel();
-    let query = Query::Inspect(Inspect(Box::new(move |core| {
-        let _ = reply.send(read(core));
-    })));
-    state.queries.send(query).await.ok()?;
-    answer.await.ok()
-}
 
 fn unavailable() -> Response {
     error_response(StatusCode::SERVICE_UNAVAILABLE, "Agent is shutting down")
@@ -99,6 +88,9 @@ pub async fn api(State(state): State<HttpState>, request: Request) -> Response {
         return e.into_response();
     }
     let headers = request.headers().clone();
+    if nested_api::is_streaming_request(&headers) {
+        return nested_api::attach_input(state, request).await;
+    }
     let (content, accept) = match (
         encoding::request_encoding(&headers),
         encoding::response_encoding(&headers),
@@ -124,7 +116,20 @@ pub async fn api(State(state): State<HttpState>, request: Request) -> Response {
         }
     };
     tracing::debug!(call = kind.as_str_name(), "operator call");
-    match answer(&state, call, kind).await {
+    let media = match nested_api::response_media(&headers, accept) {
+        Ok(media) => media,
+        Err(e) => return e.into_response(),
+    };
+    if media.streaming && !nested_api::streams(kind) {
+        return error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            format!(
+                "Streaming response is not supported for {} call",
+                kind.as_str_name()
+            ),
+        );
+    }
+    match answer(&state, call, kind, media).await {
         Ok(response) => ok(accept, &response),
         Err(r) => r,
     }
@@ -326,10 +331,12 @@ async fn blocking_files<T: Send + 'static>(
 }
 
 #[allow(deprecated)] // the *_NESTED_CONTAINER calls are still named
+/// The call's Response, or a response of its own (an error, or a container call's).
 async fn answer(
     state: &HttpState,
     call: agent::Call,
     kind: call::Type,
+    media: nested_api::Media,
 ) -> Result<agent::Response, Response> {
     use call::Type as T;
     use response::Type as R;
@@ -443,13 +450,8 @@ async fn answer(
         | T::WaitContainer
         | T::KillContainer
         | T::RemoveContainer => {
-            return Err(error_response(
-                StatusCode::NOT_IMPLEMENTED,
-                format!(
-                    "{} is not supported: this agent has no nested or standalone containers",
-                    kind.as_str_name()
-                ),
-            ))
+            // Streams and empty 200s: these calls make their own responses.
+            return Err(nested_api::answer(state, call, kind, media).await);
         }
         T::AddResourceProviderConfig
         | T::UpdateResourceProviderConfig

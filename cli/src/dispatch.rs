@@ -1,5 +1,6 @@
-//! `mesos <command> [args]`: runs the executable `mesos-<command>`, looked up first next to
-//! the `mesos` binary itself (an installation directory need not be on PATH), then on PATH.
+//! `mesos <command> [args]`: runs one of its own verbs ([`crate::verbs`]: agent, framework,
+//! task), else the executable `mesos-<command>`, looked up first next to the `mesos` binary
+//! itself (an installation directory need not be on PATH), then on PATH.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -14,35 +15,66 @@ const HIDDEN: &[&str] = &["slave"];
 pub enum Dispatch {
     /// Print the usage and the available commands; `ok` says whether that was asked for.
     Usage { ok: bool, error: Option<String> },
+    /// Run one of `mesos`'s own verbs with `args`.
+    Verb { verb: String, args: Vec<String> },
     /// Run `program` with `args`.
     Run { program: String, args: Vec<String> },
 }
 
+/// What the commands found as executables do, for the usage text.
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    ("execute", "Runs a task (or a task group) on the cluster"),
+    ("local", "Runs a master, agents and Marathon in one process"),
+    ("master", "Runs a Mesos master"),
+    ("ps", "Lists the active tasks of the cluster"),
+    ("resolve", "Prints the leading master of a ZooKeeper URL"),
+    ("sim", "Simulates a large cluster (scale scenarios)"),
+];
+
+fn verb(name: &str) -> Option<&'static str> {
+    crate::verbs::VERBS
+        .iter()
+        .find(|(verb, _)| *verb == name)
+        .map(|(verb, _)| *verb)
+}
+
+/// `mesos-<command>` or the verb `command`, with `args`.
+fn command(command: &str, args: Vec<String>) -> Dispatch {
+    match verb(command) {
+        Some(verb) => Dispatch::Verb {
+            verb: verb.to_string(),
+            args,
+        },
+        None => Dispatch::Run {
+            program: format!("mesos-{command}"),
+            args,
+        },
+    }
+}
+
 /// Decides from the arguments after the program name, as Mesos's `mesos` does:
-/// `help` lists the commands, `help <cmd>` runs `mesos-<cmd> --help`, a flag before the
-/// command is an error.
+/// `help` (or `--help`) lists the commands, `help <cmd> [sub]` asks the command for its
+/// help, a flag before the command is an error.
 pub fn dispatch(args: &[String]) -> Dispatch {
     match args {
         [] => Dispatch::Usage {
             ok: false,
             error: None,
         },
-        [help] if help == "help" => Dispatch::Usage {
+        [help] if ["help", "--help", "-h"].contains(&help.as_str()) => Dispatch::Usage {
             ok: true,
             error: None,
         },
-        [help, command, ..] if help == "help" => Dispatch::Run {
-            program: format!("mesos-{command}"),
-            args: vec!["--help".into()],
-        },
-        [first, ..] if first.starts_with("--") => Dispatch::Usage {
+        [help, name, rest @ ..] if help == "help" => {
+            let mut args = rest.to_vec();
+            args.push("--help".into());
+            command(name, args)
+        }
+        [first, ..] if first.starts_with('-') => Dispatch::Usage {
             ok: false,
             error: Some(format!("Not expecting '{first}' before command")),
         },
-        [command, rest @ ..] => Dispatch::Run {
-            program: format!("mesos-{command}"),
-            args: rest.to_vec(),
-        },
+        [name, rest @ ..] => command(name, rest.to_vec()),
     }
 }
 
@@ -86,13 +118,31 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// The usage text with the command list.
+/// The usage text: every command `mesos` knows, its own verbs and the executables found
+/// (`commands`), each with what it does when that is known.
 pub fn usage(program: &str, commands: &[String]) -> String {
-    let mut out =
-        format!("Usage: {program} <command> [OPTIONS]\n\nAvailable commands:\n    help\n");
-    for command in commands {
-        out.push_str(&format!("    {command}\n"));
+    let mut all: std::collections::BTreeMap<&str, &str> = commands
+        .iter()
+        .map(|c| {
+            let description = DESCRIPTIONS.iter().find(|(name, _)| name == c);
+            (c.as_str(), description.map_or("", |(_, d)| *d))
+        })
+        .collect();
+    all.extend(crate::verbs::VERBS.iter().copied());
+    all.insert(
+        "help",
+        "Shows this list, or a command's help ('help <command>')",
+    );
+    let width = all.keys().map(|c| c.len()).max().unwrap_or(0) + 2;
+    let mut out = format!("Usage: {program} <command> [OPTIONS]\n\nAvailable commands:\n");
+    for (command, description) in all {
+        let line = format!("    {command:width$}{description}");
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
+    out.push_str(&format!(
+        "\nSee '{program} help <command>' or '{program} <command> --help' for more information on a command.\n"
+    ));
     out
 }
 
@@ -125,6 +175,28 @@ mod tests {
             Dispatch::Run {
                 program: "mesos-ps".into(),
                 args: args(&["--help"])
+            }
+        );
+        assert_eq!(
+            dispatch(&args(&["--help"])),
+            Dispatch::Usage {
+                ok: true,
+                error: None
+            }
+        );
+        assert_eq!(
+            dispatch(&args(&["help", "task", "exec"])),
+            Dispatch::Verb {
+                verb: "task".into(),
+                args: args(&["exec", "--help"])
+            }
+        );
+        // `mesos agent` is the verb, never the agent daemon `mesos-agent`.
+        assert_eq!(
+            dispatch(&args(&["agent", "list"])),
+            Dispatch::Verb {
+                verb: "agent".into(),
+                args: args(&["list"])
             }
         );
         assert_eq!(
@@ -163,9 +235,15 @@ mod tests {
         assert_eq!(dirs[0], own.path());
         assert_eq!(available_commands(&dirs), ["execute", "ps", "tail"]);
         let text = usage("mesos", &available_commands(&dirs));
-        assert!(
-            text.starts_with("Usage: mesos <command> [OPTIONS]\n\nAvailable commands:\n    help\n")
-        );
-        assert!(text.contains("    tail\n"));
+        assert!(text.starts_with("Usage: mesos <command> [OPTIONS]\n\nAvailable commands:\n"));
+        assert!(text.contains("    tail\n"), "{text}");
+        for listed in [
+            "    agent      Interacts with the Mesos agents\n",
+            "    execute    Runs",
+            "    help  ",
+            "    task  ",
+        ] {
+            assert!(text.contains(listed), "{listed:?} missing from\n{text}");
+        }
     }
 }

@@ -41,6 +41,16 @@ pub struct ContainerView {
     pub parent_container_id: Option<String>,
 }
 
+/// Where a container nested in a running task runs: the task's sandbox and environment
+/// (Mesos's DEBUG containers inherit both), or the task's Docker container.
+#[derive(Debug, Clone)]
+pub struct NestedParent {
+    pub sandbox: std::path::PathBuf,
+    pub env: BTreeMap<String, String>,
+    /// The Docker name of a Docker task's container.
+    pub docker_container: Option<String>,
+}
+
 impl Task {
     /// How Mesos names the command executor it makes up for a command task.
     pub(crate) fn executor_name(&self) -> String {
@@ -251,5 +261,37 @@ impl Core {
                 }
             })
             .collect()
+    }
+}
+
+impl Core {
+    /// The running task whose container is `container_id`, as a parent of nested
+    /// containers; None once it has ended (a finished task takes no exec).
+    pub fn nested_parent(&self, container_id: &str) -> Option<NestedParent> {
+        let task = self
+            .frameworks
+            .values()
+            .flat_map(|f| f.tasks.values())
+            .find(|t| t.container_id == container_id && !t.is_done())?;
+        if task.docker.is_some() {
+            return Some(NestedParent {
+                sandbox: task.run.sandbox.clone(),
+                env: BTreeMap::new(),
+                docker_container: Some(crate::docker::container_name(&task.container_id)),
+            });
+        }
+        let endpoint = self.identity.endpoint();
+        let ctx = crate::launcher::EnvContext {
+            framework_id: &task.framework_id,
+            executor_id: task.executor_id(),
+            sandbox: &task.run.sandbox,
+            agent_endpoint: &endpoint,
+            hostname: &self.identity.hostname,
+        };
+        Some(NestedParent {
+            sandbox: task.run.sandbox.clone(),
+            env: crate::launcher::task_environment(std::env::vars(), &task.info, &ctx),
+            docker_container: None,
+        })
     }
 }

@@ -6,6 +6,9 @@
 //!   stream the logs into the sandbox, wait (re-connecting when the daemon restarts), stop on
 //!   a kill, inspect the exit. It reports [`ContainerEvent`]s to the agent core.
 //!
+//! - [`exec`]: commands run in a task's running container (`docker exec`), the nested
+//!   containers of Docker tasks (see [`crate::nested`]).
+//!
 //! Containers are named `mesos-<containerId>` and labelled with the agent, framework, task
 //! and container ids ([`labels`]), so an agent restarted on the same work directory finds its
 //! containers again and removes the ones no task owns.
@@ -16,6 +19,7 @@
 //!   └──── ContainerEvent ◀─────┘  └── KillSwitch (grace) ◀── core
 //! ```
 
+pub mod exec;
 pub mod runtime;
 pub mod spec;
 

@@ -125,7 +125,7 @@ pub struct Target {
 /// The agent's handle on the Docker daemon.
 #[derive(Debug, Clone)]
 pub struct DockerRuntime {
-    docker: Docker,
+    pub(super) docker: Docker,
     events: mpsc::UnboundedSender<ContainerEvent>,
 }
 
@@ -188,52 +188,6 @@ impl DockerRuntime {
         let span = tracing::info_span!("container", name = %name);
         tokio::spawn(runner.adopt(announce_start, kill).instrument(span));
         switch
-    }
-
-    /// Runs `argv` inside a running container (with `env` added to the container's) and
-    /// waits for its exit code: how COMMAND health checks of Docker tasks run.
-    pub async fn exec(
-        &self,
-        container: &str,
-        argv: Vec<String>,
-        env: Vec<String>,
-    ) -> Result<i64, String> {
-        use bollard::exec::{CreateExecOptions, StartExecResults};
-        let created = self
-            .docker
-            .create_exec(
-                container,
-                CreateExecOptions {
-                    cmd: Some(argv),
-                    env: Some(env),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| format!("cannot exec in the container: {e}"))?;
-        let started = self
-            .docker
-            .start_exec(&created.id, None)
-            .await
-            .map_err(|e| format!("cannot exec in the container: {e}"))?;
-        // The exit code is known once the output ends.
-        if let StartExecResults::Attached { mut output, .. } = started {
-            while let Some(chunk) = output.next().await {
-                if chunk.is_err() {
-                    break;
-                }
-            }
-        }
-        let inspected = self
-            .docker
-            .inspect_exec(&created.id)
-            .await
-            .map_err(|e| format!("cannot read the exec's exit code: {e}"))?;
-        inspected
-            .exit_code
-            .ok_or_else(|| "the exec has no exit code".to_string())
     }
 
     /// Removes a container (and its anonymous volumes) in the background, whatever its state.

@@ -1,4 +1,4 @@
-//! `mesos <command> [args]`: runs `mesos-<command>`.
+//! `mesos <command> [args]`: runs one of its verbs (agent, framework, task) or `mesos-<command>`.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
@@ -19,13 +19,23 @@ fn main() -> ExitCode {
             if let Some(error) = error {
                 eprintln!("{error}");
             }
-            eprint!("{}", usage(&name, &available_commands(&dirs)));
+            let text = usage(&name, &available_commands(&dirs));
+            // Asked for, the list is the answer (stdout); otherwise it explains an error.
+            if ok {
+                print!("{text}");
+            } else {
+                eprint!("{text}");
+            }
             if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             }
         }
+        Dispatch::Verb { verb, args } => match u8::try_from(mesos_cli::verbs::run(&verb, &args)) {
+            Ok(code) => ExitCode::from(code),
+            Err(_) => ExitCode::FAILURE,
+        },
         Dispatch::Run { program, args } => {
             let command = program.trim_start_matches("mesos-").to_string();
             // The child searches our own directory first, like every later lookup it does.
