@@ -1,0 +1,7 @@
+//! `mesos-dns`: DNS names for every task of a Mesos cluster, compatible with Mesos-DNS
+//! (same names, configuration file and HTTP API), kept current by the master's operator
+//! event stream instead of polling.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod core;
