@@ -5,3 +5,8 @@
 
 pub mod config;
 pub mod core;
+pub mod edge;
+pub mod service;
+
+pub use config::Config;
+pub use service::{run, Listeners, ServiceError};

@@ -7,7 +7,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use mesos_common::recordio::Decoder;
 use mesos_proto::v1::scheduler::{call, event, Call, Event};
-use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
@@ -15,7 +14,7 @@ use tokio::sync::mpsc;
 use super::codec::ContentType;
 use super::detector::Detector;
 use super::error::SchedulerError;
-use super::transport::{self, STREAM_ID_HEADER};
+use super::transport::{self, backoff, STREAM_ID_HEADER};
 use super::{SchedulerConfig, SchedulerEvent, Session, Shared};
 
 /// How one subscription ended.
@@ -95,16 +94,6 @@ pub(super) async fn run(
     }
 }
 
-/// Exponential backoff with jitter in the upper half, so that many schedulers that lost the
-/// same master do not come back in lockstep.
-fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
-    let base = min
-        .saturating_mul(1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX))
-        .min(max);
-    let half = base / 2;
-    half + rand::thread_rng().gen_range(Duration::ZERO..=half)
-}
-
 async fn subscribe(
     shared: &Shared,
     detector: &dyn Detector,
@@ -149,6 +138,7 @@ async fn stream_events(
         &client,
         master,
         transport::Request {
+            path: transport::SCHEDULER_PATH,
             body: Bytes::from(config.content_type.encode(&call)),
             content_type: config.content_type,
             stream_id: None,

@@ -1,8 +1,10 @@
-//! One POST to `/api/v1/scheduler`, following a standby master's 307 to the leader.
+//! One POST to a master's v1 API (`/api/v1/scheduler`, or the operator API `/api/v1`),
+//! following a standby master's 307 to the leader.
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use rand::Rng;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::StatusCode;
 
@@ -11,6 +13,7 @@ use super::detector::MasterAddress;
 use super::error::SchedulerError;
 
 pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
+pub const OPERATOR_PATH: &str = "/api/v1";
 pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
 
 /// An error answer is a short text; waiting longer for it means it is not coming.
@@ -30,6 +33,8 @@ pub fn client(dedicated: bool) -> reqwest::Client {
 }
 
 pub struct Request<'a> {
+    /// [`SCHEDULER_PATH`] or [`OPERATOR_PATH`].
+    pub path: &'static str,
     pub body: Bytes,
     pub content_type: ContentType,
     pub stream_id: Option<&'a str>,
@@ -48,7 +53,7 @@ pub async fn post(
     let mut redirects = 0;
     loop {
         let mut builder = client
-            .post(format!("{}{SCHEDULER_PATH}", master.url()))
+            .post(format!("{}{}", master.url(), request.path))
             .header(
                 CONTENT_TYPE,
                 HeaderValue::from_static(request.content_type.mime()),
@@ -86,6 +91,16 @@ pub async fn post(
             return Err(SchedulerError::TooManyRedirects { master });
         }
     }
+}
+
+/// Exponential backoff with jitter in the upper half, so that many clients that lost the
+/// same master do not come back in lockstep.
+pub fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
+    let base = min
+        .saturating_mul(1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX))
+        .min(max);
+    let half = base / 2;
+    half + rand::thread_rng().gen_range(Duration::ZERO..=half)
 }
 
 /// Turns a non-success answer into an error carrying the master's explanation.
