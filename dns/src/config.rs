@@ -284,7 +284,9 @@ impl Config {
                 ));
             }
             if seen.contains(&source) {
-                return invalid("IPSources validation failed: duplicate ip source specified".into());
+                return invalid(
+                    "IPSources validation failed: duplicate ip source specified".into(),
+                );
             }
             seen.push(source);
         }
@@ -300,7 +302,10 @@ impl Config {
         if self.timeout <= 0 {
             return invalid(format!("timeout must be positive: {}", self.timeout));
         }
-        for (key, address) in [("listener", &self.listener), ("httplistener", &self.http_listener)] {
+        for (key, address) in [
+            ("listener", &self.listener),
+            ("httplistener", &self.http_listener),
+        ] {
             if address.parse::<IpAddr>().is_err() {
                 return invalid(format!("{key} {address:?} is not an IP address"));
             }
@@ -310,7 +315,10 @@ impl Config {
                 "MesosHTTPSOn and MesosAuthentication are not supported: the masters are reached over plain HTTP without authentication".into(),
             );
         }
-        self.soa_rname = format!("{}.", self.soa_rname.replace('@', ".").trim_end_matches('.'));
+        self.soa_rname = format!(
+            "{}.",
+            self.soa_rname.replace('@', ".").trim_end_matches('.')
+        );
         self.soa_mname = format!("{}.", self.soa_mname.trim_end_matches('.'));
         for (key, name) in [("SOAMname", &self.soa_mname), ("SOARname", &self.soa_rname)] {
             if !valid_domain(name.trim_end_matches('.').to_lowercase().as_str()) {
@@ -393,8 +401,8 @@ impl Config {
 
 /// `host:port` with a valid port, as Mesos-DNS accepts masters.
 fn normalize_master(text: &str) -> Result<String, String> {
-    let (host, port) = split_host_port(text)
-        .ok_or_else(|| format!("illegal host:port specified: {text}"))?;
+    let (host, port) =
+        split_host_port(text).ok_or_else(|| format!("illegal host:port specified: {text}"))?;
     if !valid_port(port) {
         return Err(format!("illegal host:port specified: {text}"));
     }
@@ -446,7 +454,10 @@ fn unique(list: &[String], normalize: fn(&str) -> Result<String, String>) -> Res
 fn valid_domain(domain: &str) -> bool {
     !domain.is_empty()
         && domain.split('.').all(|label| {
-            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -455,7 +466,9 @@ pub fn resolv_conf_nameservers(text: &str, local: &[IpAddr]) -> Vec<String> {
     text.lines()
         .filter_map(|line| {
             let mut words = line.split_whitespace();
-            (words.next() == Some("nameserver")).then(|| words.next()).flatten()
+            (words.next() == Some("nameserver"))
+                .then(|| words.next())
+                .flatten()
         })
         .filter(|server| {
             server
@@ -478,7 +491,10 @@ mod tests {
     fn defaults_and_the_sample_file() {
         let c = parse(r#"{"zk": "zk://127.0.0.1:2181/mesos"}"#).unwrap();
         assert_eq!(c.domain, "mesos");
-        assert_eq!((c.ttl, c.port, c.http_port, c.refresh_seconds), (60, 53, 8123, 60));
+        assert_eq!(
+            (c.ttl, c.port, c.http_port, c.refresh_seconds),
+            (60, 53, 8123, 60)
+        );
         assert_eq!(c.ip_sources, ["netinfo", "mesos", "host"]);
         assert_eq!(c.soa_mname, "ns1.mesos.");
         assert_eq!(c.soa_rname, "root.ns1.mesos.");
@@ -526,17 +542,47 @@ mod tests {
             (r#"{"masters": ["127.0.0.1"]}"#, "illegal host:port"),
             (r#"{"masters": ["a:1", "a:1"]}"#, "duplicate found"),
             (r#"{"zk": "http://x"}"#, "invalid zk URL"),
-            (r#"{"masters": ["a:1"], "dnson": false, "httpon": false}"#, "either DNS or HTTP"),
-            (r#"{"masters": ["a:1"], "resolvers": ["not-an-ip"]}"#, "illegal ip"),
-            (r#"{"masters": ["a:1"], "IPSources": []}"#, "empty ip sources"),
-            (r#"{"masters": ["a:1"], "IPSources": ["host", "cni"]}"#, "invalid ip source"),
-            (r#"{"masters": ["a:1"], "IPSources": ["host", "host"]}"#, "duplicate ip source"),
-            (r#"{"masters": ["a:1"], "domain": "bad_domain"}"#, "not a valid domain"),
-            (r#"{"masters": ["a:1"], "stateTimeoutSeconds": 0}"#, "Invalid HTTP Timeout"),
+            (
+                r#"{"masters": ["a:1"], "dnson": false, "httpon": false}"#,
+                "either DNS or HTTP",
+            ),
+            (
+                r#"{"masters": ["a:1"], "resolvers": ["not-an-ip"]}"#,
+                "illegal ip",
+            ),
+            (
+                r#"{"masters": ["a:1"], "IPSources": []}"#,
+                "empty ip sources",
+            ),
+            (
+                r#"{"masters": ["a:1"], "IPSources": ["host", "cni"]}"#,
+                "invalid ip source",
+            ),
+            (
+                r#"{"masters": ["a:1"], "IPSources": ["host", "host"]}"#,
+                "duplicate ip source",
+            ),
+            (
+                r#"{"masters": ["a:1"], "domain": "bad_domain"}"#,
+                "not a valid domain",
+            ),
+            (
+                r#"{"masters": ["a:1"], "stateTimeoutSeconds": 0}"#,
+                "Invalid HTTP Timeout",
+            ),
             (r#"{"masters": ["a:1"], "listener": "nowhere"}"#, "listener"),
-            (r#"{"masters": ["a:1"], "zoneResolvers": {"mesos": ["1.1.1.1"]}}"#, "Mesos domain"),
-            (r#"{"masters": ["a:1"], "zoneResolvers": {"a.b": ["1.1.1.1"], "b": ["1.1.1.2"]}}"#, "ambiguous"),
-            (r#"{"masters": ["a:1"], "mesosAuthentication": "iam"}"#, "not supported"),
+            (
+                r#"{"masters": ["a:1"], "zoneResolvers": {"mesos": ["1.1.1.1"]}}"#,
+                "Mesos domain",
+            ),
+            (
+                r#"{"masters": ["a:1"], "zoneResolvers": {"a.b": ["1.1.1.1"], "b": ["1.1.1.2"]}}"#,
+                "ambiguous",
+            ),
+            (
+                r#"{"masters": ["a:1"], "mesosAuthentication": "iam"}"#,
+                "not supported",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).expect_err(text).to_string();
@@ -554,10 +600,16 @@ mod tests {
         )
         .unwrap();
         let (zones, default) = c.upstreams();
-        assert_eq!(zones, [("weave.".to_string(), vec!["172.17.0.1:53".parse().unwrap()])]);
+        assert_eq!(
+            zones,
+            [("weave.".to_string(), vec!["172.17.0.1:53".parse().unwrap()])]
+        );
         assert_eq!(
             default,
-            ["10.0.0.1:53".parse().unwrap(), "10.0.0.2:5353".parse().unwrap()] as [SocketAddr; 2]
+            [
+                "10.0.0.1:53".parse().unwrap(),
+                "10.0.0.2:5353".parse().unwrap()
+            ] as [SocketAddr; 2]
         );
     }
 }

@@ -229,13 +229,7 @@ pub async fn run(
         configured: config.masters.clone().unwrap_or_default(),
     };
     let follower = tokio::spawn(master::follow(masters, follow_config, changes_tx));
-    let updater = tokio::spawn(update(
-        changes_rx,
-        naming,
-        settings,
-        zone.clone(),
-        ready_tx,
-    ));
+    let updater = tokio::spawn(update(changes_rx, naming, settings, zone.clone(), ready_tx));
 
     tokio::pin!(shutdown);
     tokio::select! {

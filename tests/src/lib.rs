@@ -16,6 +16,7 @@
 //!   container cleanup and a proxy that makes the daemon unreachable.
 //! - [`zookeeper`]: ZooKeeper servers, masters electing a leader through them, a proxy to
 //!   cut a process off, and a third-party-style leader detector (the HA tests).
+//! - [`mesos_dns`]: a `mesos-dns` process and a real DNS client asking it.
 //! - [`proto`]: Mesos protobuf types generated from the `.proto` files, for protobuf tests.
 //!
 //! ```text
@@ -34,6 +35,7 @@ pub mod docker;
 pub mod http;
 pub mod json;
 pub mod marathon;
+pub mod mesos_dns;
 pub mod process;
 pub mod proto;
 pub mod recordio;

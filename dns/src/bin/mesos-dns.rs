@@ -7,7 +7,10 @@ use clap::Parser;
 use mesos_dns::config::{resolv_conf_nameservers, Config};
 
 #[derive(Parser, Debug)]
-#[command(name = "mesos-dns", about = "DNS names for the tasks of a Mesos cluster")]
+#[command(
+    name = "mesos-dns",
+    about = "DNS names for the tasks of a Mesos cluster"
+)]
 struct Flags {
     /// Path to the configuration file (JSON, Mesos-DNS's keys).
     #[arg(long, default_value = "config.json")]
@@ -100,7 +103,11 @@ fn load(flags: &Flags) -> Config {
         config.ttl = ttl;
     }
     if let Some(resolvers) = &flags.resolvers {
-        config.resolvers = resolvers.iter().filter(|r| !r.is_empty()).cloned().collect();
+        config.resolvers = resolvers
+            .iter()
+            .filter(|r| !r.is_empty())
+            .cloned()
+            .collect();
     }
     let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let local = resolv_conf_nameservers(&resolv_conf, &[]);
@@ -123,7 +130,9 @@ async fn main() {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG_LEVEL")
                 // hickory-server logs every query at info: far too much at 50,000 a second.
-                .unwrap_or_else(|_| format!("{level},hickory_server=warn,zookeeper_async=warn").into()),
+                .unwrap_or_else(|_| {
+                    format!("{level},hickory_server=warn,zookeeper_async=warn").into()
+                }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -144,11 +153,27 @@ mod tests {
 
     #[test]
     fn go_style_flags() {
-        let args = ["mesos-dns", "-config=c.json", "--port=5353", "-v", "-vv", "-zk", "zk://x/m"];
+        let args = [
+            "mesos-dns",
+            "-config=c.json",
+            "--port=5353",
+            "-v",
+            "-vv",
+            "-zk",
+            "zk://x/m",
+        ];
         let out = go_style(args.iter().map(|s| s.to_string()));
         assert_eq!(
             out,
-            ["mesos-dns", "--config=c.json", "--port=5353", "-v", "-vv", "--zk", "zk://x/m"]
+            [
+                "mesos-dns",
+                "--config=c.json",
+                "--port=5353",
+                "-v",
+                "-vv",
+                "--zk",
+                "zk://x/m"
+            ]
         );
         let flags = Flags::try_parse_from(out).unwrap();
         assert_eq!(flags.config, "c.json");

@@ -195,7 +195,8 @@ impl Cluster {
                 true
             }
             Change::FrameworkRemoved(id) => {
-                self.tasks.retain(|(framework_id, _), _| *framework_id != id);
+                self.tasks
+                    .retain(|(framework_id, _), _| *framework_id != id);
                 self.frameworks.remove(&id).is_some()
             }
         }

@@ -161,7 +161,10 @@ pub fn build(cluster: &Cluster, naming: &Naming) -> Records {
             rs.insert_ip(&slave, *ip);
         }
         if !agent.ips.is_empty() {
-            rs.insert_srv(&format!("_slave._tcp.{domain}."), (slave.clone(), agent.port));
+            rs.insert_srv(
+                &format!("_slave._tcp.{domain}."),
+                (slave.clone(), agent.port),
+            );
         }
     }
 
@@ -185,13 +188,9 @@ pub fn build(cluster: &Cluster, naming: &Naming) -> Records {
                 continue;
             };
             if task.running {
-                enumerable.tasks.push(task_records(
-                    &mut rs,
-                    naming,
-                    framework,
-                    task,
-                    &agent.ips,
-                ));
+                enumerable
+                    .tasks
+                    .push(task_records(&mut rs, naming, framework, task, &agent.ips));
             }
         }
         rs.enumeration.frameworks.push(enumerable);

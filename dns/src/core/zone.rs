@@ -81,12 +81,16 @@ impl Zone {
             let entry = names.entry(LowerName::new(&name)).or_default();
             for ip in ips {
                 match ip {
-                    IpAddr::V4(v4) => entry
-                        .a
-                        .push(Record::from_rdata(name.clone(), ttl, RData::A(A(*v4)))),
-                    IpAddr::V6(v6) => entry
-                        .aaaa
-                        .push(Record::from_rdata(name.clone(), ttl, RData::AAAA(AAAA(*v6)))),
+                    IpAddr::V4(v4) => {
+                        entry
+                            .a
+                            .push(Record::from_rdata(name.clone(), ttl, RData::A(A(*v4))))
+                    }
+                    IpAddr::V6(v6) => entry.aaaa.push(Record::from_rdata(
+                        name.clone(),
+                        ttl,
+                        RData::AAAA(AAAA(*v6)),
+                    )),
                 }
             }
         }
@@ -154,14 +158,14 @@ impl Zone {
         let cleaned;
         let key = if asked.iter().any(|label| label == b"*") {
             // Mesos-DNS drops wildcard labels: `*.web.marathon.mesos` is `web.marathon.mesos`.
-            cleaned = LowerName::new(&Name::from_labels(
-                asked.iter().filter(|label| *label != b"*"),
-            )
-            .map(|mut n| {
-                n.set_fqdn(true);
-                n
-            })
-            .unwrap_or_else(|_| asked.clone()));
+            cleaned = LowerName::new(
+                &Name::from_labels(asked.iter().filter(|label| *label != b"*"))
+                    .map(|mut n| {
+                        n.set_fqdn(true);
+                        n
+                    })
+                    .unwrap_or_else(|_| asked.clone()),
+            );
             &cleaned
         } else {
             &lower
@@ -181,13 +185,19 @@ impl Zone {
                 reply.answers.extend(entry.srv.iter().map(|srv| {
                     Record::from_rdata(asked.clone(), self.settings.ttl, RData::SRV(srv.clone()))
                 }));
-                reply.additionals.extend(entry.srv_additionals.iter().cloned());
+                reply
+                    .additionals
+                    .extend(entry.srv_additionals.iter().cloned());
             }
             if want(RecordType::A) {
-                reply.answers.extend(entry.a.iter().map(|r| with_owner(r, &owner)));
+                reply
+                    .answers
+                    .extend(entry.a.iter().map(|r| with_owner(r, &owner)));
             }
             if want(RecordType::AAAA) {
-                reply.answers.extend(entry.aaaa.iter().map(|r| with_owner(r, &owner)));
+                reply
+                    .answers
+                    .extend(entry.aaaa.iter().map(|r| with_owner(r, &owner)));
             }
         }
         if want(RecordType::SOA) {
@@ -274,9 +284,16 @@ mod tests {
 
     fn zone() -> Zone {
         let mut records = Records::default();
-        let set = |ips: &[&str]| ips.iter().map(|i| i.parse().unwrap()).collect::<BTreeSet<_>>();
+        let set = |ips: &[&str]| {
+            ips.iter()
+                .map(|i| i.parse().unwrap())
+                .collect::<BTreeSet<_>>()
+        };
         records.a = BTreeMap::from([
-            ("web.marathon.mesos.".to_string(), set(&["10.0.0.1", "10.0.0.2"])),
+            (
+                "web.marathon.mesos.".to_string(),
+                set(&["10.0.0.1", "10.0.0.2"]),
+            ),
             ("web-a-s0.marathon.mesos.".to_string(), set(&["10.0.0.1"])),
         ]);
         records.aaaa = BTreeMap::from([("v6.marathon.mesos.".to_string(), set(&["2001:db8::1"]))]);
@@ -313,7 +330,10 @@ mod tests {
         let r = ask(&z, "_Web._tcp.marathon.mesos.", RecordType::SRV);
         assert_eq!(
             rdata(&r.answers),
-            ["0 1 31000 web-a-s0.marathon.mesos.", "0 1 31001 web-a-s0.marathon.mesos."]
+            [
+                "0 1 31000 web-a-s0.marathon.mesos.",
+                "0 1 31001 web-a-s0.marathon.mesos."
+            ]
         );
         assert_eq!(r.answers[0].name.to_ascii(), "_Web._tcp.marathon.mesos.");
         assert_eq!(rdata(&r.additionals), ["10.0.0.1"], "one A per target host");

@@ -111,8 +111,13 @@ impl RequestHandler for Handler {
                 authorities,
                 additionals,
             } => {
-                let message =
-                    builder.build(*metadata, answers, authorities, &[] as &[Record], additionals);
+                let message = builder.build(
+                    *metadata,
+                    answers,
+                    authorities,
+                    &[] as &[Record],
+                    additionals,
+                );
                 (response_handle.send_response(message).await, *metadata)
             }
         };
@@ -127,3 +132,6 @@ impl RequestHandler for Handler {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -155,10 +155,13 @@ async fn session(
 ) -> Result<(), SchedulerError> {
     let client = transport::client(true);
     let (master, response) = post(&client, master, call::Type::GetMaster, config).await?;
-    let body = response.bytes().await.map_err(|source| SchedulerError::Http {
-        master: master.clone(),
-        source,
-    })?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|source| SchedulerError::Http {
+            master: master.clone(),
+            source,
+        })?;
     let answer: Response = ENCODING
         .decode(&body)
         .map_err(|source| SchedulerError::Decode {
@@ -211,15 +214,20 @@ async fn session(
                 source,
             })?;
         for record in records {
-            let event: Event = ENCODING
-                .decode(&record)
-                .map_err(|source| SchedulerError::Decode {
-                    master: master.clone(),
-                    source,
-                })?;
+            let event: Event =
+                ENCODING
+                    .decode(&record)
+                    .map_err(|source| SchedulerError::Decode {
+                        master: master.clone(),
+                        source,
+                    })?;
             if event.r#type() == event::Type::Subscribed {
                 *streamed = true;
-                if let Some(s) = event.subscribed.as_ref().and_then(|s| s.heartbeat_interval_seconds) {
+                if let Some(s) = event
+                    .subscribed
+                    .as_ref()
+                    .and_then(|s| s.heartbeat_interval_seconds)
+                {
                     if s.is_finite() && s > 0.0 {
                         heartbeat = Duration::from_secs_f64(s);
                     }

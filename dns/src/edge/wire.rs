@@ -4,10 +4,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use mesos_proto::v1::master::response::{get_agents, get_frameworks, GetState};
 use mesos_proto::v1::master::event;
-use mesos_proto::v1::{container_info, MasterInfo, TaskState, TaskStatus};
+use mesos_proto::v1::master::response::{get_agents, get_frameworks, GetState};
 use mesos_proto::v1::{self as v1};
+use mesos_proto::v1::{container_info, MasterInfo, TaskState, TaskStatus};
 
 use crate::core::cluster::{
     Agent, Change, Discovery, DiscoveryPort, Framework, MasterAddr, Networking, RunningStatus,
@@ -176,7 +176,11 @@ pub fn task(task: &v1::Task) -> Task {
         .statuses
         .iter()
         .filter(|s| s.state() == TaskState::TaskRunning)
-        .max_by(|a, b| a.timestamp.unwrap_or(0.0).total_cmp(&b.timestamp.unwrap_or(0.0)))
+        .max_by(|a, b| {
+            a.timestamp
+                .unwrap_or(0.0)
+                .total_cmp(&b.timestamp.unwrap_or(0.0))
+        })
         .map(running_status);
     let discovery = task
         .discovery
@@ -291,7 +295,10 @@ mod tests {
         let addr = master_addr(&info).unwrap();
         assert_eq!(addr.ip.to_string(), "10.0.0.7");
         assert_eq!(addr.port, 5050);
-        assert_eq!(pid_host_port("slave(1)@10.0.0.1:5051"), Some(("10.0.0.1", 5051)));
+        assert_eq!(
+            pid_host_port("slave(1)@10.0.0.1:5051"),
+            Some(("10.0.0.1", 5051))
+        );
         assert_eq!(pid_host_port("nonsense"), None);
     }
 
@@ -313,7 +320,7 @@ mod tests {
             "discovery": {"visibility": "FRAMEWORK", "name": "web.prod",
                           "ports": {"ports": [{"number": 31000, "protocol": "tcp", "name": "http"}]}}
         });
-        let proto: v1::Task = mesos_proto::json::from_json_value(json).unwrap();
+        let proto: v1::Task = mesos_proto::json::from_json_value(&json).unwrap();
         let t = task(&proto);
         assert_eq!(t.ports, [31000, 31001, 31005]);
         assert_eq!(t.networking, Networking::DockerUser);
@@ -326,7 +333,7 @@ mod tests {
         let d = t.discovery.unwrap();
         assert_eq!((d.name.as_str(), d.ports[0].number), ("web.prod", 31000));
         let bridge: v1::ContainerInfo = mesos_proto::json::from_json_value(
-            serde_json::json!({"type": "DOCKER", "docker": {"image": "x", "network": "BRIDGE"}}),
+            &serde_json::json!({"type": "DOCKER", "docker": {"image": "x", "network": "BRIDGE"}}),
         )
         .unwrap();
         assert_eq!(networking(Some(&bridge)), Networking::DockerHostOrBridge);

@@ -87,7 +87,11 @@ fn task_names_framework_names_and_lowercasing() {
     let cases = [
         ("web", "marathon", "web.marathon.mesos."),
         ("Web", "Marathon", "web.marathon.mesos."),
-        ("apiserver.myservice", "marathon.prod", "apiserver-myservice.marathon.prod.mesos."),
+        (
+            "apiserver.myservice",
+            "marathon.prod",
+            "apiserver-myservice.marathon.prod.mesos.",
+        ),
         ("my_task", "my_framework", "my-task.my-framework.mesos."),
         ("sp ace", "frame work", "space.framework.mesos."),
         ("-edge-", "fw.", "edge.fw.mesos."),
@@ -98,7 +102,12 @@ fn task_names_framework_names_and_lowercasing() {
             vec![task("t1", task_name, "F", "M-S0")],
         );
         let rs = build(&c, &naming());
-        assert_eq!(a(&rs, want), ["10.0.0.1"], "{task_name} / {framework_name}: {:?}", rs.a.keys());
+        assert_eq!(
+            a(&rs, want),
+            ["10.0.0.1"],
+            "{task_name} / {framework_name}: {:?}",
+            rs.a.keys()
+        );
         let slave = want.replacen(".mesos.", ".slave.mesos.", 1);
         assert_eq!(a(&rs, &slave), ["10.0.0.1"], "{slave}");
     }
@@ -108,12 +117,22 @@ fn task_names_framework_names_and_lowercasing() {
 fn unnamed_tasks_and_frameworks_get_no_task_records() {
     let c = cluster(
         vec![framework("F", "..."), framework("G", "ok")],
-        vec![task("t1", "web", "F", "M-S0"), task("t2", "!!!", "G", "M-S0")],
+        vec![
+            task("t1", "web", "F", "M-S0"),
+            task("t2", "!!!", "G", "M-S0"),
+        ],
     );
     let rs = build(&c, &naming());
-    let task_names: Vec<&String> = rs.a.keys().filter(|n| n.contains("web") || n.starts_with('.')).collect();
+    let task_names: Vec<&String> =
+        rs.a.keys()
+            .filter(|n| n.contains("web") || n.starts_with('.'))
+            .collect();
     assert!(task_names.is_empty(), "{task_names:?}");
-    assert!(!rs.a.keys().any(|n| n.starts_with('-') || n.contains("..")), "{:?}", rs.a.keys());
+    assert!(
+        !rs.a.keys().any(|n| n.starts_with('-') || n.contains("..")),
+        "{:?}",
+        rs.a.keys()
+    );
 }
 
 #[test]
@@ -172,8 +191,14 @@ fn marathon_group_paths_with_discovery_info() {
         srv(&rs, "_web-prod._tcp.marathon.mesos."),
         [format!("{target}:31005"), format!("{target}:31006")]
     );
-    assert_eq!(srv(&rs, "_web-prod._udp.marathon.mesos."), [format!("{target}:31006")]);
-    assert_eq!(srv(&rs, "_http._web-prod._tcp.marathon.mesos."), [format!("{target}:31005")]);
+    assert_eq!(
+        srv(&rs, "_web-prod._udp.marathon.mesos."),
+        [format!("{target}:31006")]
+    );
+    assert_eq!(
+        srv(&rs, "_http._web-prod._tcp.marathon.mesos."),
+        [format!("{target}:31005")]
+    );
     // Host ports only under .slave when discovery info exists.
     assert_eq!(
         srv(&rs, "_web-prod._tcp.marathon.slave.mesos."),
@@ -274,27 +299,61 @@ fn with_status(networking: Networking) -> Task {
 #[test]
 fn ip_sources_in_order() {
     let cases: [(Networking, &[IpSource], &str); 6] = [
-        (Networking::DockerUser, &[IpSource::Netinfo, IpSource::Mesos, IpSource::Host], "172.18.0.5"),
-        (Networking::Plain, &[IpSource::Netinfo, IpSource::Host], "172.18.0.5"),
+        (
+            Networking::DockerUser,
+            &[IpSource::Netinfo, IpSource::Mesos, IpSource::Host],
+            "172.18.0.5",
+        ),
+        (
+            Networking::Plain,
+            &[IpSource::Netinfo, IpSource::Host],
+            "172.18.0.5",
+        ),
         // A bridge address is private to the agent: the agent's address is published.
-        (Networking::DockerHostOrBridge, &[IpSource::Netinfo, IpSource::Host], "10.0.0.1"),
-        (Networking::DockerHostOrBridge, &[IpSource::Netinfo, IpSource::Mesos, IpSource::Host], "192.168.0.7"),
-        (Networking::DockerUser, &[IpSource::Docker, IpSource::Host], "172.17.0.3"),
-        (Networking::DockerUser, &[IpSource::Host, IpSource::Netinfo], "10.0.0.1"),
+        (
+            Networking::DockerHostOrBridge,
+            &[IpSource::Netinfo, IpSource::Host],
+            "10.0.0.1",
+        ),
+        (
+            Networking::DockerHostOrBridge,
+            &[IpSource::Netinfo, IpSource::Mesos, IpSource::Host],
+            "192.168.0.7",
+        ),
+        (
+            Networking::DockerUser,
+            &[IpSource::Docker, IpSource::Host],
+            "172.17.0.3",
+        ),
+        (
+            Networking::DockerUser,
+            &[IpSource::Host, IpSource::Netinfo],
+            "10.0.0.1",
+        ),
     ];
     for (networking, sources, want) in cases {
-        let c = cluster(vec![framework("F", "marathon")], vec![with_status(networking)]);
+        let c = cluster(
+            vec![framework("F", "marathon")],
+            vec![with_status(networking)],
+        );
         let mut n = naming();
         n.ip_sources = sources.to_vec();
         let rs = build(&c, &n);
-        assert_eq!(a(&rs, "web.marathon.mesos."), [want], "{networking:?} {sources:?}");
+        assert_eq!(
+            a(&rs, "web.marathon.mesos."),
+            [want],
+            "{networking:?} {sources:?}"
+        );
         // `.slave` names always give the agent.
         assert_eq!(a(&rs, "web.marathon.slave.mesos."), ["10.0.0.1"]);
     }
     // No source has an address: no plain A record, the .slave one stays.
     let mut n = naming();
     n.ip_sources = vec![IpSource::Netinfo];
-    let c = cluster(vec![framework("F", "marathon")], vec![task("t", "web", "F", "M-S0")]);
+    let c = cluster(
+        vec![framework("F", "marathon")],
+        vec![task("t", "web", "F", "M-S0")],
+    );
     let rs = build(&c, &n);
     assert!(!rs.a.contains_key("web.marathon.mesos."));
     assert_eq!(a(&rs, "web.marathon.slave.mesos."), ["10.0.0.1"]);
@@ -325,7 +384,10 @@ fn infrastructure_records() {
     assert_eq!(a(&rs, "slave.mesos."), ["10.0.0.1", "10.0.0.2"]);
     assert_eq!(srv(&rs, "_slave._tcp.mesos."), ["slave.mesos.:5051"]);
     assert_eq!(a(&rs, "marathon.mesos."), ["10.0.0.9"]);
-    assert_eq!(srv(&rs, "_framework._tcp.marathon.mesos."), ["marathon.mesos.:8080"]);
+    assert_eq!(
+        srv(&rs, "_framework._tcp.marathon.mesos."),
+        ["marathon.mesos.:8080"]
+    );
     assert_eq!(a(&rs, "ns1.mesos."), ["127.0.0.1"]);
 }
 
@@ -335,9 +397,21 @@ fn master_lists_as_mesos_dns_indexes_them() {
     let cases: [(&[&str], &str, &[&str]); 5] = [
         (&[], "0.0.0.6:7", &["0.0.0.6"]),
         (&["0.0.0.8:9"], "0.0.0.6:7", &["0.0.0.8", "0.0.0.6"]),
-        (&["0.0.0.8:9", "0.0.0.8:9"], "0.0.0.6:7", &["0.0.0.8", "0.0.0.6"]),
-        (&["0.0.0.8:9", "0.0.0.6:7", "0.0.0.6:7"], "0.0.0.6:7", &["0.0.0.8", "0.0.0.6"]),
-        (&["0.0.0.8:9", "0.0.0.6:7", "[2001:db8::1]:0"], "0.0.0.6:7", &["0.0.0.8", "0.0.0.6", "2001:db8::1"]),
+        (
+            &["0.0.0.8:9", "0.0.0.8:9"],
+            "0.0.0.6:7",
+            &["0.0.0.8", "0.0.0.6"],
+        ),
+        (
+            &["0.0.0.8:9", "0.0.0.6:7", "0.0.0.6:7"],
+            "0.0.0.6:7",
+            &["0.0.0.8", "0.0.0.6"],
+        ),
+        (
+            &["0.0.0.8:9", "0.0.0.6:7", "[2001:db8::1]:0"],
+            "0.0.0.6:7",
+            &["0.0.0.8", "0.0.0.6", "2001:db8::1"],
+        ),
     ];
     for (masters, leader, want) in cases {
         let mut c = Cluster::default();
@@ -351,9 +425,16 @@ fn master_lists_as_mesos_dns_indexes_them() {
         });
         let rs = build(&c, &naming());
         for (i, want) in want.iter().enumerate() {
-            assert_eq!(a(&rs, &format!("master{i}.mesos.")), [*want], "{masters:?} #{i}");
+            assert_eq!(
+                a(&rs, &format!("master{i}.mesos.")),
+                [*want],
+                "{masters:?} #{i}"
+            );
         }
-        assert!(!rs.has_name(&format!("master{}.mesos.", want.len())), "{masters:?}");
+        assert!(
+            !rs.has_name(&format!("master{}.mesos.", want.len())),
+            "{masters:?}"
+        );
         let all: BTreeSet<&str> = want.iter().copied().collect();
         let got: Vec<String> = a(&rs, "master.mesos.");
         assert_eq!(got.iter().map(String::as_str).collect::<BTreeSet<_>>(), all);
