@@ -36,6 +36,11 @@ impl MesosDns {
     /// Starts `mesos-dns` with `config` (Mesos-DNS keys) plus loopback listeners on free
     /// ports, and waits for its HTTP API (served once the first state has loaded).
     pub async fn start(root: &Path, config: Value) -> MesosDns {
+        Self::start_binary(&binary("mesos-dns"), root, config).await
+    }
+
+    /// [`MesosDns::start`] with the given binary (a release build for benchmarks).
+    pub async fn start_binary(program: &Path, root: &Path, config: Value) -> MesosDns {
         for attempt in 1..=3 {
             let (dns_port, http_port) = (free_port(), free_port());
             let mut config = config.clone();
@@ -46,12 +51,7 @@ impl MesosDns {
             let path = root.join(format!("mesos-dns-{dns_port}.json"));
             std::fs::write(&path, config.to_string()).expect("write config");
             let args = vec![format!("-config={}", path.display())];
-            let mut proc = Proc::spawn(
-                &format!("mesos-dns-{dns_port}"),
-                &binary("mesos-dns"),
-                args,
-                root,
-            );
+            let mut proc = Proc::spawn(&format!("mesos-dns-{dns_port}"), program, args, root);
             let url = format!("http://127.0.0.1:{http_port}/v1/version");
             match wait_ready(&mut proc, &url).await {
                 Ok(()) => {

@@ -292,3 +292,65 @@ async fn a_bad_configuration_stops_mesos_dns_naming_the_problem() {
     assert!(!status.success());
     assert!(proc.stderr().contains("-config"), "{}", proc.stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_on_a_docker_user_network_resolves_to_its_container_address() {
+    use mesos_tests::docker::{docker, docker_cluster, ContainerCleanup, IMAGE};
+    let cluster = docker_cluster().await;
+    let _cleanup = ContainerCleanup::new(&cluster.agent_id(0).await);
+    let network = format!("mesos-dns-test-{}", cluster.master_port);
+    let (created, _, err) = docker(&["network", "create", &network]);
+    assert!(created, "docker network create: {err}");
+    struct RemoveNetwork(String);
+    impl Drop for RemoveNetwork {
+        fn drop(&mut self) {
+            docker(&["network", "rm", &self.0]);
+        }
+    }
+    let _network = RemoveNetwork(network.clone());
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let dns = MesosDns::start(cluster.root(), config(&cluster)).await;
+
+    let app = json!({
+        "id": "/overlay/api", "cpus": 0.1, "mem": 32, "instances": 1,
+        "cmd": "mkdir -p /www && echo user-net > /www/index.html && exec busybox httpd -f -p 8080 -h /www",
+        "networks": [{"mode": "container", "name": network}],
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE},
+            "portMappings": [{"containerPort": 8080, "name": "http"}]}
+    });
+    let r = marathon.send("POST", "/v2/apps", Some(&app)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    marathon.wait_running("/overlay/api", 1, LONG).await;
+
+    let a = eventually(
+        "api-overlay.marathon.mesos to resolve",
+        LONG,
+        async || match dns.ask("api-overlay.marathon.mesos.", RecordType::A).await {
+            Answer::Records(r) if !r.is_empty() => Some(r),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_ne!(
+        a[0], "127.0.0.1",
+        "the container's address, not the agent's"
+    );
+    let (_, inspected, _) = docker(&["network", "inspect", &network]);
+    assert!(
+        inspected.contains(&format!("\"{}/", a[0])),
+        "{} not in {network}: {inspected}",
+        a[0]
+    );
+    let body = eventually("the app at its container address", LONG, async || {
+        http_body(&format!("{}:8080", a[0])).await
+    })
+    .await;
+    assert!(body.contains("user-net"), "{body}");
+    // The agent's address stays under .slave.
+    assert_eq!(
+        dns.ask("api-overlay.marathon.slave.mesos.", RecordType::A)
+            .await,
+        Answer::Records(vec!["127.0.0.1".into()])
+    );
+}
