@@ -145,7 +145,9 @@ async fn update(
             complete |= matches!(change, Change::Snapshot { .. });
             dirty |= cluster.apply(change);
         }
-        if !dirty && !(complete && !*ready.borrow()) {
+        // Rebuild on a change, and on the first complete view even if it is empty.
+        let first_view = complete && !*ready.borrow();
+        if !dirty && !first_view {
             continue;
         }
         let started = std::time::Instant::now();

@@ -106,3 +106,69 @@ async fn exchange_tcp(server: SocketAddr, question: &[u8]) -> std::io::Result<Ve
     stream.read_exact(&mut answer).await?;
     Ok(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::op::{MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, RecordType};
+
+    use super::*;
+
+    fn question(id: u16) -> Vec<u8> {
+        let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(
+            Name::from_ascii("example.com.").unwrap(),
+            RecordType::A,
+        ));
+        m.to_vec().unwrap()
+    }
+
+    /// A server on loopback that answers each question with an empty response.
+    async fn upstream() -> SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 512];
+            while let Ok((n, from)) = socket.recv_from(&mut buffer).await {
+                let question = Message::from_vec(&buffer[..n]).unwrap();
+                let mut answer =
+                    Message::new(question.metadata.id, MessageType::Response, OpCode::Query);
+                answer.metadata.recursion_available = true;
+                let _ = socket.send_to(&answer.to_vec().unwrap(), from).await;
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn tries_servers_in_turn_and_picks_zones_by_suffix() {
+        // Bound but never answering: the first server times out, the second answers.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let name = |s: &str| LowerName::new(&Name::from_ascii(s).unwrap());
+        let upstreams = Upstreams {
+            zones: vec![(name("weave."), vec![silent.local_addr().unwrap()])],
+            default: vec![silent.local_addr().unwrap(), upstream().await],
+            timeout: Duration::from_millis(200),
+        };
+        let answer = upstreams
+            .exchange(&name("example.com."), &question(7), 7, false)
+            .await
+            .unwrap();
+        assert_eq!(answer.metadata.id, 7);
+        assert!(answer.metadata.recursion_available);
+        // The zone's only server is silent: a failure (SERVFAIL to the client).
+        let failed = upstreams
+            .exchange(&name("a.weave."), &question(8), 8, false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(failed, ForwardError::Failed(ref why) if why.contains("timed out")),
+            "{failed}"
+        );
+        let none = Upstreams::default();
+        assert!(matches!(
+            none.exchange(&name("x."), &question(9), 9, false).await,
+            Err(ForwardError::NoUpstream)
+        ));
+    }
+}
