@@ -3,7 +3,12 @@
 
 use std::time::Duration;
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
+use mesos_common::recordio::Decoder;
+use prost::Message;
+use prost_reflect::ReflectMessage;
 use rand::Rng;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::StatusCode;
@@ -115,5 +120,81 @@ pub async fn status_error(master: MasterAddress, response: reqwest::Response) ->
         master,
         status,
         body,
+    }
+}
+
+/// The events of a streaming answer (SUBSCRIBE on the scheduler or the operator API): a
+/// chunked RecordIO body, each record one event in `encoding`. A stream silent for longer
+/// than the caller's patience (its heartbeats missed) is given up.
+pub struct EventStream {
+    master: MasterAddress,
+    response: reqwest::Response,
+    encoding: ContentType,
+    decoder: Decoder,
+    pending: VecDeque<Bytes>,
+}
+
+impl EventStream {
+    pub fn new(
+        master: MasterAddress,
+        response: reqwest::Response,
+        encoding: ContentType,
+        max_record_size: usize,
+    ) -> Self {
+        Self {
+            master,
+            response,
+            encoding,
+            decoder: Decoder::new(max_record_size),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The master the stream comes from.
+    pub fn master(&self) -> &MasterAddress {
+        &self.master
+    }
+
+    /// The next event; waits at most `patience` for each chunk of the body.
+    pub async fn next<M: Message + ReflectMessage + Default>(
+        &mut self,
+        patience: Duration,
+    ) -> Result<M, SchedulerError> {
+        let master = || self.master.clone();
+        loop {
+            if let Some(record) = self.pending.pop_front() {
+                return self
+                    .encoding
+                    .decode(&record)
+                    .map_err(|source| SchedulerError::Decode {
+                        master: self.master.clone(),
+                        source,
+                    });
+            }
+            let chunk = match tokio::time::timeout(patience, self.response.chunk()).await {
+                Err(_) => {
+                    return Err(SchedulerError::HeartbeatTimeout {
+                        master: master(),
+                        seconds: patience.as_secs_f64(),
+                    })
+                }
+                Ok(Err(source)) => {
+                    return Err(SchedulerError::Http {
+                        master: master(),
+                        source,
+                    })
+                }
+                Ok(Ok(None)) => return Err(SchedulerError::StreamClosed { master: master() }),
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            let records = self
+                .decoder
+                .feed(&chunk)
+                .map_err(|source| SchedulerError::RecordIo {
+                    master: self.master.clone(),
+                    source,
+                })?;
+            self.pending.extend(records);
+        }
     }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mesos_common::recordio::Decoder;
 use mesos_proto::v1::master::{call, event, Call, Event, Response};
 use mesos_scheduler::transport::{self, backoff, OPERATOR_PATH};
 use mesos_scheduler::{ContentType, Detector, MasterAddress, SchedulerError};
@@ -190,53 +189,33 @@ async fn session(
         return Ok(());
     }
 
-    let (master, mut response) = post(&client, master, call::Type::Subscribe, config).await?;
+    let (master, response) = post(&client, master, call::Type::Subscribe, config).await?;
     tracing::info!(%master, "following the master's operator event stream");
-    let mut decoder = Decoder::default();
+    let mut stream = transport::EventStream::new(
+        master,
+        response,
+        ENCODING,
+        mesos_common::recordio::DEFAULT_MAX_RECORD_SIZE,
+    );
     let mut heartbeat = DEFAULT_HEARTBEAT;
     loop {
         let patience = heartbeat.saturating_mul(config.missed_heartbeats.max(1));
-        let chunk = match tokio::time::timeout(patience, response.chunk()).await {
-            Err(_) => {
-                return Err(SchedulerError::HeartbeatTimeout {
-                    master,
-                    seconds: patience.as_secs_f64(),
-                })
-            }
-            Ok(Err(source)) => return Err(SchedulerError::Http { master, source }),
-            Ok(Ok(None)) => return Err(SchedulerError::StreamClosed { master }),
-            Ok(Ok(Some(chunk))) => chunk,
-        };
-        let records = decoder
-            .feed(&chunk)
-            .map_err(|source| SchedulerError::RecordIo {
-                master: master.clone(),
-                source,
-            })?;
-        for record in records {
-            let event: Event =
-                ENCODING
-                    .decode(&record)
-                    .map_err(|source| SchedulerError::Decode {
-                        master: master.clone(),
-                        source,
-                    })?;
-            if event.r#type() == event::Type::Subscribed {
-                *streamed = true;
-                if let Some(s) = event
-                    .subscribed
-                    .as_ref()
-                    .and_then(|s| s.heartbeat_interval_seconds)
-                {
-                    if s.is_finite() && s > 0.0 {
-                        heartbeat = Duration::from_secs_f64(s);
-                    }
+        let event: Event = stream.next(patience).await?;
+        if event.r#type() == event::Type::Subscribed {
+            *streamed = true;
+            if let Some(s) = event
+                .subscribed
+                .as_ref()
+                .and_then(|s| s.heartbeat_interval_seconds)
+            {
+                if s.is_finite() && s > 0.0 {
+                    heartbeat = Duration::from_secs_f64(s);
                 }
             }
-            if let Some(change) = wire::change(&event).await {
-                if changes.send(change).await.is_err() {
-                    return Ok(());
-                }
+        }
+        if let Some(change) = wire::change(&event).await {
+            if changes.send(change).await.is_err() {
+                return Ok(());
             }
         }
     }
