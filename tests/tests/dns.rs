@@ -24,6 +24,17 @@ fn config(cluster: &Cluster) -> Value {
     })
 }
 
+/// The addresses of `name` once it has any.
+async fn resolved(dns: &MesosDns, name: &str) -> Vec<String> {
+    eventually(&format!("{name} to resolve"), LONG, async || {
+        match dns.ask(name, RecordType::A).await {
+            Answer::Records(r) if !r.is_empty() => Some(r),
+            _ => None,
+        }
+    })
+    .await
+}
+
 async fn http_body(address: &str) -> Option<String> {
     let r = reqwest::Client::new()
         .get(format!("http://{address}/"))
@@ -71,15 +82,7 @@ async fn a_marathon_app_resolves_by_name_and_srv_and_leaves_dns_when_killed() {
     let host_port = tasks[0]["ports"][0].as_u64().unwrap();
 
     // Group /prod, app web: web-prod.marathon.mesos, on the agent's address.
-    let a = eventually(
-        "web-prod.marathon.mesos to resolve",
-        LONG,
-        async || match dns.ask("web-prod.marathon.mesos.", RecordType::A).await {
-            Answer::Records(r) if !r.is_empty() => Some(r),
-            _ => None,
-        },
-    )
-    .await;
+    let a = resolved(&dns, "web-prod.marathon.mesos.").await;
     assert_eq!(a, ["127.0.0.1"]);
     // Case does not matter.
     assert_eq!(
@@ -322,15 +325,7 @@ async fn an_app_on_a_docker_user_network_resolves_to_its_container_address() {
     assert_eq!(r.status, 201, "{}", r.body);
     marathon.wait_running("/overlay/api", 1, LONG).await;
 
-    let a = eventually(
-        "api-overlay.marathon.mesos to resolve",
-        LONG,
-        async || match dns.ask("api-overlay.marathon.mesos.", RecordType::A).await {
-            Answer::Records(r) if !r.is_empty() => Some(r),
-            _ => None,
-        },
-    )
-    .await;
+    let a = resolved(&dns, "api-overlay.marathon.mesos.").await;
     assert_eq!(a.len(), 1, "{a:?}");
     assert_ne!(
         a[0], "127.0.0.1",

@@ -261,14 +261,15 @@ fn with_owner(record: &Record, owner: &Name) -> Record {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use rand::SeedableRng;
 
     use super::*;
 
-    fn settings() -> ZoneSettings {
+    /// Mesos-DNS's defaults for the `mesos` domain.
+    pub(crate) fn settings() -> ZoneSettings {
         ZoneSettings {
             origin: Name::from_ascii("mesos.").unwrap(),
             ttl: 60,

@@ -18,7 +18,7 @@ use super::*;
 use crate::core::cluster::{Agent, Change, Cluster, Framework, Networking, Task};
 use crate::core::labels::LabelSpec;
 use crate::core::records::{self, IpSource, Naming};
-use crate::core::zone::{Zone, ZoneSettings};
+use crate::core::zone::Zone;
 
 /// Keeps what would have been sent.
 #[derive(Clone, Default)]
@@ -88,17 +88,7 @@ fn build_handler() -> Handler {
         ip_sources: vec![IpSource::Host],
         spec: LabelSpec::Rfc1123,
     };
-    let settings = ZoneSettings {
-        origin: Name::from_ascii("mesos.").unwrap(),
-        ttl: 60,
-        srv_weight: 1,
-        soa_mname: Name::from_ascii("ns1.mesos.").unwrap(),
-        soa_rname: Name::from_ascii("root.ns1.mesos.").unwrap(),
-        soa_refresh: 60,
-        soa_retry: 600,
-        soa_expire: 86400,
-        recurse_on: true,
-    };
+    let settings = crate::core::zone::tests::settings();
     let zone = Zone::new(settings, records::build(&cluster, &naming), 1);
     Handler {
         zone: Arc::new(RwLock::new(Arc::new(zone))),
