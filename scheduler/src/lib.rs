@@ -22,7 +22,7 @@ pub mod codec;
 pub mod detector;
 mod error;
 mod subscription;
-mod transport;
+pub mod transport;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,6 +221,7 @@ impl Scheduler {
             &self.shared.http,
             session.master,
             transport::Request {
+                path: transport::SCHEDULER_PATH,
                 body,
                 content_type: self.shared.content_type,
                 stream_id: Some(&session.stream_id),

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mesos_common::recordio::Decoder;
 use mesos_proto::v1::scheduler::{call, event, Call, Event};
-use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
@@ -15,7 +13,7 @@ use tokio::sync::mpsc;
 use super::codec::ContentType;
 use super::detector::Detector;
 use super::error::SchedulerError;
-use super::transport::{self, STREAM_ID_HEADER};
+use super::transport::{self, backoff, STREAM_ID_HEADER};
 use super::{SchedulerConfig, SchedulerEvent, Session, Shared};
 
 /// How one subscription ended.
@@ -95,16 +93,6 @@ pub(super) async fn run(
     }
 }
 
-/// Exponential backoff with jitter in the upper half, so that many schedulers that lost the
-/// same master do not come back in lockstep.
-fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
-    let base = min
-        .saturating_mul(1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX))
-        .min(max);
-    let half = base / 2;
-    half + rand::thread_rng().gen_range(Duration::ZERO..=half)
-}
-
 async fn subscribe(
     shared: &Shared,
     detector: &dyn Detector,
@@ -145,10 +133,11 @@ async fn stream_events(
     let master = detector.detect().await?;
     let call = subscribe_call(shared, config);
     let client = transport::client(true);
-    let (master, mut response) = transport::post(
+    let (master, response) = transport::post(
         &client,
         master,
         transport::Request {
+            path: transport::SCHEDULER_PATH,
             body: Bytes::from(config.content_type.encode(&call)),
             content_type: config.content_type,
             stream_id: None,
@@ -182,78 +171,54 @@ async fn stream_events(
         .unwrap_or(config.content_type);
     tracing::debug!(%master, %stream_id, "subscription stream open");
 
-    let mut decoder = Decoder::new(config.max_record_size);
+    let mut stream =
+        transport::EventStream::new(master.clone(), response, encoding, config.max_record_size);
     let mut heartbeat = config.default_heartbeat_interval;
     loop {
         let patience = heartbeat.saturating_mul(config.missed_heartbeats.max(1));
-        let chunk = match tokio::time::timeout(patience, response.chunk()).await {
-            Err(_) => {
-                return Err(SchedulerError::HeartbeatTimeout {
-                    master,
-                    seconds: patience.as_secs_f64(),
-                })
+        let event: Event = stream.next(patience).await?;
+        let outgoing = match event.r#type() {
+            event::Type::Subscribed => {
+                let subscribed = event.subscribed.unwrap_or_default();
+                let framework_id = subscribed.framework_id;
+                heartbeat = subscribed
+                    .heartbeat_interval_seconds
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(config.default_heartbeat_interval);
+                shared.set_session(Some(Session {
+                    master: master.clone(),
+                    stream_id: stream_id.clone(),
+                    framework_id: framework_id.clone(),
+                }));
+                *connected = true;
+                tracing::info!(%master, framework_id = %framework_id.value, "subscribed");
+                SchedulerEvent::Connected {
+                    framework_id,
+                    master_info: subscribed.master_info.map(Box::new),
+                    master: master.clone(),
+                    heartbeat_interval: heartbeat,
+                }
             }
-            Ok(Err(source)) => return Err(SchedulerError::Http { master, source }),
-            Ok(Ok(None)) => return Err(SchedulerError::StreamClosed { master }),
-            Ok(Ok(Some(chunk))) => chunk,
+            event::Type::Error => {
+                let message = event
+                    .error
+                    .as_ref()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_default();
+                if tx
+                    .send(SchedulerEvent::Event(Box::new(event)))
+                    .await
+                    .is_err()
+                {
+                    return Ok(End::ReceiverGone);
+                }
+                return Ok(End::Fatal(message));
+            }
+            _ => SchedulerEvent::Event(Box::new(event)),
         };
-        let records = decoder
-            .feed(&chunk)
-            .map_err(|source| SchedulerError::RecordIo {
-                master: master.clone(),
-                source,
-            })?;
-        for record in records {
-            let event: Event =
-                encoding
-                    .decode(&record)
-                    .map_err(|source| SchedulerError::Decode {
-                        master: master.clone(),
-                        source,
-                    })?;
-            let outgoing = match event.r#type() {
-                event::Type::Subscribed => {
-                    let subscribed = event.subscribed.unwrap_or_default();
-                    let framework_id = subscribed.framework_id;
-                    heartbeat = subscribed
-                        .heartbeat_interval_seconds
-                        .filter(|s| s.is_finite() && *s > 0.0)
-                        .map(Duration::from_secs_f64)
-                        .unwrap_or(config.default_heartbeat_interval);
-                    shared.set_session(Some(Session {
-                        master: master.clone(),
-                        stream_id: stream_id.clone(),
-                        framework_id: framework_id.clone(),
-                    }));
-                    *connected = true;
-                    tracing::info!(%master, framework_id = %framework_id.value, "subscribed");
-                    SchedulerEvent::Connected {
-                        framework_id,
-                        master_info: subscribed.master_info.map(Box::new),
-                        master: master.clone(),
-                        heartbeat_interval: heartbeat,
-                    }
-                }
-                event::Type::Error => {
-                    let message = event
-                        .error
-                        .as_ref()
-                        .map(|e| e.message.clone())
-                        .unwrap_or_default();
-                    if tx
-                        .send(SchedulerEvent::Event(Box::new(event)))
-                        .await
-                        .is_err()
-                    {
-                        return Ok(End::ReceiverGone);
-                    }
-                    return Ok(End::Fatal(message));
-                }
-                _ => SchedulerEvent::Event(Box::new(event)),
-            };
-            if tx.send(outgoing).await.is_err() {
-                return Ok(End::ReceiverGone);
-            }
+        if tx.send(outgoing).await.is_err() {
+            return Ok(End::ReceiverGone);
         }
     }
 }

@@ -1,8 +1,15 @@
-//! One POST to `/api/v1/scheduler`, following a standby master's 307 to the leader.
+//! One POST to a master's v1 API (`/api/v1/scheduler`, or the operator API `/api/v1`),
+//! following a standby master's 307 to the leader.
 
 use std::time::Duration;
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
+use mesos_common::recordio::Decoder;
+use prost::Message;
+use prost_reflect::ReflectMessage;
+use rand::Rng;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::StatusCode;
 
@@ -11,6 +18,7 @@ use super::detector::MasterAddress;
 use super::error::SchedulerError;
 
 pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
+pub const OPERATOR_PATH: &str = "/api/v1";
 pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
 
 /// An error answer is a short text; waiting longer for it means it is not coming.
@@ -30,6 +38,8 @@ pub fn client(dedicated: bool) -> reqwest::Client {
 }
 
 pub struct Request<'a> {
+    /// [`SCHEDULER_PATH`] or [`OPERATOR_PATH`].
+    pub path: &'static str,
     pub body: Bytes,
     pub content_type: ContentType,
     pub stream_id: Option<&'a str>,
@@ -48,7 +58,7 @@ pub async fn post(
     let mut redirects = 0;
     loop {
         let mut builder = client
-            .post(format!("{}{SCHEDULER_PATH}", master.url()))
+            .post(format!("{}{}", master.url(), request.path))
             .header(
                 CONTENT_TYPE,
                 HeaderValue::from_static(request.content_type.mime()),
@@ -88,6 +98,16 @@ pub async fn post(
     }
 }
 
+/// Exponential backoff with jitter in the upper half, so that many clients that lost the
+/// same master do not come back in lockstep.
+pub fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
+    let base = min
+        .saturating_mul(1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX))
+        .min(max);
+    let half = base / 2;
+    half + rand::thread_rng().gen_range(Duration::ZERO..=half)
+}
+
 /// Turns a non-success answer into an error carrying the master's explanation.
 pub async fn status_error(master: MasterAddress, response: reqwest::Response) -> SchedulerError {
     let status = response.status().as_u16();
@@ -100,5 +120,81 @@ pub async fn status_error(master: MasterAddress, response: reqwest::Response) ->
         master,
         status,
         body,
+    }
+}
+
+/// The events of a streaming answer (SUBSCRIBE on the scheduler or the operator API): a
+/// chunked RecordIO body, each record one event in `encoding`. A stream silent for longer
+/// than the caller's patience (its heartbeats missed) is given up.
+pub struct EventStream {
+    master: MasterAddress,
+    response: reqwest::Response,
+    encoding: ContentType,
+    decoder: Decoder,
+    pending: VecDeque<Bytes>,
+}
+
+impl EventStream {
+    pub fn new(
+        master: MasterAddress,
+        response: reqwest::Response,
+        encoding: ContentType,
+        max_record_size: usize,
+    ) -> Self {
+        Self {
+            master,
+            response,
+            encoding,
+            decoder: Decoder::new(max_record_size),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The master the stream comes from.
+    pub fn master(&self) -> &MasterAddress {
+        &self.master
+    }
+
+    /// The next event; waits at most `patience` for each chunk of the body.
+    pub async fn next<M: Message + ReflectMessage + Default>(
+        &mut self,
+        patience: Duration,
+    ) -> Result<M, SchedulerError> {
+        let master = || self.master.clone();
+        loop {
+            if let Some(record) = self.pending.pop_front() {
+                return self
+                    .encoding
+                    .decode(&record)
+                    .map_err(|source| SchedulerError::Decode {
+                        master: self.master.clone(),
+                        source,
+                    });
+            }
+            let chunk = match tokio::time::timeout(patience, self.response.chunk()).await {
+                Err(_) => {
+                    return Err(SchedulerError::HeartbeatTimeout {
+                        master: master(),
+                        seconds: patience.as_secs_f64(),
+                    })
+                }
+                Ok(Err(source)) => {
+                    return Err(SchedulerError::Http {
+                        master: master(),
+                        source,
+                    })
+                }
+                Ok(Ok(None)) => return Err(SchedulerError::StreamClosed { master: master() }),
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            let records = self
+                .decoder
+                .feed(&chunk)
+                .map_err(|source| SchedulerError::RecordIo {
+                    master: self.master.clone(),
+                    source,
+                })?;
+            self.pending.extend(records);
+        }
     }
 }

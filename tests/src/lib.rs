@@ -18,6 +18,7 @@
 //!   cut a process off, and a third-party-style leader detector (the HA tests).
 //! - [`marathon`] / [`marathon_lb`]: a Marathon process and its REST calls; marathon-lb with
 //!   its HAProxy files, and a client that loops requests through a service port.
+//! - [`mesos_dns`]: a `mesos-dns` process and a real DNS client asking it.
 //! - [`proto`]: Mesos protobuf types generated from the `.proto` files, for protobuf tests.
 //!
 //! ```text
@@ -37,6 +38,7 @@ pub mod http;
 pub mod json;
 pub mod marathon;
 pub mod marathon_lb;
+pub mod mesos_dns;
 pub mod process;
 pub mod proto;
 pub mod recordio;
