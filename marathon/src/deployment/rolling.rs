@@ -13,11 +13,13 @@
 
 use crate::app::{KillSelection, UpgradeStrategy};
 
-/// An old instance, as the decision needs it.
+/// An old instance (of an earlier config), alive, as the decision needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Old {
     pub id: String,
     pub healthy: bool,
+    /// Already asked to die: still counts as alive, never as healthy.
+    pub killing: bool,
     /// For `killSelection`: when it was staged.
     pub staged_at: u64,
 }
@@ -25,8 +27,10 @@ pub struct Old {
 /// The new instances (of the target version), counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct New {
-    /// Launched and not ended (staged, running, healthy or not).
+    /// Launched and not ended (staged, running, healthy or not, being killed).
     pub alive: usize,
+    /// Of `alive`, those already asked to die (a launch timeout, a scale down).
+    pub leaving: usize,
     /// Healthy and ready.
     pub ready: usize,
 }
@@ -35,6 +39,9 @@ pub struct New {
 pub struct Decision {
     pub kill: Vec<String>,
     pub launch: usize,
+    /// New instances the app may have (not counting those leaving) once the launches
+    /// are made: the cap the tracker's demand is held to.
+    pub new_cap: usize,
 }
 
 /// The bounds of a restart of `instances` under `strategy`: (minHealthy, maxCapacity).
@@ -58,12 +65,13 @@ pub fn decide(
     new: New,
 ) -> Decision {
     let (min_healthy, max_capacity) = bounds(instances, strategy);
-    let mut kill: Vec<String> = old
-        .iter()
+    let candidates = old.iter().filter(|o| !o.killing);
+    let mut kill: Vec<String> = candidates
+        .clone()
         .filter(|o| !o.healthy)
         .map(|o| o.id.clone())
         .collect();
-    let mut healthy_old: Vec<&Old> = old.iter().filter(|o| o.healthy).collect();
+    let mut healthy_old: Vec<&Old> = candidates.filter(|o| o.healthy).collect();
     match selection {
         KillSelection::YoungestFirst => healthy_old.sort_by_key(|o| std::cmp::Reverse(o.staged_at)),
         KillSelection::OldestFirst => healthy_old.sort_by_key(|o| o.staged_at),
@@ -77,8 +85,13 @@ pub fn decide(
     kill.extend(healthy_old.iter().take(killable).map(|o| o.id.clone()));
     let old_left = old.len() - kill.len();
     let room = max_capacity.saturating_sub(old_left + new.alive);
-    let launch = instances.saturating_sub(new.alive).min(room);
-    Decision { kill, launch }
+    let staying = new.alive.saturating_sub(new.leaving);
+    let launch = instances.saturating_sub(staying).min(room);
+    Decision {
+        kill,
+        launch,
+        new_cap: staying + launch,
+    }
 }
 
 #[cfg(test)]
@@ -98,6 +111,7 @@ mod tests {
             .map(|i| Old {
                 id: format!("old{i}"),
                 healthy: true,
+                killing: false,
                 staged_at: i as u64,
             })
             .collect()
@@ -170,7 +184,11 @@ mod tests {
             &strategy(1.0, 0.0),
             KillSelection::OldestFirst,
             &old,
-            New { alive: 1, ready: 0 },
+            New {
+                alive: 1,
+                leaving: 0,
+                ready: 0,
+            },
         );
         assert!(d.kill.is_empty());
         assert_eq!(d.launch, 0);
@@ -184,19 +202,24 @@ mod tests {
             n in 0usize..20,
             min in 0.0f64..=1.0,
             over in 0.0f64..=1.0,
-            old_health in proptest::collection::vec(any::<bool>(), 0..25),
+            old_state in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..25),
             new_alive in 0usize..25,
+            new_leaving_frac in 0.0f64..=1.0,
             new_ready_frac in 0.0f64..=1.0,
         ) {
             let s = strategy(min, over);
             let (min_healthy, max_capacity) = bounds(n, &s);
-            let old: Vec<Old> = old_health.iter().enumerate().map(|(i, &h)| Old {
-                id: format!("o{i}"), healthy: h, staged_at: i as u64 }).collect();
-            let new = New { alive: new_alive, ready: ((new_alive as f64) * new_ready_frac) as usize };
+            let old: Vec<Old> = old_state.iter().enumerate().map(|(i, &(h, k))| Old {
+                id: format!("o{i}"), healthy: h && !k, killing: k, staged_at: i as u64 }).collect();
+            let leaving = ((new_alive as f64) * new_leaving_frac) as usize;
+            let ready = (((new_alive - leaving) as f64) * new_ready_frac) as usize;
+            let new = New { alive: new_alive, leaving, ready };
             let d = decide(n, &s, KillSelection::YoungestFirst, &old, new);
             let healthy_before = old.iter().filter(|o| o.healthy).count() + new.ready;
             let healthy_killed = old.iter().filter(|o| o.healthy && d.kill.contains(&o.id)).count();
             let healthy_after = healthy_before - healthy_killed;
+            // Nothing already being killed is killed again.
+            prop_assert!(old.iter().all(|o| !o.killing || !d.kill.contains(&o.id)));
             // A kill never takes healthy capacity below the minimum (unless it already was).
             prop_assert!(healthy_killed == 0 || healthy_after >= min_healthy.min(healthy_before)
                 || healthy_after >= n, "healthy {healthy_before} -> {healthy_after}, min {min_healthy}");
@@ -204,6 +227,7 @@ mod tests {
             let alive_after = old.len() - d.kill.len() + new.alive + d.launch;
             prop_assert!(d.launch == 0 || alive_after <= max_capacity,
                 "alive {alive_after} > {max_capacity}");
+            prop_assert_eq!(d.new_cap, new_alive - leaving + d.launch);
         }
     }
 }
