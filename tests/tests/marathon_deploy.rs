@@ -57,25 +57,29 @@ async fn a_forced_scale_shows_its_deployment_until_the_tasks_run() {
     assert_eq!(r.header("Marathon-Deployment-Id"), Some(id.as_str()));
 
     let mut seen = None;
-    eventually("the scale finished with three running tasks", LONG, async || {
-        let listed = deployment(&marathon, "", &id).await;
-        let tasks = marathon.tasks("/demo").await;
-        let running = tasks
-            .iter()
-            .filter(|t| t["state"] == "TASK_RUNNING")
-            .count();
-        match listed {
-            Some(d) => {
-                seen.get_or_insert(d);
-                None
+    eventually(
+        "the scale finished with three running tasks",
+        LONG,
+        async || {
+            let listed = deployment(&marathon, "", &id).await;
+            let tasks = marathon.tasks("/demo").await;
+            let running = tasks
+                .iter()
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .count();
+            match listed {
+                Some(d) => {
+                    seen.get_or_insert(d);
+                    None
+                }
+                None => {
+                    // Gone from the list only once all three run (tasks read after the list).
+                    assert_eq!(running, 3, "the deployment ended early: {tasks:?}");
+                    Some(())
+                }
             }
-            None => {
-                // Gone from the list only once all three run (tasks read after the list).
-                assert_eq!(running, 3, "the deployment ended early: {tasks:?}");
-                Some(())
-            }
-        }
-    })
+        },
+    )
     .await;
     let d = seen.expect("the deployment was listed while the tasks started");
     // Marathon's shape, no key more (marathon-python refuses unknown keys).
@@ -167,12 +171,24 @@ async fn a_rolling_restart_stays_within_its_bounds() {
         assert_eq!(locked.json()["deployments"], json!([{"id": id}]));
     } else {
         // Only if the roll already finished.
-        assert!(deployment(&marathon, "", &id).await.is_none(), "{}", locked.body);
+        assert!(
+            deployment(&marathon, "", &id).await.is_none(),
+            "{}",
+            locked.body
+        );
     }
     let (most_alive, fewest_running, samples) = sample_roll(&marathon, "/roll", &old).await;
-    eprintln!("roll: {samples} samples, at most {most_alive} alive, at least {fewest_running} running");
-    assert!(most_alive <= 4, "{most_alive} tasks alive, above maxCapacity 4");
-    assert!(fewest_running >= 2, "{fewest_running} running, below minHealthy 2");
+    eprintln!(
+        "roll: {samples} samples, at most {most_alive} alive, at least {fewest_running} running"
+    );
+    assert!(
+        most_alive <= 4,
+        "{most_alive} tasks alive, above maxCapacity 4"
+    );
+    assert!(
+        fewest_running >= 2,
+        "{fewest_running} running, below minHealthy 2"
+    );
     let got = marathon.get("/v2/apps/roll").await.json();
     assert_eq!(got["app"]["cmd"], "sleep 1001");
 
@@ -223,7 +239,10 @@ async fn a_deployment_waiting_on_unique_says_why_and_delete_rolls_it_back() {
         let waits = d["currentActions"][0]["waitingFor"].as_array()?.clone();
         waits
             .iter()
-            .any(|w| w.as_str().is_some_and(|w| w.contains("hostname:UNIQUE on 1 agent")))
+            .any(|w| {
+                w.as_str()
+                    .is_some_and(|w| w.contains("hostname:UNIQUE on 1 agent"))
+            })
             .then_some(waits)
     })
     .await;
@@ -269,7 +288,10 @@ async fn a_deployment_waiting_on_unique_says_why_and_delete_rolls_it_back() {
         marathon.get("/v2/apps/uniq").await.json()["app"]["instances"],
         1
     );
-    assert_eq!(task_ids(&marathon.wait_running("/uniq", 1, LONG).await), first);
+    assert_eq!(
+        task_ids(&marathon.wait_running("/uniq", 1, LONG).await),
+        first
+    );
 
     // force=true only cancels: 202, the app keeps its new definition.
     let r = marathon
@@ -329,7 +351,11 @@ async fn a_new_leader_finishes_a_rolling_restart_within_its_bounds() {
     a.wait_deployments_done(LONG).await;
 
     let r = a
-        .send("PUT", "/v2/apps/ha-roll", Some(&json!({"env": {"ROUND": "2"}})))
+        .send(
+            "PUT",
+            "/v2/apps/ha-roll",
+            Some(&json!({"env": {"ROUND": "2"}})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.json()["deploymentId"].as_str().unwrap().to_string();

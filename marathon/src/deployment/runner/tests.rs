@@ -149,24 +149,35 @@ fn rolling_restart_sequences() {
             vec![(0, 3), (0, 0), (0, 0), (3, 0)],
             true,
         ),
-        // No room over capacity, all must stay: one at a time, one over.
+        // No room over capacity, all must stay: one at a time, one over. A killed
+        // instance is alive until its task ended, so a launch waits for the kill to land.
         (
             (3, 1.0, 0.0, healthy(3), |_| Some(1)),
-            vec![(0, 1), (1, 1), (1, 1), (1, 0)],
+            vec![(0, 1), (1, 0), (0, 1), (1, 0), (0, 1), (1, 0)],
             true,
         ),
         // Half may go at once.
         (
             (4, 0.5, 0.0, healthy(4), |_| Some(1)),
+            vec![(2, 0), (0, 2), (2, 0), (0, 2)],
+            true,
+        ),
+        // Room over capacity: launches overlap the kills.
+        (
+            (4, 0.5, 0.5, healthy(4), |_| Some(1)),
             vec![(2, 2), (2, 2)],
             true,
         ),
-        // Nothing needs to stay: all go, all come.
-        ((3, 0.0, 0.0, healthy(3), |_| Some(1)), vec![(3, 3)], true),
+        // Nothing needs to stay: all go, then all come.
+        (
+            (3, 0.0, 0.0, healthy(3), |_| Some(1)),
+            vec![(3, 0), (0, 3)],
+            true,
+        ),
         // An unhealthy old instance goes at once, without waiting.
         (
             (3, 1.0, 0.0, vec![true, false, true], |_| Some(1)),
-            vec![(1, 2), (1, 1), (1, 0)],
+            vec![(1, 1), (0, 1), (1, 0), (0, 1), (1, 0)],
             true,
         ),
         // New instances that never turn healthy: the old ones stay, the roll stalls.
@@ -178,13 +189,13 @@ fn rolling_restart_sequences() {
         // ... and with half allowed to go, no more than half goes.
         (
             (4, 0.5, 0.0, healthy(4), |_| None),
-            vec![(2, 2), (0, 0), (0, 0)],
+            vec![(2, 0), (0, 2), (0, 0)],
             false,
         ),
         // Only the second new instance is bad: the roll goes as far as the first allows.
         (
             (2, 1.0, 0.0, healthy(2), |k| (k != 1).then_some(1)),
-            vec![(0, 1), (1, 1), (0, 0)],
+            vec![(0, 1), (1, 0), (0, 1), (0, 0)],
             false,
         ),
     ];
