@@ -184,7 +184,7 @@ impl Tracker {
         self.instances.get(task_id)
     }
 
-    pub fn instances_of<'a>(&'a self, app: &'a PathId) -> impl Iterator<Item = &'a Instance> {
+    pub fn instances_of<'a>(&'a self, app: &PathId) -> impl Iterator<Item = &'a Instance> {
         self.by_app
             .get(app)
             .into_iter()

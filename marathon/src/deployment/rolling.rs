@@ -16,8 +16,8 @@ use crate::app::{KillSelection, UpgradeStrategy};
 
 /// An old instance (of an earlier config), alive, as the decision needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Old {
-    pub id: String,
+pub struct Old<'a> {
+    pub id: &'a str,
     pub healthy: bool,
     /// Already asked to die: still counts as alive, never as healthy.
     pub killing: bool,
@@ -70,7 +70,7 @@ pub fn decide(
     let mut kill: Vec<String> = candidates
         .clone()
         .filter(|o| !o.healthy)
-        .map(|o| o.id.clone())
+        .map(|o| o.id.to_string())
         .collect();
     let mut healthy_old: Vec<&Old> = candidates.filter(|o| o.healthy).collect();
     match selection {
@@ -83,7 +83,7 @@ pub fn decide(
     let spare = healthy_total.saturating_sub(min_healthy);
     let surplus = (healthy_old.len() + new.ready.min(instances)).saturating_sub(instances);
     let killable = spare.max(surplus).min(healthy_old.len());
-    kill.extend(healthy_old.iter().take(killable).map(|o| o.id.clone()));
+    kill.extend(healthy_old.iter().take(killable).map(|o| o.id.to_string()));
     // An instance being killed is alive until its task ended: the ones killed now
     // still count against the capacity bound.
     let room = max_capacity.saturating_sub(old.len() + new.alive);
@@ -108,10 +108,12 @@ mod tests {
         }
     }
 
-    fn olds(n: usize) -> Vec<Old> {
+    const IDS: [&str; 3] = ["old0", "old1", "old2"];
+
+    fn olds(n: usize) -> Vec<Old<'static>> {
         (0..n)
             .map(|i| Old {
-                id: format!("old{i}"),
+                id: IDS[i],
                 healthy: true,
                 killing: false,
                 staged_at: i as u64,
@@ -178,17 +180,19 @@ mod tests {
         ) {
             let s = strategy(min, over);
             let (min_healthy, max_capacity) = bounds(n, &s);
+            let ids: Vec<String> = (0..old_state.len()).map(|i| format!("o{i}")).collect();
             let old: Vec<Old> = old_state.iter().enumerate().map(|(i, &(h, k))| Old {
-                id: format!("o{i}"), healthy: h && !k, killing: k, staged_at: i as u64 }).collect();
+                id: &ids[i], healthy: h && !k, killing: k, staged_at: i as u64 }).collect();
             let leaving = ((new_alive as f64) * new_leaving_frac) as usize;
             let ready = (((new_alive - leaving) as f64) * new_ready_frac) as usize;
             let new = New { alive: new_alive, leaving, ready };
             let d = decide(n, &s, KillSelection::YoungestFirst, &old, new);
             let healthy_before = old.iter().filter(|o| o.healthy).count() + new.ready;
-            let healthy_killed = old.iter().filter(|o| o.healthy && d.kill.contains(&o.id)).count();
+            let killed = |o: &Old| d.kill.iter().any(|k| k == o.id);
+            let healthy_killed = old.iter().filter(|o| o.healthy && killed(o)).count();
             let healthy_after = healthy_before - healthy_killed;
             // Nothing already being killed is killed again.
-            prop_assert!(old.iter().all(|o| !o.killing || !d.kill.contains(&o.id)));
+            prop_assert!(old.iter().all(|o| !o.killing || !killed(o)));
             // A kill never takes healthy capacity below the minimum (unless it already was).
             prop_assert!(healthy_killed == 0 || healthy_after >= min_healthy.min(healthy_before)
                 || healthy_after >= n, "healthy {healthy_before} -> {healthy_after}, min {min_healthy}");

@@ -43,8 +43,8 @@ pub struct Deployment {
 
 /// An alive instance of an affected app, as the decisions need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observed {
-    pub task_id: String,
+pub struct Observed<'a> {
+    pub task_id: &'a str,
     /// Launched with the app's current config.
     pub current: bool,
     /// Already asked to die.
@@ -60,7 +60,7 @@ pub struct AppState<'a> {
     /// The app as it should be; None once removed.
     pub app: Option<&'a AppDefinition>,
     /// Its instances that have not ended.
-    pub instances: Vec<Observed>,
+    pub instances: Vec<Observed<'a>>,
 }
 
 /// How one instance counts. An old instance (of an earlier config) is healthy capacity
@@ -68,7 +68,7 @@ pub struct AppState<'a> {
 /// known yet, and killing it for that would be a kill storm. A new instance counts only
 /// once it runs, passed its health checks (when the app has any) and is `ready` (its
 /// readiness checks passed, or it has none).
-pub fn observe(instance: &Instance, app: &AppDefinition, ready: bool) -> Observed {
+pub fn observe<'a>(instance: &'a Instance, app: &AppDefinition, ready: bool) -> Observed<'a> {
     let current = instance.config_version == app.version_info.last_config_change_at;
     let running = instance.condition == Condition::Running;
     let checked = !app.health_checks.is_empty();
@@ -78,7 +78,7 @@ pub fn observe(instance: &Instance, app: &AppDefinition, ready: bool) -> Observe
         running && instance.healthy != Some(false)
     };
     Observed {
-        task_id: instance.task_id.clone(),
+        task_id: &instance.task_id,
         current,
         killing: instance.kill_requested_at.is_some(),
         healthy,
@@ -237,7 +237,7 @@ fn decide(app: &AppDefinition, state: &AppState) -> Decision {
         .iter()
         .filter(|i| !i.current)
         .map(|i| Old {
-            id: i.task_id.clone(),
+            id: i.task_id,
             healthy: i.healthy && !i.killing,
             killing: i.killing,
             staged_at: i.staged_at,

@@ -270,8 +270,8 @@ impl Service {
         // Persisted before acknowledged: an update lost here is sent again by Mesos.
         self.execute(effects).await?;
         self.on_health_events(health_events, now).await?;
-        // A deployment is over as soon as its last task runs, not at the next tick.
-        self.run_deployments().await?;
+        // Deployments move on with the updates (the tick catches up on what is skipped).
+        self.run_deployments_soon().await?;
         if let Some(s) = self.scheduler.clone() {
             tokio::spawn(async move {
                 for status in statuses {

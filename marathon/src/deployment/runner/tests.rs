@@ -40,9 +40,9 @@ struct Sim {
 }
 
 impl Sim {
-    fn observed(&self) -> Observed {
+    fn observed(&self) -> Observed<'_> {
         Observed {
-            task_id: self.id.clone(),
+            task_id: &self.id,
             current: self.current,
             killing: false,
             healthy: self.healthy_after.is_some_and(|h| self.age >= h),
@@ -278,14 +278,14 @@ fn steps_run_in_order_and_hold_later_apps() {
         &["/gone", "/web"],
     );
     let gone_alive = Observed {
-        task_id: "g".into(),
+        task_id: "g",
         current: true,
         killing: true,
         healthy: true,
         staged_at: 0,
     };
     let web_new = |healthy: bool| Observed {
-        task_id: "w".into(),
+        task_id: "w",
         current: true,
         killing: false,
         healthy,
