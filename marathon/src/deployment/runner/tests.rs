@@ -136,7 +136,8 @@ fn rolling_restart_sequences() {
     // (instances, minimumHealthCapacity, maximumOverCapacity, old health, rounds until each
     // new instance is healthy) -> (killed, launched) per round, finished.
     type Case = (u32, f64, f64, Vec<bool>, fn(usize) -> Option<usize>);
-    let cases: Vec<(Case, Vec<(usize, usize)>, bool)> = vec![
+    type Row = (Case, Vec<(usize, usize)>, bool);
+    let cases: Vec<Row> = vec![
         // Default strategy: all new first, then all old.
         (
             (3, 1.0, 1.0, healthy(3), |_| Some(1)),
