@@ -219,24 +219,7 @@ fn rolling_restart_sequences() {
 #[test]
 fn instances_count_as_marathon_counts_them() {
     let mut a = app("/web", 1, 1.0, 1.0);
-    let mut i = Instance {
-        task_id: "t".into(),
-        app_id: a.id.clone(),
-        version: "v1".into(),
-        config_version: "v1".into(),
-        agent_id: "a".into(),
-        hostname: "h".into(),
-        host_ports: vec![],
-        service_ports: vec![],
-        condition: Condition::Running,
-        staged_at: 0,
-        started_at: Some(1),
-        ip_addresses: vec![],
-        kill_requested_at: None,
-        unreachable_since: None,
-        healthy: None,
-        message: None,
-    };
+    let mut i = Instance::provisioned(&a, "t".into(), "a", "h", vec![], 0);
     // (current config, health checks, condition, healthy, ready) -> counts as healthy
     let table = [
         (false, false, Condition::Running, None, true, true),
@@ -254,7 +237,7 @@ fn instances_count_as_marathon_counts_them() {
         i.condition = condition;
         i.healthy = health;
         a.health_checks = if checked {
-            vec![serde_json::json!({"protocol": "HTTP"})]
+            vec![serde_json::from_value(serde_json::json!({"protocol": "HTTP"})).unwrap()]
         } else {
             vec![]
         };
