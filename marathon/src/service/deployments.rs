@@ -25,9 +25,6 @@ use crate::instance::Condition;
 use crate::storage::Op;
 use crate::tracker::{Hold, Tracker};
 
-/// The shortest time between two runs of the deployments after status updates.
-const RUN_EVERY_MS: u64 = 100;
-
 /// An affected app as the runner sees it: its alive instances, observed.
 pub(super) fn app_state<'a>(
     tracker: &'a Tracker,
@@ -168,25 +165,11 @@ impl Service {
         Ok(deployment)
     }
 
-    /// [`Service::run_deployments`] after a status batch or a readiness result, at most
-    /// every [`RUN_EVERY_MS`]: a run costs the affected apps' instances, and a roll of
-    /// thousands sends as many updates; what a skipped run would have done the next one
-    /// (at the latest the tick) does.
-    pub(super) async fn run_deployments_soon(&mut self) -> Result<(), ServiceError> {
-        if self.deployments.is_empty()
-            || now_ms().saturating_sub(self.deployments_run_ms) < RUN_EVERY_MS
-        {
-            return Ok(());
-        }
-        self.run_deployments().await
-    }
-
     /// Moves every deployment on as far as its apps allow: persists the steps reached,
     /// forgets finished plans, sets the tracker's holds and kills what rolling restarts
     /// let go.
     pub(super) async fn run_deployments(&mut self) -> Result<(), ServiceError> {
         let now = now_ms();
-        self.deployments_run_ms = now;
         let mut kills = vec![];
         let mut holds: BTreeMap<PathId, Option<Hold>> = BTreeMap::new();
         let mut moved = vec![];

@@ -270,8 +270,8 @@ impl Service {
         // Persisted before acknowledged: an update lost here is sent again by Mesos.
         self.execute(effects).await?;
         self.on_health_events(health_events, now).await?;
-        // Deployments move on with the updates (the tick catches up on what is skipped).
-        self.run_deployments_soon().await?;
+        // A deployment moves on as soon as its tasks do, not at the next tick.
+        self.run_deployments().await?;
         if let Some(s) = self.scheduler.clone() {
             tokio::spawn(async move {
                 for status in statuses {

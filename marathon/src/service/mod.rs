@@ -169,8 +169,6 @@ pub struct Service {
     stats: BTreeMap<PathId, OfferStats>,
     deployments: BTreeMap<String, Deployment>,
     readiness: readiness::Readiness,
-    /// When the deployments last ran (see `run_deployments_soon`).
-    deployments_run_ms: u64,
     /// For the checks Marathon makes itself.
     http: reqwest::Client,
     matching: MatchConfig,
@@ -268,7 +266,6 @@ pub async fn run(
         stats: BTreeMap::new(),
         deployments: BTreeMap::new(),
         readiness: readiness::Readiness::default(),
-        deployments_run_ms: 0,
         http: reqwest::Client::new(),
         matching,
         next_reconcile_ms: None,

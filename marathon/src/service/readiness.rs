@@ -127,7 +127,7 @@ impl Service {
         state.in_flight = false;
         tracing::debug!(task = %result.task_id, check = %result.name, ready = result.ready, "readiness check");
         state.results.insert(index, result);
-        self.run_deployments_soon().await
+        self.run_deployments().await
     }
 }
 
