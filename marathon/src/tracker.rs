@@ -757,16 +757,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_config_change_replaces_every_instance_and_removal_kills_all() {
+    /// A tracker with two instances of `/web` and the app's next config (not yet put).
+    fn two_instances_and_a_new_config() -> (Tracker, AppDefinition) {
         let mut t = tracker();
         let a = app("/web", 2);
         t.put_app(a.clone(), 0);
-        let all = vec![instance(&a, 1, 0), instance(&a, 2, 0)];
-        t.provisioned(all.clone());
-        let mut b = a.clone();
+        t.provisioned(vec![instance(&a, 1, 0), instance(&a, 2, 0)]);
+        let mut b = a;
         b.mem = 64.0;
         b.version_info.last_config_change_at = "v2".into();
+        (t, b)
+    }
+
+    #[test]
+    fn a_config_change_replaces_every_instance_and_removal_kills_all() {
+        let (mut t, b) = two_instances_and_a_new_config();
         let effects = t.put_app(b.clone(), 10);
         assert_eq!(kills(&effects).len(), 2);
         assert_eq!(t.launch_demand(&b.id, 10), 2);
@@ -777,14 +782,7 @@ mod tests {
 
     #[test]
     fn a_deployment_s_hold_freezes_or_rolls_an_app() {
-        let mut t = tracker();
-        let a = app("/web", 2);
-        t.put_app(a.clone(), 0);
-        let all = vec![instance(&a, 1, 0), instance(&a, 2, 0)];
-        t.provisioned(all.clone());
-        let mut b = a.clone();
-        b.mem = 64.0;
-        b.version_info.last_config_change_at = "v2".into();
+        let (mut t, b) = two_instances_and_a_new_config();
         // Frozen: the new config neither kills the old instances nor launches.
         t.set_hold(&b.id, Some(Hold::Frozen), 5);
         assert!(kills(&t.put_app(b.clone(), 10)).is_empty());

@@ -265,6 +265,24 @@ impl Marathon {
         }
     }
 
+    /// Waits (polling every 50 ms, for up to 300 s) until `n` instances run: the seconds
+    /// since `t0` and the CPU this marathon used since it had used `cpu`.
+    async fn filled(
+        &self,
+        n: usize,
+        t0: Instant,
+        cpu: Duration,
+    ) -> anyhow::Result<(f64, Duration)> {
+        let done = self
+            .wait_running(
+                n as u64,
+                Duration::from_millis(50),
+                Duration::from_secs(300),
+            )
+            .await?;
+        Ok((done.duration_since(t0).as_secs_f64(), self.cpu() - cpu))
+    }
+
     /// The leader it names on `/v2/leader`, if any.
     async fn leader(&self) -> Option<String> {
         let v = self.get_json("/v2/leader").await.ok()?;
@@ -538,15 +556,7 @@ async fn rolling_restarts(
         let cpu = marathon.cpu();
         let t0 = Instant::now();
         marathon.post_app(&app("/bench/roll", instances)).await?;
-        let done = marathon
-            .wait_running(
-                instances as u64,
-                Duration::from_millis(20),
-                Duration::from_secs(300),
-            )
-            .await?;
-        let launch = done.duration_since(t0).as_secs_f64();
-        let launch_cpu = marathon.cpu() - cpu;
+        let (launch, launch_cpu) = marathon.filled(instances, t0, cpu).await?;
         scenario.row(Row::new(
             format!("POST to {instances} instances RUNNING (the yardstick)"),
             launch,
@@ -970,15 +980,7 @@ async fn failover(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow:
                 .collect()
                 .await;
             posts.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
-            let done = leader_a
-                .wait_running(
-                    instances as u64,
-                    Duration::from_millis(50),
-                    Duration::from_secs(300),
-                )
-                .await?;
-            let fill = done.duration_since(t0).as_secs_f64();
-            let cpu = leader_a.cpu() - cpu;
+            let (fill, cpu) = leader_a.filled(instances, t0, cpu).await?;
             scenario.row(Row::new(
                 format!("first POST to {instances} RUNNING, ZooKeeper store"),
                 fill,
