@@ -310,20 +310,6 @@ async fn a_deployment_waiting_on_unique_says_why_and_delete_rolls_it_back() {
     );
 }
 
-async fn ha_marathon(cluster: &HaCluster) -> Marathon {
-    let servers = cluster.zk.servers();
-    let args = vec![
-        "--zk".to_string(),
-        format!("zk://{servers}/marathon"),
-        "--zk_session_timeout".to_string(),
-        "4000".to_string(),
-        "--internal_store_backend".to_string(),
-        "zk".to_string(),
-    ];
-    let master = format!("zk://{servers}{}", cluster.path);
-    Marathon::start_with(cluster.root(), &master, args, Default::default()).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_leader_finishes_a_rolling_restart_within_its_bounds() {
     let cluster = HaCluster::start(HaOptions {
@@ -333,8 +319,8 @@ async fn a_new_leader_finishes_a_rolling_restart_within_its_bounds() {
         ..HaOptions::default()
     })
     .await;
-    let mut a = ha_marathon(&cluster).await;
-    let mut b = ha_marathon(&cluster).await;
+    let mut a = Marathon::start_ha(&cluster, 4000).await;
+    let mut b = Marathon::start_ha(&cluster, 4000).await;
     // Each new instance serves HTTP only 2 s after it starts: its readiness check holds
     // the roll (one at a time: minHealthy 3, maxCapacity 4) long enough to fail over.
     let app = json!({"id": "ha-roll", "cpus": 0.1, "mem": 32, "instances": 3,
