@@ -8,20 +8,23 @@
 //!   - `tracker`: apps vs. instances: replacement, backoff, launch timeout, unreachable,
 //!     kills, offer interest;
 //!   - `matcher`: offers against the tracker's demand, through placement;
-//!   - `deployment`: plans (steps by dependency depth) and rolling-restart decisions;
+//!   - `deployment`: plans (steps by dependency depth), running them step by step against
+//!     the observed instances (the tracker's holds, rolling-restart kills within
+//!     `upgradeStrategy`), the `readinessChecks` model;
 //!   - `health`: per instance and health check Marathon's health records; which probes
 //!     are due, what an outcome means (grace period, consecutive failures, kills);
 //!   - `service_ports`: service ports from `--local_port_min/max`.
 //! - views: `views` (Marathon's JSON for apps, tasks, failures), `info` (`/v2/info`).
 //! - edges: `config` (flags), `storage` (one trait; ZooKeeper, embedded, memory),
 //!   `wire` and `task_info` (Mesos protobufs in and out, health checks run by the agent
-//!   included), `service` (the leading actor; it runs Marathon's health probes),
+//!   included), `service` (the leading actor; it runs Marathon's health probes and
+//!   readiness checks, and persists and executes the deployments),
 //!   `election` (ZooKeeper leader latch), `http` (REST API v2 and the standby proxy),
 //!   `server` (wires them: [`run`]).
 //!
 //! ```text
-//!   HTTP /v2 ──▶ http ──Command──▶ service ──▶ tracker / matcher / placement
-//!                  ▲ (standby: proxy)  │ ▲          (pure cores)
+//!   HTTP /v2 ──▶ http ──Command──▶ service ──▶ deployment ─holds/kills─▶ tracker
+//!                  ▲ (standby: proxy)  │ ▲         matcher / placement (pure cores)
 //!                  │                   │ └── Mesos events (scheduler client in mesos-cli)
 //!   election ──Leadership──┘           └──▶ storage (ZooKeeper or embedded), Mesos calls
 //! ```

@@ -69,6 +69,16 @@ pub struct Backoff {
     pub until_ms: u64,
 }
 
+/// How a running deployment holds an app back from plain convergence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Its step has not come yet: nothing launched, nothing killed.
+    Frozen,
+    /// A rolling restart: instances of older configs are the deployment's to kill, and
+    /// at most `new_cap` of the current config are kept active.
+    Rolling { new_cap: u32 },
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct TrackerConfig {
     pub task_launch_timeout_ms: u64,
@@ -87,6 +97,8 @@ pub struct Tracker {
     offers_wanted: bool,
     /// Demand at the last [`Tracker::converge`], to revive when it grows.
     last_demand: BTreeMap<PathId, u32>,
+    /// Apps a deployment holds back (see [`Hold`]).
+    holds: BTreeMap<PathId, Hold>,
 }
 
 impl Tracker {
@@ -101,7 +113,30 @@ impl Tracker {
             failures: BTreeMap::new(),
             offers_wanted: false,
             last_demand: BTreeMap::new(),
+            holds: BTreeMap::new(),
         }
+    }
+
+    /// Sets (or with None, lifts) a deployment's hold on an app.
+    pub fn set_hold(&mut self, id: &PathId, hold: Option<Hold>, now: u64) -> Vec<Effect> {
+        let changed = match hold {
+            Some(h) => self.holds.insert(id.clone(), h) != Some(h),
+            None => self.holds.remove(id).is_some(),
+        };
+        if changed {
+            self.converge_app(id, now)
+        } else {
+            vec![]
+        }
+    }
+
+    pub fn hold(&self, id: &PathId) -> Option<Hold> {
+        self.holds.get(id).copied()
+    }
+
+    /// The apps under a hold.
+    pub fn held(&self) -> impl Iterator<Item = &PathId> {
+        self.holds.keys()
     }
 
     /// Loads what the store holds (after a restart or a new leader).
@@ -149,7 +184,7 @@ impl Tracker {
         self.instances.get(task_id)
     }
 
-    pub fn instances_of<'a>(&'a self, app: &'a PathId) -> impl Iterator<Item = &'a Instance> {
+    pub fn instances_of<'a>(&'a self, app: &PathId) -> impl Iterator<Item = &'a Instance> {
         self.by_app
             .get(app)
             .into_iter()
@@ -224,11 +259,16 @@ impl Tracker {
         if self.backoff.get(app).is_some_and(|b| b.until_ms > now) {
             return 0;
         }
+        let wanted = match self.holds.get(app) {
+            Some(Hold::Frozen) => return 0,
+            Some(Hold::Rolling { new_cap }) => def.instances.min(*new_cap),
+            None => def.instances,
+        };
         let current = self
             .instances_of(app)
             .filter(|i| i.is_active() && i.config_version == def.version_info.last_config_change_at)
             .count() as u32;
-        def.instances.saturating_sub(current)
+        wanted.saturating_sub(current)
     }
 
     /// What every app needs launched now (backed-off apps need nothing yet).
@@ -450,6 +490,11 @@ impl Tracker {
             self.waiting_since.remove(id);
             return effects;
         };
+        let hold = self.holds.get(id).copied();
+        if hold == Some(Hold::Frozen) {
+            self.waiting_since.remove(id);
+            return effects;
+        }
         let config = &app.version_info.last_config_change_at;
         let wanted = app.instances as usize;
         let mut current: Vec<&Instance> = vec![];
@@ -457,7 +502,7 @@ impl Tracker {
         for i in self.instances_of(id).filter(|i| i.is_active()) {
             if &i.config_version == config {
                 current.push(i);
-            } else {
+            } else if hold.is_none() {
                 to_kill.push(i.task_id.clone());
             }
         }
@@ -469,7 +514,10 @@ impl Tracker {
                     .map(|i| i.task_id.clone()),
             );
         }
-        let waits = current.len() < wanted;
+        let waits = match hold {
+            Some(Hold::Rolling { new_cap }) => current.len() < wanted.min(new_cap as usize),
+            _ => current.len() < wanted,
+        };
         for task in to_kill {
             let i = self.instances.get_mut(&task).expect("present");
             effects.extend(request_kill(i, now));
@@ -508,6 +556,19 @@ impl Tracker {
         } else {
             Effect::Suppress
         }
+    }
+
+    /// A kill for every instance asked to die that has not ended: after (re)subscribing,
+    /// kills decided while no master listened are sent (again).
+    pub fn pending_kills(&self) -> Vec<Effect> {
+        self.instances
+            .values()
+            .filter(|i| i.kill_requested_at.is_some() && !i.condition.is_terminal())
+            .map(|i| Effect::Kill {
+                task_id: i.task_id.clone(),
+                agent_id: (!i.agent_id.is_empty()).then(|| i.agent_id.clone()),
+            })
+            .collect()
     }
 
     /// The tasks to reconcile explicitly: every instance Marathon knows.
@@ -696,22 +757,47 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_config_change_replaces_every_instance_and_removal_kills_all() {
+    /// A tracker with two instances of `/web` and the app's next config (not yet put).
+    fn two_instances_and_a_new_config() -> (Tracker, AppDefinition) {
         let mut t = tracker();
         let a = app("/web", 2);
         t.put_app(a.clone(), 0);
-        let all = vec![instance(&a, 1, 0), instance(&a, 2, 0)];
-        t.provisioned(all.clone());
-        let mut b = a.clone();
+        t.provisioned(vec![instance(&a, 1, 0), instance(&a, 2, 0)]);
+        let mut b = a;
         b.mem = 64.0;
         b.version_info.last_config_change_at = "v2".into();
+        (t, b)
+    }
+
+    #[test]
+    fn a_config_change_replaces_every_instance_and_removal_kills_all() {
+        let (mut t, b) = two_instances_and_a_new_config();
         let effects = t.put_app(b.clone(), 10);
         assert_eq!(kills(&effects).len(), 2);
         assert_eq!(t.launch_demand(&b.id, 10), 2);
         let effects = t.remove_app(&b.id, 20);
         assert!(kills(&effects).is_empty(), "already being killed");
         assert!(effects.contains(&Effect::Suppress));
+    }
+
+    #[test]
+    fn a_deployment_s_hold_freezes_or_rolls_an_app() {
+        let (mut t, b) = two_instances_and_a_new_config();
+        // Frozen: the new config neither kills the old instances nor launches.
+        t.set_hold(&b.id, Some(Hold::Frozen), 5);
+        assert!(kills(&t.put_app(b.clone(), 10)).is_empty());
+        assert_eq!(t.launch_demand(&b.id, 10), 0);
+        assert_eq!(t.waiting_since(&b.id), None);
+        // Rolling: the old ones stay, new ones up to the cap.
+        let effects = t.set_hold(&b.id, Some(Hold::Rolling { new_cap: 1 }), 20);
+        assert!(kills(&effects).is_empty());
+        assert!(effects.contains(&Effect::Revive));
+        assert_eq!(t.launch_demand(&b.id, 20), 1);
+        // Released: plain convergence replaces what is outdated.
+        let effects = t.set_hold(&b.id, None, 30);
+        assert_eq!(kills(&effects).len(), 2);
+        assert_eq!(t.launch_demand(&b.id, 30), 2);
+        assert!(t.set_hold(&b.id, None, 31).is_empty(), "no change, no work");
     }
 
     #[test]

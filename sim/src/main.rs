@@ -48,7 +48,7 @@ struct MarathonArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Scenarios to run, comma separated: one (target 1), many (targets 2 to 4), ha
-    /// (target 5, needs ZooKeeper).
+    /// (target 5, needs ZooKeeper), roll (rolling restarts of 1,000 instances).
     #[arg(long, value_delimiter = ',', default_value = "one,many,ha")]
     only: Vec<String>,
     #[arg(long, default_value = "bench/results")]
@@ -276,7 +276,7 @@ async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {
 async fn run_marathon(args: MarathonArgs, fd_limit: u64) -> anyhow::Result<()> {
     for s in &args.only {
         if !marathon::SCENARIOS.contains(&s.as_str()) {
-            bail!("unknown scenario '{s}' (one, many or ha)");
+            bail!("unknown scenario '{s}' (one, many, ha or roll)");
         }
     }
     if !(args.scale > 0.0 && args.scale.is_finite()) {

@@ -7,6 +7,8 @@
 //!                                                                 GET /v2/apps?embed, RSS
 //!  ha    mesos-master ◀─ Fleet ◀─ marathon A (leads) + marathon B (standby) ◀─▶ ZooKeeper
 //!                      kill -9 A ─▶ B serves /v2/apps; no task restarted
+//!  roll  mesos-master ◀─ Fleet (100) ◀─ marathon ◀─ POST one app of 1,000, then PUT a new
+//!                                                   config under two upgradeStrategies
 //! ```
 //!
 //! Marathon's published figures these are measured against: 500 instances in 14.2 s on
@@ -33,8 +35,8 @@ use crate::process::{self, ChildProcess};
 use crate::report::{percentile, Machine, Report, Row, Scenario};
 
 /// Scenarios, in the order they run: `one` (target 1), `many` (targets 2 to 4), `ha`
-/// (target 5, needs ZooKeeper).
-pub const SCENARIOS: [&str; 3] = ["one", "many", "ha"];
+/// (target 5, needs ZooKeeper), `roll` (rolling restarts of one app of 1,000 instances).
+pub const SCENARIOS: [&str; 4] = ["one", "many", "ha", "roll"];
 /// Resources of every benchmark instance.
 const INSTANCE_CPUS: f64 = 0.1;
 const INSTANCE_MEM: f64 = 32.0;
@@ -100,12 +102,14 @@ pub async fn run(options: &MarathonOptions, command: String) -> Report {
         let mut scenario = match id {
             "one" => Scenario::new("one", "One app of 500 instances, POST to all RUNNING"),
             "many" => Scenario::new("many", "Many apps: placement, /v2/apps, memory"),
+            "roll" => Scenario::new("roll", "Rolling restarts of one app of 1,000 instances"),
             _ => Scenario::new("ha", "kill -9 of the leading Marathon"),
         };
         eprintln!("== scenario {id}: {}", scenario.title);
         let result = match id {
             "one" => one_app(options, &mut scenario).await,
             "many" => many_apps(options, &mut scenario).await,
+            "roll" => rolling_restarts(options, &mut scenario).await,
             _ => failover(options, &mut scenario).await,
         };
         if let Err(e) = result {
@@ -259,6 +263,24 @@ impl Marathon {
             }
             tokio::time::sleep(every).await;
         }
+    }
+
+    /// Waits (polling every 50 ms, for up to 300 s) until `n` instances run: the seconds
+    /// since `t0` and the CPU this marathon used since it had used `cpu`.
+    async fn filled(
+        &self,
+        n: usize,
+        t0: Instant,
+        cpu: Duration,
+    ) -> anyhow::Result<(f64, Duration)> {
+        let done = self
+            .wait_running(
+                n as u64,
+                Duration::from_millis(50),
+                Duration::from_secs(300),
+            )
+            .await?;
+        Ok((done.duration_since(t0).as_secs_f64(), self.cpu() - cpu))
     }
 
     /// The leader it names on `/v2/leader`, if any.
@@ -496,6 +518,134 @@ async fn one_app(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow::
     fleet.stop().await;
     master.stop().await;
     result
+}
+
+// ------------------------------------------------------------------------- roll
+
+/// Launches one app, then restarts it with a new config under each upgrade strategy. The
+/// instances have no health checks, so each is healthy once running: every second of a
+/// restart is Marathon's and the master's work (planning, kills, launches), none of it a
+/// health delay. The first launch of as many instances in the same run is the yardstick.
+async fn rolling_restarts(
+    options: &MarathonOptions,
+    scenario: &mut Scenario,
+) -> anyhow::Result<()> {
+    let agents = options.scaled(100);
+    let instances = options.scaled(1000);
+    let master = start_master(options, "master-roll").await?;
+    let fleet = start_fleet(options, master.addr, agents).await?;
+    let marathon = Marathon::start(
+        options,
+        "marathon-roll",
+        master.addr,
+        store_args(options, "marathon-roll")?,
+    )
+    .await?;
+    let strategies = [(1.0, 1.0), (0.9, 0.1)];
+    scenario.setup = format!(
+        "real mesos-master, {agents} simulated agents `{AGENT_RESOURCES}`, one marathon \
+         (`--internal_store_backend {}`); one app of {instances} instances without health \
+         checks, then `PUT /v2/apps/{{id}}` of a new `env` under upgradeStrategy \
+         (minimumHealthCapacity, maximumOverCapacity) = {strategies:?}; a restart is done \
+         when `/v2/deployments` is empty and {instances} instances run (both polled every \
+         20 ms, with the instances Marathon holds, to check the capacity bound)",
+        options.store
+    );
+    let result = async {
+        wait_subscribed(&master, 1.0).await?;
+        let cpu = marathon.cpu();
+        let t0 = Instant::now();
+        marathon.post_app(&app("/bench/roll", instances)).await?;
+        let (launch, launch_cpu) = marathon.filled(instances, t0, cpu).await?;
+        scenario.row(Row::new(
+            format!("POST to {instances} instances RUNNING (the yardstick)"),
+            launch,
+            "s",
+        ));
+        scenario.row(cpu_row("marathon CPU per instance launched", launch_cpu, instances));
+        wait_no_deployment(&marathon).await?;
+        for (round, (min, over)) in strategies.into_iter().enumerate() {
+            let cpu = marathon.cpu();
+            let t0 = Instant::now();
+            let body = json!({"env": {"ROUND": round.to_string()},
+                "upgradeStrategy": {"minimumHealthCapacity": min, "maximumOverCapacity": over}});
+            let r = marathon
+                .client
+                .put(marathon.url("/v2/apps/bench/roll?force=true"))
+                .json(&body)
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("PUT /v2/apps/bench/roll: {} {}", r.status(), r.text().await?);
+            }
+            let mut most_alive = 0;
+            loop {
+                let alive = marathon.gauge("marathon.instances.launched.gauge").await?;
+                most_alive = most_alive.max(alive);
+                let deployments = marathon.get_json("/v2/deployments").await?;
+                if deployments.as_array().is_some_and(|d| d.is_empty())
+                    && marathon.running().await? == instances as u64
+                {
+                    break;
+                }
+                if t0.elapsed() > Duration::from_secs(600) {
+                    bail!("the restart under ({min}, {over}) did not finish in 600 s");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let took = t0.elapsed().as_secs_f64();
+            let cpu = marathon.cpu() - cpu;
+            let bound = (instances as f64 * (1.0 + over) + 1e-9).floor() as u64;
+            eprintln!("  restart ({min}, {over}): {took:.2} s, at most {most_alive} alive (bound {bound})");
+            // No health delay here: the whole restart is planning overhead.
+            scenario.row(
+                Row::new(
+                    format!("restart of {instances} under ({min}, {over}), PUT to done"),
+                    took,
+                    "s",
+                )
+                .at_most(5.0),
+            );
+            scenario.row(Row::new(
+                format!("restart under ({min}, {over}) / first launch (same run)"),
+                took / launch,
+                "x",
+            ));
+            scenario.row(cpu_row(
+                &format!("marathon CPU per instance replaced under ({min}, {over})"),
+                cpu,
+                instances,
+            ));
+            scenario.row(Row::new(
+                format!("most instances alive under ({min}, {over}), bound {bound}"),
+                most_alive as f64,
+                "instances",
+            ));
+            if most_alive > bound {
+                bail!("{most_alive} instances alive, above the bound {bound}");
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    marathon.proc.stop().await;
+    fleet.stop().await;
+    master.stop().await;
+    result
+}
+
+async fn wait_no_deployment(marathon: &Marathon) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let d = marathon.get_json("/v2/deployments").await?;
+        if d.as_array().is_some_and(|d| d.is_empty()) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("a deployment still runs after 60 s: {d}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 // ------------------------------------------------------------------------- many
@@ -830,15 +980,7 @@ async fn failover(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow:
                 .collect()
                 .await;
             posts.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
-            let done = leader_a
-                .wait_running(
-                    instances as u64,
-                    Duration::from_millis(50),
-                    Duration::from_secs(300),
-                )
-                .await?;
-            let fill = done.duration_since(t0).as_secs_f64();
-            let cpu = leader_a.cpu() - cpu;
+            let (fill, cpu) = leader_a.filled(instances, t0, cpu).await?;
             scenario.row(Row::new(
                 format!("first POST to {instances} RUNNING, ZooKeeper store"),
                 fill,

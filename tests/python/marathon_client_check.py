@@ -137,6 +137,8 @@ def command_app():
                 interval_seconds=10,
                 timeout_seconds=5,
                 max_consecutive_failures=3,
+                # Checked at once: a deployment waits for its new tasks to be healthy.
+                delay_seconds=0,
             )
         ],
         upgrade_strategy=MarathonUpgradeStrategy(
@@ -428,6 +430,8 @@ def run(url):
                  lambda: not any(app_id in d.affected_apps for d in c.list_deployments()))
 
     def update():
+        # Its start waits for the health check: the app is locked until then.
+        wait_deployed(CMD_APP)
         app = c.get_app(CMD_APP)
         app.env["GREETING"] = "bonjour"
         app.instances = 2
@@ -451,9 +455,11 @@ def run(url):
     vs = r.step("list_versions / get_version", versions)
 
     def scale():
+        wait_deployed(CMD_APP)
         result = c.scale_app(CMD_APP, instances=3)
         expect(result.get("deploymentId"), f"scale_app {result}")
         wait_for("three running tasks", lambda: running_tasks(c, CMD_APP, 3))
+        wait_deployed(CMD_APP)
         result = c.scale_app(CMD_APP, delta=-1)
         expect(result.get("deploymentId"), f"scale_app delta {result}")
         wait_for("two running tasks", lambda: running_tasks(c, CMD_APP, 2))
@@ -472,6 +478,7 @@ def run(url):
 
     def kill_one_scaling():
         before = wait_for("two running tasks", lambda: running_tasks(c, CMD_APP, 2))
+        wait_deployed(CMD_APP)
         result = c.kill_task(CMD_APP, before[0].id, scale=True)
         expect(isinstance(result, dict) and result.get("deploymentId"), f"kill_task {result}")
         wait_for("one running task", lambda: running_tasks(c, CMD_APP, 1))
@@ -480,6 +487,7 @@ def run(url):
     r.step("kill_task(scale=True)", kill_one_scaling)
 
     def kill_all():
+        wait_deployed(CMD_APP)
         c.scale_app(CMD_APP, instances=2)
         before = wait_for("two running tasks", lambda: running_tasks(c, CMD_APP, 2))
         killed = c.kill_tasks(CMD_APP, scale=False)
@@ -501,6 +509,7 @@ def run(url):
     def restart():
         before = {t.id for t in wait_for("one running task",
                                          lambda: running_tasks(c, CMD_APP, 1))}
+        wait_deployed(CMD_APP)
         result = c.restart_app(CMD_APP)
         expect(result.get("deploymentId") and result.get("version"), f"restart {result}")
         wait_for("a restarted task", lambda: running_tasks(c, CMD_APP, 1, without=before))

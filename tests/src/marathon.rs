@@ -9,6 +9,7 @@ use crate::cluster::{wait_ready, Cluster};
 use crate::eventually;
 use crate::http;
 use crate::process::{binary, free_port, Proc};
+use crate::zookeeper::HaCluster;
 
 /// A running Marathon. Killed on drop (through [`Proc`]).
 pub struct Marathon {
@@ -30,6 +31,22 @@ impl Marathon {
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::start_with(cluster.root(), &cluster.master_addr(), args, store_path).await
+    }
+
+    /// One of several Marathons of an HA cluster: state and leader election in its
+    /// ZooKeeper, with `--zk_session_timeout` `session_ms`.
+    pub async fn start_ha(cluster: &HaCluster, session_ms: u64) -> Marathon {
+        let servers = cluster.zk.servers();
+        let args = vec![
+            "--zk".to_string(),
+            format!("zk://{servers}/marathon"),
+            "--zk_session_timeout".to_string(),
+            session_ms.to_string(),
+            "--internal_store_backend".to_string(),
+            "zk".to_string(),
+        ];
+        let master = format!("zk://{servers}{}", cluster.path);
+        Self::start_with(cluster.root(), &master, args, Default::default()).await
     }
 
     /// A Marathon with `args` (after `--master`, `--http_port`, `--hostname`), its logs

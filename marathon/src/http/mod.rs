@@ -5,8 +5,8 @@
 //!   client ──▶ router ──(standby)──▶ proxy ──▶ leader's /v2/...
 //!                 │ (leader)
 //!                 ├── apps: /v2/apps[/{id}[/restart|/tasks[/{task}]|/versions[/{v}]]]
-//!                 └── misc: /v2/tasks, /v2/queue, /v2/deployments, /v2/info, /v2/leader,
-//!                           /ping, /metrics
+//!                 ├── deployments: /v2/deployments[/{id}]
+//!                 └── misc: /v2/tasks, /v2/queue, /v2/info, /v2/leader, /ping, /metrics
 //!                        └──▶ ServiceHandle (commands and reads on the service actor)
 //! ```
 
@@ -15,6 +15,7 @@
 #![allow(clippy::result_large_err)]
 
 mod apps;
+mod deployments;
 mod misc;
 pub mod proxy;
 
@@ -65,8 +66,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/v2/tasks/delete", post(misc::tasks_delete))
         .route("/v2/queue", get(misc::queue))
         .route("/v2/queue/{*path}", any(misc::queue_delay))
-        .route("/v2/deployments", get(misc::deployments))
-        .route("/v2/deployments/{id}", any(misc::deployment))
+        .route("/v2/deployments", get(deployments::list))
+        .route("/v2/deployments/{id}", any(deployments::cancel))
         .route("/v2/info", get(misc::info))
         .route("/v2/leader", any(misc::leader))
         .route(

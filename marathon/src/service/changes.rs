@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use super::deployments::Deployment;
-use super::persist::{app_key, deployment_key, instance_key, put_app, version_key, version_prefix};
+use super::persist::{instance_key, version_key, version_prefix};
 use super::{now_ms, Service, ServiceError};
 use crate::app::update::AppUpdate;
-use crate::app::validate::{validate, Violation};
+use crate::app::validate::{validate, Violation, Violations};
 use crate::app::{AppDefinition, PathId};
+use crate::deployment::readiness;
 use crate::placement::Constraint;
 use crate::service_ports;
 use crate::storage::Op;
@@ -58,12 +58,8 @@ impl Service {
     ) -> Result<ChangeResult, ServiceError> {
         let now = now_ms();
         let version = crate::views::iso(now);
-        let mut targets: Vec<(
-            PathId,
-            Option<AppDefinition>,
-            Option<AppDefinition>,
-            &'static str,
-        )> = vec![];
+        // (id, as it is, as it should be, restarted on request)
+        let mut targets: Vec<(PathId, Option<AppDefinition>, Option<AppDefinition>, bool)> = vec![];
         let mut created = false;
         let mut used_ports: BTreeSet<u32> = BTreeSet::new();
         let changing: BTreeSet<&PathId> = changes.iter().map(|c| &c.id).collect();
@@ -120,23 +116,21 @@ impl Service {
                     Some(app)
                 }
             };
-            let action = match (&existing, &target) {
-                (_, None) => "StopApplication",
-                (None, Some(_)) => "StartApplication",
-                (Some(old), Some(new))
-                    if change.mode != ChangeMode::Restart && old.is_only_scale_change(new) =>
-                {
-                    "ScaleApplication"
-                }
-                _ => "RestartApplication",
-            };
-            targets.push((change.id.clone(), existing, target, action));
+            let target = target.map(|mut app| {
+                app.readiness_checks = readiness::normalize(&app.readiness_checks);
+                app
+            });
+            let restart = change.mode == ChangeMode::Restart;
+            targets.push((change.id.clone(), existing, target, restart));
         }
         // Validate everything before anything is written.
         let mut violations = vec![];
         for (id, existing, target, _) in targets.iter_mut() {
             let Some(app) = target else { continue };
             let mut found = validate(app, check_constraint);
+            let mut more = Violations::default();
+            readiness::validate(app, &mut more);
+            found.extend(more.into_vec());
             if let Some(clash) = self.id_clash(id) {
                 found.push(Violation {
                     path: "/id".into(),
@@ -177,85 +171,36 @@ impl Service {
                 deployments: locking,
             });
         }
-        let mut ops: Vec<Op> = locking
-            .iter()
-            .map(|d| Op::delete(deployment_key(d)))
-            .collect();
-        let mut steps: Vec<Vec<(String, PathId)>> = vec![vec![], vec![], vec![]];
-        let mut original = vec![];
-        for (id, existing, target, action) in targets.iter_mut() {
-            original.push((id.clone(), existing.clone()));
-            match target {
-                Some(app) => {
-                    app.version = version.clone();
-                    let config_changed = *action != "ScaleApplication";
-                    match existing {
-                        Some(old) if !config_changed => {
-                            app.version_info.last_config_change_at =
-                                old.version_info.last_config_change_at.clone();
-                        }
-                        _ => app.version_info.last_config_change_at = version.clone(),
-                    }
-                    app.version_info.last_scaling_at = version.clone();
-                    ops.extend(put_app(app));
-                    ops.extend(self.prune_versions(id).await?);
-                }
-                None => {
-                    ops.push(Op::delete(app_key(id)));
-                    for key in self.store.list(&version_prefix(id)).await? {
-                        ops.push(Op::delete(key));
-                    }
-                }
-            }
-            // Marathon's order: stop removed apps, start new ones (at 0), then scale or
-            // restart; the actions of one kind run together in one step.
-            let (step, action) = match *action {
-                "StopApplication" => (0, *action),
-                "StartApplication" => {
-                    steps[1].push((action.to_string(), id.clone()));
-                    (2, "ScaleApplication")
-                }
-                other => (2, other),
-            };
-            steps[step].push((action.to_string(), id.clone()));
-        }
-        steps.retain(|s| !s.is_empty());
-        let deployment = Deployment {
-            id: uuid::Uuid::new_v4().to_string(),
-            version: version.clone(),
-            steps,
-            original,
-        };
-        ops.push(Op::put(
-            deployment_key(&deployment.id),
-            serde_json::to_vec(&deployment).expect("deployments serialize"),
-        ));
-        // The commit point: from here the change is acknowledged.
-        self.store.apply(ops).await?;
-        for d in &locking {
-            self.deployments.remove(d);
-        }
-        let mut effects = vec![];
         let mut apps = vec![];
-        for (id, _, target, _) in targets {
-            match target {
-                Some(app) => {
-                    apps.push(app.clone());
-                    effects.extend(self.tracker.put_app(app, now));
+        let mut planned = vec![];
+        for (id, existing, target, restart) in targets {
+            let target = target.map(|mut app| {
+                app.version = version.clone();
+                let config_changed = restart
+                    || existing
+                        .as_ref()
+                        .is_none_or(|old| !old.is_only_scale_change(&app));
+                if !config_changed {
+                    if let Some(old) = &existing {
+                        app.version_info.last_config_change_at =
+                            old.version_info.last_config_change_at.clone();
+                    }
+                } else {
+                    app.version_info.last_config_change_at = version.clone();
                 }
-                None => effects.extend(self.tracker.remove_app(&id, now)),
-            }
+                app.version_info.last_scaling_at = version.clone();
+                apps.push(app.clone());
+                app
+            });
+            planned.push((id, target));
         }
-        self.stats.retain(|id, _| self.tracker.app(id).is_some());
-        self.execute(effects).await?;
-        let result = ChangeResult {
-            deployment_id: deployment.id.clone(),
+        let deployment = self.deploy(planned, &locking, version.clone()).await?;
+        Ok(ChangeResult {
+            deployment_id: deployment.id,
             version,
             apps,
             created: created && changes.len() == 1,
-        };
-        self.deployments.insert(deployment.id.clone(), deployment);
-        Ok(result)
+        })
     }
 
     /// An app may not sit below another app, nor above one (ids and groups share a tree).
@@ -273,7 +218,7 @@ impl Service {
 
     /// Deletes the oldest stored versions beyond `--zk_max_versions` (keeping room for
     /// the one about to be written).
-    async fn prune_versions(&self, id: &PathId) -> Result<Vec<Op>, ServiceError> {
+    pub(super) async fn prune_versions(&self, id: &PathId) -> Result<Vec<Op>, ServiceError> {
         let mut versions = self.versions_of(id).await?;
         let keep = (self.config.zk_max_versions as usize).max(1) - 1;
         versions.sort();

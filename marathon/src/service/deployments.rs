@@ -1,88 +1,238 @@
-//! Deployments as this step of Marathon runs them: every change is one deployment that
-//! locks its apps until they match their definitions, then it is done. (Rolling restarts
-//! with upgrade strategies plan finer steps; see the deployment planner issue.)
+//! Running deployments: every change becomes a plan ([`crate::deployment`]) that is
+//! persisted with the step it is at, and moves on after every change, status batch and
+//! tick. The pure runner decides; this edge persists, holds apps in the tracker and kills.
+//!
+//! ```text
+//!   change ──deploy()──▶ plan ──store (apps, versions, plan: one write)──▶ tracker.put_app
+//!   status / tick ──run_deployments()──▶ Deployment::progress ──▶ holds, kills, next step
+//! ```
+//!
+//! A new leader loads the plans with the apps and runs them before its first converge, so
+//! an app in the middle of a rolling restart is never restarted all at once by a failover.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-use super::persist::{deployment_key, put_app};
+use super::persist::{app_key, deployment_key, put_app, version_prefix};
+use super::readiness::Readiness;
 use super::{now_ms, ChangeResult, Service, ServiceError};
+use crate::app::validate::Violation;
 use crate::app::{AppDefinition, PathId};
+use crate::deployment::plan::{plan, Action, PlanError};
+use crate::deployment::readiness::ReadinessResult;
+use crate::deployment::runner::{observe, ActionStatus, AppState, Observed};
+use crate::deployment::Deployment;
 use crate::instance::Condition;
 use crate::storage::Op;
+use crate::tracker::{Hold, Tracker};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Deployment {
-    pub id: String,
-    pub version: String,
-    /// Steps run one after another; each is a list of `(action, app)`.
-    pub steps: Vec<Vec<(String, PathId)>>,
-    /// Each affected app as it was before (None: it did not exist), for rollback.
-    pub original: Vec<(PathId, Option<AppDefinition>)>,
-}
-
-impl Deployment {
-    pub fn affects(&self, app: &PathId) -> bool {
-        self.original.iter().any(|(id, _)| id == app)
-    }
-
-    pub fn affected_apps(&self) -> Vec<&PathId> {
-        self.original.iter().map(|(id, _)| id).collect()
-    }
+/// An affected app as the runner sees it: its alive instances, observed.
+pub(super) fn app_state<'a>(
+    tracker: &'a Tracker,
+    readiness: &Readiness,
+    id: &PathId,
+) -> AppState<'a> {
+    let app = tracker.app(id);
+    let instances = tracker
+        .instances_of(id)
+        // Unreachable past inactiveAfterSeconds is replaced, as if gone.
+        .filter(|i| !i.condition.is_terminal() && i.condition != Condition::UnreachableInactive)
+        .map(|i| match app {
+            Some(a) => observe(i, a, readiness.is_ready(i, a)),
+            None => Observed {
+                task_id: &i.task_id,
+                current: false,
+                killing: i.kill_requested_at.is_some(),
+                healthy: false,
+                staged_at: i.staged_at,
+            },
+        })
+        .collect();
+    AppState { app, instances }
 }
 
 impl Service {
-    /// An app matches its definition: as many current, running instances as wanted and
-    /// nothing else alive; a removed app has nothing alive.
-    pub(super) fn converged(&self, id: &PathId) -> bool {
-        let alive = self
-            .tracker
-            .instances_of(id)
-            .filter(|i| !i.condition.is_terminal());
-        match self.tracker.app(id) {
-            None => alive.count() == 0,
-            Some(app) => {
-                let mut current = 0;
-                for i in alive {
-                    let ok = i.is_active()
-                        && i.config_version == app.version_info.last_config_change_at
-                        && i.condition == Condition::Running;
-                    if !ok {
-                        return false;
-                    }
-                    current += 1;
-                }
-                current == app.instances as usize
-            }
-        }
+    /// Where an action of a running deployment stands now.
+    pub fn action_status(&self, action: &Action) -> ActionStatus {
+        Deployment::status(
+            action,
+            &app_state(&self.tracker, &self.readiness, &action.app),
+        )
     }
 
-    pub(super) async fn finish_deployments(&mut self) -> Result<(), ServiceError> {
-        let done: Vec<String> = self
-            .deployments
-            .values()
-            .filter(|d| d.affected_apps().into_iter().all(|a| self.converged(a)))
-            .map(|d| d.id.clone())
+    /// Every readiness check of `app` passed for `instance` (or it has none).
+    pub fn is_ready(&self, instance: &crate::instance::Instance, app: &AppDefinition) -> bool {
+        self.readiness.is_ready(instance, app)
+    }
+
+    /// The latest readiness results for the instances of `app`.
+    pub fn readiness_results<'a>(
+        &'a self,
+        app: &'a PathId,
+    ) -> impl Iterator<Item = &'a ReadinessResult> {
+        self.readiness.results(&self.tracker, app)
+    }
+
+    /// Starts a deployment that takes each of `targets` to its new definition (None:
+    /// removed), replacing the deployments `replacing` (forced). Apps, their versions and
+    /// the plan are written in one batch (the commit point), then handed to the tracker.
+    pub(super) async fn deploy(
+        &mut self,
+        targets: Vec<(PathId, Option<AppDefinition>)>,
+        replacing: &[String],
+        version: String,
+    ) -> Result<Deployment, ServiceError> {
+        let now = now_ms();
+        let original: BTreeMap<PathId, AppDefinition> = self
+            .tracker
+            .apps()
+            .map(|a| (a.id.clone(), a.clone()))
             .collect();
-        if done.is_empty() {
-            return Ok(());
+        let mut target = original.clone();
+        for (id, app) in &targets {
+            match app {
+                Some(app) => target.insert(id.clone(), app.clone()),
+                None => target.remove(id),
+            };
         }
-        self.store
-            .apply(
-                done.iter()
-                    .map(|id| Op::delete(deployment_key(id)))
-                    .collect(),
-            )
-            .await?;
-        for id in done {
+        let steps = plan(&original, &target).map_err(|e| {
+            let path = match &e {
+                PlanError::UnknownDependency { app, .. } if targets.len() > 1 => {
+                    format!("/{app}/dependencies")
+                }
+                _ => "/dependencies".to_string(),
+            };
+            ServiceError::Invalid(vec![Violation {
+                path,
+                errors: vec![e.to_string()],
+            }])
+        })?;
+        let mut ops: Vec<Op> = replacing
+            .iter()
+            .map(|d| Op::delete(deployment_key(d)))
+            .collect();
+        for (id, app) in &targets {
+            match app {
+                Some(app) => {
+                    ops.extend(self.prune_versions(id).await?);
+                    ops.extend(put_app(app));
+                }
+                None => {
+                    ops.push(Op::delete(app_key(id)));
+                    for key in self.store.list(&version_prefix(id)).await? {
+                        ops.push(Op::delete(key));
+                    }
+                }
+            }
+        }
+        let deployment = Deployment {
+            id: uuid::Uuid::new_v4().to_string(),
+            version,
+            steps,
+            current_step: 0,
+            original: targets
+                .iter()
+                .map(|(id, _)| (id.clone(), original.get(id).cloned()))
+                .collect(),
+        };
+        ops.push(Op::put(
+            deployment_key(&deployment.id),
+            serde_json::to_vec(&deployment).expect("deployments serialize"),
+        ));
+        // The commit point: from here the change is acknowledged.
+        self.store.apply(ops).await?;
+        for d in replacing {
+            tracing::info!(deployment = %d, replaced_by = %deployment.id, "deployment replaced");
+            self.deployments.remove(d);
+        }
+        // Frozen until the plan says otherwise: the tracker alone would replace every
+        // outdated instance at once.
+        let mut effects = vec![];
+        for (id, _) in &targets {
+            effects.extend(self.tracker.set_hold(id, Some(Hold::Frozen), now));
+        }
+        for (id, app) in targets {
+            effects.extend(match app {
+                Some(app) => self.tracker.put_app(app, now),
+                None => self.tracker.remove_app(&id, now),
+            });
+        }
+        self.stats.retain(|id, _| self.tracker.app(id).is_some());
+        self.execute(effects).await?;
+        tracing::info!(deployment = %deployment.id, steps = deployment.steps.len(), "deployment started");
+        self.deployments
+            .insert(deployment.id.clone(), deployment.clone());
+        self.run_deployments().await?;
+        Ok(deployment)
+    }
+
+    /// Moves every deployment on as far as its apps allow: persists the steps reached,
+    /// forgets finished plans, sets the tracker's holds and kills what rolling restarts
+    /// let go.
+    pub(super) async fn run_deployments(&mut self) -> Result<(), ServiceError> {
+        let now = now_ms();
+        let mut kills = vec![];
+        let mut holds: BTreeMap<PathId, Option<Hold>> = BTreeMap::new();
+        let mut moved = vec![];
+        let mut finished = vec![];
+        {
+            let tracker = &self.tracker;
+            let readiness = &self.readiness;
+            for d in self.deployments.values_mut() {
+                let before = d.current_step;
+                let p = d.progress(|id| app_state(tracker, readiness, id));
+                kills.extend(p.kill);
+                for (id, hold) in p.holds {
+                    // An app held by an unfinished plan keeps that hold.
+                    let slot = holds.entry(id).or_insert(None);
+                    if slot.is_none() {
+                        *slot = hold;
+                    }
+                }
+                if p.finished {
+                    finished.push(d.id.clone());
+                } else if d.current_step != before {
+                    moved.push(d.id.clone());
+                }
+            }
+        }
+        for id in self.tracker.held() {
+            holds.entry(id.clone()).or_insert(None);
+        }
+        let mut ops: Vec<Op> = finished
+            .iter()
+            .map(|id| Op::delete(deployment_key(id)))
+            .collect();
+        for id in &moved {
+            let d = &self.deployments[id];
+            tracing::info!(deployment = %id, step = d.current_step + 1, of = d.steps.len(), "deployment step");
+            ops.push(Op::put(
+                deployment_key(id),
+                serde_json::to_vec(d).expect("deployments serialize"),
+            ));
+        }
+        if !ops.is_empty() {
+            self.store.apply(ops).await?;
+        }
+        for id in &finished {
             tracing::info!(deployment = %id, "deployment finished");
-            self.deployments.remove(&id);
+            self.deployments.remove(id);
         }
+        let mut effects = vec![];
+        for (id, hold) in holds {
+            effects.extend(self.tracker.set_hold(&id, hold, now));
+        }
+        if !kills.is_empty() {
+            tracing::info!(tasks = ?kills, "rolling restart: killing old instances");
+            effects.extend(self.tracker.kill(&kills, now));
+        }
+        self.execute(effects).await?;
+        self.readiness.forget_gone(&self.tracker);
         Ok(())
     }
 
     /// `DELETE /v2/deployments/{id}`: with `force` the deployment is only forgotten;
-    /// without, a new deployment takes its apps back to how they were.
+    /// without, a new deployment takes its apps back to how they were (their config as it
+    /// was, so the instances of that config are kept and the new ones go).
     pub(super) async fn cancel_deployment(
         &mut self,
         id: &str,
@@ -94,60 +244,29 @@ impl Service {
         if force {
             self.store.delete(&deployment_key(id)).await?;
             self.deployments.remove(id);
+            tracing::info!(deployment = %id, "deployment cancelled");
+            self.run_deployments().await?;
             return Ok(None);
         }
-        let now = now_ms();
-        let version = crate::views::iso(now);
-        let mut ops = vec![Op::delete(deployment_key(id))];
-        let mut steps = vec![];
-        let mut original = vec![];
-        let mut restored = vec![];
-        for (app_id, before) in &deployment.original {
-            original.push((app_id.clone(), self.tracker.app(app_id).cloned()));
-            match before {
-                Some(app) => {
-                    let mut app = app.clone();
+        let version = crate::views::iso(now_ms());
+        let targets = deployment
+            .original
+            .iter()
+            .map(|(app_id, before)| {
+                let restored = before.clone().map(|mut app| {
                     app.version = version.clone();
-                    app.version_info.last_config_change_at = version.clone();
                     app.version_info.last_scaling_at = version.clone();
-                    ops.extend(put_app(&app));
-                    steps.push(vec![("RestartApplication".to_string(), app_id.clone())]);
-                    restored.push(Some(app));
-                }
-                None => {
-                    ops.push(Op::delete(super::persist::app_key(app_id)));
-                    steps.push(vec![("StopApplication".to_string(), app_id.clone())]);
-                    restored.push(None);
-                }
-            }
-        }
-        let rollback = Deployment {
-            id: uuid::Uuid::new_v4().to_string(),
-            version: version.clone(),
-            steps,
-            original,
-        };
-        ops.push(Op::put(
-            deployment_key(&rollback.id),
-            serde_json::to_vec(&rollback).expect("deployments serialize"),
-        ));
-        self.store.apply(ops).await?;
-        self.deployments.remove(id);
-        let mut effects = vec![];
-        for ((app_id, _), app) in deployment.original.iter().zip(restored) {
-            effects.extend(match app {
-                Some(app) => self.tracker.put_app(app, now),
-                None => self.tracker.remove_app(app_id, now),
-            });
-        }
-        self.execute(effects).await?;
-        let result = ChangeResult {
-            deployment_id: rollback.id.clone(),
-            version,
+                    app
+                });
+                (app_id.clone(), restored)
+            })
+            .collect();
+        let rollback = self.deploy(targets, &[id.to_string()], version).await?;
+        Ok(Some(ChangeResult {
+            deployment_id: rollback.id,
+            version: rollback.version,
             apps: vec![],
             created: false,
-        };
-        self.deployments.insert(rollback.id.clone(), rollback);
-        Ok(Some(result))
+        }))
     }
 }

@@ -109,8 +109,10 @@ impl Service {
                         .await?;
                     self.framework_id = Some(framework_id.value);
                 }
-                let interest = self.tracker.offer_interest();
-                self.execute(vec![interest]).await?;
+                let mut effects = vec![self.tracker.offer_interest()];
+                // Kills decided while not subscribed (at load, by a plan) were not sent.
+                effects.extend(self.tracker.pending_kills());
+                self.execute(effects).await?;
                 // Reconcile at once what we know, then implicitly after the initial delay.
                 self.reconcile_explicit();
                 self.next_reconcile_ms =
@@ -268,8 +270,8 @@ impl Service {
         // Persisted before acknowledged: an update lost here is sent again by Mesos.
         self.execute(effects).await?;
         self.on_health_events(health_events, now).await?;
-        // A deployment is over as soon as its last task runs, not at the next tick.
-        self.finish_deployments().await?;
+        // A deployment moves on as soon as its tasks do, not at the next tick.
+        self.run_deployments().await?;
         if let Some(s) = self.scheduler.clone() {
             tokio::spawn(async move {
                 for status in statuses {

@@ -17,6 +17,7 @@ mod deployments;
 mod health;
 mod mesos;
 mod persist;
+mod readiness;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,8 +35,8 @@ use crate::placement::{Agent, OfferStats, PlacementConfig};
 use crate::storage::{Store, StoreError};
 use crate::tracker::{StatusUpdate, Tracker, TrackerConfig};
 
+pub use crate::deployment::Deployment;
 pub use changes::{AppChange, ChangeMode, ChangeResult};
-pub use deployments::Deployment;
 
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +149,11 @@ enum Internal {
         check: usize,
         outcome: crate::health::Outcome,
     },
+    /// A readiness check (the `index`-th of its app) answered.
+    Readiness {
+        index: usize,
+        result: crate::deployment::readiness::ReadinessResult,
+    },
 }
 
 pub struct Service {
@@ -162,6 +168,9 @@ pub struct Service {
     agents: BTreeMap<String, Agent>,
     stats: BTreeMap<PathId, OfferStats>,
     deployments: BTreeMap<String, Deployment>,
+    readiness: readiness::Readiness,
+    /// For the checks Marathon makes itself.
+    http: reqwest::Client,
     matching: MatchConfig,
     next_reconcile_ms: Option<u64>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -256,6 +265,8 @@ pub async fn run(
         agents: BTreeMap::new(),
         stats: BTreeMap::new(),
         deployments: BTreeMap::new(),
+        readiness: readiness::Readiness::default(),
+        http: reqwest::Client::new(),
         matching,
         next_reconcile_ms: None,
         internal_tx,
@@ -381,6 +392,7 @@ impl Service {
                 check,
                 outcome,
             } => self.on_probe_result(&task_id, check, outcome).await?,
+            Internal::Readiness { index, result } => self.on_readiness(index, result).await?,
         }
         Ok(())
     }
@@ -389,7 +401,8 @@ impl Service {
         let effects = self.tracker.tick(now);
         self.execute(effects).await?;
         self.run_due_probes(now);
-        self.finish_deployments().await?;
+        self.run_deployments().await?;
+        self.run_readiness_checks(now);
         if self.next_reconcile_ms.is_some_and(|t| now >= t) && self.is_subscribed() {
             self.reconcile();
             self.next_reconcile_ms = Some(now + self.config.reconciliation_interval_ms);

@@ -91,6 +91,8 @@ impl Service {
         );
         self.tracker.load(apps, instances);
         self.replay_mesos_health();
+        // The plans hold their apps before anything converges (see `deployments`).
+        self.run_deployments().await?;
         let effects = self.tracker.converge(super::now_ms());
         self.execute(effects).await
     }

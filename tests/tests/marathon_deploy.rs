@@ -1,0 +1,374 @@
+//! Marathon deployments against the real binaries: a scale shows its plan until the tasks
+//! run, a rolling restart stays within its upgradeStrategy bounds (sampled throughout), a
+//! deployment stuck on UNIQUE says why and DELETE rolls it back, and a new leader finishes
+//! a roll after kill -9 of the old one, readiness checks included.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use mesos_tests::cluster::Cluster;
+use mesos_tests::eventually;
+use mesos_tests::marathon::{task_ids, Marathon};
+use mesos_tests::zookeeper::{HaCluster, HaOptions};
+use serde_json::{json, Value};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn set(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The running deployment `id`, if listed.
+async fn deployment(marathon: &Marathon, query: &str, id: &str) -> Option<Value> {
+    let r = marathon.get(&format!("/v2/deployments{query}")).await;
+    if r.status != 200 {
+        return None;
+    }
+    r.json().as_array()?.iter().find(|d| d["id"] == id).cloned()
+}
+
+#[tokio::test]
+async fn a_forced_scale_shows_its_deployment_until_the_tasks_run() {
+    let cluster = Cluster::start().await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let app = json!({"id": "demo", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    marathon.wait_running("/demo", 1, LONG).await;
+    marathon.wait_deployments_done(LONG).await;
+
+    let r = marathon
+        .send(
+            "PUT",
+            "/v2/apps/demo?force=true",
+            Some(&json!({"instances": 3})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["deploymentId"].as_str().unwrap().to_string();
+    assert_eq!(r.header("Marathon-Deployment-Id"), Some(id.as_str()));
+
+    let mut seen = None;
+    eventually(
+        "the scale finished with three running tasks",
+        LONG,
+        async || {
+            let listed = deployment(&marathon, "", &id).await;
+            let tasks = marathon.tasks("/demo").await;
+            let running = tasks
+                .iter()
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .count();
+            match listed {
+                Some(d) => {
+                    seen.get_or_insert(d);
+                    None
+                }
+                None => {
+                    // Gone from the list only once all three run (tasks read after the list).
+                    assert_eq!(running, 3, "the deployment ended early: {tasks:?}");
+                    Some(())
+                }
+            }
+        },
+    )
+    .await;
+    let d = seen.expect("the deployment was listed while the tasks started");
+    // Marathon's shape, no key more (marathon-python refuses unknown keys).
+    assert_eq!(
+        keys(&d),
+        set(&[
+            "id",
+            "version",
+            "affectedApps",
+            "affectedPods",
+            "steps",
+            "currentActions",
+            "currentStep",
+            "totalSteps"
+        ])
+    );
+    assert_eq!(d["affectedApps"], json!(["/demo"]));
+    assert_eq!(d["affectedPods"], json!([]));
+    assert_eq!(
+        d["steps"],
+        json!([{"actions": [{"action": "ScaleApplication", "app": "/demo"}]}])
+    );
+    assert_eq!(d["currentStep"], 1);
+    assert_eq!(d["totalSteps"], 1);
+    assert_eq!(
+        d["currentActions"],
+        json!([{"action": "ScaleApplication", "app": "/demo", "readinessCheckResults": []}])
+    );
+    // A scale restarts nothing: the first task is still there.
+    assert_eq!(marathon.wait_running("/demo", 3, LONG).await.len(), 3);
+}
+
+/// Samples the app's tasks until its deployments are done: (most alive, fewest running
+/// and not being replaced, samples).
+async fn sample_roll(marathon: &Marathon, app: &str, old: &[String]) -> (usize, usize, usize) {
+    let (mut most_alive, mut fewest_running, mut samples) = (0, usize::MAX, 0);
+    let deadline = tokio::time::Instant::now() + LONG;
+    loop {
+        let r = marathon.get(&format!("/v2/apps{app}/tasks")).await;
+        if r.status == 200 {
+            let tasks = r.json()["tasks"].as_array().cloned().unwrap_or_default();
+            let running = tasks
+                .iter()
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .count();
+            most_alive = most_alive.max(tasks.len());
+            fewest_running = fewest_running.min(running);
+            samples += 1;
+            let ids = task_ids(&tasks);
+            let done = ids.len() == old.len()
+                && running == ids.len()
+                && ids.iter().all(|t| !old.contains(t));
+            if done && marathon.get("/v2/deployments").await.json() == json!([]) {
+                return (most_alive, fewest_running, samples);
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the roll did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rolling_restart_stays_within_its_bounds() {
+    let cluster = Cluster::start().await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    // minHealthy = ceil(3 x 0.5) = 2, maxCapacity = floor(3 x 1.34) = 4.
+    let app = json!({"id": "roll", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3,
+        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.34}});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    let old = task_ids(&marathon.wait_running("/roll", 3, LONG).await);
+    marathon.wait_deployments_done(LONG).await;
+
+    let r = marathon
+        .send("PUT", "/v2/apps/roll", Some(&json!({"cmd": "sleep 1001"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Locked while it rolls: 409 naming the deployment.
+    let id = r.json()["deploymentId"].as_str().unwrap().to_string();
+    let locked = marathon
+        .send("PUT", "/v2/apps/roll", Some(&json!({"cmd": "sleep 1002"})))
+        .await;
+    if locked.status == 409 {
+        assert_eq!(locked.json()["deployments"], json!([{"id": id}]));
+    } else {
+        // Only if the roll already finished.
+        assert!(
+            deployment(&marathon, "", &id).await.is_none(),
+            "{}",
+            locked.body
+        );
+    }
+    let (most_alive, fewest_running, samples) = sample_roll(&marathon, "/roll", &old).await;
+    eprintln!(
+        "roll: {samples} samples, at most {most_alive} alive, at least {fewest_running} running"
+    );
+    assert!(
+        most_alive <= 4,
+        "{most_alive} tasks alive, above maxCapacity 4"
+    );
+    assert!(
+        fewest_running >= 2,
+        "{fewest_running} running, below minHealthy 2"
+    );
+    let got = marathon.get("/v2/apps/roll").await.json();
+    assert_eq!(got["app"]["cmd"], "sleep 1001");
+
+    // Bad upgrade strategies are refused with the failing paths.
+    let r = marathon
+        .send(
+            "PUT",
+            "/v2/apps/roll?force=true",
+            Some(&json!({"upgradeStrategy": {"minimumHealthCapacity": 1.2, "maximumOverCapacity": -1}})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let paths: Vec<String> = r.json()["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/upgradeStrategy/minimumHealthCapacity",
+            "/upgradeStrategy/maximumOverCapacity"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_waiting_on_unique_says_why_and_delete_rolls_it_back() {
+    let cluster = Cluster::start().await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let app = json!({"id": "uniq", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1,
+        "constraints": [["hostname", "UNIQUE"]]});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    let first = task_ids(&marathon.wait_running("/uniq", 1, LONG).await);
+    marathon.wait_deployments_done(LONG).await;
+
+    let r = marathon
+        .send("PUT", "/v2/apps/uniq", Some(&json!({"instances": 2})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["deploymentId"].as_str().unwrap().to_string();
+    let why = eventually("the deployment says what it waits for", LONG, async || {
+        let d = deployment(&marathon, "?embed=waitingFor", &id).await?;
+        let waits = d["currentActions"][0]["waitingFor"].as_array()?.clone();
+        waits
+            .iter()
+            .any(|w| {
+                w.as_str()
+                    .is_some_and(|w| w.contains("hostname:UNIQUE on 1 agent"))
+            })
+            .then_some(waits)
+    })
+    .await;
+    eprintln!("waitingFor: {why:?}");
+    // Only on request: the plain listing keeps Marathon's keys.
+    let plain = deployment(&marathon, "", &id).await.unwrap();
+    assert_eq!(
+        keys(&plain["currentActions"][0]),
+        set(&["action", "app", "readinessCheckResults"])
+    );
+    let queue = marathon.get("/v2/queue?embed=waitingFor").await.json();
+    let item = &queue["queue"][0];
+    assert!(
+        item["waitingFor"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("hostname:UNIQUE")),
+        "{item}"
+    );
+    assert!(marathon.get("/v2/queue").await.json()["queue"][0]
+        .get("waitingFor")
+        .is_none());
+
+    // Locked: 409 with the deployment; unknown deployments are 404.
+    let r = marathon
+        .send("PUT", "/v2/apps/uniq", Some(&json!({"instances": 3})))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.json()["deployments"], json!([{"id": id}]));
+    let r = marathon.send("DELETE", "/v2/deployments/nope", None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["message"], "DeploymentPlan nope does not exist");
+
+    // DELETE rolls back: a new deployment to one instance; the first task is kept.
+    let r = marathon
+        .send("DELETE", &format!("/v2/deployments/{id}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rollback = r.json();
+    assert_eq!(keys(&rollback), set(&["deploymentId", "version"]));
+    assert_ne!(rollback["deploymentId"], id.as_str());
+    marathon.wait_deployments_done(LONG).await;
+    assert_eq!(
+        marathon.get("/v2/apps/uniq").await.json()["app"]["instances"],
+        1
+    );
+    assert_eq!(
+        task_ids(&marathon.wait_running("/uniq", 1, LONG).await),
+        first
+    );
+
+    // force=true only cancels: 202, the app keeps its new definition.
+    let r = marathon
+        .send("PUT", "/v2/apps/uniq", Some(&json!({"instances": 2})))
+        .await;
+    let id = r.json()["deploymentId"].as_str().unwrap().to_string();
+    let r = marathon
+        .send("DELETE", &format!("/v2/deployments/{id}?force=true"), None)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body, "");
+    assert_eq!(marathon.get("/v2/deployments").await.json(), json!([]));
+    assert_eq!(
+        marathon.get("/v2/apps/uniq").await.json()["app"]["instances"],
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_finishes_a_rolling_restart_within_its_bounds() {
+    let cluster = HaCluster::start(HaOptions {
+        zookeepers: 1,
+        masters: 1,
+        agents: 1,
+        ..HaOptions::default()
+    })
+    .await;
+    let mut a = Marathon::start_ha(&cluster, 4000).await;
+    let mut b = Marathon::start_ha(&cluster, 4000).await;
+    // Each new instance serves HTTP only 2 s after it starts: its readiness check holds
+    // the roll (one at a time: minHealthy 3, maxCapacity 4) long enough to fail over.
+    let app = json!({"id": "ha-roll", "cpus": 0.1, "mem": 32, "instances": 3,
+        "cmd": "sleep 2; exec /usr/bin/python3 -m http.server $PORT0",
+        "portDefinitions": [{"port": 0, "name": "http"}],
+        "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 0},
+        "readinessChecks": [{"portName": "http", "intervalSeconds": 2, "timeoutSeconds": 1}]});
+    let r = a.send("POST", "/v2/apps", Some(&app)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let shown = &r.json()["readinessChecks"][0];
+    assert_eq!(shown["path"], "/", "defaults filled in: {shown}");
+    assert_eq!(shown["httpStatusCodesForReady"], json!([200]));
+    let old = task_ids(&a.wait_running("/ha-roll", 3, LONG).await);
+    a.wait_deployments_done(LONG).await;
+
+    let r = a
+        .send(
+            "PUT",
+            "/v2/apps/ha-roll",
+            Some(&json!({"env": {"ROUND": "2"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.json()["deploymentId"].as_str().unwrap().to_string();
+    // Mid-roll: a first new instance passed its readiness check.
+    let d = eventually("a new instance ready", LONG, async || {
+        let d = deployment(&a, "", &id).await?;
+        let results = d["currentActions"][0]["readinessCheckResults"].as_array()?;
+        results.iter().any(|r| r["ready"] == true).then_some(d)
+    })
+    .await;
+    let result = &d["currentActions"][0]["readinessCheckResults"][0];
+    assert_eq!(keys(result), set(&["name", "taskId", "ready"]), "{result}");
+    assert_eq!(result["name"], "readinessCheck");
+
+    let leader_port = a.get("/v2/leader").await.json()["leader"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (lead, standby) = if leader_port.ends_with(&format!(":{}", a.port)) {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    lead.proc.kill9();
+    let (most_alive, _, samples) = sample_roll(standby, "/ha-roll", &old).await;
+    eprintln!("roll across a failover: {samples} samples, at most {most_alive} alive");
+    assert!(most_alive <= 4, "{most_alive} alive, above maxCapacity 4");
+    let env = &standby.get("/v2/apps/ha-roll").await.json()["app"]["env"];
+    assert_eq!(env["ROUND"], "2");
+}
