@@ -39,8 +39,9 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::new(mesos_common::logging::filter(
+        std::env::var("RUST_LOG").ok(),
+    ));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match &config.log_dir {
         Some(dir) => {

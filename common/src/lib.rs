@@ -26,6 +26,7 @@ pub mod api;
 pub mod flags;
 pub mod ids;
 pub mod layers;
+pub mod logging;
 pub mod recordio;
 pub mod resources;
 pub mod signals;

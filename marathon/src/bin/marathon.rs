@@ -6,10 +6,9 @@ use marathon::Config;
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MARATHON_LOG_LEVEL")
-                .unwrap_or_else(|_| "info,zookeeper_async=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            mesos_common::logging::filter(std::env::var("MARATHON_LOG_LEVEL").ok()),
+        ))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

@@ -8,11 +8,9 @@ use mesos_master::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MESOS_LOG_LEVEL")
-                // The ZooKeeper client logs every reconnect attempt; keep its warnings only.
-                .unwrap_or_else(|_| "info,zookeeper_async=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            mesos_common::logging::filter(std::env::var("MESOS_LOG_LEVEL").ok()),
+        ))
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never into log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
