@@ -13,4 +13,5 @@ bash scripts/docker-image.sh  # the local image the Docker tests run (no registr
 bash scripts/systemd-image.sh  # Debian with systemd, for the RPM test (built once, ~2 min)
 bash scripts/zookeeper.sh install  # Debian's ZooKeeper: the HA tests start real servers
 bash scripts/client-venv.sh >/dev/null  # marathon-python in target/pyenv: the client checks
+bash scripts/browser.sh  # Chromium and ChromeDriver: the dashboard tests drive a real browser
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"

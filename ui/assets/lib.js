@@ -248,19 +248,43 @@ export function pagedTable(columns, opts = {}) {
     body);
   const el = h('div', { class: 'paged' }, h('div', { class: 'table-scroll' }, table),
     h('div', { class: 'pager' }, prev, info, next));
+  let drawn = null;
   function render() {
     const pages = Math.max(1, Math.ceil(rows.length / pageSize));
     page = Math.min(Math.max(page, 0), pages - 1);
     const shown = rows.slice(page * pageSize, (page + 1) * pageSize);
+    // Redrawn only when what it shows changed (or every 30 s, for the "ago" times), so
+    // that a refresh does not take away the keyboard focus or a half-done click.
+    const key = JSON.stringify([rows.length, page, Math.floor(Date.now() / 30000),
+      shown.map(opts.key || (r => r))]);
+    if (key === drawn) return;
+    drawn = key;
+    const focused = body.contains(document.activeElement) ? focusPath(body, document.activeElement) : null;
     fill(body, shown.length ? shown.map(r => h('tr', opts.rowAttrs ? opts.rowAttrs(r) : {},
       columns.map(c => h('td', { 'data-label': c.title }, c.cell(r)))))
       : h('tr', {}, h('td', { colspan: columns.length, class: 'empty' }, opts.empty || 'Nothing to show.')));
     fill(info, rows.length ? `${page * pageSize + 1}–${page * pageSize + shown.length} of ${rows.length}` : '0 of 0');
     prev.disabled = page === 0;
     next.disabled = page >= pages - 1;
+    if (focused) restoreFocus(body, focused);
   }
   render();
   return { el, update(newRows) { rows = newRows; render(); } };
+}
+
+/** Where `el` is inside `root`, as child indexes, to find its replacement after a redraw. */
+function focusPath(root, el) {
+  const path = [];
+  for (let n = el; n && n !== root; n = n.parentElement) {
+    path.unshift([...n.parentElement.children].indexOf(n));
+  }
+  return path;
+}
+
+function restoreFocus(root, path) {
+  let n = root;
+  for (const i of path) { n = n && n.children[i]; }
+  if (n && n.focus) n.focus({ preventScroll: true });
 }
 
 /** A search box that calls `onchange(text)` as the user types. */

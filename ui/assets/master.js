@@ -287,7 +287,7 @@ function executorTable(agent, state) {
     { title: 'Tasks', cell: r => String((r.e.tasks || []).length + (r.e.queued_tasks || []).length) },
     { title: 'Resources', cell: r => { const s = scalars(r.e.resources); return `${fmtCpus(s.cpus)} CPUs, ${fmtMB(s.mem)}`; } },
     { title: 'Sandbox', cell: r => link(sandboxRoute(agent.id, r.e.directory), icon('folder'), 'Browse') },
-  ], { empty: 'No executor on this agent.' });
+  ], { empty: 'No executor on this agent.', key: r => [r.f.id, r.e.id, r.done, (r.e.tasks || []).length] });
   table.update(rows);
   return table.el;
 }
