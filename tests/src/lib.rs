@@ -16,6 +16,7 @@
 //!   container cleanup and a proxy that makes the daemon unreachable.
 //! - [`zookeeper`]: ZooKeeper servers, masters electing a leader through them, a proxy to
 //!   cut a process off, and a third-party-style leader detector (the HA tests).
+//! - [`browser`]: ChromeDriver and a headless Chromium session, for the dashboard tests.
 //! - [`proto`]: Mesos protobuf types generated from the `.proto` files, for protobuf tests.
 //!
 //! ```text
@@ -29,6 +30,7 @@
 //! the processes' log tails are printed and the temp dir is kept for inspection.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod cluster;
 pub mod docker;
 pub mod http;
