@@ -294,6 +294,20 @@ export function searchBox(label, onchange, id) {
   return input;
 }
 
+/** A page that is one filtered, paged list: `load()` gives the rows, `fields(row)` the
+ * texts the search box matches. */
+export function listPage({ title, columns, load, fields, searchLabel, searchId, tableOpts }) {
+  let filter = '';
+  let all = [];
+  const table = pagedTable(columns, { empty: 'Nothing matches.', ...tableOpts });
+  const show = () => table.update(all.filter(r => !filter ||
+    fields(r).some(f => f !== undefined && f !== null && String(f).toLowerCase().includes(filter))));
+  const el = h('div', {}, h('h1', {}, title),
+    h('div', { class: 'toolbar' }, searchBox(searchLabel, t => { filter = t; show(); }, searchId)),
+    table.el);
+  return { title, el, async refresh() { const rows = await load(); if (rows) { all = rows; show(); } } };
+}
+
 /** Key/value rows for a details panel. */
 export function facts(pairs) {
   return h('dl', { class: 'facts' }, pairs.filter(p => p).map(([k, v]) =>

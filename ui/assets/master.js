@@ -6,7 +6,7 @@
 import {
   h, fill, link, icon, badge, taskState, fmtCpus, fmtMB, fmtDuration, ago, scalars, api,
   ApiError, banner, confirmDialog, actionButton, pagedTable, searchBox, facts, lineChart,
-  stackBar, startApp,
+  listPage, startApp,
 } from './lib.js';
 
 const REFRESH_MS = 2000;
@@ -176,28 +176,21 @@ function overviewPage() {
 // Agents
 
 function agentsPage() {
-  let filter = '';
-  let all = [];
-  const table = pagedTable([
-    { title: 'ID', cell: a => link(`/agents/${encodeURIComponent(a.id)}`, a.id) },
-    { title: 'Hostname', cell: a => a.hostname },
-    { title: 'Status', cell: agentStatus },
-    { title: 'Used / total', cell: a => usage(a.used_resources, a.resources) },
-    { title: 'Attributes', cell: a => attributes(a.attributes) },
-    { title: 'Registered', cell: a => ago(a.registered_time) },
-  ], { empty: 'No agent matches.' });
-  const show = () => table.update(all.filter(a => matches(filter, a.id, a.hostname, attributes(a.attributes))));
-  const el = h('div', {}, h('h1', {}, 'Agents'),
-    h('div', { class: 'toolbar' }, searchBox('Filter by id, hostname, attribute', t => { filter = t; show(); }, 'agent-filter')),
-    table.el);
-  return {
-    title: 'Agents', el,
-    async refresh() {
-      const summary = await api('master/state-summary');
-      all = summary.slaves || [];
-      show();
-    },
-  };
+  return listPage({
+    title: 'Agents',
+    columns: [
+      { title: 'ID', cell: a => link(`/agents/${encodeURIComponent(a.id)}`, a.id) },
+      { title: 'Hostname', cell: a => a.hostname },
+      { title: 'Status', cell: agentStatus },
+      { title: 'Used / total', cell: a => usage(a.used_resources, a.resources) },
+      { title: 'Attributes', cell: a => attributes(a.attributes) },
+      { title: 'Registered', cell: a => ago(a.registered_time) },
+    ],
+    load: async () => (await api('master/state-summary')).slaves || [],
+    fields: a => [a.id, a.hostname, attributes(a.attributes)],
+    searchLabel: 'Filter by id, hostname, attribute',
+    searchId: 'agent-filter',
+  });
 }
 
 async function operatorCall(type, agentId, extra = {}) {
@@ -304,28 +297,20 @@ function logRoute(agentId, path) {
 // Frameworks
 
 function frameworksPage() {
-  let filter = '';
-  let all = [];
-  const table = pagedTable([
-    { title: 'ID', cell: f => link(`/frameworks/${encodeURIComponent(f.id)}`, f.id) },
-    { title: 'Name', cell: f => f.name },
-    { title: 'Status', cell: f => f.active ? badge('active', 'ok') : badge('inactive', 'warn') },
-    { title: 'Role', cell: f => f.role || (f.roles || []).join(', ') || '—' },
-    { title: 'Running tasks', cell: f => String(f.TASK_RUNNING || 0) },
-    { title: 'Allocated', cell: f => { const s = scalars(f.used_resources); return `${fmtCpus(s.cpus)} CPUs, ${fmtMB(s.mem)}`; } },
-  ], { empty: 'No framework matches.' });
-  const show = () => table.update(all.filter(f => matches(filter, f.id, f.name)));
-  const el = h('div', {}, h('h1', {}, 'Frameworks'),
-    h('div', { class: 'toolbar' }, searchBox('Filter by id or name', t => { filter = t; show(); })),
-    table.el);
-  return {
-    title: 'Frameworks', el,
-    async refresh() {
-      const summary = await api('master/state-summary');
-      all = summary.frameworks || [];
-      show();
-    },
-  };
+  return listPage({
+    title: 'Frameworks',
+    columns: [
+      { title: 'ID', cell: f => link(`/frameworks/${encodeURIComponent(f.id)}`, f.id) },
+      { title: 'Name', cell: f => f.name },
+      { title: 'Status', cell: f => f.active ? badge('active', 'ok') : badge('inactive', 'warn') },
+      { title: 'Role', cell: f => f.role || (f.roles || []).join(', ') || '—' },
+      { title: 'Running tasks', cell: f => String(f.TASK_RUNNING || 0) },
+      { title: 'Allocated', cell: f => { const s = scalars(f.used_resources); return `${fmtCpus(s.cpus)} CPUs, ${fmtMB(s.mem)}`; } },
+    ],
+    load: async () => (await api('master/state-summary')).frameworks || [],
+    fields: f => [f.id, f.name],
+    searchLabel: 'Filter by id or name',
+  });
 }
 
 function frameworkPage([id]) {
@@ -589,25 +574,24 @@ function rolesPage() {
 }
 
 function flagsPage() {
-  let filter = '';
-  let all = [];
-  const table = pagedTable([
-    { title: 'Flag', cell: ([k]) => k },
-    { title: 'Value', cell: ([, v]) => String(v) },
-  ], { pageSize: 200, empty: 'No flag matches.' });
-  const show = () => table.update(all.filter(([k, v]) => matches(filter, k, v)));
-  const el = h('div', {}, h('h1', {}, 'Master flags'),
-    h('div', { class: 'toolbar' }, searchBox('Filter flags', t => { filter = t; show(); })), table.el);
   let loaded = false;
-  return {
-    title: 'Flags', el,
-    async refresh() {
-      if (loaded) return;
-      all = Object.entries((await api('master/flags')).flags || {}).sort();
+  return listPage({
+    title: 'Master flags',
+    columns: [
+      { title: 'Flag', cell: ([k]) => k },
+      { title: 'Value', cell: ([, v]) => String(v) },
+    ],
+    // Flags do not change while the master runs: read once.
+    load: async () => {
+      if (loaded) return null;
+      const flags = await api('master/flags');
       loaded = true;
-      show();
+      return Object.entries(flags.flags || {}).sort();
     },
-  };
+    fields: ([k, v]) => [k, v],
+    searchLabel: 'Filter flags',
+    tableOpts: { pageSize: 200 },
+  });
 }
 
 // ---------------------------------------------------------------------------------------

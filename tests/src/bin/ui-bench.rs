@@ -228,13 +228,7 @@ fn table(rows: &[Measured]) -> String {
 }
 
 fn report(table: &str, tasks: usize) -> String {
-    let shell = |cmd: &str| {
-        std::process::Command::new("sh")
-            .args(["-c", cmd])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    };
+    let shell = mesos_tests::process::shell_output;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let profile = if binary("mesos-master")
         .to_string_lossy()
