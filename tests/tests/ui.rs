@@ -142,16 +142,21 @@ async fn marathon_dashboard(b: &Browser, marathon: &Marathon) {
         "return !!document.querySelector('#app-id')",
     )
     .await;
-    b.type_into("#app-id", "/Bad_Id").await;
+    // An id with markup: the API refuses it and its message quotes it, as text.
+    let bad_id = "/<img src=x onerror=window.injected=3>";
+    b.type_into("#app-id", bad_id).await;
     b.type_into("#app-cmd", "sleep 1000").await;
     b.type_into("#app-cpus", "0").await;
     b.type_into("#app-mem", "32").await;
     b.click("#submit-app").await;
-    b.wait_for(
-        "the API's message at the id field",
-        "return document.querySelector('#error-id').textContent",
-    )
-    .await;
+    let id_error = b
+        .wait_for(
+            "the API's message at the id field",
+            "return document.querySelector('#error-id').textContent",
+        )
+        .await;
+    assert!(id_error.as_str().unwrap().contains("<img"), "{id_error}");
+    b.assert_nothing_injected().await;
     let cpus_error = b
         .wait_for(
             "the API's message at the cpus field",
@@ -165,7 +170,7 @@ async fn marathon_dashboard(b: &Browser, marathon: &Marathon) {
     assert_eq!(
         b.js("return document.querySelector('#app-id').value", vec![])
             .await,
-        json!("/Bad_Id"),
+        json!(bad_id),
         "what the user typed is kept"
     );
     b.screenshot("marathon-form-errors").await;

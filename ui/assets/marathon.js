@@ -583,7 +583,8 @@ function liveUpdates(app) {
   };
   function connect() {
     const source = new EventSource(new URL('v2/events', apiRoot));
-    for (const type of EVENT_TYPES) source.addEventListener(type, refreshSoon);
+    // Marathon names each frame (`event: <type>`); an unnamed one arrives as 'message'.
+    for (const type of [...EVENT_TYPES, 'message']) source.addEventListener(type, refreshSoon);
     source.addEventListener('open', () => {
       banner('events', null);
       app.setInterval(SAFETY_POLL_MS);
