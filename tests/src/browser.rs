@@ -58,9 +58,17 @@ impl Browser {
         ] {
             caps.add_arg(arg).expect("chrome argument");
         }
-        let driver = WebDriver::new(&url, caps)
-            .await
-            .unwrap_or_else(|e| panic!("no Chromium session: {e}\n{}", proc.log_tail(30)));
+        // On a loaded machine Chromium sometimes starts too slowly for ChromeDriver
+        // ("Could not read in devtools port number"): try again before giving up.
+        let mut attempt = 0;
+        let driver = loop {
+            attempt += 1;
+            match WebDriver::new(&url, caps.clone()).await {
+                Ok(driver) => break driver,
+                Err(e) if attempt < 3 => eprintln!("no Chromium session yet ({e}); trying again"),
+                Err(e) => panic!("no Chromium session: {e}\n{}", proc.log_tail(30)),
+            }
+        };
         let screenshots = std::env::var_os("UI_SCREENSHOTS").map(|dir| {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
             std::fs::create_dir_all(&dir).expect("screenshot dir");

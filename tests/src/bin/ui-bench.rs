@@ -174,7 +174,11 @@ async fn main() {
         },
     ];
 
-    let browser = Browser::start(cluster.root()).await;
+    // The browser's logs and profile live under target/, apart from the cluster's temp dir.
+    let browser_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/ui-bench");
+    std::fs::create_dir_all(&browser_dir).expect("browser dir");
+    let browser = Browser::start(&browser_dir).await;
     let mut measured = Vec::new();
     for page in &pages {
         let mut m = Measured {
