@@ -43,7 +43,6 @@ impl Browser {
         })
         .await;
         let mut caps = DesiredCapabilities::chrome();
-        let profile = log_dir.join("chromium-profile");
         for arg in [
             "--headless",
             "--no-sandbox",
@@ -54,7 +53,6 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1280,1000",
-            &format!("--user-data-dir={}", profile.display()),
         ] {
             caps.add_arg(arg).expect("chrome argument");
         }
@@ -63,7 +61,12 @@ impl Browser {
         let mut attempt = 0;
         let driver = loop {
             attempt += 1;
-            match WebDriver::new(&url, caps.clone()).await {
+            // A fresh profile each time: a Chromium that started late still holds the last.
+            let profile = log_dir.join(format!("chromium-profile-{attempt}"));
+            let mut caps = caps.clone();
+            caps.add_arg(&format!("--user-data-dir={}", profile.display()))
+                .expect("chrome argument");
+            match WebDriver::new(&url, caps).await {
                 Ok(driver) => break driver,
                 Err(e) if attempt < 3 => eprintln!("no Chromium session yet ({e}); trying again"),
                 Err(e) => panic!("no Chromium session: {e}\n{}", proc.log_tail(30)),

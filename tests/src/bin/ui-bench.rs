@@ -43,6 +43,12 @@ struct Measured {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let wanted = APPS * INSTANCES;
+    // The browser starts first: Chromium may not start in time on a machine this loaded.
+    // Its logs and profile live under target/, apart from the cluster's temp dir.
+    let browser_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/ui-bench");
+    std::fs::create_dir_all(&browser_dir).expect("browser dir");
+    let browser = Browser::start(&browser_dir).await;
     let cluster = Cluster::start_with(ClusterOptions {
         agents: 0,
         // Mesos's own ping timeouts: the test harness's 1 s ones mark a thousand simulated
@@ -174,11 +180,6 @@ async fn main() {
         },
     ];
 
-    // The browser's logs and profile live under target/, apart from the cluster's temp dir.
-    let browser_dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/ui-bench");
-    std::fs::create_dir_all(&browser_dir).expect("browser dir");
-    let browser = Browser::start(&browser_dir).await;
     let mut measured = Vec::new();
     for page in &pages {
         let mut m = Measured {
