@@ -19,4 +19,5 @@ if ! command -v haproxy >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q haproxy >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q haproxy >/dev/null; }
 fi
+bash scripts/browser.sh  # Chromium and ChromeDriver: the dashboard tests drive a real browser
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"

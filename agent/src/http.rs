@@ -19,10 +19,22 @@ use crate::{executor_api, operator};
 
 pub fn router(state: HttpState) -> Router {
     let mut router = Router::new();
+    // What the master's dashboard reads from the agent: it is served from the master's
+    // address, another origin, so these answers allow any origin to read them (Mesos's
+    // own UI reaches the same endpoints through JSONP, which is no less open). None of
+    // them changes anything.
+    let mut readable = Router::new()
+        .route("/files/browse", get(browse))
+        .route("/files/browse.json", get(browse))
+        .route("/files/read", get(read))
+        .route("/files/read.json", get(read))
+        .route("/files/download", get(download))
+        .route("/files/download.json", get(download));
     for prefix in ["", "/slave(1)"] {
-        router = router
+        readable = readable
             .route(&format!("{prefix}/state"), get(agent_state))
-            .route(&format!("{prefix}/state.json"), get(agent_state))
+            .route(&format!("{prefix}/state.json"), get(agent_state));
+        router = router
             .route(&format!("{prefix}/health"), get(health))
             .route(&format!("{prefix}/flags"), get(flags))
             .route(&format!("{prefix}/api/v1"), any(operator::api))
@@ -40,13 +52,16 @@ pub fn router(state: HttpState) -> Router {
     router
         .route("/version", get(version))
         .route("/metrics/snapshot", get(operator::metrics_snapshot))
-        .route("/files/browse", get(browse))
-        .route("/files/browse.json", get(browse))
-        .route("/files/read", get(read))
-        .route("/files/read.json", get(read))
-        .route("/files/download", get(download))
-        .route("/files/download.json", get(download))
+        .merge(readable.route_layer(axum::middleware::map_response(allow_any_origin)))
         .with_state(state)
+}
+
+async fn allow_any_origin(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    response
 }
 
 async fn agent_state(State(state): State<HttpState>) -> Response {

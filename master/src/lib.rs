@@ -10,6 +10,7 @@
 //!  edges   server: the actor loop that owns the Engine, its timers, run(); wires the rest
 //!            ▼
 //!          http: scheduler_api (/api/v1/scheduler), endpoints (/master/*, /metrics)
+//!          the dashboard at / (the `mesos-ui` crate's files, merged in server)
 //!          operator (POST /api/v1 and its SUBSCRIBE stream)   agent_link (agents' gRPC)
 //!          election (ZooKeeper, Leadership)
 //!            ▼

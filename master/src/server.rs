@@ -174,7 +174,8 @@ pub async fn run(
     let app = mesos_common::api::tolerate_trailing_slash(
         crate::http::router(handle.clone())
             .merge(crate::operator::router(handle.clone()))
-            .merge(crate::agent_link::router(handle.clone())),
+            .merge(crate::agent_link::router(handle.clone()))
+            .merge(mesos_ui::router(mesos_ui::Site::Master)),
     );
     drop(tx);
     // Events, gRPC frames and call answers are small writes; with Nagle's algorithm each

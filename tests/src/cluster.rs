@@ -24,7 +24,8 @@ pub const DEFAULT_AGENT_RESOURCES: &str = "cpus:2;mem:1024;disk:1024;ports:[3100
 pub struct ClusterOptions {
     pub agents: usize,
     pub agent_resources: String,
-    /// Extra flags for the master, after the standard ones.
+    /// Extra flags for the master, after the standard ones (replacing a standard one of
+    /// the same name).
     pub master_flags: Vec<String>,
     /// Extra flags for every agent, after the standard ones.
     pub agent_flags: Vec<String>,
@@ -423,6 +424,10 @@ async fn start_master(root: &Path, extra_flags: &[String]) -> (Proc, u16) {
             "--agent_ping_timeout=1secs".to_string(),
             "--max_agent_ping_timeouts=3".to_string(),
         ];
+        // A flag given in `extra_flags` replaces the standard one (the master refuses a
+        // flag given twice).
+        let name = |flag: &str| flag.split('=').next().unwrap_or("").to_string();
+        args.retain(|a| !extra_flags.iter().any(|e| name(e) == name(a)));
         args.extend(extra_flags.iter().cloned());
         let mut proc = Proc::spawn("master", &binary("mesos-master"), args, root);
         let url = format!("http://127.0.0.1:{port}/health");

@@ -19,6 +19,7 @@
 //! - [`marathon`] / [`marathon_lb`]: a Marathon process and its REST calls; marathon-lb with
 //!   its HAProxy files, and a client that loops requests through a service port.
 //! - [`mesos_dns`]: a `mesos-dns` process and a real DNS client asking it.
+//! - [`browser`]: ChromeDriver and a headless Chromium session, for the dashboard tests.
 //! - [`proto`]: Mesos protobuf types generated from the `.proto` files, for protobuf tests.
 //!
 //! ```text
@@ -32,6 +33,7 @@
 //! the processes' log tails are printed and the temp dir is kept for inspection.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod cluster;
 pub mod docker;
 pub mod http;

@@ -357,3 +357,13 @@ pub fn kill_processes_under(root: &Path) {
         }
     }
 }
+
+/// What `sh -c cmd` prints on stdout, trimmed (empty when it cannot run): facts about the
+/// machine for the benchmark reports.
+pub fn shell_output(cmd: &str) -> String {
+    std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}

@@ -6,7 +6,8 @@
 //!                 │ (leader)
 //!                 ├── apps: /v2/apps[/{id}[/restart|/tasks[/{task}]|/versions[/{v}]]]
 //!                 ├── deployments: /v2/deployments[/{id}]
-//!                 └── misc: /v2/tasks, /v2/queue, /v2/info, /v2/leader, /ping, /metrics
+//!                 ├── misc: /v2/tasks, /v2/queue, /v2/info, /v2/leader, /ping, /metrics
+//!                 └── the dashboard: /ui/ (and / redirecting there), from `mesos_ui`
 //!                        └──▶ ServiceHandle (commands and reads on the service actor)
 //! ```
 
@@ -75,6 +76,7 @@ pub fn router(state: HttpState) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "text/plain")], "pong") }),
         )
         .route("/metrics", get(misc::metrics))
+        .merge(mesos_ui::router(mesos_ui::Site::Marathon))
         .method_not_allowed_fallback(|| async { method_not_allowed() })
         .fallback(|| async { not_found("The requested resource could not be found.") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -255,13 +255,7 @@ fn table(rows: &[Row]) -> String {
 }
 
 fn report(table: &str, rows: &[Row]) -> String {
-    let shell = |cmd: &str| {
-        std::process::Command::new("sh")
-            .args(["-c", cmd])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    };
+    let shell = mesos_tests::process::shell_output;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let memory = shell("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo");
     let docker = shell("docker version --format '{{.Server.Version}} (storage driver '\"$(docker info --format '{{.Driver}}')\"')'");
