@@ -288,23 +288,6 @@ impl Marathon {
         let v = self.get_json("/v2/leader").await.ok()?;
         v["leader"].as_str().map(str::to_string)
     }
-
-    /// Times `GET path` `n` times: (milliseconds of each, body bytes, CPU per GET).
-    async fn timed_gets(
-        &self,
-        path: &str,
-        n: usize,
-    ) -> anyhow::Result<(Vec<f64>, usize, Duration)> {
-        let cpu = self.cpu();
-        let mut times = Vec::new();
-        let mut size = 0;
-        for _ in 0..n {
-            let (secs, bytes) = self.proc.timed_get(path).await?;
-            times.push(secs * 1000.0);
-            size = bytes;
-        }
-        Ok((times, size, (self.cpu() - cpu) / n.max(1) as u32))
-    }
 }
 
 fn app(id: &str, instances: usize) -> Value {
@@ -831,10 +814,11 @@ async fn many_apps(options: &MarathonOptions, scenario: &mut Scenario) -> anyhow
         ));
 
         let (embed, embed_size, embed_cpu) = marathon
+            .proc
             .timed_gets("/v2/apps?embed=apps.tasks", options.gets)
             .await?;
-        let (plain, plain_size, plain_cpu) = marathon.timed_gets("/v2/apps", options.gets).await?;
-        let (tasks, tasks_size, tasks_cpu) = marathon.timed_gets("/v2/tasks", options.gets).await?;
+        let (plain, plain_size, plain_cpu) = marathon.proc.timed_gets("/v2/apps", options.gets).await?;
+        let (tasks, tasks_size, tasks_cpu) = marathon.proc.timed_gets("/v2/tasks", options.gets).await?;
         let row = Row::new(
             format!(
                 "GET /v2/apps?embed=apps.tasks, {known} tasks (median of {}, target 3)",

@@ -192,6 +192,26 @@ impl ChildProcess {
         Ok((started.elapsed().as_secs_f64(), body.len()))
     }
 
+    /// Times `GET path` `n` times: (milliseconds of each, body bytes, this process's CPU
+    /// time per GET). CPU time is what the request costs the server, whatever else the
+    /// machine runs; the wall times are what a client waits.
+    pub async fn timed_gets(
+        &self,
+        path: &str,
+        n: usize,
+    ) -> anyhow::Result<(Vec<f64>, usize, Duration)> {
+        let cpu = self.cpu_time().unwrap_or_default();
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..n {
+            let (secs, bytes) = self.timed_get(path).await?;
+            times.push(secs * 1000.0);
+            size = bytes;
+        }
+        let spent = self.cpu_time().unwrap_or_default().saturating_sub(cpu);
+        Ok((times, size, spent / n.max(1) as u32))
+    }
+
     /// GET of a JSON document.
     pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         let response = reqwest::get(format!("http://{}{path}", self.addr)).await?;
