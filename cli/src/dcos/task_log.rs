@@ -294,11 +294,13 @@ pub async fn run(master: &Client, args: LogArgs, out: &mut dyn Write) -> Result<
         at_line_start: true,
     };
     pass(&mut files, &mut printer, out, Some(args.lines)).await?;
-    while args.follow {
+    if !args.follow {
+        return Ok(());
+    }
+    loop {
         tokio::time::sleep(FOLLOW_INTERVAL).await;
         pass(&mut files, &mut printer, out, None).await?;
     }
-    Ok(())
 }
 
 #[cfg(test)]
