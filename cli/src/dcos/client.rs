@@ -17,12 +17,8 @@ pub struct Client {
 
 impl Client {
     pub fn new(service: &'static str, base: String) -> Client {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("an HTTP client without TLS builds");
         Client {
-            http,
+            http: crate::master::client(),
             base,
             service,
         }

@@ -284,70 +284,22 @@ mod tests {
 
     #[test]
     fn the_dcos_argument_forms_parse() {
-        for args in [
-            &[
-                "dcos",
-                "marathon",
-                "app",
-                "update",
-                "--force",
-                "demo",
-                "instances=3",
-            ][..],
-            &[
-                "dcos",
-                "marathon",
-                "app",
-                "show",
-                "--app-version=-1",
-                "demo",
-            ],
-            &[
-                "dcos", "marathon", "app", "kill", "--scale", "--host=h", "demo",
-            ],
-            &[
-                "dcos",
-                "marathon",
-                "app",
-                "version",
-                "list",
-                "--max-count=2",
-                "demo",
-            ],
-            &[
-                "dcos",
-                "marathon",
-                "deployment",
-                "watch",
-                "--max-count=3",
-                "--interval=1",
-                "d",
-            ],
-            &["dcos", "marathon", "task", "stop", "--wipe", "t"],
-            &["dcos", "marathon", "group", "scale", "--force", "g", "2.5"],
-            &[
-                "dcos",
-                "marathon",
-                "group",
-                "show",
-                "--group-version=-1",
-                "g",
-            ],
-            &["dcos", "task", "--completed", "--json", "demo"],
-            &[
-                "dcos",
-                "task",
-                "log",
-                "--follow",
-                "--lines=5",
-                "demo",
-                "stderr",
-            ],
-            &["dcos", "task"],
-            &["dcos", "service", "--inactive", "--completed"],
-            &["dcos", "node", "--json"],
+        for line in [
+            "dcos marathon app update --force demo instances=3",
+            "dcos marathon app show --app-version=-1 demo",
+            "dcos marathon app kill --scale --host=h demo",
+            "dcos marathon app version list --max-count=2 demo",
+            "dcos marathon deployment watch --max-count=3 --interval=1 d",
+            "dcos marathon task stop --wipe t",
+            "dcos marathon group scale --force g 2.5",
+            "dcos marathon group show --group-version=-1 g",
+            "dcos task --completed --json demo",
+            "dcos task log --follow --lines=5 demo stderr",
+            "dcos task",
+            "dcos service --inactive --completed",
+            "dcos node --json",
         ] {
-            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            Cli::try_parse_from(line.split(' ')).unwrap_or_else(|e| panic!("{line}: {e}"));
         }
         let Top::Task {
             command: None,
