@@ -10,7 +10,8 @@
 //! - [`verbs`]: `mesos agent|framework|task ...`, the Mesos CLI's verbs, over [`master`]
 //!   (the master's address and endpoints) and [`exec`] (`task exec`: a session in a task's
 //!   container through its agent's operator API).
-//! - [`dcos`]: `dcos marathon app|deployment|task ...`, the DC/OS CLI's Marathon commands.
+//! - [`dcos`]: `dcos marathon app|deployment|task|group ...`, `dcos node|service|task`: the
+//!   DC/OS CLI's commands against Marathon, the master and the agents.
 //! - `mesos-local` (binary, feature `local`): a master and agents in one process.
 //!
 //! ```text
