@@ -353,6 +353,18 @@ async fn rpms_install_configure_run_and_remove_under_systemd() {
         "{listed}"
     );
 
+    // The book's one-off task: the master found through /etc/mesos/zk, as operators do.
+    let executed = container
+        .ok(
+            "mesos-execute --master=$(mesos-resolve $(cat /etc/mesos/zk)) \
+             --name=cluster-test --command='sleep 1'",
+        )
+        .await;
+    assert!(
+        executed.contains("Received status update TASK_FINISHED for task 'cluster-test'"),
+        "{executed}"
+    );
+
     // Agent recovery: a restarted agent keeps the task, and so do the master and Marathon.
     let pid = |text: String| text.trim().trim_start_matches("MainPID=").to_string();
     let before = pid(container.ok("systemctl show -p MainPID mesos-slave").await);
