@@ -13,9 +13,13 @@
 //!     `upgradeStrategy`), the `readinessChecks` model;
 //!   - `health`: per instance and health check Marathon's health records; which probes
 //!     are due, what an outcome means (grace period, consecutive failures, kills);
+//!   - `group`: the group tree apps live in, group updates (`scaleBy`, nested groups),
+//!     dependencies expanded to apps and checked (unknown, cycles);
+//!   - `events`: the event bus's events, each with Marathon's JSON keys;
 //!   - `service_ports`: service ports from `--local_port_min/max`.
 //! - views: `views` (Marathon's JSON for apps, tasks, failures), `info` (`/v2/info`).
 //! - edges: `config` (flags), `storage` (one trait; ZooKeeper, embedded, memory),
+//!   `event_bus` (fan-out of events to `/v2/events` subscribers, slow ones cut),
 //!   `wire` and `task_info` (Mesos protobufs in and out, health checks run by the agent
 //!   included), `service` (the leading actor; it runs Marathon's health probes and
 //!   readiness checks, and persists and executes the deployments),
@@ -24,9 +28,10 @@
 //!
 //! ```text
 //!   HTTP /v2 ──▶ http ──Command──▶ service ──▶ deployment ─holds/kills─▶ tracker
-//!                  ▲ (standby: proxy)  │ ▲         matcher / placement (pure cores)
+//!                  ▲ (standby: proxy)  │ ▲         matcher / placement / group (pure cores)
 //!                  │                   │ └── Mesos events (scheduler client in mesos-cli)
-//!   election ──Leadership──┘           └──▶ storage (ZooKeeper or embedded), Mesos calls
+//!   election ──Leadership──┘           ├──▶ storage (ZooKeeper or embedded), Mesos calls
+//!   /v2/events ◀── event_bus ◀─publish─┘ (and http: api_post_event, stream attach/detach)
 //! ```
 #![forbid(unsafe_code)]
 
@@ -34,6 +39,9 @@ pub mod app;
 pub mod config;
 pub mod deployment;
 pub mod election;
+pub mod event_bus;
+pub mod events;
+pub mod group;
 pub mod health;
 pub mod http;
 pub mod info;

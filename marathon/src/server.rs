@@ -18,6 +18,8 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::config::{Config, StoreBackend};
 use crate::election;
+use crate::event_bus::EventBus;
+use crate::http::cut::{CutListener, Peer};
 use crate::http::{self, HttpState, Leadership};
 use crate::service::{self, ServiceHandle};
 use crate::storage::{MemoryStore, RedbStore, Store, ZkStore};
@@ -44,6 +46,7 @@ pub async fn run(
     let (leadership_tx, leadership_rx) = watch::channel(Leadership::Standby(None));
     let abdicate = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let events = EventBus::new(config.event_stream_max_outstanding_messages);
     let leader_loop = tokio::spawn(lead(
         config.clone(),
         backend,
@@ -51,6 +54,7 @@ pub async fn run(
         leadership_tx,
         abdicate.clone(),
         stop_rx,
+        events.clone(),
     ));
     let state = HttpState {
         config: config.clone(),
@@ -61,9 +65,11 @@ pub async fn run(
             .build()
             .expect("HTTP client"),
         abdicate: Arc::new(move || abdicate.notify_one()),
+        events,
     };
     tracing::info!(%me, "Marathon listening");
-    let served = axum::serve(listener, http::router(state))
+    let app = http::router(state).into_make_service_with_connect_info::<Peer>();
+    let served = axum::serve(CutListener(listener), app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -107,6 +113,7 @@ async fn lead(
     leadership: watch::Sender<Leadership>,
     abdicate: Arc<Notify>,
     stop: watch::Receiver<bool>,
+    events: Arc<EventBus>,
 ) {
     loop {
         if *stop.borrow() {
@@ -161,7 +168,7 @@ async fn lead(
                 _ = stopped(stop_wait) => {}
             }
         };
-        match service::run(config.clone(), store, rx, ended).await {
+        match service::run(config.clone(), store, events.clone(), rx, ended).await {
             Ok(()) => {}
             Err(e) => tracing::error!("the service stopped: {e}"),
         }

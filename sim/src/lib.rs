@@ -31,6 +31,7 @@ pub mod failover;
 pub mod fleet;
 pub mod framework;
 pub mod marathon;
+pub mod marathon_events;
 pub mod process;
 pub mod report;
 pub mod seed;

@@ -13,6 +13,7 @@ use mesos_sim::bench::{self, BenchOptions, SCENARIOS};
 use mesos_sim::failover::FailoverOptions;
 use mesos_sim::fleet::{Fleet, FleetConfig, Master};
 use mesos_sim::marathon::{self, MarathonOptions};
+use mesos_sim::marathon_events::{self, EventsOptions};
 use mesos_sim::process;
 
 #[global_allocator]
@@ -38,6 +39,41 @@ enum Command {
     Agents(AgentsArgs),
     /// Runs Marathon's benchmarks and writes <out>/<name>.json and <out>/<name>.md.
     Marathon(MarathonArgs),
+    /// Benchmarks Marathon's /v2/events fan-out and group planning (in process) and
+    /// writes <out>/<name>.json and <out>/<name>.md.
+    MarathonEvents(MarathonEventsArgs),
+}
+
+#[derive(Parser)]
+struct MarathonEventsArgs {
+    /// Scenarios, comma separated: fanout, plan.
+    #[arg(long, value_delimiter = ',', default_value = "fanout,plan")]
+    only: Vec<String>,
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+    #[arg(long, default_value = "marathon-events")]
+    name: String,
+    /// Status events published per second.
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
+    /// Clients that read the stream.
+    #[arg(long, default_value_t = 100)]
+    subscribers: usize,
+    /// Clients that never read (second fan-out phase).
+    #[arg(long, default_value_t = 10)]
+    stuck: usize,
+    /// Seconds each fan-out phase publishes.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// --event_stream_max_outstanding_messages of the bus (Marathon's default 1024).
+    #[arg(long, default_value_t = 1024)]
+    max_outstanding: usize,
+    #[arg(long, default_value_t = 1000)]
+    plan_apps: usize,
+    #[arg(long, default_value_t = 10)]
+    plan_depth: usize,
+    #[arg(long, default_value_t = 21)]
+    plan_runs: usize,
 }
 
 #[derive(Parser)]
@@ -220,7 +256,42 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(args) => run_bench(args, fd_limit).await,
         Command::Agents(args) => run_agents(args).await,
         Command::Marathon(args) => run_marathon(args, fd_limit).await,
+        Command::MarathonEvents(args) => run_marathon_events(args, fd_limit).await,
     }
+}
+
+async fn run_marathon_events(args: MarathonEventsArgs, fd_limit: u64) -> anyhow::Result<()> {
+    for s in &args.only {
+        if !marathon_events::SCENARIOS.contains(&s.as_str()) {
+            bail!("unknown scenario '{s}' (fanout or plan)");
+        }
+    }
+    let options = EventsOptions {
+        scenarios: args.only.clone(),
+        rate: args.rate,
+        subscribers: args.subscribers,
+        stuck: args.stuck,
+        seconds: args.seconds,
+        max_outstanding: args.max_outstanding,
+        plan_apps: args.plan_apps,
+        plan_depth: args.plan_depth.max(1),
+        plan_runs: args.plan_runs.max(1),
+        fd_limit,
+    };
+    let command = command_line();
+    // The benchmark runs its own runtimes on plain threads.
+    let report = tokio::task::spawn_blocking(move || marathon_events::run(&options, command))
+        .await
+        .context("the benchmark thread panicked")?;
+    println!("{}", report.table());
+    let (json, md) = report
+        .write(&args.out, &args.name)
+        .with_context(|| format!("cannot write results into {}", args.out.display()))?;
+    println!("results: {} and {}", json.display(), md.display());
+    if report.scenarios.iter().any(|s| s.error.is_some()) {
+        bail!("some scenarios failed");
+    }
+    Ok(())
 }
 
 async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {

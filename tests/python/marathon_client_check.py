@@ -10,15 +10,19 @@ Prints one line per step; exits 1 with the failed steps (and their tracebacks) o
 The Marathon is expected to be fresh and to have at least one agent able to run
 `sleep` commands with 0.1 cpus and 16 MB.
 
-Not covered, as this Marathon has no such endpoints yet: groups (list/get/create/update/
-scale/rollback/delete_group), event subscriptions, event_stream (/v2/events), and
-delete_leader (it would end a non-HA Marathon's leadership).
+The event stream (/v2/events) is read for the whole run by the client's own
+`event_stream()`, which builds every event through `marathon.models.events.EventFactory`
+(an unknown type, or a deployment plan without `original`/`target`/`steps`, raises).
+
+Not covered: event subscriptions (HTTP callbacks), and delete_leader (it would end a
+non-HA Marathon's leadership).
 """
 
 import collections
 import collections.abc
 import datetime
 import sys
+import threading
 import time
 import traceback
 
@@ -53,9 +57,12 @@ from marathon.models.container import (  # noqa: E402
 )
 from marathon.models.deployment import (  # noqa: E402
     MarathonDeploymentAction,
+    MarathonDeploymentPlan,
     MarathonDeploymentStep,
 )
 from marathon.models.endpoint import MarathonEndpoint  # noqa: E402
+from marathon.models.events import EventFactory, MarathonEvent  # noqa: E402
+from marathon.models.group import MarathonGroup  # noqa: E402
 
 WAIT_SECONDS = 60
 
@@ -247,6 +254,37 @@ def check_deployment(d, what):
         expect(a.readiness_check_results == [], f"{what}: readinessCheckResults {a}")
 
 
+class EventWatcher:
+    """Reads `client.event_stream()` (parsed by EventFactory) in a thread."""
+
+    def __init__(self, client):
+        self.events = []
+        self.error = None
+        self.thread = threading.Thread(target=self.read, args=(client,), daemon=True)
+        self.thread.start()
+
+    def read(self, client):
+        try:
+            for event in client.event_stream():
+                self.events.append(event)
+        except Exception as e:  # noqa: BLE001 - reported by the steps that look
+            self.error = (e, traceback.format_exc())
+
+    def of_type(self, event_type):
+        if self.error:
+            raise CheckFailed(f"the event stream failed: {self.error[0]!r}\n{self.error[1]}")
+        cls = EventFactory.event_to_class[event_type]
+        return [e for e in self.events if type(e) is cls]
+
+
+GROUP = "/clients-group"
+
+
+def group_app(name, instances):
+    return MarathonApp(id=f"{GROUP}/{name}", cmd="sleep 1000", cpus=0.1, mem=16,
+                       instances=instances)
+
+
 def running_tasks(client, app_id, n, without=()):
     """The app's tasks when exactly n, all running and none of the ids `without`."""
     tasks = client.list_tasks(app_id)
@@ -258,6 +296,8 @@ def run(url):
     client = MarathonClient(url, timeout=15)
     r = Run(client)
     c = client
+    watcher = EventWatcher(client)
+    wait_for("the event stream attached", lambda: watcher.of_type("event_stream_attached"))
 
     # --- creating ------------------------------------------------------------------------
     def create_cmd():
@@ -555,6 +595,69 @@ def run(url):
 
     r.step("delete_deployment(force=True)", cancel_deployment)
 
+    # --- groups --------------------------------------------------------------------------
+    def wait_group_deployed():
+        wait_for(f"no deployment in {GROUP}", lambda: not any(
+            a.startswith(GROUP) for d in c.list_deployments() for a in d.affected_apps))
+
+    def create_group():
+        group = MarathonGroup(id=GROUP, apps=[group_app("db", 1)], groups=[
+            MarathonGroup(id=f"{GROUP}/web", dependencies=[f"{GROUP}/db"],
+                          apps=[group_app("web/fe", 1)])])
+        result = c.create_group(group)
+        expect(result.get("deploymentId") and result.get("version"), f"create_group {result}")
+        wait_group_deployed()
+        got = c.get_group(GROUP)
+        expect_type(got, MarathonGroup, "get_group")
+        expect([a.id for a in got.apps] == [f"{GROUP}/db"], f"apps {got.apps}")
+        for a in got.apps:
+            check_app(a, a.id, "group app")
+        expect(got.groups[0].id == f"{GROUP}/web", f"groups {got.groups}")
+        expect(got.groups[0].dependencies == [f"{GROUP}/db"], f"deps {got.groups[0]}")
+        expect(got.version, "version")
+        listed = c.list_groups()
+        # The other apps of this run live in /clients, an implicit group.
+        expect(sorted(g.id for g in listed) == ["/clients", GROUP], f"list_groups {listed}")
+
+    r.step("create_group / get_group / list_groups (nested, with dependencies)",
+           create_group)
+
+    def scale_group():
+        result = c.scale_group(GROUP, 2)
+        expect(result.get("deploymentId"), f"scale_group {result}")
+        wait_group_deployed()
+        expect(c.get_app(f"{GROUP}/web/fe").instances == 2, "scaled by 2")
+
+    r.step("scale_group", scale_group)
+
+    def update_group():
+        group = c.get_group(GROUP)
+        group.apps = [group_app("db", 1), group_app("cache", 1)]
+        result = c.update_group(GROUP, group, force=True)
+        expect(result.get("deploymentId"), f"update_group {result}")
+        got = c.get_group(GROUP)
+        expect(sorted(a.id for a in got.apps) == [f"{GROUP}/cache", f"{GROUP}/db"],
+               f"apps {got.apps}")
+        expect([g.id for g in got.groups] == [f"{GROUP}/web"], f"groups {got.groups}")
+        expect(got.groups[0].apps[0].instances == 2, "the subgroup's app as it was")
+        wait_group_deployed()
+
+    r.step("update_group (a read group written back with one more app)", update_group)
+
+    def delete_group():
+        result = c.delete_group(GROUP, force=True)
+        expect(result.get("deploymentId") and result.get("version"), f"delete_group {result}")
+        try:
+            c.get_group(GROUP)
+        except marathon.NotFoundError:
+            pass
+        else:
+            raise CheckFailed("a deleted group is still found")
+        wait_for("the group's apps gone", lambda: not any(
+            a.id.startswith(GROUP) for a in c.list_apps()))
+
+    r.step("delete_group", delete_group)
+
     # --- deleting ------------------------------------------------------------------------
     def delete_all():
         for app_id in (CMD_APP, DOCKER_APP, CRASH_APP):
@@ -569,6 +672,30 @@ def run(url):
             raise CheckFailed("a deleted app is still found")
 
     r.step("delete_app", delete_all)
+
+    # --- the event stream, as EventFactory built it ---------------------------------------
+    def events():
+        for t in ("api_post_event", "deployment_info", "deployment_step_success",
+                  "deployment_success", "status_update_event", "instance_changed_event",
+                  "group_change_success"):
+            wait_for(f"a {t}", lambda t=t: watcher.of_type(t))
+        wait_for("an app_terminated_event", lambda: watcher.of_type("app_terminated_event"))
+        for e in watcher.events:
+            expect(isinstance(e, MarathonEvent), f"event {e!r}")
+            datetime.datetime.strptime(e.timestamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+        info = watcher.of_type("deployment_info")[0]
+        expect_type(info.plan, MarathonDeploymentPlan, "deployment_info.plan")
+        expect(info.plan.steps and info.plan.original is not None
+               and info.plan.target is not None, f"plan {info.plan}")
+        expect(info.current_step and info.current_step["actions"], "currentStep")
+        update = watcher.of_type("status_update_event")[0]
+        expect(update.task_id and update.app_id and update.task_status, f"status {update}")
+        posts = watcher.of_type("api_post_event")
+        expect(any(p.app_definition["id"] == CMD_APP for p in posts), "api_post_event of cmd")
+        groups = watcher.of_type("group_change_success")
+        expect(any(g.group_id == GROUP for g in groups), f"group_change_success {groups}")
+
+    r.step("event_stream: every event built by EventFactory", events)
 
     if r.failures:
         print(f"\n{len(r.failures)} of {r.steps} steps failed against {url} "

@@ -65,6 +65,24 @@ async fn standby_proxies_and_a_killed_leader_hands_over_without_restarting_tasks
         Some(format!("http://127.0.0.1:{}", lead.port).as_str())
     );
     let before = task_ids(&standby.wait_running("/ha", 2, LONG).await);
+    // The event stream is the leader's: a standby redirects its clients there.
+    let r = mesos_tests::http::raw_request(
+        &format!("127.0.0.1:{}", standby.port),
+        "GET /v2/events?event_type=api_post_event HTTP/1.1\r\nHost: x\r\n\
+         Accept: text/event-stream\r\nConnection: close\r\n\r\n"
+            .to_string(),
+        vec![],
+        Duration::from_millis(200),
+    )
+    .await;
+    assert_eq!(r.status, 302, "{}", r.head);
+    assert_eq!(
+        r.header("location"),
+        Some(format!(
+            "http://127.0.0.1:{}/v2/events?event_type=api_post_event",
+            lead.port
+        ))
+    );
     let info = standby.get("/v2/info").await.json();
     assert_eq!(info["elected"], false);
     assert_eq!(info["leader"], format!("127.0.0.1:{}", lead.port));

@@ -21,6 +21,29 @@ pub struct SchemaError {
     pub message: String,
 }
 
+/// Reads a parsed JSON object body into `T`; a value of the wrong type gives its path
+/// (`/container/docker/image`), as Marathon's 422 details name it.
+pub fn from_body<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, SchemaError> {
+    if !value.is_object() {
+        return Err(SchemaError {
+            path: "/".into(),
+            message: "error.expected.jsobject".into(),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "/".to_string()
+        } else {
+            format!("/{}", path.replace('.', "/"))
+        };
+        SchemaError {
+            path,
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppUpdate {
@@ -102,24 +125,7 @@ pub struct UpgradeStrategyUpdate {
 impl AppUpdate {
     /// Reads a parsed JSON body; a value of the wrong type gives its path.
     pub fn from_value(value: Value) -> Result<AppUpdate, SchemaError> {
-        if !value.is_object() {
-            return Err(SchemaError {
-                path: "/".into(),
-                message: "error.expected.jsobject".into(),
-            });
-        }
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." {
-                "/".to_string()
-            } else {
-                format!("/{}", path.replace('.', "/"))
-            };
-            SchemaError {
-                path,
-                message: e.into_inner().to_string(),
-            }
-        })
+        from_body(value)
     }
 
     /// True if the body carries nothing but a version: a rollback.

@@ -13,7 +13,9 @@ use super::{
 };
 use crate::app::update::AppUpdate;
 use crate::app::PathId;
-use crate::service::{AppChange, ChangeMode, Command, Service, ServiceError, ServiceHandle};
+use crate::service::{
+    ApiOrigin, AppChange, ChangeMode, Command, Service, ServiceError, ServiceHandle,
+};
 use crate::views::{app_definition_json, app_json, task_json, tasks_text, AppsView, Embed};
 
 /// One app as `GET /v2/apps` and `GET /v2/apps/{id}` show it.
@@ -37,12 +39,19 @@ pub async fn apps_root(State(state): State<HttpState>, call: LeaderCall) -> Resp
         method,
         uri,
         body,
+        client_ip,
         ..
     } = call;
     let pairs = query_pairs(uri.query());
     let response = match method {
         Method::GET => list_apps(&service, &pairs).await,
-        Method::POST => create_app(&service, body, &pairs).await,
+        Method::POST => {
+            let origin = ApiOrigin {
+                client_ip,
+                uri: uri.path().to_string(),
+            };
+            create_app(&service, body, &pairs, origin).await
+        }
         Method::PUT | Method::PATCH => {
             update_many(&service, body, &pairs, method == Method::PATCH).await
         }
@@ -111,11 +120,13 @@ async fn change(
     service: &ServiceHandle,
     changes: Vec<AppChange>,
     force: bool,
+    origin: Option<ApiOrigin>,
 ) -> Result<crate::service::ChangeResult, Response> {
     match service
         .ask(|reply| Command::Change {
             changes,
             force,
+            origin,
             reply,
         })
         .await
@@ -140,6 +151,7 @@ async fn create_app(
     service: &ServiceHandle,
     body: Result<Bytes, BytesRejection>,
     pairs: &[(String, String)],
+    origin: ApiOrigin,
 ) -> Response {
     let value = match read_json(body) {
         Ok(v) => v,
@@ -165,6 +177,7 @@ async fn create_app(
             mode: ChangeMode::Create,
         }],
         force,
+        Some(origin),
     )
     .await
     {
@@ -233,7 +246,7 @@ async fn update_many(
             },
         });
     }
-    match change(service, changes, query_bool(pairs, "force", false)).await {
+    match change(service, changes, query_bool(pairs, "force", false), None).await {
         Ok(r) => deployment_response(StatusCode::OK, &r),
         Err(r) => r,
     }
@@ -274,6 +287,7 @@ pub async fn app_path(
         uri,
         headers,
         body,
+        client_ip,
     } = call;
     let pairs = query_pairs(uri.query());
     let force = query_bool(&pairs, "force", false);
@@ -305,7 +319,18 @@ pub async fn app_path(
             } else {
                 ChangeMode::Replace
             };
-            match change(&service, vec![AppChange { id, update, mode }], force).await {
+            let origin = ApiOrigin {
+                client_ip,
+                uri: uri.path().to_string(),
+            };
+            match change(
+                &service,
+                vec![AppChange { id, update, mode }],
+                force,
+                Some(origin),
+            )
+            .await
+            {
                 Ok(r) => {
                     let status = if r.created {
                         StatusCode::CREATED
@@ -323,7 +348,7 @@ pub async fn app_path(
                 update: AppUpdate::default(),
                 mode: ChangeMode::Delete,
             };
-            match change(&service, vec![c], force).await {
+            match change(&service, vec![c], force, None).await {
                 Ok(r) => deployment_response(StatusCode::OK, &r),
                 Err(r) => r,
             }
@@ -334,7 +359,7 @@ pub async fn app_path(
                 update: AppUpdate::default(),
                 mode: ChangeMode::Restart,
             };
-            match change(&service, vec![c], force).await {
+            match change(&service, vec![c], force, None).await {
                 Ok(r) => deployment_response(StatusCode::OK, &r),
                 Err(r) => r,
             }

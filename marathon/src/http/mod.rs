@@ -6,6 +6,9 @@
 //!                 │ (leader)
 //!                 ├── apps: /v2/apps[/{id}[/restart|/tasks[/{task}]|/versions[/{v}]]]
 //!                 ├── deployments: /v2/deployments[/{id}]
+//!                 ├── groups: /v2/groups[/{id}[/versions[/{v}]]]
+//!                 ├── events: /v2/events (server-sent events from the event bus;
+//!                 │           a standby redirects to the leader)
 //!                 ├── misc: /v2/tasks, /v2/queue, /v2/info, /v2/leader, /ping, /metrics
 //!                 └── the dashboard: /ui/ (and / redirecting there), from `mesos_ui`
 //!                        └──▶ ServiceHandle (commands and reads on the service actor)
@@ -16,7 +19,10 @@
 #![allow(clippy::result_large_err)]
 
 mod apps;
+pub mod cut;
 mod deployments;
+mod events;
+mod groups;
 mod misc;
 pub mod proxy;
 
@@ -32,6 +38,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::event_bus::EventBus;
 use crate::service::{ChangeResult, ServiceError, ServiceHandle};
 
 /// Who leads, as the HTTP edge sees it.
@@ -52,6 +59,8 @@ pub struct HttpState {
     pub http: reqwest::Client,
     /// Asks the election to give up leadership (`DELETE /v2/leader`).
     pub abdicate: Arc<dyn Fn() + Send + Sync>,
+    /// What `/v2/events` streams (the same bus across leadership terms).
+    pub events: Arc<EventBus>,
 }
 
 /// The largest request body accepted (Marathon's default for app definitions is 1 MB;
@@ -69,6 +78,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/v2/queue/{*path}", any(misc::queue_delay))
         .route("/v2/deployments", get(deployments::list))
         .route("/v2/deployments/{id}", any(deployments::cancel))
+        .route("/v2/groups", any(groups::groups_root))
+        .route("/v2/groups/", any(groups::groups_root))
+        .route("/v2/groups/{*path}", any(groups::group_path))
+        .route("/v2/events", any(events::events))
         .route("/v2/info", get(misc::info))
         .route("/v2/leader", any(misc::leader))
         .route(
@@ -121,8 +134,11 @@ impl IntoResponse for ServiceError {
             ServiceError::UnknownApp(_)
             | ServiceError::UnknownTask(_)
             | ServiceError::NotQueued(_)
-            | ServiceError::UnknownDeployment(_) => not_found(text),
-            ServiceError::AppExists(_) => message(StatusCode::CONFLICT, text),
+            | ServiceError::UnknownDeployment(_)
+            | ServiceError::UnknownGroup(_) => not_found(text),
+            ServiceError::AppExists(_) | ServiceError::Conflict(_) => {
+                message(StatusCode::CONFLICT, text)
+            }
             ServiceError::Locked { deployments } => json_response(
                 StatusCode::CONFLICT,
                 json!({
@@ -223,6 +239,8 @@ pub struct LeaderCall {
     pub headers: HeaderMap,
     /// The body, or why it could not be read (413 when too large).
     pub body: Result<Bytes, BytesRejection>,
+    /// The client's address (`clientIp` of `api_post_event`).
+    pub client_ip: String,
 }
 
 impl axum::extract::FromRequest<HttpState> for LeaderCall {
@@ -235,6 +253,11 @@ impl axum::extract::FromRequest<HttpState> for LeaderCall {
         let method = req.method().clone();
         let uri = req.uri().clone();
         let headers = req.headers().clone();
+        let client_ip = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<cut::Peer>>()
+            .map(|c| c.0.addr.ip().to_string())
+            .unwrap_or_default();
         let body = Bytes::from_request(req, state).await;
         let forward = proxy::Forward {
             method: method.clone(),
@@ -252,6 +275,7 @@ impl axum::extract::FromRequest<HttpState> for LeaderCall {
             uri,
             headers,
             body,
+            client_ip,
         })
     }
 }

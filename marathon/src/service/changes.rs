@@ -205,6 +205,9 @@ impl Service {
 
     /// An app may not sit below another app, nor above one (ids and groups share a tree).
     fn id_clash(&self, id: &PathId) -> Option<String> {
+        if let Some(clash) = self.group_clash(id) {
+            return Some(clash);
+        }
         for other in self.tracker.apps() {
             if &other.id != id && id.is_under(&other.id) {
                 return Some(format!("{id} lies below the app {}", other.id));
@@ -231,18 +234,7 @@ impl Service {
     }
 
     pub(super) async fn versions_of(&self, id: &PathId) -> Result<Vec<String>, ServiceError> {
-        let prefix = version_prefix(id);
-        let depth = prefix.split('/').count() + 1;
-        let mut versions: Vec<String> = self
-            .store
-            .list(&prefix)
-            .await?
-            .into_iter()
-            .filter(|k| k.split('/').count() == depth)
-            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-            .collect();
-        versions.sort();
-        Ok(versions)
+        self.versions_under(&version_prefix(id)).await
     }
 
     pub(super) async fn load_version(

@@ -82,6 +82,7 @@ impl Service {
         version: String,
     ) -> Result<Deployment, ServiceError> {
         let now = now_ms();
+        let original_root = self.root_if_listened();
         let original: BTreeMap<PathId, AppDefinition> = self
             .tracker
             .apps()
@@ -142,7 +143,9 @@ impl Service {
         self.store.apply(ops).await?;
         for d in replacing {
             tracing::info!(deployment = %d, replaced_by = %deployment.id, "deployment replaced");
-            self.deployments.remove(d);
+            if let Some(replaced) = self.deployments.remove(d) {
+                self.deployment_failed(&replaced, "replaced by a newer deployment");
+            }
         }
         // Frozen until the plan says otherwise: the tracker alone would replace every
         // outdated instance at once.
@@ -159,6 +162,7 @@ impl Service {
         self.stats.retain(|id, _| self.tracker.app(id).is_some());
         self.execute(effects).await?;
         tracing::info!(deployment = %deployment.id, steps = deployment.steps.len(), "deployment started");
+        self.deployment_started(&deployment, original_root);
         self.deployments
             .insert(deployment.id.clone(), deployment.clone());
         self.run_deployments().await?;
@@ -174,6 +178,8 @@ impl Service {
         let mut holds: BTreeMap<PathId, Option<Hold>> = BTreeMap::new();
         let mut moved = vec![];
         let mut finished = vec![];
+        // (deployment, step it was at, finished) for the event stream.
+        let mut stepped = vec![];
         {
             let tracker = &self.tracker;
             let readiness = &self.readiness;
@@ -187,6 +193,9 @@ impl Service {
                     if slot.is_none() {
                         *slot = hold;
                     }
+                }
+                if p.finished || d.current_step != before {
+                    stepped.push((d.id.clone(), before, p.finished));
                 }
                 if p.finished {
                     finished.push(d.id.clone());
@@ -212,6 +221,9 @@ impl Service {
         }
         if !ops.is_empty() {
             self.store.apply(ops).await?;
+        }
+        for (id, from, done) in stepped {
+            self.deployment_progressed(&id, from, done);
         }
         for id in &finished {
             tracing::info!(deployment = %id, "deployment finished");
@@ -244,6 +256,7 @@ impl Service {
         if force {
             self.store.delete(&deployment_key(id)).await?;
             self.deployments.remove(id);
+            self.deployment_failed(&deployment, "cancelled");
             tracing::info!(deployment = %id, "deployment cancelled");
             self.run_deployments().await?;
             return Ok(None);

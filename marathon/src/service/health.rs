@@ -90,6 +90,7 @@ impl Service {
         now: u64,
     ) -> Result<(), ServiceError> {
         for event in events {
+            self.publish_health(&event);
             match event {
                 HealthEvent::StatusChanged { task_id, alive, .. } => {
                     tracing::info!(task = %task_id, alive, "health status changed")

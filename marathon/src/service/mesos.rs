@@ -262,7 +262,9 @@ impl Service {
         for status in &statuses {
             let update = status_from_proto(status, now);
             tracing::debug!(task = %update.task_id, state = %update.state, "status update");
+            let before = self.before_status(&update);
             effects.extend(self.tracker.on_status(&update, now));
+            self.publish_status(&update, before);
             if let Some(healthy) = update.healthy {
                 health_events.extend(self.mesos_health(&update.task_id, healthy, now, true));
             }

@@ -14,6 +14,8 @@
 
 mod changes;
 mod deployments;
+mod events;
+mod groups;
 mod health;
 mod mesos;
 mod persist;
@@ -29,6 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::app::validate::Violation;
 use crate::app::PathId;
 use crate::config::Config;
+use crate::event_bus::EventBus;
+use crate::group::GroupRecord;
 use crate::health::HealthMonitor;
 use crate::matcher::MatchConfig;
 use crate::placement::{Agent, OfferStats, PlacementConfig};
@@ -37,6 +41,8 @@ use crate::tracker::{StatusUpdate, Tracker, TrackerConfig};
 
 pub use crate::deployment::Deployment;
 pub use changes::{AppChange, ChangeMode, ChangeResult};
+pub use events::ApiOrigin;
+pub use groups::{GroupAnswer, GroupRequest};
 
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +61,11 @@ pub enum ServiceError {
     NotQueued(PathId),
     #[error("DeploymentPlan {0} does not exist")]
     UnknownDeployment(String),
+    #[error("Group '{0}' does not exist")]
+    UnknownGroup(PathId),
+    /// 409 with this message (a group or app already there).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -71,6 +82,8 @@ pub enum Command {
     Change {
         changes: Vec<AppChange>,
         force: bool,
+        /// Who asked, for `api_post_event` (single app create or update only).
+        origin: Option<ApiOrigin>,
         reply: oneshot::Sender<Result<ChangeResult, ServiceError>>,
     },
     KillTasks {
@@ -97,6 +110,10 @@ pub enum Command {
         app: PathId,
         version: String,
         reply: oneshot::Sender<Result<Option<crate::app::AppDefinition>, ServiceError>>,
+    },
+    Group {
+        request: GroupRequest,
+        reply: oneshot::Sender<Result<GroupAnswer, ServiceError>>,
     },
 }
 
@@ -175,6 +192,15 @@ pub struct Service {
     next_reconcile_ms: Option<u64>,
     internal_tx: mpsc::UnboundedSender<Internal>,
     started_ms: u64,
+    /// Where events go (`/v2/events`).
+    events: Arc<EventBus>,
+    /// Groups stored on their own (with dependencies); the others follow from app ids.
+    groups: BTreeMap<PathId, GroupRecord>,
+    /// Plans of running deployments as their events show them (root group before and
+    /// after), kept only while somebody listens.
+    event_plans: BTreeMap<String, crate::events::Plan>,
+    /// The API request a change being made came from.
+    api_origin: Option<ApiOrigin>,
 }
 
 pub fn now_ms() -> u64 {
@@ -235,6 +261,7 @@ impl Service {
 pub async fn run(
     config: Arc<Config>,
     store: Arc<dyn Store>,
+    events: Arc<EventBus>,
     mut commands: mpsc::Receiver<Command>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
@@ -271,7 +298,12 @@ pub async fn run(
         next_reconcile_ms: None,
         internal_tx,
         started_ms: now_ms(),
+        events,
+        groups: BTreeMap::new(),
+        event_plans: BTreeMap::new(),
+        api_origin: None,
     };
+    service.load_groups().await?;
     service.load().await?;
     let mut events = service.subscribe();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -319,9 +351,12 @@ impl Service {
             Command::Change {
                 changes,
                 force,
+                origin,
                 reply,
             } => {
+                self.api_origin = origin;
                 let result = self.change_apps(changes, force).await;
+                self.api_origin = None;
                 let fatal = matches!(&result, Err(ServiceError::Store(e)) if !e.is_unavailable());
                 let _ = reply.send(result);
                 if fatal {
@@ -364,6 +399,9 @@ impl Service {
                 reply,
             } => {
                 let _ = reply.send(self.load_version(&app, &version).await);
+            }
+            Command::Group { request, reply } => {
+                let _ = reply.send(self.group_request(request).await);
             }
         }
         Ok(())

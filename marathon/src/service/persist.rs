@@ -47,6 +47,22 @@ pub fn put_instance(instance: &Instance) -> Op {
 }
 
 impl Service {
+    /// The versions stored one level under `prefix` (`versions/prod/web` holds
+    /// `versions/prod/web/<version>`), oldest first.
+    pub(super) async fn versions_under(&self, prefix: &str) -> Result<Vec<String>, ServiceError> {
+        let depth = prefix.split('/').count() + 1;
+        let mut versions: Vec<String> = self
+            .store
+            .list(prefix)
+            .await?
+            .into_iter()
+            .filter(|k| k.split('/').count() == depth)
+            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+            .collect();
+        versions.sort();
+        Ok(versions)
+    }
+
     /// Reads apps, instances, deployments and the framework id from the store.
     pub(super) async fn load(&mut self) -> Result<(), ServiceError> {
         let store = self.store.clone();
