@@ -3,7 +3,7 @@
 //! command: app versions, show of an older version, kill (with `--host` and `--scale`),
 //! Marathon's task show/stop, `deployment watch` ending when its deployment does, `node`,
 //! `service`, `task` (running and completed), `task log` and `task log --follow` seeing a
-//! line the task writes after the command started; and bad input: one `Error:` line and
+//! line the task writes after the command started; groups; and bad input: one `Error:` line and
 //! exit status 1.
 
 use std::time::Duration;
@@ -125,6 +125,7 @@ async fn every_dcos_command_on_one_cluster() {
     cluster_views(&s).await;
     task_log(&s).await;
     deployment_watch(&s).await;
+    groups(&s).await;
     bad_input(&s).await;
     kill_with_scale_and_remove(&s).await;
 }
@@ -473,6 +474,69 @@ async fn deployment_watch(s: &Setup) {
         &["marathon", "app", "show", "big"],
         "App '/big' does not exist",
     )
+    .await;
+}
+
+/// `marathon group add|list|show|scale|update|remove` against `/v2/groups`.
+async fn groups(s: &Setup) {
+    let app = |id: &str| {
+        format!(r#"{{"id": "{id}", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1}}"#)
+    };
+    let group = s.file(
+        "group.json",
+        &format!(
+            r#"{{"id": "/prod", "apps": [{}], "groups": [{{"id": "/prod/web", "apps": [{}]}}]}}"#,
+            app("/prod/lb"),
+            app("/prod/web/a")
+        ),
+    );
+    let created = s.ok(&["marathon", "group", "add", &group]).await;
+    assert!(created.starts_with("Created deployment "), "{created}");
+    s.fails(
+        &["marathon", "group", "add", &group],
+        "Group '/prod' already exists",
+    )
+    .await;
+    assert_eq!(
+        s.ok(&["marathon", "group", "list"]).await,
+        "ID         APPS\n/prod      2\n/prod/web  1\n"
+    );
+    let listed = s.json(&["marathon", "group", "list", "--json"]).await;
+    assert_eq!(listed[0]["id"], "/prod");
+    let shown = s.json(&["marathon", "group", "show", "prod/web"]).await;
+    assert_eq!(shown["apps"][0]["id"], "/prod/web/a");
+    s.marathon.wait_deployments_done(LONG).await;
+
+    let scaled = s.ok(&["marathon", "group", "scale", "prod", "2"]).await;
+    assert!(scaled.starts_with("Created deployment "), "{scaled}");
+    s.marathon.wait_running("/prod/lb", 2, LONG).await;
+    s.marathon.wait_running("/prod/web/a", 2, LONG).await;
+    s.marathon.wait_deployments_done(LONG).await;
+
+    let replace = format!("apps=[{}]", app("/prod/web/b"));
+    let updated = s
+        .ok(&[
+            "marathon", "group", "update", "--force", "prod/web", &replace,
+        ])
+        .await;
+    assert!(updated.starts_with("Created deployment "), "{updated}");
+    s.marathon.wait_running("/prod/web/b", 1, LONG).await;
+    s.fails(
+        &["marathon", "group", "show", "nope"],
+        "Group '/nope' does not exist",
+    )
+    .await;
+    s.fails(
+        &["marathon", "group", "update", "nope", "scaleBy=2"],
+        "Group '/nope' does not exist",
+    )
+    .await;
+
+    s.ok(&["marathon", "group", "remove", "--force", "prod"])
+        .await;
+    eventually("the group to go", LONG, async || {
+        (s.ok(&["marathon", "group", "list"]).await == "ID  APPS\n").then_some(())
+    })
     .await;
 }
 
