@@ -374,24 +374,16 @@ mod tests {
     }
 
     fn instance() -> Instance {
+        let app = AppDefinition::with_defaults(PathId::parse("/web"));
+        let task_id = "web.instance-11111111-2222-3333-4444-555555555555._app.1";
         Instance {
-            task_id: "web.instance-11111111-2222-3333-4444-555555555555._app.1".into(),
-            app_id: PathId::parse("/web"),
             version: "2026-01-01T00:00:00.000Z".into(),
             config_version: "2026-01-01T00:00:00.000Z".into(),
-            agent_id: "agent-1".into(),
-            hostname: "h1".into(),
-            host_ports: vec![31000],
             service_ports: vec![10000],
             condition: Condition::Running,
-            staged_at: 0,
             started_at: Some(1),
             ip_addresses: vec!["10.0.0.1".into()],
-            kill_requested_at: None,
-            unreachable_since: None,
-            healthy: None,
-            mesos_healthy: None,
-            message: None,
+            ..Instance::provisioned(&app, task_id.into(), "agent-1", "h1", vec![31000], 0)
         }
     }
 

@@ -385,23 +385,20 @@ mod scale {
         app.cmd = Some("sleep 1".into());
         let instances: Vec<Instance> = (0..10_000u128)
             .map(|n| Instance {
-                task_id: new_task_id(&app.id, uuid::Uuid::from_u128(n)),
-                app_id: app.id.clone(),
                 version: "2026-12-02T05:00:00.000Z".into(),
                 config_version: "2026-12-02T05:00:00.000Z".into(),
-                agent_id: "agent-S1".into(),
-                hostname: "host-1".into(),
-                host_ports: vec![31000],
                 service_ports: vec![10000],
                 condition: Condition::Running,
-                staged_at: 1_767_323_045_123,
                 started_at: Some(1_767_323_046_123),
                 ip_addresses: vec!["10.0.0.1".into()],
-                kill_requested_at: None,
-                unreachable_since: None,
-                healthy: None,
-                mesos_healthy: None,
-                message: None,
+                ..Instance::provisioned(
+                    &app,
+                    new_task_id(&app.id, uuid::Uuid::from_u128(n)),
+                    "agent-S1",
+                    "host-1",
+                    vec![31000],
+                    1_767_323_045_123,
+                )
             })
             .collect();
         let refs: Vec<&Instance> = instances.iter().collect();
