@@ -8,7 +8,8 @@
 //! The container shares the host's network (systemd runs fine there): ZooKeeper runs on the
 //! host's loopback, and every port comes from the configuration files, picked free, so no
 //! other test's 5050 or 8080 is touched. The packages are built from the debug binaries the
-//! suite already has (`--bin-dir`): a release build here would cost minutes.
+//! suite already has (`--bin-dir`): a release build here would cost minutes. With
+//! `PACKAGING_RPMS=<dir>` the test installs the packages in that directory instead.
 //!
 //! Without Docker the test prints why and passes.
 
@@ -228,6 +229,13 @@ async fn packages(test: &str) -> Option<&'static Path> {
                 return None;
             }
             workspace_script(IMAGE_SCRIPT, &[], Duration::from_secs(600)).await;
+            // PACKAGING_RPMS=<dir> tests packages built beforehand, such as the release ones
+            // the README's `packaging/build-rpms.sh` writes to target/packages.
+            if let Some(prebuilt) = std::env::var_os("PACKAGING_RPMS") {
+                let dir = std::fs::canonicalize(&prebuilt).expect("PACKAGING_RPMS is a directory");
+                eprintln!("testing the packages in {}", dir.display());
+                return Some(dir);
+            }
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("packaging-rpms");
             let _ = std::fs::remove_dir_all(&dir);
             let bins = bin_dir();

@@ -8,6 +8,7 @@
 
 use mesos_tests::browser::{Browser, WAIT};
 use mesos_tests::marathon::Marathon;
+use mesos_tests::zookeeper::{HaCluster, HaOptions};
 use mesos_tests::*;
 use serde_json::json;
 
@@ -50,6 +51,43 @@ async fn dashboards_in_a_real_browser() {
     master_dashboard(b, &cluster).await;
     let marathon = Marathon::start(&cluster, &[]).await;
     marathon_dashboard(b, &marathon).await;
+}
+
+/// A standby master's dashboard says it is not the leader and links to the one that is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_master_links_to_the_leader() {
+    let cluster = HaCluster::start(HaOptions {
+        zookeepers: 1,
+        masters: 2,
+        agents: 0,
+        ..HaOptions::default()
+    })
+    .await;
+    let browser = Browser::start(cluster.root()).await;
+    let b = &browser;
+    b.open(&cluster.master_url(1, "/")).await;
+    b.wait_for(
+        "the standby banner",
+        "const b = document.querySelector('#leader-link'); \
+         return !!b && document.body.innerText.includes('standby, not the leader')",
+    )
+    .await;
+    let href = b
+        .js("return document.querySelector('#leader-link').href", vec![])
+        .await;
+    let leader = format!(":{}/", cluster.masters[0].port);
+    assert!(
+        href.as_str().is_some_and(|h| h.contains(&leader)),
+        "the banner links to the leader (port {}), got {href}",
+        cluster.masters[0].port
+    );
+    // Following the link reaches the leader's dashboard, which shows no banner.
+    b.click("#leader-link").await;
+    b.wait_for(
+        "the leader's dashboard",
+        "return document.querySelector('#leader').innerText.startsWith('leading')",
+    )
+    .await;
 }
 
 async fn master_dashboard(b: &Browser, cluster: &Cluster) {
@@ -116,6 +154,12 @@ async fn master_dashboard(b: &Browser, cluster: &Cluster) {
         "return !!document.querySelector('#agent-deactivate_agent')",
     )
     .await;
+    b.wait_for(
+        "the writing task on its agent's page, read from the agent's /state",
+        "return document.querySelector('main').innerText.includes('writer')",
+    )
+    .await;
+    b.assert_nothing_injected().await;
     b.click("#agent-deactivate_agent").await;
     b.click("#dialog-confirm").await;
     b.wait_for(

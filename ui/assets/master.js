@@ -228,7 +228,7 @@ function agentPage([id]) {
   const page = {
     title: 'Agent ' + id, el,
     async refresh() {
-      const [summary, all] = await Promise.all([api('master/state-summary'), api('master/tasks?limit=-1')]);
+      const summary = await api('master/state-summary');
       const agent = (summary.slaves || []).find(a => a.id === id);
       if (!agent) {
         fill(info, h('p', {}, 'This master does not know agent ', id,
@@ -253,12 +253,16 @@ function agentPage([id]) {
             ? act('REACTIVATE_AGENT', 'Reactivate', 'The agent will receive offers again.')
             : act('DEACTIVATE_AGENT', 'Deactivate', 'The agent will receive no new offers; its tasks keep running.'));
       }
-      agentTasks = (all.tasks || []).filter(t => t.slave_id === id);
-      showTasks();
+      // The agent's own /state holds its tasks: the master's /tasks would be the whole
+      // cluster's list (megabytes at 10,000 tasks) to keep a few of them.
       try {
         const state = await api(agentUrl(agent) + '/state');
+        agentTasks = agentStateTasks(state);
+        showTasks();
         fill(executorsEl, executorTable(agent, state));
       } catch (e) {
+        agentTasks = [];
+        showTasks();
         fill(executorsEl, h('p', { class: 'error-text' }, 'The agent did not answer: ', e.message));
       }
     },
@@ -266,13 +270,25 @@ function agentPage([id]) {
   return page;
 }
 
-function executorTable(agent, state) {
+/** An agent's executors from its /state: `{ f: framework, e: executor, done }`. */
+function agentExecutors(state) {
   const rows = [];
   for (const f of [...(state.frameworks || []), ...(state.completed_frameworks || [])]) {
     for (const e of [...(f.executors || []), ...(f.completed_executors || [])]) {
       rows.push({ f, e, done: (f.completed_executors || []).includes(e) });
     }
   }
+  return rows;
+}
+
+/** Every task an agent's /state lists: running, queued and completed. */
+function agentStateTasks(state) {
+  return agentExecutors(state).flatMap(({ e }) =>
+    [...(e.tasks || []), ...(e.queued_tasks || []), ...(e.completed_tasks || [])]);
+}
+
+function executorTable(agent, state) {
+  const rows = agentExecutors(state);
   const table = pagedTable([
     { title: 'Executor', cell: r => r.e.id },
     { title: 'Framework', cell: r => link(`/frameworks/${encodeURIComponent(r.f.id)}`, r.f.name || r.f.id) },
