@@ -32,6 +32,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         config.haproxy_config.clone(),
         config.pidfile_path(),
         config.socket_path(),
+        config.server_state_path(),
         config.command.clone(),
         config.skip_validation,
     );
