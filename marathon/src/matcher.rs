@@ -68,6 +68,7 @@ pub fn needs_of(app: &AppDefinition, default_roles: &[String]) -> RunSpecNeeds {
         _ => app
             .port_mappings()
             .iter()
+            .filter(|m| app.takes_host_port(m))
             .map(|m| m.host_port.unwrap_or(0) as u16)
             .collect(),
     };
@@ -477,5 +478,13 @@ mod tests {
         let n = needs_of(&a, &[]);
         assert_eq!(n.host_ports, vec![0, 31005]);
         assert!(n.require_ports);
+        // On a container (USER) network only a given hostPort takes one.
+        let a = app(
+            json!({"id": "web", "networks": [{"mode": "container", "name": "n"}],
+            "container": {"docker": {"image": "i"}, "portMappings": [
+                {"containerPort": 80}, {"containerPort": 81, "hostPort": 0}]}}),
+        );
+        assert_eq!(needs_of(&a, &[]).host_ports, vec![0]);
+        assert_eq!(a.task_ports(&[31007]), vec![80, 31007]);
     }
 }
