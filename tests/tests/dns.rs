@@ -306,7 +306,14 @@ async fn an_app_on_a_docker_user_network_resolves_to_its_container_address() {
     assert!(created, "docker network create: {err}");
     struct RemoveNetwork(String);
     impl Drop for RemoveNetwork {
+        /// Runs before the container cleanup (dropped first): the app's container still
+        /// holds the network, so it goes first.
         fn drop(&mut self) {
+            let filter = format!("network={}", self.0);
+            let (_, ids, _) = docker(&["ps", "-aq", "--filter", &filter]);
+            for id in ids.split_whitespace() {
+                docker(&["rm", "-f", id]);
+            }
             docker(&["network", "rm", &self.0]);
         }
     }
