@@ -148,6 +148,12 @@ impl Config {
             .unwrap_or_else(|| self.config_dir().join("haproxy.sock"))
     }
 
+    /// Where the servers' states are kept across reloads (`show servers state` before each
+    /// reload, read by the new process): next to the runtime API socket.
+    pub fn server_state_path(&self) -> PathBuf {
+        self.socket_path().with_extension("state")
+    }
+
     /// `--group`, with marathon-lb's DC/OS default when none is given.
     pub fn groups(&self) -> Vec<String> {
         if self.group.is_empty() {
@@ -170,6 +176,7 @@ impl Config {
         let port = |p: u16| (p != 0).then_some(p);
         Layout {
             stats_socket: self.socket_path().display().to_string(),
+            server_state_file: self.server_state_path().display().to_string(),
             vhost_port: if self.dont_bind_http_https {
                 None
             } else {

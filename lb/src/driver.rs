@@ -7,6 +7,11 @@
 //! the old processes to stop accepting and finish the connections they have. When the
 //! command returns, the new configuration serves. A refused configuration is not loaded:
 //! the file goes back to the text that runs, and the old process keeps serving.
+//!
+//! Before a reload the servers' states (`show servers state` on the runtime API) go to the
+//! state file the configuration names (`server-state-file`), and the new process starts
+//! its servers from it: a task HAProxy found down (RUNNING but not listening yet, or gone)
+//! is not sent traffic again just because the configuration changed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -41,6 +46,9 @@ pub struct Haproxy {
     pub config: PathBuf,
     pub pidfile: PathBuf,
     pub socket: PathBuf,
+    /// Where the servers' states are saved before a reload (the configuration's
+    /// `server-state-file`).
+    pub state_file: PathBuf,
     /// `--command`: reloads instead of the built-in daemon handling.
     pub command: Option<String>,
     pub skip_validation: bool,
@@ -57,6 +65,7 @@ impl Haproxy {
         config: PathBuf,
         pidfile: PathBuf,
         socket: PathBuf,
+        state_file: PathBuf,
         command: Option<String>,
         skip_validation: bool,
     ) -> Haproxy {
@@ -65,6 +74,7 @@ impl Haproxy {
             config,
             pidfile,
             socket,
+            state_file,
             command,
             skip_validation,
             running: None,
@@ -110,6 +120,7 @@ impl Haproxy {
     }
 
     async fn reload(&self) -> Result<(), String> {
+        self.save_server_state().await;
         if let Some(command) = &self.command {
             let mut sh = Command::new("/bin/sh");
             sh.arg("-c").arg(command);
@@ -132,11 +143,51 @@ impl Haproxy {
         run(cmd).await
     }
 
+    /// Writes the running servers' states to the state file (an empty one when HAProxy
+    /// does not answer: every server then starts as the configuration says).
+    async fn save_server_state(&self) {
+        let state = match runtime_api(&self.socket, "show servers state").await {
+            Ok(text) => text,
+            Err(e) => {
+                if self.socket.exists() {
+                    tracing::debug!("no server state saved: {e}");
+                }
+                String::new()
+            }
+        };
+        if let Err(e) = tokio::fs::write(&self.state_file, state).await {
+            tracing::warn!("{}: {e}", self.state_file.display());
+        }
+    }
+
     /// The HAProxy processes of the pid file that still run.
     pub fn pids(&self) -> Vec<u32> {
         running_pids(&self.pidfile)
     }
 }
+
+/// Sends one command to HAProxy's runtime API and returns its answer.
+pub async fn runtime_api(socket: &Path, command: &str) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::UnixStream::connect(socket).await?;
+        stream.write_all(format!("{command}\n").as_bytes()).await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok::<String, std::io::Error>(answer)
+    };
+    match tokio::time::timeout(RUNTIME_API_TIMEOUT, exchange).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(format!("{}: {e}", socket.display())),
+        Err(_) => Err(format!(
+            "{}: no answer within {RUNTIME_API_TIMEOUT:?}",
+            socket.display()
+        )),
+    }
+}
+
+/// Longest a runtime API command may take.
+const RUNTIME_API_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn write(path: &Path, text: &str) -> Result<(), DriverError> {
     tokio::fs::write(path, text)
@@ -218,6 +269,7 @@ mod tests {
             dir.join("haproxy.cfg"),
             dir.join("haproxy.pid"),
             dir.join("haproxy.sock"),
+            dir.join("haproxy.state"),
             None,
             false,
         )

@@ -132,6 +132,7 @@ mod tests {
             settings(&["*"]),
             Layout {
                 stats_socket: "/tmp/s".into(),
+                server_state_file: "/tmp/s.state".into(),
                 vhost_port: None,
                 appid_port: None,
                 bind_addr: "*".into(),

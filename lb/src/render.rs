@@ -13,6 +13,10 @@ use crate::services::{clean_name, Plan, Service};
 pub struct Layout {
     /// The runtime API socket (also hands the listeners to the next process on reload).
     pub stats_socket: String,
+    /// The servers' states saved before a reload and loaded by the new process, so a server
+    /// a check or a connection error marked down, or one set to drain, stays so (marathon-lb's
+    /// `server-state-file`).
+    pub server_state_file: String,
     /// Port of the virtual-host frontend (marathon-lb: 80); `None`: not bound.
     pub vhost_port: Option<u16>,
     /// Port of the app-id frontend (marathon-lb: 9091); `None`: not bound.
@@ -29,7 +33,9 @@ fn head(layout: &Layout) -> String {
         "global
   stats socket {socket} mode 600 level admin expose-fd listeners
   stats timeout 2m
+  server-state-file {state}
 defaults
+  load-server-state-from-file global
   retries 3
   backlog 10000
   maxconn 10000
@@ -45,7 +51,8 @@ defaults
   option http-server-close
   option redispatch 1
 ",
-        socket = layout.stats_socket
+        socket = layout.stats_socket,
+        state = layout.server_state_file
     )
 }
 
@@ -194,6 +201,7 @@ mod tests {
     fn layout() -> Layout {
         Layout {
             stats_socket: "/run/lb/haproxy.sock".into(),
+            server_state_file: "/run/lb/haproxy.state".into(),
             vhost_port: Some(80),
             appid_port: Some(9091),
             bind_addr: "*".into(),
@@ -217,6 +225,8 @@ mod tests {
         assert!(text.contains(
             "stats socket /run/lb/haproxy.sock mode 600 level admin expose-fd listeners"
         ));
+        assert!(text.contains("server-state-file /run/lb/haproxy.state\n"));
+        assert!(text.contains("defaults\n  load-server-state-from-file global\n"));
         assert_eq!(
             body(&text),
             "

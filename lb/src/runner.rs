@@ -32,6 +32,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         config.haproxy_config.clone(),
         config.pidfile_path(),
         config.socket_path(),
+        config.server_state_path(),
         config.command.clone(),
         config.skip_validation,
     );
@@ -53,18 +54,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
 
     let (news_tx, mut news) = mpsc::channel(1024);
-    let stream = tokio::spawn(marathon.clone().follow_events(news_tx));
+    let following = tokio::spawn(marathon.clone().follow_events(news_tx));
     let (fetched_tx, mut fetched) = mpsc::channel::<Result<Vec<App>, FetchError>>(4);
     let mut hangups = hangups();
     let mut poll = tokio::time::interval(Duration::from_millis(config.poll_interval_ms));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut streaming = false;
-    // The 404 notice is printed once per switch to polling, not every 30 s.
-    let mut polling_announced = false;
+    let mut stream = StreamState {
+        streaming: false,
+        polling_announced: false,
+        poll_interval_ms: config.poll_interval_ms,
+    };
     let mut pending = follower.refresh();
     tokio::pin!(shutdown);
     loop {
-        for effect in pending.drain(..) {
+        // Only the newest configuration matters: events that queued while HAProxy reloaded
+        // make one reload, not one each (a reload takes 0.3-2 s on a busy machine).
+        let newest = pending
+            .iter()
+            .rposition(|e| matches!(e, Effect::Apply { .. }));
+        for (i, effect) in pending.drain(..).enumerate() {
             match effect {
                 Effect::Fetch => {
                     let (m, tx) = (marathon.clone(), fetched_tx.clone());
@@ -79,64 +87,89 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                         let _ = tx.send(result).await;
                     });
                 }
-                Effect::Apply { text, skipped } => {
+                Effect::Apply { text, skipped } if Some(i) == newest => {
                     report_skips(&mut reported, skipped);
                     match driver.apply(&text).await {
                         Ok(a) => applied(a),
                         Err(e) => tracing::error!("{e}"),
                     }
                 }
+                Effect::Apply { .. } => {}
             }
         }
         tokio::select! {
             () = &mut shutdown => break,
-            Some(result) = fetched.recv() => {
-                pending = match result {
-                    Ok(apps) => follower.on_snapshot(apps),
-                    Err(e) => {
-                        tracing::warn!("cannot fetch the apps: {e}");
-                        follower.on_fetch_failed()
-                    }
-                };
-            }
-            Some(n) = news.recv() => {
-                pending = match n {
-                    StreamNews::Connected => {
-                        tracing::info!("following Marathon's event stream");
-                        streaming = true;
-                        polling_announced = false;
-                        follower.refresh()
-                    }
-                    StreamNews::Event(event) => {
-                        tracing::debug!(?event, "event");
-                        follower.on_event(event)
-                    }
-                    StreamNews::NotFound => {
-                        if !std::mem::replace(&mut polling_announced, true) {
-                            tracing::info!(
-                                "Marathon has no /v2/events (404): fetching the apps every {} ms",
-                                config.poll_interval_ms
-                            );
-                        }
-                        streaming = false;
-                        vec![]
-                    }
-                    StreamNews::Lost(why) => {
-                        tracing::warn!("event stream: {why}; polling until it is back");
-                        streaming = false;
-                        vec![]
-                    }
-                };
-            }
-            _ = poll.tick(), if !streaming => pending = follower.refresh(),
+            Some(result) = fetched.recv() => pending = on_fetched(&mut follower, result),
+            Some(n) = news.recv() => pending = stream.on_news(&mut follower, n),
+            _ = poll.tick(), if !stream.streaming => pending = follower.refresh(),
             Some(()) = hangups.recv() => {
                 tracing::info!("SIGHUP: fetching the apps again");
                 pending = follower.refresh();
             }
         }
+        // Take in what else is waiting before acting.
+        loop {
+            if let Ok(n) = news.try_recv() {
+                pending.extend(stream.on_news(&mut follower, n));
+            } else if let Ok(result) = fetched.try_recv() {
+                pending.extend(on_fetched(&mut follower, result));
+            } else {
+                break;
+            }
+        }
     }
-    stream.abort();
+    following.abort();
     Ok(())
+}
+
+fn on_fetched(follower: &mut Follower, result: Result<Vec<App>, FetchError>) -> Vec<Effect> {
+    match result {
+        Ok(apps) => follower.on_snapshot(apps),
+        Err(e) => {
+            tracing::warn!("cannot fetch the apps: {e}");
+            follower.on_fetch_failed()
+        }
+    }
+}
+
+/// Whether the event stream runs (else the apps are polled).
+struct StreamState {
+    streaming: bool,
+    /// The 404 notice is printed once per switch to polling, not every 30 s.
+    polling_announced: bool,
+    poll_interval_ms: u64,
+}
+
+impl StreamState {
+    fn on_news(&mut self, follower: &mut Follower, news: StreamNews) -> Vec<Effect> {
+        match news {
+            StreamNews::Connected => {
+                tracing::info!("following Marathon's event stream");
+                self.streaming = true;
+                self.polling_announced = false;
+                follower.refresh()
+            }
+            StreamNews::Event(event) => {
+                tracing::debug!(?event, "event");
+                follower.on_event(event)
+            }
+            StreamNews::NotFound => {
+                if !std::mem::replace(&mut self.polling_announced, true) {
+                    tracing::info!(
+                        "Marathon has no /v2/events (404): fetching the apps every {} ms",
+                        self.poll_interval_ms
+                    );
+                }
+                self.streaming = false;
+                vec![]
+            }
+            StreamNews::Lost(why) => {
+                tracing::warn!("event stream: {why}; polling until it is back");
+                self.streaming = false;
+                vec![]
+            }
+        }
+    }
 }
 
 fn applied(a: Applied) {

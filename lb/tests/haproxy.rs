@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use marathon_lb::driver::{Applied, DriverError, Haproxy};
+use marathon_lb::driver::{runtime_api, Applied, DriverError, Haproxy};
 use marathon_lb::model::{App, HealthCheck, Networking, Task};
 use marathon_lb::render::{render, Layout};
 use marathon_lb::services::{plan, Settings};
@@ -62,6 +62,7 @@ fn settings() -> Settings {
 fn layout(dir: &Path, vhost_port: Option<u16>) -> Layout {
     Layout {
         stats_socket: dir.join("haproxy.sock").display().to_string(),
+        server_state_file: dir.join("haproxy.state").display().to_string(),
         vhost_port,
         appid_port: vhost_port.map(|_| free_port()),
         bind_addr: "127.0.0.1".into(),
@@ -74,6 +75,7 @@ fn driver(dir: &Path) -> Haproxy {
         dir.join("haproxy.cfg"),
         dir.join("haproxy.pid"),
         dir.join("haproxy.sock"),
+        dir.join("haproxy.state"),
         None,
         false,
     )
@@ -279,4 +281,60 @@ async fn reloads_lose_no_connection_and_a_refused_config_keeps_the_old_one() {
     let mut buf = String::new();
     s.read_to_string(&mut buf).await.unwrap();
     assert_eq!(buf, "a");
+}
+
+/// `show servers state` lines of a backend: (server name, operational state; 0 = down,
+/// 2 = up).
+async fn server_states(dir: &Path, backend: &str) -> Vec<(String, u32)> {
+    let text = runtime_api(&dir.join("haproxy.sock"), "show servers state")
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1) == Some(&backend)).then(|| (f[3].to_string(), f[5].parse().unwrap()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_server_found_down_stays_down_across_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = backend("up").await;
+    let down = free_port(); // nothing listens: the check marks it down
+    let (service, other) = (free_port(), free_port());
+    let layout = layout(dir.path(), None);
+    let web = app("/web", u32::from(service), &[up, down], &[]);
+    let one = render(&plan(std::slice::from_ref(&web), &settings()), &layout);
+    let mut h = driver(dir.path());
+    let mut reaper = Reaper(vec![]);
+    h.apply(&one).await.unwrap();
+    reaper.0.extend(h.pids());
+    let backend = format!("web_{service}");
+    let mut states = vec![];
+    for _ in 0..100 {
+        states = server_states(dir.path(), &backend).await;
+        if states.iter().any(|(_, s)| *s == 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let down_name = format!("127_0_0_1_{down}");
+    assert!(states.contains(&(down_name.clone(), 0)), "{states:?}");
+
+    // Another app changes the text: HAProxy reloads, and the new process starts the
+    // server that was down as down (without the state file it would start it up).
+    let two = render(
+        &plan(
+            &[web, app("/other", u32::from(other), &[up], &[])],
+            &settings(),
+        ),
+        &layout,
+    );
+    assert!(matches!(h.apply(&two).await, Ok(Applied::Reloaded(_))));
+    reaper.0.extend(h.pids());
+    let after = server_states(dir.path(), &backend).await;
+    assert!(after.contains(&(down_name, 0)), "{after:?}");
+    assert!(after.contains(&(format!("127_0_0_1_{up}"), 2)), "{after:?}");
 }

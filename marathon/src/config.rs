@@ -136,6 +136,16 @@ pub struct Config {
     )]
     pub max_instances_per_offer: u32,
 
+    /// How agents are chosen among the offers that fit: spread, binpack or random (an app's
+    /// MARATHON_PLACEMENT_STRATEGY label wins). binpack fills one offer before the next, as
+    /// Marathon always did.
+    #[arg(
+        long = "placement_strategy",
+        env = "MARATHON_PLACEMENT_STRATEGY",
+        default_value = "binpack"
+    )]
+    pub placement_strategy: crate::placement::Strategy,
+
     /// Delay before the first task reconciliation after election, in milliseconds.
     #[arg(
         long = "reconciliation_initial_delay",
@@ -766,6 +776,7 @@ mod tests {
         assert_eq!(c.decline_offer_duration(), Duration::from_secs(120));
         assert_eq!(c.task_launch_timeout(), Duration::from_secs(300));
         assert_eq!(c.max_instances_per_offer, 5);
+        assert_eq!(c.placement_strategy, crate::placement::Strategy::Binpack);
         assert_eq!(c.reconciliation_initial_delay(), Duration::from_secs(15));
         assert_eq!(c.reconciliation_interval(), Duration::from_secs(600));
         assert_eq!((c.local_port_min, c.local_port_max), (10_000, 20_000));
@@ -955,6 +966,15 @@ mod tests {
         assert_eq!(c.access_control_allow_origin(), ["http://a", "http://b"]);
         assert_eq!(c.http_endpoints().unwrap(), ["http://h/cb", "https://i/cb"]);
         assert!(try_parse(&["--event_subscriber", "log"]).is_err());
+        let c = parse(&["--placement_strategy", "spread"]);
+        assert_eq!(c.placement_strategy, crate::placement::Strategy::Spread);
+        let e = try_parse(&["--placement_strategy", "fill"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--placement_strategy") && e.contains("spread, binpack, random"),
+            "{e}"
+        );
     }
 
     #[test]

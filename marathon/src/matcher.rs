@@ -2,19 +2,21 @@
 //! offer, and the statistics `/v2/queue` shows. Pure: offers in, decisions out.
 //!
 //! ```text
-//!   offers ──▶ for each offer, apps in waiting order ──place()──▶ launches | rejection
-//!                 (demand from the Tracker, less what this round planned)      │
-//!   OfferDecision { launches } ◀────────────────────────────────────────────────┘
+//!   offers ──▶ apps in waiting order (demand from the Tracker)
+//!                └─ per instance: rank(offers, strategy) ──▶ first that place() takes
+//!                   (each sees this round's earlier launches as taken)  │ or rejections
+//!   OfferDecision { launches } per offer ◀───────────────────────────────┘
 //!   (no launches = decline)             OfferStats per waiting app ◀── record()
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mesos_common::resources::Resources;
 
 use crate::app::{AppDefinition, NetworkMode, PathId};
 use crate::placement::{
-    self, Agent, Constraint, Offer, OfferMatch, OfferStats, PlacementConfig, RunSpecNeeds,
+    self, Agent, AgentLoad, Constraint, Offer, OfferMatch, OfferStats, PlacementConfig,
+    RunSpecNeeds, Strategy, STRATEGY_LABEL,
 };
 use crate::tracker::Tracker;
 
@@ -35,12 +37,24 @@ pub struct OfferDecision {
     pub launches: Vec<PlannedLaunch>,
 }
 
-/// How offers are matched: placement's settings and Marathon's
-/// `--default_accepted_resource_roles` (empty: every role offered to Marathon).
+/// How offers are matched: placement's settings, Marathon's
+/// `--default_accepted_resource_roles` (empty: every role offered to Marathon) and
+/// `--placement_strategy` (an app's `MARATHON_PLACEMENT_STRATEGY` label wins).
 #[derive(Debug, Clone, Default)]
 pub struct MatchConfig {
     pub placement: PlacementConfig,
     pub default_accepted_roles: Vec<String>,
+    pub strategy: Strategy,
+}
+
+/// The strategy placing `app`'s instances: its label, else the cluster's default. (Apps are
+/// validated on the way in, so a label that does not parse is one stored before; it gets
+/// the default.)
+pub fn strategy_of(app: &AppDefinition, default: Strategy) -> Strategy {
+    app.labels
+        .get(STRATEGY_LABEL)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 /// What an instance of `app` needs from an offer.
@@ -54,6 +68,7 @@ pub fn needs_of(app: &AppDefinition, default_roles: &[String]) -> RunSpecNeeds {
         _ => app
             .port_mappings()
             .iter()
+            .filter(|m| app.takes_host_port(m))
             .map(|m| m.host_port.unwrap_or(0) as u16)
             .collect(),
     };
@@ -78,9 +93,23 @@ pub fn needs_of(app: &AppDefinition, default_roles: &[String]) -> RunSpecNeeds {
     }
 }
 
-/// Matches `offers` against every app that waits. `agents` knows the agents seen in
-/// offers (for the attributes of agents that run existing instances); `stats` gets one
-/// entry per waiting app and loses those of apps that no longer wait.
+/// One app that waits for launches, as this round sees it.
+struct Demand {
+    app_id: PathId,
+    version: String,
+    wanted: usize,
+    needs: RunSpecNeeds,
+    strategy: Strategy,
+    /// The agents of the app's active instances, this round's launches included.
+    placed: Vec<Agent>,
+}
+
+/// Matches `offers` against every app that waits. Apps take their turn in waiting order;
+/// each places its instances one at a time on the best offer of its strategy's ranking
+/// that passes every filter (so `spread` alternates between agents and `binpack` fills
+/// one before the next). `agents` knows the agents seen in offers (for the attributes of
+/// agents that run existing instances); `stats` gets one entry per waiting app and loses
+/// those of apps that no longer wait.
 pub fn match_offers(
     tracker: &Tracker,
     offers: &[Offer],
@@ -89,12 +118,17 @@ pub fn match_offers(
     config: &MatchConfig,
     now: u64,
 ) -> Vec<OfferDecision> {
-    let mut demand: Vec<(PathId, usize, RunSpecNeeds, Vec<Agent>)> = tracker
+    let mut demand: Vec<Demand> = tracker
         .apps()
         .filter_map(|app| {
             let n = tracker.launch_demand(&app.id, now) as usize;
-            (n > 0).then(|| {
-                let placed = tracker
+            (n > 0).then(|| Demand {
+                app_id: app.id.clone(),
+                version: app.version.clone(),
+                wanted: n,
+                needs: needs_of(app, &config.default_accepted_roles),
+                strategy: strategy_of(app, config.strategy),
+                placed: tracker
                     .instances_of(&app.id)
                     .filter(|i| i.is_active())
                     .map(|i| {
@@ -103,53 +137,92 @@ pub fn match_offers(
                             .cloned()
                             .unwrap_or_else(|| Agent::new(&i.agent_id, &i.hostname))
                     })
-                    .collect();
-                (
-                    app.id.clone(),
-                    n,
-                    needs_of(app, &config.default_accepted_roles),
-                    placed,
-                )
+                    .collect(),
             })
         })
         .collect();
-    demand.sort_by_key(|(id, ..)| (tracker.waiting_since(id).unwrap_or(now), id.clone()));
+    demand.sort_by_key(|d| {
+        (
+            tracker.waiting_since(&d.app_id).unwrap_or(now),
+            d.app_id.clone(),
+        )
+    });
     stats.retain(|id, _| tracker.waiting_since(id).is_some());
-    let mut decisions = Vec::with_capacity(offers.len());
-    for offer in offers {
-        let mut remaining = offer.clone();
-        let mut launches = vec![];
-        for (app_id, wanted, needs, placed) in demand.iter_mut() {
-            if *wanted == 0 {
-                continue;
-            }
-            let result =
-                placement::place(&remaining, needs, placed.iter(), *wanted, &config.placement);
-            stats
-                .entry(app_id.clone())
-                .or_default()
-                .record(&remaining, &result, now as i64);
-            if let OfferMatch::Used(found) = result {
-                for l in found {
-                    remaining.resources = remaining.resources.minus(&l.resources);
-                    placed.push(offer.agent.clone());
-                    *wanted -= 1;
-                    launches.push(PlannedLaunch {
-                        app_id: app_id.clone(),
-                        resources: l.resources,
-                        host_ports: l.host_ports.iter().map(|&p| p as u32).collect(),
-                    });
+    // Instances of every app per agent, for spread's second key.
+    let mut everyone = AgentLoad::default();
+    for i in tracker.instances().filter(|i| i.is_active()) {
+        everyone.add(&i.agent_id, false);
+    }
+    let index: HashMap<&str, usize> = offers
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.id.as_str(), i))
+        .collect();
+    let mut remaining: Vec<Offer> = offers.to_vec();
+    let mut launches: Vec<Vec<PlannedLaunch>> = vec![vec![]; offers.len()];
+    for d in demand.iter_mut() {
+        let limit = placement::per_offer_limit(&d.needs, &config.placement);
+        let mut load = everyone.clone();
+        for agent in &d.placed {
+            load.add(&agent.id, true);
+        }
+        // Per offer: this app's launches on it, and the last rejection it gave.
+        let mut mine: Vec<Vec<placement::Launch>> = vec![vec![]; offers.len()];
+        let mut rejected: Vec<Option<OfferMatch>> = vec![None; offers.len()];
+        while d.wanted > 0 {
+            let seed = placement::seed(&d.app_id.to_string(), &d.version, d.placed.len());
+            let open: Vec<&Offer> = remaining
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mine[*i].len() < limit)
+                .map(|(_, o)| o)
+                .collect();
+            let mut launched = None;
+            for offer in placement::rank(&open, &load, d.strategy.ranking(seed)) {
+                let i = index[offer.id.as_str()];
+                match placement::place(offer, &d.needs, d.placed.iter(), 1, &config.placement) {
+                    OfferMatch::Used(mut found) if !found.is_empty() => {
+                        launched = Some((i, found.remove(0)));
+                        break;
+                    }
+                    result => rejected[i] = Some(result),
                 }
             }
+            let Some((i, launch)) = launched else { break };
+            remaining[i].resources = remaining[i].resources.minus(&launch.resources);
+            let agent = remaining[i].agent.clone();
+            load.add(&agent.id, true);
+            everyone.add(&agent.id, false);
+            d.placed.push(agent);
+            d.wanted -= 1;
+            mine[i].push(launch);
         }
-        decisions.push(OfferDecision {
+        let app_stats = stats.entry(d.app_id.clone()).or_default();
+        for (i, used) in mine.into_iter().enumerate() {
+            if used.is_empty() {
+                if let Some(result) = &rejected[i] {
+                    app_stats.record(&remaining[i], result, now as i64);
+                }
+                continue;
+            }
+            launches[i].extend(used.iter().map(|l| PlannedLaunch {
+                app_id: d.app_id.clone(),
+                resources: l.resources.clone(),
+                host_ports: l.host_ports.iter().map(|&p| p as u32).collect(),
+            }));
+            app_stats.record(&remaining[i], &OfferMatch::Used(used), now as i64);
+        }
+    }
+    offers
+        .iter()
+        .zip(launches)
+        .map(|(offer, launches)| OfferDecision {
             offer_id: offer.id.clone(),
             agent_id: offer.agent.id.clone(),
             hostname: offer.agent.hostname.clone(),
             launches,
-        });
-    }
-    decisions
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -263,6 +336,139 @@ mod tests {
         assert_eq!(ports.len(), 2, "distinct host ports");
     }
 
+    /// Apps' launches per agent, for one round over offers o1..on (agent a1..an).
+    fn spread_of(decisions: &[OfferDecision]) -> Vec<(String, usize)> {
+        decisions
+            .iter()
+            .map(|d| (d.agent_id.clone(), d.launches.len()))
+            .collect()
+    }
+
+    fn round(body: serde_json::Value, offers: usize, config: &MatchConfig) -> Vec<OfferDecision> {
+        let mut t = Tracker::new(TrackerConfig {
+            task_launch_timeout_ms: 1000,
+        });
+        t.put_app(app(body), 0);
+        let offers: Vec<Offer> = (1..=offers).map(offer).collect();
+        match_offers(
+            &t,
+            &offers,
+            &BTreeMap::new(),
+            &mut BTreeMap::new(),
+            config,
+            1,
+        )
+    }
+
+    #[test]
+    fn strategies_choose_among_the_offers_of_one_round() {
+        let binpack = MatchConfig::default();
+        let spread = MatchConfig {
+            strategy: Strategy::Spread,
+            ..MatchConfig::default()
+        };
+        let labelled = |s: &str| {
+            json!({"id": "web", "cmd": "x", "cpus": 1, "mem": 32,
+            "instances": 6, "labels": {"MARATHON_PLACEMENT_STRATEGY": s}})
+        };
+        let plain = json!({"id": "web", "cmd": "x", "cpus": 1, "mem": 32, "instances": 6});
+        let cases = [
+            (
+                "binpack (default) fills a1 (4 cpus) before a2",
+                &plain,
+                &binpack,
+                [4, 2, 0],
+            ),
+            ("spread alternates", &plain, &spread, [2, 2, 2]),
+            (
+                "the label wins over the default",
+                &labelled("spread"),
+                &binpack,
+                [2, 2, 2],
+            ),
+            ("binpack by label", &labelled("binpack"), &spread, [4, 2, 0]),
+        ];
+        for (what, body, config, want) in cases {
+            let got: Vec<usize> = spread_of(&round(body.clone(), 3, config))
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect();
+            assert_eq!(got, want, "{what}");
+        }
+    }
+
+    #[test]
+    fn spread_counts_other_apps_after_the_app_s_own() {
+        let mut t = Tracker::new(TrackerConfig {
+            task_launch_timeout_ms: 1000,
+        });
+        t.put_app(
+            app(json!({"id": "db", "cmd": "x", "cpus": 0.1, "mem": 8, "instances": 2})),
+            0,
+        );
+        let config = MatchConfig {
+            strategy: Strategy::Spread,
+            ..MatchConfig::default()
+        };
+        // db's two instances both land on a1 (binpack by label would too; spread with one
+        // offer has no choice).
+        let d = match_offers(
+            &t,
+            &[offer(1)],
+            &BTreeMap::new(),
+            &mut BTreeMap::new(),
+            &config,
+            1,
+        );
+        launched(&mut t, &d);
+        t.put_app(
+            app(json!({"id": "web", "cmd": "x", "cpus": 0.1, "mem": 8, "instances": 1})),
+            2,
+        );
+        let d = match_offers(
+            &t,
+            &[offer(1), offer(2)],
+            &BTreeMap::new(),
+            &mut BTreeMap::new(),
+            &config,
+            3,
+        );
+        assert_eq!(spread_of(&d), [("a1".into(), 0), ("a2".into(), 1)]);
+    }
+
+    #[test]
+    fn random_is_the_same_for_the_same_app_version_and_offers() {
+        let config = MatchConfig {
+            strategy: Strategy::Random,
+            ..MatchConfig::default()
+        };
+        let body = json!({"id": "web", "cmd": "x", "cpus": 0.1, "mem": 8, "instances": 8});
+        let first = spread_of(&round(body.clone(), 6, &config));
+        assert_eq!(first, spread_of(&round(body.clone(), 6, &config)));
+        assert_eq!(first.iter().map(|(_, n)| n).sum::<usize>(), 8);
+        assert!(
+            first.iter().filter(|(_, n)| *n > 0).count() > 1,
+            "random spreads over agents: {first:?}"
+        );
+    }
+
+    #[test]
+    fn the_per_offer_limit_holds_for_every_strategy() {
+        for strategy in [Strategy::Spread, Strategy::Binpack, Strategy::Random] {
+            let config = MatchConfig {
+                strategy,
+                placement: PlacementConfig {
+                    max_instances_per_offer: 2,
+                    ..PlacementConfig::default()
+                },
+                ..MatchConfig::default()
+            };
+            let body = json!({"id": "web", "cmd": "x", "cpus": 0.1, "mem": 8, "instances": 9});
+            let d = round(body, 3, &config);
+            assert!(d.iter().all(|d| d.launches.len() == 2), "{strategy}: {d:?}");
+        }
+    }
+
     #[test]
     fn bridge_needs_follow_port_mappings() {
         let a = app(
@@ -272,5 +478,13 @@ mod tests {
         let n = needs_of(&a, &[]);
         assert_eq!(n.host_ports, vec![0, 31005]);
         assert!(n.require_ports);
+        // On a container (USER) network only a given hostPort takes one.
+        let a = app(
+            json!({"id": "web", "networks": [{"mode": "container", "name": "n"}],
+            "container": {"docker": {"image": "i"}, "portMappings": [
+                {"containerPort": 80}, {"containerPort": 81, "hostPort": 0}]}}),
+        );
+        assert_eq!(needs_of(&a, &[]).host_ports, vec![0]);
+        assert_eq!(a.task_ports(&[31007]), vec![80, 31007]);
     }
 }

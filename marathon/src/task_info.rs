@@ -102,6 +102,7 @@ pub fn task_info(launch: &Launch<'_>, env_prefix: &str) -> v1::TaskInfo {
                     port_mappings: app
                         .port_mappings()
                         .iter()
+                        .filter(|m| app.takes_host_port(m))
                         .zip(launch.host_ports)
                         .map(|(m, &host)| docker_info::PortMapping {
                             host_port: host,
@@ -244,7 +245,7 @@ fn task_port(app: &AppDefinition, hc: &HealthCheck, host_ports: &[u32]) -> Optio
             _ => {
                 let mapping = app.port_mappings().get(n)?;
                 match mapping.container_port {
-                    0 => host_ports.get(n).copied(),
+                    0 => app.task_ports(host_ports).get(n).copied(),
                     p => Some(p),
                 }
             }
@@ -272,8 +273,8 @@ fn discovery(launch: &Launch<'_>) -> v1::DiscoveryInfo {
         ports: Some(v1::Ports {
             ports: declared
                 .into_iter()
-                .zip(launch.host_ports)
-                .map(|((name, protocol), &number)| v1::Port {
+                .zip(app.task_ports(launch.host_ports))
+                .map(|((name, protocol), number)| v1::Port {
                     number,
                     name,
                     protocol: Some(protocol),
@@ -305,7 +306,7 @@ pub fn environment(launch: &Launch<'_>, prefix: &str) -> Vec<(String, String)> {
             .map(|m| (m.container_port, m.name.clone()))
             .unzip(),
     };
-    let ports = launch.host_ports;
+    let ports = app.task_ports(launch.host_ports);
     if let Some(first) = ports.first() {
         put("PORT".into(), first.to_string());
     }

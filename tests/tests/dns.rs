@@ -306,7 +306,14 @@ async fn an_app_on_a_docker_user_network_resolves_to_its_container_address() {
     assert!(created, "docker network create: {err}");
     struct RemoveNetwork(String);
     impl Drop for RemoveNetwork {
+        /// Runs before the container cleanup (dropped first): the app's container still
+        /// holds the network, so it goes first.
         fn drop(&mut self) {
+            let filter = format!("network={}", self.0);
+            let (_, ids, _) = docker(&["ps", "-aq", "--filter", &filter]);
+            for id in ids.split_whitespace() {
+                docker(&["rm", "-f", id]);
+            }
             docker(&["network", "rm", &self.0]);
         }
     }
@@ -342,6 +349,44 @@ async fn an_app_on_a_docker_user_network_resolves_to_its_container_address() {
     })
     .await;
     assert!(body.contains("user-net"), "{body}");
+    // Marathon shows the same address in the task's ipAddresses; the mapping without a
+    // hostPort took no host port, and PORT0 is the container port.
+    let tasks = marathon.tasks("/overlay/api").await;
+    let ips: Vec<&str> = tasks[0]["ipAddresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["ipAddress"].as_str())
+        .collect();
+    assert_eq!(ips, [a[0].as_str()], "{tasks:?}");
+    assert_eq!(tasks[0]["ports"], json!([]), "{tasks:?}");
+
+    // A network Docker does not know: the launch fails with a message saying so.
+    let lost = json!({
+        "id": "/overlay/lost", "cpus": 0.1, "mem": 32, "instances": 1, "cmd": "sleep 100",
+        "networks": [{"mode": "container", "name": format!("{network}-missing")}],
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE}}
+    });
+    let r = marathon.send("POST", "/v2/apps", Some(&lost)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let failure = eventually("the failed launch", LONG, async || {
+        let app = marathon.get("/v2/apps/overlay/lost").await.json();
+        let failure = app["app"]["lastTaskFailure"].clone();
+        failure.is_object().then_some(failure)
+    })
+    .await;
+    assert_eq!(failure["state"], "TASK_FAILED", "{failure}");
+    let message = failure["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(&format!(
+            "Docker network '{network}-missing' does not exist"
+        )),
+        "{failure}"
+    );
+    let r = marathon
+        .send("DELETE", "/v2/apps/overlay/lost?force=true", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     // The agent's address stays under .slave.
     assert_eq!(
         dns.ask("api-overlay.marathon.slave.mesos.", RecordType::A)

@@ -335,6 +335,7 @@ impl Runner {
 
     /// Creates the container, pulling the image first when forced or when it is missing.
     async fn create(&self, spec: &ContainerSpec) -> Result<(), String> {
+        self.check_user_network(spec).await?;
         if spec.force_pull {
             self.pull(spec).await?;
         }
@@ -359,6 +360,25 @@ impl Runner {
             .await
             .map(|_| ())
             .map_err(|e| daemon_text(&e))
+    }
+
+    /// A USER network must exist: Docker refuses the create with a 404 that would read as
+    /// a missing image (and start a pull that hides the cause).
+    async fn check_user_network(&self, spec: &ContainerSpec) -> Result<(), String> {
+        let Some(name) = spec.user_network() else {
+            return Ok(());
+        };
+        match self.docker.inspect_network(name, None).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Err(format!(
+                "Docker network '{name}' does not exist on this agent \
+                 (a USER network is created beforehand: docker network create {name})"
+            )),
+            Err(e) => Err(format!(
+                "cannot inspect Docker network '{name}': {}",
+                daemon_text(&e)
+            )),
+        }
     }
 
     async fn pull(&self, spec: &ContainerSpec) -> Result<(), String> {

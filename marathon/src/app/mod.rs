@@ -316,6 +316,33 @@ impl AppDefinition {
         }
     }
 
+    /// Whether port mapping `m` takes a host port: always on BRIDGE (`hostPort` 0 or
+    /// omitted = any), on container (USER) networks only when `hostPort` is given (as in
+    /// Marathon: the container is reached at its own address there).
+    pub fn takes_host_port(&self, m: &PortMapping) -> bool {
+        self.network_mode() != NetworkMode::Container || m.host_port.is_some()
+    }
+
+    /// The port each declared port is reached at, in declared order: the task's host ports
+    /// (`host_ports`, one per port that takes one), and on container networks a mapping's
+    /// `containerPort` when it has no host port (Marathon's PORT0.. on USER networks).
+    pub fn task_ports(&self, host_ports: &[u32]) -> Vec<u32> {
+        if self.network_mode() != NetworkMode::Container {
+            return host_ports.to_vec();
+        }
+        let mut hosts = host_ports.iter();
+        self.port_mappings()
+            .iter()
+            .filter_map(|m| {
+                if m.host_port.is_some() {
+                    hosts.next().copied()
+                } else {
+                    Some(m.container_port)
+                }
+            })
+            .collect()
+    }
+
     /// The service ports: `portDefinitions[].port` on host networking, the port mappings'
     /// `servicePort` otherwise.
     pub fn service_ports(&self) -> Vec<u32> {

@@ -256,6 +256,12 @@ fn check_ports(app: &AppDefinition, v: &mut Violations) {
         if m.container_port > 65535 {
             v.add(format!("{path}/containerPort"), "got a port above 65535");
         }
+        if m.container_port == 0 && !app.takes_host_port(m) {
+            v.add(
+                format!("{path}/containerPort"),
+                "must be set on a container network when there is no hostPort",
+            );
+        }
         if let Some(h) = m.host_port {
             if h > 65535 {
                 v.add(format!("{path}/hostPort"), "got a port above 65535");
@@ -316,6 +322,19 @@ mod tests {
             "portMappings": [{"containerPort": 80, "hostPort": 0}]}}})
         )
         .is_empty());
+    }
+
+    #[test]
+    fn container_networks_need_container_ports_without_host_ports() {
+        let app = |mappings: Value| {
+            json!({"id": "web", "networks": [{"mode": "container", "name": "n"}],
+                "container": {"docker": {"image": "x"}, "portMappings": mappings}})
+        };
+        assert!(errors(app(json!([{"containerPort": 80}, {"hostPort": 0}]))).is_empty());
+        assert_eq!(
+            errors(app(json!([{"containerPort": 80}, {"name": "x"}]))),
+            ["/container/portMappings(1)/containerPort"]
+        );
     }
 
     #[test]

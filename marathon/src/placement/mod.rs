@@ -31,8 +31,9 @@
 //!   [`RunSpecNeeds`], [`Constraint`] (parsed from Marathon's `["field","OP","value"]`,
 //!   [`ConstraintError`] with Marathon's messages), [`PlacementConfig`].
 //! - outputs: [`OfferMatch`], [`Launch`], [`Rejection`], [`Reason`] (funnel order).
-//! - ranking (optional): [`rank`]`(&[&Offer], existing, Ranking) -> Vec<&Offer>` with
-//!   [`Ranking`] spread, binpack or seeded random.
+//! - ranking: [`rank`]`(&[&Offer], &AgentLoad, Ranking) -> Vec<&Offer>`, best first, by a
+//!   [`Strategy`] (spread, binpack, seeded random; [`STRATEGY_LABEL`] per app), with
+//!   [`seed`] for the random one.
 //! - statistics: [`OfferStats`] and its serialisable [`ProcessedOffersSummary`] and
 //!   [`UnusedOffer`] (Marathon's camelCase JSON).
 
@@ -47,7 +48,7 @@ mod testkit;
 
 pub use constraint::{Constraint, ConstraintError, Field, Operator};
 pub use offer::{Agent, Attribute, AttributeValue, FaultDomain, Offer};
-pub use rank::{rank, Ranking};
+pub use rank::{rank, seed, AgentLoad, Ranking, Strategy, UnknownStrategy, STRATEGY_LABEL};
 pub use reason::Reason;
 pub use summary::{DeclinedOfferStep, OfferStats, ProcessedOffersSummary, UnusedOffer};
 
@@ -183,12 +184,7 @@ pub fn place<'a>(
         Some(reservation) => AcceptedRoles::only(&reservation.role),
         None => AcceptedRoles::new(&needs.accepted_roles, &config.framework_role),
     };
-    // A reservation holds one instance.
-    let per_offer = if needs.reservation.is_some() {
-        1
-    } else {
-        config.max_instances_per_offer
-    };
+    let per_offer = per_offer_limit(needs, config);
     let mut placed: Vec<&Agent> = existing.into_iter().collect();
     let mut available = offer.resources.clone();
     let mut launches = Vec::new();
@@ -204,6 +200,16 @@ pub fn place<'a>(
         }
     }
     OfferMatch::Used(launches)
+}
+
+/// How many instances of a run spec one offer may take: `--max_instances_per_offer`, and one
+/// for a reservation.
+pub fn per_offer_limit(needs: &RunSpecNeeds, config: &PlacementConfig) -> usize {
+    if needs.reservation.is_some() {
+        1
+    } else {
+        config.max_instances_per_offer
+    }
 }
 
 /// What the filters look at: one offer for one more instance of a run spec.

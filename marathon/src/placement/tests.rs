@@ -4,6 +4,7 @@ use super::testkit::{agent, config, offer, res, spec};
 use super::*;
 use mesos_common::resources::Scalar;
 use proptest::prelude::*;
+use proptest::strategy::Strategy as PropStrategy;
 
 fn launches(result: &OfferMatch) -> &[Launch] {
     match result {
@@ -354,7 +355,7 @@ fn unrestricted() -> PlacementConfig {
 
 // --- properties ------------------------------------------------------------------------------
 
-fn arb_offer() -> impl Strategy<Value = Offer> {
+fn arb_offer() -> impl PropStrategy<Value = Offer> {
     (
         0u32..80,
         0u32..4096,
@@ -379,7 +380,7 @@ fn arb_offer() -> impl Strategy<Value = Offer> {
         })
 }
 
-fn arb_needs() -> impl Strategy<Value = RunSpecNeeds> {
+fn arb_needs() -> impl PropStrategy<Value = RunSpecNeeds> {
     (
         1u32..20,
         0u32..1024,

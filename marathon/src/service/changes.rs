@@ -9,7 +9,7 @@ use crate::app::update::AppUpdate;
 use crate::app::validate::{validate, Violation, Violations};
 use crate::app::{AppDefinition, PathId};
 use crate::deployment::readiness;
-use crate::placement::Constraint;
+use crate::placement::{Constraint, Strategy, STRATEGY_LABEL};
 use crate::service_ports;
 use crate::storage::Op;
 
@@ -48,6 +48,17 @@ fn check_constraint(parts: &[String]) -> Result<(), String> {
     Constraint::parse(parts)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// An app's `MARATHON_PLACEMENT_STRATEGY` label names a strategy.
+fn check_strategy_label(app: &AppDefinition, v: &mut Violations) {
+    if let Some(Err(e)) = app
+        .labels
+        .get(STRATEGY_LABEL)
+        .map(|s| s.parse::<Strategy>())
+    {
+        v.add(format!("/labels/{STRATEGY_LABEL}"), e.to_string());
+    }
 }
 
 impl Service {
@@ -130,6 +141,7 @@ impl Service {
             let mut found = validate(app, check_constraint);
             let mut more = Violations::default();
             readiness::validate(app, &mut more);
+            check_strategy_label(app, &mut more);
             found.extend(more.into_vec());
             if let Some(clash) = self.id_clash(id) {
                 found.push(Violation {

@@ -278,6 +278,7 @@ pub async fn run(
             .ok()
             .flatten()
             .unwrap_or_default(),
+        strategy: config.placement_strategy,
     };
     let mut service = Service {
         tracker: Tracker::new(TrackerConfig {

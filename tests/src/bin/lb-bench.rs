@@ -123,7 +123,13 @@ async fn main() {
         .await;
 
     // Rolling restarts under load.
-    let port = create(&marathon, &app("/rolling", INSTANCES)).await;
+    // Zero-downtime restarts need Marathon to know when a new task serves: an HTTP health
+    // check, so old tasks go only as new ones answer (marathon-lb's advice too).
+    let mut rolling = app("/rolling", INSTANCES);
+    rolling["healthChecks"] = json!([{"protocol": "HTTP", "path": "/", "portIndex": 0,
+        "gracePeriodSeconds": 60, "intervalSeconds": 1, "timeoutSeconds": 2,
+        "maxConsecutiveFailures": 3}]);
+    let port = create(&marathon, &rolling).await;
     marathon.wait_running("/rolling", INSTANCES, LONG).await;
     lb.wait_servers(&format!("rolling_{port}"), INSTANCES, LONG)
         .await;
@@ -183,7 +189,9 @@ async fn main() {
          (debug binaries)\n\n{}\n\
          marathon-lb followed Marathon by {events}; HAProxy {} (Debian), reloads with \
          `-D -x <socket> -sf <old pids>`. The app is a Python HTTP server on 127.0.0.1 (one \
-         command task per instance, no health checks: \"healthy\" is TASK_RUNNING). Client: \
+         command task per instance; the reachability app has no health checks, so \"healthy\" is \
+         TASK_RUNNING there; the rolling app has an HTTP health check every second, and \
+         marathon-lb runs with `--health-check`). Client: \
          one new connection per request, open loop at the stated rate.\n\n{table}\n",
         machine(),
         haproxy_version(),

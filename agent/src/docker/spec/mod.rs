@@ -228,6 +228,19 @@ pub struct ContainerSpec {
     pub body: ContainerCreateBody,
 }
 
+impl ContainerSpec {
+    /// The Docker network a USER-network container joins.
+    pub fn user_network(&self) -> Option<&str> {
+        if self.network != Network::User {
+            return None;
+        }
+        self.body
+            .host_config
+            .as_ref()
+            .and_then(|h| h.network_mode.as_deref())
+    }
+}
+
 /// Checks the task and builds the create request of its container.
 pub fn build(task: &TaskInfo, ctx: &SpecContext<'_>) -> Result<ContainerSpec, SpecError> {
     let container = task.container.clone().unwrap_or_default();
