@@ -356,7 +356,7 @@ impl Service {
                 reply,
             } => {
                 self.api_origin = origin;
-                let result = self.change_apps(changes, force).await;
+                let result = self.change_apps(changes, force, None).await;
                 self.api_origin = None;
                 let fatal = matches!(&result, Err(ServiceError::Store(e)) if !e.is_unavailable());
                 let _ = reply.send(result);
