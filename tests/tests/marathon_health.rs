@@ -241,3 +241,70 @@ async fn a_new_leader_checks_again_before_it_kills() {
     let new = wait_replaced(&second, "/storm", &id).await;
     assert_ne!(new["id"], id.as_str());
 }
+
+/// Serves the working directory over HTTPS on the port given, with `cert.pem`/`key.pem`.
+const HTTPS_SERVER: &str = "import http.server, ssl, sys
+server = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain('cert.pem', 'key.pem')
+server.socket = tls.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+";
+
+/// An app that makes itself a self-signed certificate and serves its sandbox over HTTPS
+/// on $PORT0 (port name `https`).
+fn https_app(id: &str, extra: Value) -> Value {
+    let mut app = json!({
+        "id": id,
+        "cmd": "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj /CN=localhost -days 1 -keyout key.pem -out cert.pem 2>/dev/null \
+            && echo ok > ok && exec python3 -c \"$SERVE\" $PORT0",
+        "env": {"SERVE": HTTPS_SERVER},
+        "cpus": 0.1, "mem": 32, "instances": 1,
+        "portDefinitions": [{"port": 0, "name": "https"}],
+    });
+    app.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    app
+}
+
+#[tokio::test]
+async fn https_checks_accept_a_self_signed_certificate() {
+    let cluster = cluster("31400-31449").await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    // Marathon's own HTTPS health check, and an HTTPS readiness check the deployment
+    // waits for (it never finishes unless the check gets its 200).
+    let marathon_run = json!({
+        "healthChecks": [{"protocol": "HTTPS", "path": "/ok", "portIndex": 0,
+            "gracePeriodSeconds": 30, "intervalSeconds": 1, "timeoutSeconds": 1,
+            "maxConsecutiveFailures": 2}],
+        "readinessChecks": [{"protocol": "HTTPS", "portName": "https", "path": "/ok",
+            "intervalSeconds": 2, "timeoutSeconds": 1}],
+    });
+    let agent_run = json!({
+        "healthChecks": [{"protocol": "MESOS_HTTPS", "path": "/ok", "portIndex": 0,
+            "gracePeriodSeconds": 30, "intervalSeconds": 1, "timeoutSeconds": 2,
+            "delaySeconds": 0, "maxConsecutiveFailures": 2}],
+    });
+    for (id, extra) in [("/tls", marathon_run), ("/mesos-tls", agent_run)] {
+        let r = marathon
+            .send("POST", "/v2/apps", Some(&https_app(id, extra)))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let task = wait_healthy(&marathon, "/tls").await;
+    wait_healthy(&marathon, "/mesos-tls").await;
+    marathon.wait_deployments_done(LONG).await;
+
+    // A failing answer over HTTPS is seen as such: the status, not a TLS error.
+    let id = task["id"].as_str().unwrap().to_string();
+    break_health(&cluster, &id).await;
+    let failing = eventually("the HTTPS failure seen", LONG, async || {
+        let r = marathon.get("/v2/apps/tls").await.json();
+        let h = r["app"]["tasks"][0]["healthCheckResults"][0].clone();
+        (h["alive"] == false).then_some(h)
+    })
+    .await;
+    assert_eq!(failing["lastFailureCause"], "404 Not Found", "{failing}");
+}

@@ -294,7 +294,7 @@ pub async fn run(
         stats: BTreeMap::new(),
         deployments: BTreeMap::new(),
         readiness: readiness::Readiness::default(),
-        http: reqwest::Client::new(),
+        http: readiness::client(),
         matching,
         next_reconcile_ms: None,
         internal_tx,
