@@ -308,3 +308,59 @@ async fn https_checks_accept_a_self_signed_certificate() {
     .await;
     assert_eq!(failing["lastFailureCause"], "404 Not Found", "{failing}");
 }
+
+/// A BRIDGE Docker app serving /www on container port 8080 (mapped to a host port), with
+/// `check` as its health check; `/www/ok` exists until a test removes it.
+fn docker_app(id: &str, check: Value) -> Value {
+    use mesos_tests::docker::IMAGE;
+    json!({
+        "id": id, "cpus": 0.2, "mem": 32, "instances": 1,
+        "cmd": "mkdir -p /www && echo ok > /www/ok && exec busybox httpd -f -p 8080 -h /www",
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE, "network": "BRIDGE",
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}]}},
+        "healthChecks": [check],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_tasks_are_checked_inside_their_container_and_on_their_mapped_port() {
+    use mesos_tests::docker::{container_of, docker, docker_cluster, ContainerCleanup};
+    let cluster = docker_cluster().await;
+    let _cleanup = ContainerCleanup::new(&cluster.agent_id(0).await);
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let timing = json!({"gracePeriodSeconds": 60, "intervalSeconds": 1, "timeoutSeconds": 2,
+        "delaySeconds": 0, "maxConsecutiveFailures": 2});
+    // `/www/ok` exists only inside the container: the check passes only through exec.
+    let mut command = json!({"protocol": "COMMAND", "command": {"value": "test -f /www/ok"}});
+    let mut http = json!({"protocol": "MESOS_HTTP", "path": "/ok", "portIndex": 0});
+    for c in [&mut command, &mut http] {
+        c.as_object_mut()
+            .unwrap()
+            .extend(timing.as_object().unwrap().clone());
+    }
+    for (id, check) in [("/dcmd", command), ("/dhttp", http)] {
+        let r = marathon
+            .send("POST", "/v2/apps", Some(&docker_app(id, check)))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let mut old = vec![];
+    for app in ["/dcmd", "/dhttp"] {
+        let task = wait_healthy(&marathon, app).await;
+        let id = task["id"].as_str().unwrap().to_string();
+        // Healthy as the agent said, in the master's statuses.
+        let master_task = cluster.master_task(&id).await.expect("the master knows it");
+        assert_eq!(master_task.state(), "TASK_RUNNING");
+        old.push((app, id));
+    }
+    // Both checks fail once `ok` is gone from the container: both tasks are replaced.
+    for (_, id) in &old {
+        let container = container_of(&cluster, 0, id).await;
+        let (ok, _, err) = docker(&["exec", &container, "rm", "/www/ok"]);
+        assert!(ok, "docker exec rm: {err}");
+    }
+    for (app, id) in &old {
+        let new = wait_replaced(&marathon, app, id).await;
+        assert_ne!(new["id"], id.as_str());
+    }
+}
