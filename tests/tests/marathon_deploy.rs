@@ -2,7 +2,8 @@
 //! run, a rolling restart stays within its upgradeStrategy bounds (sampled throughout), a
 //! deployment stuck on UNIQUE says why and DELETE rolls it back, a new leader finishes
 //! a roll after kill -9 of the old one, readiness checks included, and a group deploys its
-//! apps in dependency order, each only once what it depends on is healthy.
+//! apps in dependency order, each only once what it depends on is healthy, and a
+//! health-checked BRIDGE Docker app keeps serving a client while it rolls.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -471,4 +472,109 @@ async fn a_group_deploys_its_apps_in_dependency_order() {
         r.body
     );
     assert_eq!(marathon.get("/v2/apps/shop/front/cache").await.status, 404);
+}
+
+/// The host ports of the app's running tasks whose health checks all pass.
+async fn healthy_ports(marathon: &Marathon, app: &str) -> Vec<u64> {
+    marathon
+        .tasks(app)
+        .await
+        .iter()
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .filter(|t| {
+            t["healthCheckResults"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty() && r.iter().all(|h| h["alive"] == true))
+        })
+        .filter_map(|t| t["ports"][0].as_u64())
+        .collect()
+}
+
+/// The issue's "done when": a rolling image change of a health-checked BRIDGE Docker app
+/// under minimumHealthCapacity 1 never leaves a client without an answer. The client
+/// calls every healthy task (as `/v2/apps/{id}/tasks` lists them) in rounds through the
+/// roll; in every round at least two answer (three stay healthy; one of them may be
+/// the old task being killed right then), and a round where none answers fails the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_docker_app_keeps_serving_while_it_rolls() {
+    use mesos_tests::docker::{docker_cluster, ContainerCleanup, IMAGE};
+    let cluster = docker_cluster().await;
+    let _cleanup = ContainerCleanup::new(&cluster.agent_id(0).await);
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let app = json!({
+        "id": "serve", "cpus": 0.2, "mem": 32, "instances": 3,
+        "cmd": "mkdir -p /www && echo round-$ROUND > /www/index.html \
+                && exec busybox httpd -f -p 8080 -h /www",
+        "env": {"ROUND": "1"},
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE, "network": "BRIDGE",
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}]}},
+        "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
+            "gracePeriodSeconds": 60, "intervalSeconds": 1, "timeoutSeconds": 1,
+            "maxConsecutiveFailures": 3}],
+        "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 0.34},
+    });
+    let r = marathon.send("POST", "/v2/apps", Some(&app)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    marathon.wait_deployments_done(LONG).await;
+    eventually("three healthy tasks", LONG, async || {
+        (healthy_ports(&marathon, "/serve").await.len() == 3).then_some(())
+    })
+    .await;
+    let old = task_ids(&marathon.tasks("/serve").await);
+
+    let r = marathon
+        .send(
+            "PUT",
+            "/v2/apps/serve",
+            Some(&json!({"env": {"ROUND": "2"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let client = reqwest::Client::new();
+    let (mut rounds, mut fewest, mut most_alive) = (0, usize::MAX, 0);
+    let mut bodies = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let tasks = marathon.tasks("/serve").await;
+        most_alive = most_alive.max(tasks.len());
+        let ports = healthy_ports(&marathon, "/serve").await;
+        let mut answered = 0;
+        for port in &ports {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if let Ok(r) = r {
+                if r.status() == 200 {
+                    answered += 1;
+                    bodies.insert(r.text().await.unwrap_or_default().trim().to_string());
+                }
+            }
+        }
+        assert!(
+            answered > 0,
+            "round {rounds}: no healthy task answered (ports {ports:?})"
+        );
+        fewest = fewest.min(answered);
+        rounds += 1;
+        let ids = task_ids(&tasks);
+        let rolled = ids.len() == 3 && ids.iter().all(|t| !old.contains(t));
+        if rolled && ports.len() == 3 && marathon.get("/v2/deployments").await.json() == json!([]) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the roll did not finish: {tasks:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("roll: {rounds} rounds, fewest answering {fewest}, at most {most_alive} alive, served {bodies:?}");
+    assert!(fewest >= 2, "a round had only {fewest} answering task(s)");
+    assert!(most_alive <= 4, "{most_alive} alive, above maxCapacity 4");
+    assert_eq!(
+        bodies,
+        set(&["round-1", "round-2"]),
+        "both versions served during the roll"
+    );
 }
