@@ -1,12 +1,14 @@
 //! Marathon deployments against the real binaries: a scale shows its plan until the tasks
 //! run, a rolling restart stays within its upgradeStrategy bounds (sampled throughout), a
-//! deployment stuck on UNIQUE says why and DELETE rolls it back, and a new leader finishes
-//! a roll after kill -9 of the old one, readiness checks included.
+//! deployment stuck on UNIQUE says why and DELETE rolls it back, a new leader finishes
+//! a roll after kill -9 of the old one, readiness checks included, and a group deploys its
+//! apps in dependency order, each only once what it depends on is healthy, and a
+//! health-checked BRIDGE Docker app keeps serving a client while it rolls.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use mesos_tests::cluster::Cluster;
+use mesos_tests::cluster::{Cluster, ClusterOptions};
 use mesos_tests::eventually;
 use mesos_tests::marathon::{task_ids, Marathon};
 use mesos_tests::zookeeper::{HaCluster, HaOptions};
@@ -371,4 +373,208 @@ async fn a_new_leader_finishes_a_rolling_restart_within_its_bounds() {
     assert!(most_alive <= 4, "{most_alive} alive, above maxCapacity 4");
     let env = &standby.get("/v2/apps/ha-roll").await.json()["app"]["env"];
     assert_eq!(env["ROUND"], "2");
+}
+
+/// The one task of `app`, once the deployments are done.
+async fn only_task(marathon: &Marathon, app: &str) -> Value {
+    let tasks = marathon.wait_running(app, 1, LONG).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    tasks[0].clone()
+}
+
+/// `/shop/back/db` (healthy only once its HTTP server answers, 3 s in), `/shop/back/api`
+/// depending on it, and `/shop/front/web` whose group depends on the group `/shop/back`:
+/// the plan starts them all, then scales db, api and web one step each, and no task is
+/// staged before what it depends on is healthy (db) or running (api, no checks).
+#[tokio::test]
+async fn a_group_deploys_its_apps_in_dependency_order() {
+    let cluster = Cluster::start_with(ClusterOptions {
+        agent_resources: "cpus:2;mem:1024;disk:1024;ports:[31350-31399]".into(),
+        ..ClusterOptions::default()
+    })
+    .await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let group = json!({"id": "/shop", "groups": [
+        {"id": "back", "apps": [
+            {"id": "db", "cpus": 0.1, "mem": 32, "instances": 1,
+             "cmd": "sleep 3 && exec python3 -m http.server --bind 127.0.0.1 $PORT0",
+             "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
+                 "gracePeriodSeconds": 60, "intervalSeconds": 1, "timeoutSeconds": 1}]},
+            {"id": "api", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1,
+             "dependencies": ["db"]},
+        ]},
+        {"id": "front", "dependencies": ["/shop/back"], "apps": [
+            {"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1},
+        ]},
+    ]});
+    let r = marathon.send("POST", "/v2/groups", Some(&group)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["deploymentId"].as_str().unwrap().to_string();
+    let d = deployment(&marathon, "", &id)
+        .await
+        .expect("listed while db is not healthy yet");
+    let action = |kind: &str, app: &str| json!({"action": kind, "app": app});
+    assert_eq!(
+        d["steps"],
+        json!([
+            {"actions": [
+                action("StartApplication", "/shop/back/api"),
+                action("StartApplication", "/shop/back/db"),
+                action("StartApplication", "/shop/front/web"),
+            ]},
+            {"actions": [action("ScaleApplication", "/shop/back/db")]},
+            {"actions": [action("ScaleApplication", "/shop/back/api")]},
+            {"actions": [action("ScaleApplication", "/shop/front/web")]},
+        ]),
+        "{d}"
+    );
+    assert_eq!(d["totalSteps"], 4);
+    marathon.wait_deployments_done(LONG).await;
+
+    let db = only_task(&marathon, "/shop/back/db").await;
+    let api = only_task(&marathon, "/shop/back/api").await;
+    let web = only_task(&marathon, "/shop/front/web").await;
+    let healthy_at = db["healthCheckResults"][0]["firstSuccess"]
+        .as_str()
+        .unwrap_or_else(|| panic!("db healthy: {db}"))
+        .to_string();
+    let at = |t: &Value, key: &str| t[key].as_str().unwrap_or_default().to_string();
+    eprintln!(
+        "db staged {} healthy {healthy_at}; api staged {} started {}; web staged {}",
+        at(&db, "stagedAt"),
+        at(&api, "stagedAt"),
+        at(&api, "startedAt"),
+        at(&web, "stagedAt")
+    );
+    // ISO-8601 in UTC with milliseconds: the text orders as the time does.
+    assert!(
+        at(&api, "stagedAt") >= healthy_at,
+        "api staged before db was healthy: {api}"
+    );
+    assert!(
+        at(&web, "stagedAt") >= at(&api, "startedAt"),
+        "web staged before api ran: {web}"
+    );
+
+    // A dependency on nothing known is refused with its path, and nothing is written.
+    let r = marathon
+        .send(
+            "POST",
+            "/v2/apps",
+            Some(&json!({"id": "/shop/front/cache", "cmd": "sleep 1", "dependencies": ["/nope"]})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.json()["details"][0]["path"],
+        "/dependencies(0)",
+        "{}",
+        r.body
+    );
+    assert_eq!(marathon.get("/v2/apps/shop/front/cache").await.status, 404);
+}
+
+/// The host ports of the app's running tasks whose health checks all pass.
+async fn healthy_ports(marathon: &Marathon, app: &str) -> Vec<u64> {
+    marathon
+        .tasks(app)
+        .await
+        .iter()
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .filter(|t| {
+            t["healthCheckResults"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty() && r.iter().all(|h| h["alive"] == true))
+        })
+        .filter_map(|t| t["ports"][0].as_u64())
+        .collect()
+}
+
+/// The issue's "done when": a rolling image change of a health-checked BRIDGE Docker app
+/// under minimumHealthCapacity 1 never leaves a client without an answer. The client
+/// calls every healthy task (as `/v2/apps/{id}/tasks` lists them) in rounds through the
+/// roll; in every round at least two answer (three stay healthy; one of them may be
+/// the old task being killed right then), and a round where none answers fails the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_docker_app_keeps_serving_while_it_rolls() {
+    use mesos_tests::docker::{docker_cluster, ContainerCleanup, IMAGE};
+    let cluster = docker_cluster().await;
+    let _cleanup = ContainerCleanup::new(&cluster.agent_id(0).await);
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let app = json!({
+        "id": "serve", "cpus": 0.2, "mem": 32, "instances": 3,
+        "cmd": "mkdir -p /www && echo round-$ROUND > /www/index.html \
+                && exec busybox httpd -f -p 8080 -h /www",
+        "env": {"ROUND": "1"},
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE, "network": "BRIDGE",
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}]}},
+        "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
+            "gracePeriodSeconds": 60, "intervalSeconds": 1, "timeoutSeconds": 1,
+            "maxConsecutiveFailures": 3}],
+        "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 0.34},
+    });
+    let r = marathon.send("POST", "/v2/apps", Some(&app)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    marathon.wait_deployments_done(LONG).await;
+    eventually("three healthy tasks", LONG, async || {
+        (healthy_ports(&marathon, "/serve").await.len() == 3).then_some(())
+    })
+    .await;
+    let old = task_ids(&marathon.tasks("/serve").await);
+
+    let r = marathon
+        .send(
+            "PUT",
+            "/v2/apps/serve",
+            Some(&json!({"env": {"ROUND": "2"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let client = reqwest::Client::new();
+    let (mut rounds, mut fewest, mut most_alive) = (0, usize::MAX, 0);
+    let mut bodies = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let tasks = marathon.tasks("/serve").await;
+        most_alive = most_alive.max(tasks.len());
+        let ports = healthy_ports(&marathon, "/serve").await;
+        let mut answered = 0;
+        for port in &ports {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if let Ok(r) = r {
+                if r.status() == 200 {
+                    answered += 1;
+                    bodies.insert(r.text().await.unwrap_or_default().trim().to_string());
+                }
+            }
+        }
+        assert!(
+            answered > 0,
+            "round {rounds}: no healthy task answered (ports {ports:?})"
+        );
+        fewest = fewest.min(answered);
+        rounds += 1;
+        let ids = task_ids(&tasks);
+        let rolled = ids.len() == 3 && ids.iter().all(|t| !old.contains(t));
+        if rolled && ports.len() == 3 && marathon.get("/v2/deployments").await.json() == json!([]) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the roll did not finish: {tasks:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("roll: {rounds} rounds, fewest answering {fewest}, at most {most_alive} alive, served {bodies:?}");
+    assert!(fewest >= 2, "a round had only {fewest} answering task(s)");
+    assert!(most_alive <= 4, "{most_alive} alive, above maxCapacity 4");
+    assert_eq!(
+        bodies,
+        set(&["round-1", "round-2"]),
+        "both versions served during the roll"
+    );
 }

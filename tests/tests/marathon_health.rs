@@ -241,3 +241,126 @@ async fn a_new_leader_checks_again_before_it_kills() {
     let new = wait_replaced(&second, "/storm", &id).await;
     assert_ne!(new["id"], id.as_str());
 }
+
+/// Serves the working directory over HTTPS on the port given, with `cert.pem`/`key.pem`.
+const HTTPS_SERVER: &str = "import http.server, ssl, sys
+server = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain('cert.pem', 'key.pem')
+server.socket = tls.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+";
+
+/// An app that makes itself a self-signed certificate and serves its sandbox over HTTPS
+/// on $PORT0 (port name `https`).
+fn https_app(id: &str, extra: Value) -> Value {
+    let mut app = json!({
+        "id": id,
+        "cmd": "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj /CN=localhost -days 1 -keyout key.pem -out cert.pem 2>/dev/null \
+            && echo ok > ok && exec python3 -c \"$SERVE\" $PORT0",
+        "env": {"SERVE": HTTPS_SERVER},
+        "cpus": 0.1, "mem": 32, "instances": 1,
+        "portDefinitions": [{"port": 0, "name": "https"}],
+    });
+    app.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    app
+}
+
+#[tokio::test]
+async fn https_checks_accept_a_self_signed_certificate() {
+    let cluster = cluster("31400-31449").await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    // Marathon's own HTTPS health check, and an HTTPS readiness check the deployment
+    // waits for (it never finishes unless the check gets its 200).
+    let marathon_run = json!({
+        "healthChecks": [{"protocol": "HTTPS", "path": "/ok", "portIndex": 0,
+            "gracePeriodSeconds": 30, "intervalSeconds": 1, "timeoutSeconds": 1,
+            "maxConsecutiveFailures": 2}],
+        "readinessChecks": [{"protocol": "HTTPS", "portName": "https", "path": "/ok",
+            "intervalSeconds": 2, "timeoutSeconds": 1}],
+    });
+    let agent_run = json!({
+        "healthChecks": [{"protocol": "MESOS_HTTPS", "path": "/ok", "portIndex": 0,
+            "gracePeriodSeconds": 30, "intervalSeconds": 1, "timeoutSeconds": 2,
+            "delaySeconds": 0, "maxConsecutiveFailures": 2}],
+    });
+    for (id, extra) in [("/tls", marathon_run), ("/mesos-tls", agent_run)] {
+        let r = marathon
+            .send("POST", "/v2/apps", Some(&https_app(id, extra)))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let task = wait_healthy(&marathon, "/tls").await;
+    wait_healthy(&marathon, "/mesos-tls").await;
+    marathon.wait_deployments_done(LONG).await;
+
+    // A failing answer over HTTPS is seen as such: the status, not a TLS error.
+    let id = task["id"].as_str().unwrap().to_string();
+    break_health(&cluster, &id).await;
+    let failing = eventually("the HTTPS failure seen", LONG, async || {
+        let r = marathon.get("/v2/apps/tls").await.json();
+        let h = r["app"]["tasks"][0]["healthCheckResults"][0].clone();
+        (h["alive"] == false).then_some(h)
+    })
+    .await;
+    assert_eq!(failing["lastFailureCause"], "404 Not Found", "{failing}");
+}
+
+/// A BRIDGE Docker app serving /www on container port 8080 (mapped to a host port), with
+/// `check` as its health check; `/www/ok` exists until a test removes it.
+fn docker_app(id: &str, check: Value) -> Value {
+    use mesos_tests::docker::IMAGE;
+    json!({
+        "id": id, "cpus": 0.2, "mem": 32, "instances": 1,
+        "cmd": "mkdir -p /www && echo ok > /www/ok && exec busybox httpd -f -p 8080 -h /www",
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE, "network": "BRIDGE",
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}]}},
+        "healthChecks": [check],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_tasks_are_checked_inside_their_container_and_on_their_mapped_port() {
+    use mesos_tests::docker::{container_of, docker, docker_cluster, ContainerCleanup};
+    let cluster = docker_cluster().await;
+    let _cleanup = ContainerCleanup::new(&cluster.agent_id(0).await);
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let timing = json!({"gracePeriodSeconds": 60, "intervalSeconds": 1, "timeoutSeconds": 2,
+        "delaySeconds": 0, "maxConsecutiveFailures": 2});
+    // `/www/ok` exists only inside the container: the check passes only through exec.
+    let mut command = json!({"protocol": "COMMAND", "command": {"value": "test -f /www/ok"}});
+    let mut http = json!({"protocol": "MESOS_HTTP", "path": "/ok", "portIndex": 0});
+    for c in [&mut command, &mut http] {
+        c.as_object_mut()
+            .unwrap()
+            .extend(timing.as_object().unwrap().clone());
+    }
+    for (id, check) in [("/dcmd", command), ("/dhttp", http)] {
+        let r = marathon
+            .send("POST", "/v2/apps", Some(&docker_app(id, check)))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let mut old = vec![];
+    for app in ["/dcmd", "/dhttp"] {
+        let task = wait_healthy(&marathon, app).await;
+        let id = task["id"].as_str().unwrap().to_string();
+        // Healthy as the agent said, in the master's statuses.
+        let master_task = cluster.master_task(&id).await.expect("the master knows it");
+        assert_eq!(master_task.state(), "TASK_RUNNING");
+        old.push((app, id));
+    }
+    // Both checks fail once `ok` is gone from the container: both tasks are replaced.
+    for (_, id) in &old {
+        let container = container_of(&cluster, 0, id).await;
+        let (ok, _, err) = docker(&["exec", &container, "rm", "/www/ok"]);
+        assert!(ok, "docker exec rm: {err}");
+    }
+    for (app, id) in &old {
+        let new = wait_replaced(&marathon, app, id).await;
+        assert_ne!(new["id"], id.as_str());
+    }
+}

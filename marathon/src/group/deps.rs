@@ -37,6 +37,15 @@ impl Graph {
         }
     }
 
+    /// The apps that lie on a dependency cycle (or depend on one).
+    pub fn on_cycles(&self) -> Vec<PathId> {
+        let (_, on_cycles) = self.depths();
+        on_cycles
+            .into_iter()
+            .map(|a| self.ids[a as usize].clone())
+            .collect()
+    }
+
     /// Each app's depth (0: depends on nothing, else one more than its deepest
     /// dependency), by peeling apps whose dependencies are all done (Kahn); the apps
     /// left over depend on a cycle or lie on one.
@@ -181,8 +190,9 @@ pub fn effective(
     }
 }
 
-/// The deployment steps from `original` to `target` (a valid tree), apps ordered by
-/// their effective dependencies, leaves first, through the deployment planner.
+/// The deployment steps from `original` to `target`, apps ordered by their effective
+/// dependencies, leaves first, through the deployment planner. Names that are neither
+/// app nor group are ignored and apps on a cycle count as leaves: callers validate first.
 ///
 /// The planner orders apps by dependency depth alone, so each app is handed one
 /// dependency: an app one depth below it. That gives every app the depth its expanded
@@ -190,7 +200,7 @@ pub fn effective(
 /// group) the product of their sizes. An app whose declared dependencies did not change
 /// keeps being compared with its original on equal terms.
 pub fn plan_between(original: &Tree, target: &Tree) -> Result<Vec<Step>, PlanError> {
-    let graph = effective(target, &BTreeMap::new(), true).unwrap_or_default();
+    let graph = effective(target, &BTreeMap::new(), false).unwrap_or_default();
     let (depths, _) = graph.depths();
     let mut at_depth: BTreeMap<usize, &PathId> = BTreeMap::new();
     for (i, d) in depths.iter().enumerate() {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::groups::GroupWrite;
 use super::persist::{instance_key, version_key, version_prefix};
 use super::{now_ms, Service, ServiceError};
 use crate::app::update::AppUpdate;
@@ -62,10 +63,13 @@ fn check_strategy_label(app: &AppDefinition, v: &mut Violations) {
 }
 
 impl Service {
+    /// Validates and deploys `changes`; `groups`, a group change they come from, is
+    /// written with them.
     pub(super) async fn change_apps(
         &mut self,
         changes: Vec<AppChange>,
         force: bool,
+        groups: Option<GroupWrite>,
     ) -> Result<ChangeResult, ServiceError> {
         let now = now_ms();
         let version = crate::views::iso(now);
@@ -206,7 +210,9 @@ impl Service {
             });
             planned.push((id, target));
         }
-        let deployment = self.deploy(planned, &locking, version.clone()).await?;
+        let deployment = self
+            .deploy(planned, &locking, version.clone(), groups)
+            .await?;
         Ok(ChangeResult {
             deployment_id: deployment.id,
             version,
@@ -312,7 +318,7 @@ impl Service {
                 })
                 .collect::<Vec<_>>();
             if !changes.is_empty() {
-                result = Some(self.change_apps(changes, true).await?);
+                result = Some(self.change_apps(changes, true, None).await?);
             }
         }
         if wipe {

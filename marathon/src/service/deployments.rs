@@ -12,15 +12,17 @@
 
 use std::collections::BTreeMap;
 
+use super::groups::GroupWrite;
 use super::persist::{app_key, deployment_key, put_app, version_prefix};
 use super::readiness::Readiness;
 use super::{now_ms, ChangeResult, Service, ServiceError};
 use crate::app::validate::Violation;
 use crate::app::{AppDefinition, PathId};
-use crate::deployment::plan::{plan, Action, PlanError};
+use crate::deployment::plan::Action;
 use crate::deployment::readiness::ReadinessResult;
 use crate::deployment::runner::{observe, ActionStatus, AppState, Observed};
 use crate::deployment::Deployment;
+use crate::group::{deps, Tree};
 use crate::instance::Condition;
 use crate::storage::Op;
 use crate::tracker::{Hold, Tracker};
@@ -50,6 +52,52 @@ pub(super) fn app_state<'a>(
     AppState { app, instances }
 }
 
+/// Every dependency of a changed app names an app or a group of `target`, and no
+/// dependency (of apps or groups, expanded) goes round in a cycle.
+fn check_dependencies(
+    targets: &[(PathId, Option<AppDefinition>)],
+    target: &Tree,
+) -> Result<(), ServiceError> {
+    let groups = target.group_ids();
+    let at = |id: &PathId, rest: &str| {
+        if targets.len() > 1 {
+            format!("{id}{rest}")
+        } else {
+            rest.to_string()
+        }
+    };
+    let mut violations = vec![];
+    for (id, app) in targets {
+        let Some(app) = app else { continue };
+        for (i, dep) in app.dependencies.iter().enumerate() {
+            if !target.apps.contains_key(dep) && !groups.contains(dep) {
+                violations.push(Violation {
+                    path: at(id, &format!("/dependencies({i})")),
+                    errors: vec![format!(
+                        "Dependency '{dep}' of '{id}' is neither an app nor a group"
+                    )],
+                });
+            }
+        }
+    }
+    if violations.is_empty() {
+        let graph = deps::effective(target, &BTreeMap::new(), false).unwrap_or_default();
+        for id in graph.on_cycles() {
+            violations.push(Violation {
+                path: at(&id, "/dependencies"),
+                errors: vec![format!(
+                    "Dependency graph has cyclic dependencies: '{id}' depends on itself through its dependencies"
+                )],
+            });
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(violations))
+    }
+}
+
 impl Service {
     /// Where an action of a running deployment stands now.
     pub fn action_status(&self, action: &Action) -> ActionStatus {
@@ -73,37 +121,44 @@ impl Service {
     }
 
     /// Starts a deployment that takes each of `targets` to its new definition (None:
-    /// removed), replacing the deployments `replacing` (forced). Apps, their versions and
-    /// the plan are written in one batch (the commit point), then handed to the tracker.
+    /// removed), replacing the deployments `replacing` (forced). Steps follow the apps'
+    /// and groups' dependencies over the whole tree (leaves first). Apps, their versions,
+    /// the plan and, for a group change, the groups are written in one batch (the commit
+    /// point), then handed to the tracker.
     pub(super) async fn deploy(
         &mut self,
         targets: Vec<(PathId, Option<AppDefinition>)>,
         replacing: &[String],
         version: String,
+        groups: Option<GroupWrite>,
     ) -> Result<Deployment, ServiceError> {
         let now = now_ms();
         let original_root = self.root_if_listened();
-        let original: BTreeMap<PathId, AppDefinition> = self
-            .tracker
-            .apps()
-            .map(|a| (a.id.clone(), a.clone()))
-            .collect();
-        let mut target = original.clone();
+        let original = Tree {
+            apps: self
+                .tracker
+                .apps()
+                .map(|a| (a.id.clone(), a.clone()))
+                .collect(),
+            groups: self.groups.clone(),
+        };
+        let mut target = Tree {
+            apps: original.apps.clone(),
+            groups: match &groups {
+                Some(g) => g.groups.clone(),
+                None => self.groups.clone(),
+            },
+        };
         for (id, app) in &targets {
             match app {
-                Some(app) => target.insert(id.clone(), app.clone()),
-                None => target.remove(id),
+                Some(app) => target.apps.insert(id.clone(), app.clone()),
+                None => target.apps.remove(id),
             };
         }
-        let steps = plan(&original, &target).map_err(|e| {
-            let path = match &e {
-                PlanError::UnknownDependency { app, .. } if targets.len() > 1 => {
-                    format!("/{app}/dependencies")
-                }
-                _ => "/dependencies".to_string(),
-            };
+        check_dependencies(&targets, &target)?;
+        let steps = deps::plan_between(&original, &target).map_err(|e| {
             ServiceError::Invalid(vec![Violation {
-                path,
+                path: "/dependencies".into(),
                 errors: vec![e.to_string()],
             }])
         })?;
@@ -132,15 +187,28 @@ impl Service {
             current_step: 0,
             original: targets
                 .iter()
-                .map(|(id, _)| (id.clone(), original.get(id).cloned()))
+                .map(|(id, _)| (id.clone(), original.apps.get(id).cloned()))
                 .collect(),
         };
         ops.push(Op::put(
             deployment_key(&deployment.id),
             serde_json::to_vec(&deployment).expect("deployments serialize"),
         ));
+        let groups = match groups {
+            Some(write) => {
+                let (more, records) = self
+                    .group_ops(write, &target.apps, &deployment.version)
+                    .await?;
+                ops.extend(more);
+                Some(records)
+            }
+            None => None,
+        };
         // The commit point: from here the change is acknowledged.
         self.store.apply(ops).await?;
+        if let Some(records) = groups {
+            self.groups = records;
+        }
         for d in replacing {
             tracing::info!(deployment = %d, replaced_by = %deployment.id, "deployment replaced");
             if let Some(replaced) = self.deployments.remove(d) {
@@ -274,7 +342,9 @@ impl Service {
                 (app_id.clone(), restored)
             })
             .collect();
-        let rollback = self.deploy(targets, &[id.to_string()], version).await?;
+        let rollback = self
+            .deploy(targets, &[id.to_string()], version, None)
+            .await?;
         Ok(Some(ChangeResult {
             deployment_id: rollback.id,
             version: rollback.version,

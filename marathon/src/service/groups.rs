@@ -1,12 +1,14 @@
 //! Group changes from `/v2/groups`: the group tree's new state is computed by the pure
 //! `group` core, checked (ids, dependencies, cycles), then carried out as app changes
-//! through the same path as `/v2/apps` (one deployment), and the groups themselves are
-//! stored with a version snapshot for rollback.
+//! through the same path as `/v2/apps` (one deployment, ordered by dependencies). The
+//! groups themselves and a version snapshot for rollback are written in the same store
+//! batch as the apps and the plan, so a crash never leaves half a group change.
 //!
 //! ```text
 //!   GroupRequest ─▶ Tree::apply / scaled / snapshot ─▶ id_clashes + deps::effective
 //!        │ dryRun: deps::plan_between ─▶ steps                      │
-//!        └──────────────▶ app diff ─▶ change_apps (deployment) ─▶ store groups + snapshot
+//!        └──────────────▶ app diff ─▶ change_apps ─▶ deploy: apps, plan, groups and
+//!                                                   snapshot in one store write
 //! ```
 
 use std::collections::BTreeMap;
@@ -57,6 +59,14 @@ pub enum GroupAnswer {
     Versions(Vec<String>),
     /// The tree as it was at a version (the group and what lay below it).
     Snapshot(Tree),
+}
+
+/// A group change to write with its apps' deployment: the group changed and every
+/// stored group as it should be.
+#[derive(Debug)]
+pub(super) struct GroupWrite {
+    pub id: PathId,
+    pub groups: BTreeMap<PathId, GroupRecord>,
 }
 
 /// A stored version of a group: everything at or below it.
@@ -223,24 +233,29 @@ impl Service {
             return Ok(GroupAnswer::DryRun(steps));
         }
         let changes = app_changes(&current, &target, &applied.given);
-        let result = self.change_apps(changes, force).await?;
-        self.store_groups(&id, &current, target, &result.version)
-            .await?;
+        let write = GroupWrite {
+            id: id.clone(),
+            groups: target.groups,
+        };
+        let result = self.change_apps(changes, force, Some(write)).await?;
         self.group_changed(&id, &result.version);
         Ok(GroupAnswer::Deployed(result))
     }
 
-    /// Writes the groups that changed, and a snapshot of group `id` for rollback.
-    async fn store_groups(
-        &mut self,
-        id: &PathId,
-        current: &Tree,
-        mut target: Tree,
+    /// The writes of a group change, for the batch that also writes its apps and
+    /// deployment: the groups that changed (stamped with `version`), the ones removed,
+    /// and a snapshot of group `write.id` (with `apps`, the apps as they become) for
+    /// rollback. Returns the groups as they become, to keep once the batch landed.
+    pub(super) async fn group_ops(
+        &self,
+        write: GroupWrite,
+        apps: &BTreeMap<PathId, AppDefinition>,
         version: &str,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<(Vec<Op>, BTreeMap<PathId, GroupRecord>), ServiceError> {
+        let GroupWrite { id, mut groups } = write;
         let mut ops = vec![];
-        for (gid, record) in target.groups.iter_mut() {
-            if current.groups.get(gid) != Some(record) {
+        for (gid, record) in groups.iter_mut() {
+            if self.groups.get(gid) != Some(record) {
                 record.version = version.to_string();
                 ops.push(Op::put(
                     record_key(gid),
@@ -248,41 +263,42 @@ impl Service {
                 ));
             }
         }
-        for gid in current.groups.keys() {
-            if !target.groups.contains_key(gid) {
+        for gid in self.groups.keys() {
+            if !groups.contains_key(gid) {
                 ops.push(Op::delete(record_key(gid)));
             }
         }
-        // Apps as the service now has them (with their new versions).
-        let tree = self.group_tree();
         let snapshot = Snapshot {
-            apps: tree
-                .apps
-                .into_values()
-                .filter(|a| a.id.is_under(id))
-                .collect(),
-            groups: target
-                .groups
+            apps: apps
                 .values()
-                .filter(|g| g.id.is_under(id))
+                .filter(|a| a.id.is_under(&id))
+                .cloned()
+                .collect(),
+            groups: groups
+                .values()
+                .filter(|g| g.id.is_under(&id))
                 .cloned()
                 .collect(),
         };
-        if target.has_group(id) {
+        let exists = id.is_root()
+            || groups.contains_key(&id)
+            || groups
+                .keys()
+                .chain(apps.keys())
+                .any(|a| a != &id && a.is_under(&id));
+        if exists {
             ops.push(Op::put(
-                format!("{}/{version}", versions_prefix(id)),
+                format!("{}/{version}", versions_prefix(&id)),
                 serde_json::to_vec(&snapshot).expect("groups serialize"),
             ));
-            let mut versions = self.group_versions(id).await?;
+            let mut versions = self.group_versions(&id).await?;
             let keep = (self.config.zk_max_versions as usize).max(1) - 1;
             let excess = versions.len().saturating_sub(keep);
             for v in versions.drain(..excess) {
-                ops.push(Op::delete(format!("{}/{v}", versions_prefix(id))));
+                ops.push(Op::delete(format!("{}/{v}", versions_prefix(&id))));
             }
         }
-        self.store.apply(ops).await?;
-        self.groups = target.groups;
-        Ok(())
+        Ok((ops, groups))
     }
 
     async fn group_versions(&self, id: &PathId) -> Result<Vec<String>, ServiceError> {

@@ -294,7 +294,7 @@ pub async fn run(
         stats: BTreeMap::new(),
         deployments: BTreeMap::new(),
         readiness: readiness::Readiness::default(),
-        http: reqwest::Client::new(),
+        http: readiness::client(),
         matching,
         next_reconcile_ms: None,
         internal_tx,
@@ -356,7 +356,7 @@ impl Service {
                 reply,
             } => {
                 self.api_origin = origin;
-                let result = self.change_apps(changes, force).await;
+                let result = self.change_apps(changes, force, None).await;
                 self.api_origin = None;
                 let fatal = matches!(&result, Err(ServiceError::Store(e)) if !e.is_unavailable());
                 let _ = reply.send(result);

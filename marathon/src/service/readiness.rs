@@ -131,6 +131,15 @@ impl Service {
     }
 }
 
+/// The client of the readiness checks: HTTPS checks accept any certificate, as the
+/// health checks do (tasks serve self-signed ones).
+pub(super) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("an HTTP(S) client builds")
+}
+
 async fn get(
     client: &reqwest::Client,
     url: &str,
