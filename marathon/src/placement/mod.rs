@@ -46,6 +46,7 @@ mod summary;
 mod testkit;
 
 pub use constraint::{Constraint, ConstraintError, Field, Operator};
+pub use fit::{split, Part};
 pub use offer::{Agent, Attribute, AttributeValue, FaultDomain, Offer};
 pub use rank::{rank, Ranking};
 pub use reason::Reason;
