@@ -21,6 +21,7 @@ use crate::placement::{split, Part};
 use crate::pod::{
     container_task_id, Endpoint, MesosCommand, PodContainer, PodDefinition, PodHealthCheck,
 };
+use crate::task_info::{environment_proto, uri_proto};
 
 /// The name of the network Mesos's CNI bridge goes by (`container/bridge`).
 pub const BRIDGE_NETWORK: &str = "mesos-bridge";
@@ -193,25 +194,18 @@ fn command(
     env.push(("MARATHON_APP_VERSION".into(), pod.version.clone()));
     env.push(("MARATHON_CONTAINER_ID".into(), c.name.clone()));
     let mut info = v1::CommandInfo {
-        environment: Some(v1::Environment {
-            variables: env
-                .into_iter()
-                .map(|(name, value)| v1::environment::Variable {
-                    name,
-                    value: Some(value),
-                    ..Default::default()
-                })
-                .collect(),
-        }),
+        environment: Some(environment_proto(env)),
         uris: c
             .artifacts
             .iter()
-            .map(|a| v1::command_info::Uri {
-                value: a.uri.clone(),
-                executable: Some(a.executable),
-                extract: Some(a.extract),
-                cache: Some(a.cache),
-                output_file: a.dest_path.clone(),
+            .map(|a| {
+                uri_proto(
+                    &a.uri,
+                    a.executable,
+                    a.extract,
+                    a.cache,
+                    a.dest_path.clone(),
+                )
             })
             .collect(),
         user: c.user.clone().or_else(|| pod.user.clone()),
