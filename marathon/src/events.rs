@@ -44,7 +44,7 @@ impl Event {
     }
 }
 
-/// Every event type Marathon 1.x emits for apps (pods are not implemented).
+/// Every event type Marathon 1.x emits for apps and pods.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "eventType", rename_all = "snake_case")]
 pub enum EventKind {
@@ -164,6 +164,22 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A pod was created through `/v2/pods`.
+    #[serde(rename_all = "camelCase")]
+    PodCreatedEvent {
+        client_ip: String,
+        uri: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    PodUpdatedEvent {
+        client_ip: String,
+        uri: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    PodDeletedEvent {
+        client_ip: String,
+        uri: String,
+    },
     /// All instances of a removed app are gone.
     #[serde(rename_all = "camelCase")]
     AppTerminatedEvent {
@@ -214,6 +230,9 @@ impl EventKind {
             EventKind::DeploymentStepFailure { .. } => "deployment_step_failure",
             EventKind::DeploymentSuccess { .. } => "deployment_success",
             EventKind::DeploymentFailed { .. } => "deployment_failed",
+            EventKind::PodCreatedEvent { .. } => "pod_created_event",
+            EventKind::PodUpdatedEvent { .. } => "pod_updated_event",
+            EventKind::PodDeletedEvent { .. } => "pod_deleted_event",
             EventKind::AppTerminatedEvent { .. } => "app_terminated_event",
             EventKind::FrameworkMessageEvent { .. } => "framework_message_event",
             EventKind::SchedulerRegisteredEvent { .. } => "scheduler_registered_event",
@@ -419,6 +438,13 @@ mod tests {
             (
                 EventKind::api_post("127.0.0.1", "/v2/apps/web", &app),
                 &["clientIp", "uri", "appDefinition"],
+            ),
+            (
+                EventKind::PodCreatedEvent {
+                    client_ip: "127.0.0.1".into(),
+                    uri: "/v2/pods".into(),
+                },
+                &["clientIp", "uri"],
             ),
             (
                 EventKind::status_update(&update, &i),

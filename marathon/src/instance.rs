@@ -1,5 +1,7 @@
 //! Instances: one launched task of an app, as Marathon tracks it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppDefinition, PathId};
@@ -163,6 +165,86 @@ pub struct Instance {
     /// Message of the last status, for `lastTaskFailure`.
     #[serde(default)]
     pub message: Option<String>,
+    /// A pod instance's tasks, one per container, by Mesos task id (empty for an app's
+    /// instance, whose one task is `task_id`). The instance's condition and health are
+    /// made of theirs ([`pod_condition`], [`pod_health`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_tasks: BTreeMap<String, PodTask>,
+}
+
+/// One container's task of a pod instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodTask {
+    /// The container's name in the pod.
+    pub container: String,
+    pub condition: Condition,
+    /// Whether the container has a health check (its `healthy` counts).
+    pub checked: bool,
+    #[serde(default)]
+    pub healthy: Option<bool>,
+    /// When the condition last changed (milliseconds since the epoch).
+    pub since: u64,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The condition of a pod instance made of its tasks' (Mesos's default executor kills
+/// the rest of a group when one task fails or is killed): a failure ends it at once; a
+/// kill keeps it Killing until every task has ended; a container that finished
+/// successfully leaves the others running; otherwise the least advanced task's.
+pub fn pod_condition<'a>(tasks: impl IntoIterator<Item = &'a PodTask>) -> Condition {
+    let conditions: Vec<Condition> = tasks.into_iter().map(|t| t.condition).collect();
+    if let Some(&failed) = conditions
+        .iter()
+        .find(|c| c.is_terminal() && !matches!(c, Condition::Killed | Condition::Finished))
+    {
+        return failed;
+    }
+    if conditions.iter().all(|c| c.is_terminal()) {
+        return if conditions.contains(&Condition::Killed) {
+            Condition::Killed
+        } else {
+            Condition::Finished
+        };
+    }
+    let live = conditions.iter().filter(|c| !c.is_terminal());
+    let rank = |c: &Condition| match c {
+        Condition::Provisioned => 0,
+        Condition::Staging => 1,
+        Condition::Starting => 2,
+        _ => 3,
+    };
+    if conditions.contains(&Condition::Killed) || conditions.contains(&Condition::Killing) {
+        return Condition::Killing;
+    }
+    for c in [Condition::UnreachableInactive, Condition::Unreachable] {
+        if conditions.contains(&c) {
+            return c;
+        }
+    }
+    live.min_by_key(|c| rank(c))
+        .copied()
+        .unwrap_or(Condition::Unknown)
+}
+
+/// A pod instance's health: unhealthy when a checked container is, healthy when every
+/// checked container is, unknown until then (or without checks).
+pub fn pod_health<'a>(tasks: impl IntoIterator<Item = &'a PodTask>) -> Option<bool> {
+    let checked: Vec<Option<bool>> = tasks
+        .into_iter()
+        .filter(|t| t.checked)
+        .map(|t| t.healthy)
+        .collect();
+    if checked.is_empty() {
+        None
+    } else if checked.contains(&Some(false)) {
+        Some(false)
+    } else if checked.iter().all(|h| *h == Some(true)) {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 impl Instance {
@@ -193,6 +275,16 @@ impl Instance {
             healthy: None,
             mesos_healthy: None,
             message: None,
+            pod_tasks: BTreeMap::new(),
+        }
+    }
+
+    /// The Mesos task ids of the instance: its pod tasks, or its one task.
+    pub fn mesos_task_ids(&self) -> Vec<String> {
+        if self.pod_tasks.is_empty() {
+            vec![self.task_id.clone()]
+        } else {
+            self.pod_tasks.keys().cloned().collect()
         }
     }
 
@@ -244,6 +336,55 @@ mod tests {
         assert_eq!(
             instance_id_of(&id),
             "prod_web.instance-00000000-0000-0000-0000-000000000000"
+        );
+    }
+
+    fn tasks(conditions: &[(Condition, bool, Option<bool>)]) -> Vec<PodTask> {
+        conditions
+            .iter()
+            .enumerate()
+            .map(|(n, &(condition, checked, healthy))| PodTask {
+                container: format!("c{n}"),
+                condition,
+                checked,
+                healthy,
+                since: 0,
+                message: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pod_instance_is_as_its_tasks_are() {
+        use Condition::*;
+        let cases = [
+            (vec![Provisioned, Provisioned], Provisioned),
+            (vec![Running, Starting], Starting),
+            (vec![Running, Running], Running),
+            (vec![Running, Finished], Running),
+            (vec![Running, Failed], Failed),
+            (vec![Running, Killed], Killing),
+            (vec![Killed, Killed], Killed),
+            (vec![Finished, Finished], Finished),
+            (vec![Running, Unreachable], Unreachable),
+        ];
+        for (states, want) in cases {
+            let t = tasks(&states.iter().map(|&c| (c, false, None)).collect::<Vec<_>>());
+            assert_eq!(pod_condition(&t), want, "{states:?}");
+        }
+        let health = |h: &[(bool, Option<bool>)]| {
+            pod_health(&tasks(
+                &h.iter()
+                    .map(|&(c, h)| (Condition::Running, c, h))
+                    .collect::<Vec<_>>(),
+            ))
+        };
+        assert_eq!(health(&[(false, None)]), None, "no checks");
+        assert_eq!(health(&[(true, Some(true)), (false, None)]), Some(true));
+        assert_eq!(health(&[(true, Some(true)), (true, None)]), None);
+        assert_eq!(
+            health(&[(true, Some(true)), (true, Some(false))]),
+            Some(false)
         );
     }
 

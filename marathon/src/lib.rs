@@ -16,12 +16,14 @@
 //!   - `group`: the group tree apps live in, group updates (`scaleBy`, nested groups),
 //!     dependencies expanded to apps and checked (unknown, cycles);
 //!   - `events`: the event bus's events, each with Marathon's JSON keys;
-//!   - `service_ports`: service ports from `--local_port_min/max`.
-//! - views: `views` (Marathon's JSON for apps, tasks, failures), `info` (`/v2/info`).
+//!   - `service_ports`: service ports from `--local_port_min/max`;
+//!   - `pod`: pods (`/v2/pods`), their rules, and the run spec a pod is to the rest.
+//! - views: `views` (Marathon's JSON for apps, tasks, failures), `pod_status`
+//!   (`/v2/pods/{id}::status`), `info` (`/v2/info`).
 //! - edges: `config` (flags), `storage` (one trait; ZooKeeper, embedded, memory),
 //!   `event_bus` (fan-out of events to `/v2/events` subscribers, slow ones cut),
-//!   `wire` and `task_info` (Mesos protobufs in and out, health checks run by the agent
-//!   included), `service` (the leading actor; it runs Marathon's health probes and
+//!   `wire`, `task_info` and `task_group` (Mesos protobufs in and out: an app's TaskInfo,
+//!   a pod's LAUNCH_GROUP; health checks run by the agent included), `service` (the leading actor; it runs Marathon's health probes and
 //!   readiness checks, and persists and executes the deployments),
 //!   `election` (ZooKeeper leader latch), `http` (REST API v2 and the standby proxy),
 //!   `server` (wires them: [`run`]).
@@ -48,10 +50,13 @@ pub mod info;
 pub mod instance;
 pub mod matcher;
 pub mod placement;
+pub mod pod;
+pub mod pod_status;
 pub mod server;
 pub mod service;
 pub mod service_ports;
 pub mod storage;
+pub mod task_group;
 pub mod task_info;
 pub mod tracker;
 pub mod views;

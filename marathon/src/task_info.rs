@@ -26,25 +26,18 @@ pub fn task_info(launch: &Launch<'_>, env_prefix: &str) -> v1::TaskInfo {
     let app = launch.app;
     let env = environment(launch, env_prefix);
     let mut command = v1::CommandInfo {
-        environment: Some(v1::Environment {
-            variables: env
-                .into_iter()
-                .map(|(name, value)| v1::environment::Variable {
-                    name,
-                    value: Some(value),
-                    ..Default::default()
-                })
-                .collect(),
-        }),
+        environment: Some(environment_proto(env)),
         uris: app
             .fetch
             .iter()
-            .map(|f| v1::command_info::Uri {
-                value: f.uri.clone(),
-                executable: Some(f.executable),
-                extract: Some(f.extract),
-                cache: Some(f.cache),
-                output_file: f.output_file.clone(),
+            .map(|f| {
+                uri_proto(
+                    &f.uri,
+                    f.executable,
+                    f.extract,
+                    f.cache,
+                    f.output_file.clone(),
+                )
             })
             .collect(),
         user: app.user.clone(),
@@ -181,6 +174,37 @@ pub fn task_info(launch: &Launch<'_>, env_prefix: &str) -> v1::TaskInfo {
         discovery: Some(discovery(launch)),
         health_check: mesos_health_check(app, launch.host_ports),
         ..Default::default()
+    }
+}
+
+/// Variables as a command's `Environment`.
+pub fn environment_proto(vars: Vec<(String, String)>) -> v1::Environment {
+    v1::Environment {
+        variables: vars
+            .into_iter()
+            .map(|(name, value)| v1::environment::Variable {
+                name,
+                value: Some(value),
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+/// A URI for the fetcher.
+pub fn uri_proto(
+    value: &str,
+    executable: bool,
+    extract: bool,
+    cache: bool,
+    output_file: Option<String>,
+) -> v1::command_info::Uri {
+    v1::command_info::Uri {
+        value: value.to_string(),
+        executable: Some(executable),
+        extract: Some(extract),
+        cache: Some(cache),
+        output_file,
     }
 }
 

@@ -3,7 +3,10 @@
 
 use mesos_proto::v1::offer::{operation, Operation};
 use mesos_proto::v1::scheduler::{call, Call};
-use mesos_proto::v1::{AgentId, ExecutorId, Filters, OfferId, TaskId, TaskInfo, TaskStatus};
+use mesos_proto::v1::{
+    AgentId, ExecutorId, ExecutorInfo, Filters, OfferId, TaskGroupInfo, TaskId, TaskInfo,
+    TaskStatus,
+};
 
 fn with_type(kind: call::Type) -> Call {
     Call {
@@ -32,6 +35,19 @@ pub fn launch_operation(tasks: Vec<TaskInfo>) -> Operation {
     Operation {
         r#type: Some(operation::Type::Launch as i32),
         launch: Some(operation::Launch { task_infos: tasks }),
+        ..Default::default()
+    }
+}
+
+/// A LAUNCH_GROUP operation: `tasks` as one task group under `executor` (of type
+/// DEFAULT for Mesos's default executor).
+pub fn launch_group_operation(executor: ExecutorInfo, tasks: Vec<TaskInfo>) -> Operation {
+    Operation {
+        r#type: Some(operation::Type::LaunchGroup as i32),
+        launch_group: Some(operation::LaunchGroup {
+            executor,
+            task_group: TaskGroupInfo { tasks },
+        }),
         ..Default::default()
     }
 }

@@ -126,6 +126,7 @@ async fn every_dcos_command_on_one_cluster() {
     task_log(&s).await;
     deployment_watch(&s).await;
     groups(&s).await;
+    pods(&s).await;
     bad_input(&s).await;
     kill_with_scale_and_remove(&s).await;
 }
@@ -537,6 +538,46 @@ async fn groups(s: &Setup) {
     eventually("the group to go", LONG, async || {
         (s.ok(&["marathon", "group", "list"]).await == "ID  APPS\n").then_some(())
     })
+    .await;
+}
+
+/// `marathon pod add|list|show|kill|remove` against `/v2/pods`, with a pod of one process
+/// (no image: it runs under the default executor without Docker).
+async fn pods(s: &Setup) {
+    let pod = s.file(
+        "pod.json",
+        r#"{"id": "/sleepy", "scaling": {"kind": "fixed", "instances": 1},
+            "containers": [{"name": "sleep1", "exec": {"command": {"shell": "sleep 1000"}},
+                            "resources": {"cpus": 0.1, "mem": 16}}],
+            "networks": [{"mode": "host"}]}"#,
+    );
+    s.ok(&["marathon", "pod", "add", &pod]).await;
+    let instance = eventually("a stable pod", LONG, async || {
+        let listed = s.json(&["marathon", "pod", "list", "--json"]).await;
+        let status = listed.as_array()?.first()?.clone();
+        (status["status"] == "STABLE")
+            .then(|| status["instances"][0]["id"].as_str().map(str::to_string))?
+    })
+    .await;
+    let listed = s.ok(&["marathon", "pod", "list"]).await;
+    assert_eq!(
+        header(&listed),
+        "ID +TASKS INSTANCES VERSION STATUS STATUS SINCE WAITING"
+    );
+    let sleepy = row(&listed, "/sleepy").expect("a row of the pod");
+    assert_eq!(sleepy[..3], ["/sleepy", "1", "1"]);
+    assert_eq!(sleepy[4], "STABLE");
+    let shown = s.json(&["marathon", "pod", "show", "sleepy"]).await;
+    assert_eq!(shown["containers"][0]["name"], "sleep1");
+    let killed = s
+        .ok(&["marathon", "pod", "kill", "sleepy", &instance])
+        .await;
+    assert_eq!(killed, format!("Killed instances: {instance}\n"));
+    s.ok(&["marathon", "pod", "remove", "sleepy"]).await;
+    s.fails(
+        &["marathon", "pod", "show", "sleepy"],
+        "Pod '/sleepy' does not exist",
+    )
     .await;
 }
 

@@ -37,7 +37,7 @@ impl Core {
                  starting as a new agent (tasks of the old agent are killed)"
             );
             for run in recovered.runs {
-                if docker::is_docker_task(&run.task) {
+                if docker::runs_in_docker(&run.task) {
                     if let Some(runtime) = &self.docker {
                         runtime.remove(docker::container_name(&run.container_id));
                     }
@@ -124,7 +124,7 @@ impl Core {
         let Some(framework) = self.frameworks.get_mut(&run.framework_id) else {
             return;
         };
-        let is_docker = docker::is_docker_task(&run.task);
+        let is_docker = docker::runs_in_docker(&run.task);
         let command = display_command(&run.task);
         let mut task = Task {
             framework_id: run.framework_id.clone(),
@@ -291,6 +291,14 @@ impl Core {
             .flat_map(|f| f.tasks.values())
             .filter(|t| t.docker.is_some() && !t.exited)
             .map(|t| t.container_id.clone())
+            // The network containers of pods that still run.
+            .chain(
+                self.groups
+                    .by_id
+                    .values()
+                    .filter(|e| e.docker)
+                    .map(|e| e.container_id.clone()),
+            )
             .collect();
         let removed = runtime.remove_orphans(agent_id, &keep).await;
         if removed > 0 {

@@ -27,6 +27,7 @@ use tracing::{info, info_span, warn};
 
 use super::{display_command, Core, Task, DEFAULT_KILL_GRACE, FRAMEWORK_REMOVED};
 use crate::checkpoint;
+use crate::docker::{self, ContainerSpec, NetworkReady, SpecContext};
 use crate::launcher::{self, CommandLine, EnvContext};
 use crate::paths::{replace_symlink, write_atomic, RunPaths};
 use crate::status_update::StreamKey;
@@ -51,6 +52,11 @@ pub(crate) struct DefaultExecutor {
     groups: Vec<Group>,
     /// Asked to shut down: its tasks are all being killed.
     shutting_down: bool,
+    /// Some of its tasks run as Docker containers (a pod): its network container, if it
+    /// has one, goes with it.
+    pub(crate) docker: bool,
+    /// The network container its Docker tasks join, and when it runs.
+    network: Option<(ContainerSpec, NetworkReady)>,
 }
 
 impl DefaultExecutor {
@@ -60,6 +66,8 @@ impl DefaultExecutor {
             run,
             groups: Vec::new(),
             shutting_down: false,
+            docker: false,
+            network: None,
         }
     }
 
@@ -129,15 +137,27 @@ impl DefaultExecutors {
     }
 }
 
+/// How one task of a group runs.
+#[derive(Debug, Clone, PartialEq)]
+enum Member {
+    /// A process under a supervisor.
+    Process(CommandLine),
+    /// A Docker container in the group's network (the task has a Docker image).
+    Docker,
+}
+
 /// How each task of a group runs, or why the group cannot run (TASK_FAILED for all, as
 /// Mesos fails a group atomically).
-fn plan_group(tasks: &[TaskInfo]) -> Result<Vec<CommandLine>, String> {
+fn plan_group(tasks: &[TaskInfo]) -> Result<Vec<Member>, String> {
     tasks
         .iter()
         .map(|task| {
-            if task.container.is_some() {
+            if docker::spec::pod::image(task).is_some() {
+                return Ok(Member::Docker);
+            }
+            if docker::is_docker_task(task) {
                 return Err(format!(
-                    "Task '{}': containers (ContainerInfo) in task groups are not supported by this agent",
+                    "Task '{}': DOCKER containers in task groups are not supported; give the task a MESOS container with a Docker image",
                     task.task_id.value
                 ));
             }
@@ -145,6 +165,7 @@ fn plan_group(tasks: &[TaskInfo]) -> Result<Vec<CommandLine>, String> {
                 format!("Task '{}' of the task group has no command", task.task_id.value)
             })?;
             CommandLine::from_command(command)
+                .map(Member::Process)
                 .map_err(|e| format!("Task '{}': {e}", task.task_id.value))
         })
         .collect()
@@ -220,6 +241,14 @@ impl Core {
                 )
             }
         };
+        if commands.contains(&Member::Docker) && self.docker.is_none() {
+            return refuse(
+                self,
+                TaskState::TaskFailed,
+                task_status::Reason::ContainerLaunchFailed,
+                "Tasks with Docker images run under the docker containerizer, which --containerizers does not list",
+            );
+        }
         let key = (framework_id.clone(), executor_id.clone());
         if self.groups.by_id.get(&key).is_some_and(|e| e.shutting_down) {
             return refuse(
@@ -262,6 +291,20 @@ impl Core {
         } else {
             info!("task group joins the running default executor");
         }
+        let network = match commands.contains(&Member::Docker) {
+            true => match self.pod_network(&key, &agent_id, &executor, &task_group.tasks) {
+                Ok(network) => network,
+                Err(message) => {
+                    return refuse(
+                        self,
+                        TaskState::TaskFailed,
+                        task_status::Reason::ContainerLaunchFailed,
+                        &message,
+                    )
+                }
+            },
+            false => None,
+        };
         let (parent_container, executor_run) = {
             let e = &self.groups.by_id[&key];
             (e.container_id.clone(), e.run.clone())
@@ -327,7 +370,24 @@ impl Core {
         }
         let mut failed = Vec::new();
         let mut started = Vec::new();
-        for ((stream, run), command) in runs.into_iter().zip(commands) {
+        for ((stream, run), member) in runs.into_iter().zip(commands) {
+            let command = match member {
+                Member::Process(command) => command,
+                Member::Docker => {
+                    // RUNNING when its container runs (a container event).
+                    let launched = self.launch_docker_member(
+                        &stream,
+                        &run,
+                        &executor_run,
+                        &agent_id,
+                        network.as_ref(),
+                    );
+                    if let Err(message) = launched {
+                        failed.push((stream, message));
+                    }
+                    continue;
+                }
+            };
             match self.launch_in_group(&stream, &run, &executor_run, &command) {
                 Ok(supervised) => {
                     info!(task_id = %stream.task_id, pid = supervised.pid, sandbox = %run.sandbox.display(), "task of the group started");
@@ -409,6 +469,101 @@ impl Core {
             .map_err(|e| format!("Failed to launch task: {e}"))
     }
 
+    /// The network container of the executor `key` for a group with Docker tasks: the
+    /// one it has, or a new one started from the group's first image (None on host
+    /// networking).
+    fn pod_network(
+        &mut self,
+        key: &(String, String),
+        agent_id: &str,
+        executor: &v1::ExecutorInfo,
+        tasks: &[TaskInfo],
+    ) -> Result<Option<(ContainerSpec, NetworkReady)>, String> {
+        let runtime = self
+            .docker
+            .clone()
+            .ok_or("the docker containerizer is not enabled")?;
+        let endpoint = self.identity.endpoint();
+        let hostname = self.identity.hostname.clone();
+        let e = self.groups.by_id.get_mut(key).expect("created before");
+        e.docker = true;
+        if let Some(network) = &e.network {
+            return Ok(Some(network.clone()));
+        }
+        let image = tasks
+            .iter()
+            .find_map(docker::spec::pod::image)
+            .ok_or("no task of the group has a Docker image")?;
+        let ctx = SpecContext {
+            agent_id,
+            framework_id: &key.0,
+            container_id: &e.container_id,
+            sandbox: &e.run.sandbox,
+            agent_endpoint: &endpoint,
+            hostname: &hostname,
+        };
+        let Some(spec) = docker::spec::pod::network_container(executor, image, &ctx)
+            .map_err(|err| format!("The task group's network: {err}"))?
+        else {
+            return Ok(None);
+        };
+        info!(container = %spec.name, "starting the task group's network container");
+        let ready = runtime.start_network(spec.clone());
+        e.network = Some((spec, ready.clone()));
+        Ok(e.network.clone())
+    }
+
+    /// Starts one task of a group as a Docker container in the group's network.
+    fn launch_docker_member(
+        &mut self,
+        stream: &StreamKey,
+        run: &RunPaths,
+        executor_run: &RunPaths,
+        agent_id: &str,
+        network: Option<&(ContainerSpec, NetworkReady)>,
+    ) -> Result<(), String> {
+        let runtime = self
+            .docker
+            .clone()
+            .ok_or("the docker containerizer is not enabled")?;
+        let endpoint = self.identity.endpoint();
+        let hostname = self.identity.hostname.clone();
+        let task = self
+            .frameworks
+            .get(&stream.framework_id)
+            .and_then(|f| f.tasks.get(&stream.task_id))
+            .ok_or("the task is gone")?;
+        prepare_nested_sandbox(run, executor_run, &stream.task_id)
+            .and_then(|()| prepare_shared_volumes(&task.info, &executor_run.sandbox))
+            .map_err(|e| format!("Failed to create sandbox {}: {e}", run.sandbox.display()))?;
+        let ctx = SpecContext {
+            agent_id,
+            framework_id: &stream.framework_id,
+            container_id: &task.container_id,
+            sandbox: &run.sandbox,
+            agent_endpoint: &endpoint,
+            hostname: &hostname,
+        };
+        let spec = docker::spec::pod::member(
+            &task.info,
+            &ctx,
+            &executor_run.sandbox,
+            network.map(|(spec, _)| spec),
+        )
+        .map_err(|e| e.to_string())?;
+        let target = docker::runtime::Target {
+            key: stream.clone(),
+            container_id: task.container_id.clone(),
+            sandbox: run.sandbox.clone(),
+        };
+        info!(task_id = %stream.task_id, container = %spec.name, "task of the group starts as a Docker container");
+        let switch = runtime.launch_after(spec, target, network.map(|(_, ready)| ready.clone()));
+        if let Some(task) = self.task_mut(stream) {
+            task.docker = Some(switch);
+        }
+        Ok(())
+    }
+
     /// After a task of a group ended in `state`: the rest of its group is killed when it
     /// failed or was killed, and the executor is done once all its tasks have ended.
     pub(crate) fn group_task_ended(&mut self, stream: &StreamKey, state: TaskState) {
@@ -481,7 +636,8 @@ impl Core {
         if running {
             return;
         }
-        self.groups.by_id.remove(key);
+        let executor = self.groups.by_id.remove(key).expect("found above");
+        self.remove_network_container(&executor);
         info!(executor_id = %key.1, "default executor done: all its tasks ended");
         if framework.is_some_and(|f| !f.removed) {
             self.send(agent_message::Message::ExitedExecutor(ExitedExecutor {
@@ -512,6 +668,7 @@ impl Core {
             false => parent.group.clone(),
         };
         executor.add_group(group);
+        executor.docker |= docker::runs_in_docker(&run.task);
         if run.paths.killed().exists() {
             // It was being killed, as the rest of its group then.
             let task_id = &run.task.task_id.value;
@@ -536,10 +693,34 @@ impl Core {
                     .is_some_and(|t| !t.exited)
             });
             if !running {
-                self.groups.by_id.remove(&key);
+                let executor = self.groups.by_id.remove(&key).expect("listed above");
+                self.remove_network_container(&executor);
             }
         }
     }
+
+    /// Removes the network container of a pod's executor that is done (if it had one).
+    fn remove_network_container(&self, executor: &DefaultExecutor) {
+        if let (true, Some(runtime)) = (executor.docker, &self.docker) {
+            runtime.remove(docker::container_name(&executor.container_id));
+        }
+    }
+}
+
+/// The executor sandbox's directories of the PARENT sandbox-path volumes of `task` (a
+/// pod's shared ephemeral volumes), created before a container binds them.
+fn prepare_shared_volumes(
+    task: &TaskInfo,
+    executor_sandbox: &std::path::Path,
+) -> std::io::Result<()> {
+    let volumes = task.container.iter().flat_map(|c| c.volumes.iter());
+    for path in volumes
+        .filter_map(|v| v.source.as_ref()?.sandbox_path.as_ref())
+        .filter(|p| !p.path.split('/').any(|part| part == ".."))
+    {
+        std::fs::create_dir_all(executor_sandbox.join(&path.path))?;
+    }
+    Ok(())
 }
 
 /// The sandbox of a task of a group, with its `stdout`/`stderr`, and the
@@ -625,11 +806,16 @@ mod tests {
             ..Default::default()
         };
         let plan = plan_group(&[task("a", Some("sleep 1")), task("b", Some("true"))]).unwrap();
-        assert_eq!(plan[0].argv, ["sh", "-c", "sleep 1"]);
+        let Member::Process(first) = &plan[0] else {
+            panic!("a process")
+        };
+        assert_eq!(first.argv, ["sh", "-c", "sleep 1"]);
         let err = plan_group(&[task("a", Some("true")), task("b", None)]).unwrap_err();
         assert!(err.contains("'b'"), "{err}");
         let mut docker = task("d", Some("true"));
-        docker.container = Some(v1::ContainerInfo::default());
+        let mut info = v1::ContainerInfo::default();
+        info.set_type(v1::container_info::Type::Docker);
+        docker.container = Some(info);
         assert!(plan_group(&[docker]).unwrap_err().contains("not supported"));
     }
 }

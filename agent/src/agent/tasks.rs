@@ -220,7 +220,8 @@ impl Core {
         }
         let outcome = match event.kind {
             ContainerEventKind::Created => {
-                if !removed {
+                // A task of a group was STARTING before its container was created.
+                if !removed && task.state != TaskState::TaskStarting {
                     self.update(
                         &key,
                         TaskState::TaskStarting,
@@ -251,15 +252,19 @@ impl Core {
         };
         task.exited = true;
         let killing = task.killing;
-        if removed {
+        let state = if removed {
             let task = framework.tasks.remove(&key.task_id).expect("present");
             framework.complete(task);
             self.retire_framework_if_idle(&key.framework_id);
+            TaskState::TaskKilled
         } else {
             let (state, message, reason, source) = container_outcome(&outcome, killing);
             info!(message, "task ended");
             self.update(&key, state, Some(message), reason, source);
-        }
+            state
+        };
+        // A task of a group (a pod's container) takes its group along, as processes do.
+        self.group_task_ended(&key, state);
         // Only now that the end is journaled may the container (and its exit code) go.
         if let Some(runtime) = &self.docker {
             if !matches!(

@@ -23,7 +23,9 @@ pub mod exec;
 pub mod runtime;
 pub mod spec;
 
-pub use runtime::{ContainerEvent, ContainerEventKind, DockerRuntime, KillSwitch, Outcome};
+pub use runtime::{
+    ContainerEvent, ContainerEventKind, DockerRuntime, KillSwitch, NetworkReady, Outcome,
+};
 pub use spec::{ContainerSpec, SpecContext, SpecError};
 
 /// Where the task's sandbox is mounted inside its container (as in Mesos).
@@ -59,6 +61,12 @@ pub mod labels {
     pub fn is_ours(name: &str) -> bool {
         [AGENT_ID, FRAMEWORK_ID, TASK_ID, CONTAINER_ID].contains(&name)
     }
+}
+
+/// Whether a task runs as a Docker container: a Docker task, or a task of a group with a
+/// Docker image ([`spec::pod`]).
+pub fn runs_in_docker(task: &mesos_proto::v1::TaskInfo) -> bool {
+    is_docker_task(task) || spec::pod::image(task).is_some()
 }
 
 /// Whether a task asks for a Docker container.

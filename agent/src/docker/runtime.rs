@@ -25,7 +25,8 @@ use bollard::query_parameters::{
     LogsOptions, RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
-use futures::StreamExt;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
 use mesos_proto::v1::{network_info, NetworkInfo};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, watch};
@@ -114,6 +115,9 @@ impl KillSwitch {
     }
 }
 
+/// Resolves once a pod's network container runs (Err: why it cannot).
+pub type NetworkReady = Shared<BoxFuture<'static, Result<(), String>>>;
+
 /// Which task and sandbox a container belongs to.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -161,6 +165,17 @@ impl DockerRuntime {
     /// Starts a task's container: pull (when the image is missing or a pull is forced),
     /// create, start, then supervise it until it ends.
     pub fn launch(&self, spec: ContainerSpec, target: Target) -> KillSwitch {
+        self.launch_after(spec, target, None)
+    }
+
+    /// As [`DockerRuntime::launch`], once `network` (a pod's network container, see
+    /// [`DockerRuntime::start_network`]) runs; if it cannot run, neither does this.
+    pub fn launch_after(
+        &self,
+        spec: ContainerSpec,
+        target: Target,
+        network: Option<NetworkReady>,
+    ) -> KillSwitch {
         let (switch, kill) = KillSwitch::new();
         let runner = Runner {
             docker: self.docker.clone(),
@@ -169,8 +184,45 @@ impl DockerRuntime {
             target,
         };
         let span = tracing::info_span!("container", name = %spec.name);
-        tokio::spawn(runner.launch(spec, kill).instrument(span));
+        tokio::spawn(runner.launch(spec, kill, network).instrument(span));
         switch
+    }
+
+    /// Starts a pod's network container (or finds it running): the others join its
+    /// network once the returned future says it runs.
+    pub fn start_network(&self, spec: ContainerSpec) -> NetworkReady {
+        let docker = self.docker.clone();
+        let span = tracing::info_span!("network_container", name = %spec.name);
+        let started = tokio::spawn(
+            async move {
+                let running = docker
+                    .inspect_container(&spec.name, None)
+                    .await
+                    .ok()
+                    .and_then(|c| c.state)
+                    .and_then(|s| s.running)
+                    .unwrap_or(false);
+                if running {
+                    return Ok(());
+                }
+                remove_container(&docker, &spec.name).await;
+                create_container(&docker, &spec).await?;
+                docker
+                    .start_container(&spec.name, None)
+                    .await
+                    .map_err(|e| daemon_text(&e))?;
+                info!("pod network container started");
+                Ok(())
+            }
+            .instrument(span),
+        );
+        async move {
+            started
+                .await
+                .unwrap_or_else(|e| Err(format!("the start was cancelled: {e}")))
+        }
+        .boxed()
+        .shared()
     }
 
     /// Takes over the container of a task started by an earlier agent process: reports it
@@ -274,6 +326,96 @@ fn status_of(error: &BollardError) -> Option<u16> {
     }
 }
 
+/// Creates the container, pulling the image first when forced or when it is missing.
+async fn create_container(docker: &Docker, spec: &ContainerSpec) -> Result<(), String> {
+    check_user_network(docker, spec).await?;
+    if spec.force_pull {
+        pull(docker, spec).await?;
+    }
+    let options = CreateContainerOptions {
+        name: Some(spec.name.clone()),
+        ..Default::default()
+    };
+    let first = docker
+        .create_container(Some(options.clone()), spec.body.clone())
+        .await;
+    match first {
+        Ok(_) => return Ok(()),
+        Err(e) if status_of(&e) == Some(404) && !spec.force_pull => {
+            debug!(error = %daemon_text(&e), "image not present; pulling it");
+        }
+        Err(e) => return Err(daemon_text(&e)),
+    }
+    pull(docker, spec).await?;
+    docker
+        .create_container(Some(options), spec.body.clone())
+        .await
+        .map(|_| ())
+        .map_err(|e| daemon_text(&e))
+}
+
+/// A USER network must exist: Docker refuses the create with a 404 that would read as
+/// a missing image (and start a pull that hides the cause).
+async fn check_user_network(docker: &Docker, spec: &ContainerSpec) -> Result<(), String> {
+    let Some(name) = spec.user_network() else {
+        return Ok(());
+    };
+    match docker.inspect_network(name, None).await {
+        Ok(_) => Ok(()),
+        Err(e) if status_of(&e) == Some(404) => Err(format!(
+            "Docker network '{name}' does not exist on this agent \
+             (a USER network is created beforehand: docker network create {name})"
+        )),
+        Err(e) => Err(format!(
+            "cannot inspect Docker network '{name}': {}",
+            daemon_text(&e)
+        )),
+    }
+}
+
+async fn pull(docker: &Docker, spec: &ContainerSpec) -> Result<(), String> {
+    let (from_image, tag) = spec.image.pull_arguments();
+    info!(image = %from_image, tag = %tag, "pulling image");
+    let started = Instant::now();
+    let mut stream = docker.create_image(
+        Some(CreateImageOptions {
+            from_image: Some(from_image.clone()),
+            tag: Some(tag.clone()),
+            ..Default::default()
+        }),
+        None,
+        None,
+    );
+    let mut last_log = Instant::now();
+    let mut last_status = String::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(progress) => {
+                let status = progress.status.unwrap_or_default();
+                if status != last_status || last_log.elapsed() >= PULL_PROGRESS_EVERY {
+                    info!(
+                        image = %from_image,
+                        status = %status,
+                        layer = progress.id.as_deref().unwrap_or(""),
+                        current = progress.progress_detail.as_ref().and_then(|d| d.current).unwrap_or(0),
+                        total = progress.progress_detail.as_ref().and_then(|d| d.total).unwrap_or(0),
+                        "pull progress"
+                    );
+                    last_status = status;
+                    last_log = Instant::now();
+                }
+            }
+            Err(e) => {
+                let text = daemon_text(&e);
+                warn!(image = %from_image, error = %text, "pull failed");
+                return Err(format!("Failed to pull image {from_image}:{tag}: {text}"));
+            }
+        }
+    }
+    info!(image = %from_image, tag = %tag, elapsed = ?started.elapsed(), "image pulled");
+    Ok(())
+}
+
 /// How a wait for the container's end came out.
 enum Waited {
     Ended,
@@ -302,10 +444,28 @@ impl Runner {
         self.send(ContainerEventKind::Ended(outcome));
     }
 
-    async fn launch(self, spec: ContainerSpec, mut kill: watch::Receiver<Option<Duration>>) {
+    async fn launch(
+        self,
+        spec: ContainerSpec,
+        mut kill: watch::Receiver<Option<Duration>>,
+        network: Option<NetworkReady>,
+    ) {
         let started_at = Instant::now();
+        if let Some(ready) = network {
+            tokio::select! {
+                ready = ready => if let Err(text) = ready {
+                    warn!(error = %text, "the pod's network container cannot run");
+                    return self.end(Outcome::LaunchFailed(format!(
+                        "the pod's network container cannot run: {text}"
+                    )));
+                },
+                _ = async { drop(kill.wait_for(Option::is_some).await) } => {
+                    return self.end(Outcome::KilledBeforeStart);
+                }
+            }
+        }
         let created = tokio::select! {
-            created = self.create(&spec) => created,
+            created = create_container(&self.docker, &spec) => created,
             _ = async { drop(kill.wait_for(Option::is_some).await) } => {
                 // A create may have gone through before it was dropped.
                 remove_container(&self.docker, &self.name).await;
@@ -333,100 +493,10 @@ impl Runner {
         self.supervise(kill).await;
     }
 
-    /// Creates the container, pulling the image first when forced or when it is missing.
-    async fn create(&self, spec: &ContainerSpec) -> Result<(), String> {
-        self.check_user_network(spec).await?;
-        if spec.force_pull {
-            self.pull(spec).await?;
-        }
-        let options = CreateContainerOptions {
-            name: Some(spec.name.clone()),
-            ..Default::default()
-        };
-        let first = self
-            .docker
-            .create_container(Some(options.clone()), spec.body.clone())
-            .await;
-        match first {
-            Ok(_) => return Ok(()),
-            Err(e) if status_of(&e) == Some(404) && !spec.force_pull => {
-                debug!(error = %daemon_text(&e), "image not present; pulling it");
-            }
-            Err(e) => return Err(daemon_text(&e)),
-        }
-        self.pull(spec).await?;
-        self.docker
-            .create_container(Some(options), spec.body.clone())
-            .await
-            .map(|_| ())
-            .map_err(|e| daemon_text(&e))
-    }
-
-    /// A USER network must exist: Docker refuses the create with a 404 that would read as
-    /// a missing image (and start a pull that hides the cause).
-    async fn check_user_network(&self, spec: &ContainerSpec) -> Result<(), String> {
-        let Some(name) = spec.user_network() else {
-            return Ok(());
-        };
-        match self.docker.inspect_network(name, None).await {
-            Ok(_) => Ok(()),
-            Err(e) if status_of(&e) == Some(404) => Err(format!(
-                "Docker network '{name}' does not exist on this agent \
-                 (a USER network is created beforehand: docker network create {name})"
-            )),
-            Err(e) => Err(format!(
-                "cannot inspect Docker network '{name}': {}",
-                daemon_text(&e)
-            )),
-        }
-    }
-
-    async fn pull(&self, spec: &ContainerSpec) -> Result<(), String> {
-        let (from_image, tag) = spec.image.pull_arguments();
-        info!(image = %from_image, tag = %tag, "pulling image");
-        let started = Instant::now();
-        let mut stream = self.docker.create_image(
-            Some(CreateImageOptions {
-                from_image: Some(from_image.clone()),
-                tag: Some(tag.clone()),
-                ..Default::default()
-            }),
-            None,
-            None,
-        );
-        let mut last_log = Instant::now();
-        let mut last_status = String::new();
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(progress) => {
-                    let status = progress.status.unwrap_or_default();
-                    if status != last_status || last_log.elapsed() >= PULL_PROGRESS_EVERY {
-                        info!(
-                            image = %from_image,
-                            status = %status,
-                            layer = progress.id.as_deref().unwrap_or(""),
-                            current = progress.progress_detail.as_ref().and_then(|d| d.current).unwrap_or(0),
-                            total = progress.progress_detail.as_ref().and_then(|d| d.total).unwrap_or(0),
-                            "pull progress"
-                        );
-                        last_status = status;
-                        last_log = Instant::now();
-                    }
-                }
-                Err(e) => {
-                    let text = daemon_text(&e);
-                    warn!(image = %from_image, error = %text, "pull failed");
-                    return Err(format!("Failed to pull image {from_image}:{tag}: {text}"));
-                }
-            }
-        }
-        info!(image = %from_image, tag = %tag, elapsed = ?started.elapsed(), "image pulled");
-        Ok(())
-    }
-
     /// The container's address(es) and the task's port mappings, for TASK_RUNNING.
     async fn network_infos(&self, spec: &ContainerSpec) -> Vec<NetworkInfo> {
-        let inspected = match self.docker.inspect_container(&self.name, None).await {
+        let name = spec.network_container.as_deref().unwrap_or(&self.name);
+        let inspected = match self.docker.inspect_container(name, None).await {
             Ok(inspected) => inspected,
             Err(e) => {
                 debug!(error = %daemon_text(&e), "cannot inspect the started container");

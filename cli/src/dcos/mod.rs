@@ -2,8 +2,8 @@
 //! (the columns of dcos-cli's `tables.py`), `--json`, and exit status 1 with one
 //! `Error: ...` line on any failure.
 //!
-//! - `dcos marathon app|deployment|task|group ...` against Marathon's REST API v2
-//!   ([`app`], [`deployment`], [`marathon_task`], [`group`]);
+//! - `dcos marathon app|deployment|task|group|pod ...` against Marathon's REST API v2
+//!   ([`app`], [`deployment`], [`marathon_task`], [`group`], [`pod`]);
 //! - `dcos node`, `dcos service`, `dcos task [log]` against the master's `/master/state`
 //!   and the agents' `/state` and `/files/read` ([`mesos`], [`task_log`]).
 //!
@@ -20,6 +20,7 @@ pub mod deployment;
 pub mod group;
 pub mod marathon_task;
 pub mod mesos;
+pub mod pod;
 pub mod table;
 pub mod task_log;
 
@@ -101,6 +102,11 @@ pub enum Marathon {
         #[command(subcommand)]
         command: group::GroupCommand,
     },
+    /// Manage pods.
+    Pod {
+        #[command(subcommand)]
+        command: pod::PodCommand,
+    },
 }
 
 /// A failure, shown as `Error: <message>`.
@@ -163,6 +169,7 @@ pub async fn run(ctx: &Context, command: Top, out: &mut dyn Write) -> Result<(),
             Marathon::Deployment { command } => deployment::run(&ctx.marathon, command, out).await,
             Marathon::Task { command } => marathon_task::run(&ctx.marathon, command, out).await,
             Marathon::Group { command } => group::run(&ctx.marathon, command, out).await,
+            Marathon::Pod { command } => pod::run(&ctx.marathon, command, out).await,
         },
         Top::Node { json } => mesos::node(ctx.master().await?, json, out).await,
         Top::Service {
@@ -293,6 +300,8 @@ mod tests {
             "dcos marathon task stop --wipe t",
             "dcos marathon group scale --force g 2.5",
             "dcos marathon group show --group-version=-1 g",
+            "dcos marathon pod kill p i1 i2",
+            "dcos marathon pod update --force p",
             "dcos task --completed --json demo",
             "dcos task log --follow --lines=5 demo stderr",
             "dcos task",

@@ -69,6 +69,10 @@ pub struct AppDefinition {
     /// The time of this version, ISO 8601 (`2026-12-02T05:00:00.000Z`).
     pub version: String,
     pub version_info: VersionInfo,
+    /// Set when this run spec is a pod (`/v2/pods`): the pod as given, from which the
+    /// fields above were derived ([`crate::pod::PodDefinition::to_run_spec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<Box<crate::pod::PodDefinition>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,8 +197,14 @@ pub struct PortDefinition {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpgradeStrategy {
+    #[serde(default = "full")]
     pub minimum_health_capacity: f64,
+    #[serde(default = "full")]
     pub maximum_over_capacity: f64,
+}
+
+fn full() -> f64 {
+    1.0
 }
 
 impl Default for UpgradeStrategy {
@@ -290,7 +300,12 @@ impl AppDefinition {
             secrets: BTreeMap::new(),
             version: String::new(),
             version_info: VersionInfo::default(),
+            pod: None,
         }
+    }
+
+    pub fn is_pod(&self) -> bool {
+        self.pod.is_some()
     }
 
     pub fn network_mode(&self) -> NetworkMode {
@@ -362,6 +377,10 @@ impl AppDefinition {
         a.instances = other.instances;
         a.version = other.version.clone();
         a.version_info = other.version_info.clone();
+        if let (Some(mine), Some(theirs)) = (a.pod.as_mut(), other.pod.as_ref()) {
+            mine.scaling = theirs.scaling.clone();
+            mine.version = theirs.version.clone();
+        }
         a == *other
     }
 }

@@ -81,6 +81,9 @@ pub struct AppUpdate {
     pub secrets: Option<BTreeMap<String, Value>>,
     /// Only with a version: roll back to that stored version.
     pub version: Option<String>,
+    /// A whole pod (`/v2/pods`): it replaces the run spec, nothing else applies.
+    #[serde(skip)]
+    pub pod: Option<Box<crate::pod::PodDefinition>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -172,6 +175,9 @@ impl AppUpdate {
     /// Applies the given fields onto `base`. `creating` adds the defaults Marathon fills in
     /// for a new app (one `portDefinitions` entry on host networking).
     pub fn apply(&self, mut app: AppDefinition, creating: bool) -> AppDefinition {
+        if let Some(pod) = &self.pod {
+            return pod.to_run_spec();
+        }
         if let Some(cmd) = &self.cmd {
             app.cmd = Some(cmd.clone());
             if self.args.is_none() {

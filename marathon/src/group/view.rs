@@ -99,12 +99,10 @@ impl Index<'_> {
     ) -> Value {
         let mut m = Map::new();
         m.insert("id".into(), id.to_string().into());
+        let children = || self.apps.get(id).into_iter().flatten();
         if embed.apps {
-            let apps: Vec<Value> = self
-                .apps
-                .get(id)
-                .into_iter()
-                .flatten()
+            let apps: Vec<Value> = children()
+                .filter(|a| !a.is_pod())
                 .map(|a| app_json(a))
                 .collect();
             m.insert("apps".into(), Value::Array(apps));
@@ -120,7 +118,11 @@ impl Index<'_> {
             m.insert("groups".into(), Value::Array(groups));
         }
         if embed.pods {
-            m.insert("pods".into(), json!([]));
+            let pods: Vec<Value> = children()
+                .filter_map(|a| a.pod.as_deref())
+                .map(|p| json!(p))
+                .collect();
+            m.insert("pods".into(), Value::Array(pods));
         }
         let deps: Vec<Value> = self
             .tree

@@ -21,7 +21,7 @@ use crate::views::{app_definition_json, app_json, task_json, tasks_text, AppsVie
 /// One app as `GET /v2/apps` and `GET /v2/apps/{id}` show it.
 pub fn app_view(s: &Service, id: &PathId, embed: Embed) -> Option<Value> {
     let tracker = s.tracker();
-    let app = tracker.app(id)?;
+    let app = tracker.app(id).filter(|a| !a.is_pod())?;
     let instances: Vec<_> = tracker.instances_of(id).collect();
     Some(app_json(
         app,
@@ -81,14 +81,14 @@ async fn list_apps(service: &ServiceHandle, pairs: &[(String, String)]) -> Respo
     let body = service
         .read(move |s| {
             let t = s.tracker();
-            let deployments: Vec<(PathId, Vec<String>)> = t
-                .apps()
+            let only_apps = || t.apps().filter(|a| !a.is_pod());
+            let deployments: Vec<(PathId, Vec<String>)> = only_apps()
                 .map(|a| (a.id.clone(), s.deployments_of(&a.id)))
                 .collect();
-            let instances: Vec<Vec<&crate::instance::Instance>> =
-                t.apps().map(|a| t.instances_of(&a.id).collect()).collect();
-            let apps = t
-                .apps()
+            let instances: Vec<Vec<&crate::instance::Instance>> = only_apps()
+                .map(|a| t.instances_of(&a.id).collect())
+                .collect();
+            let apps = only_apps()
                 .zip(&instances)
                 .zip(&deployments)
                 .filter(|((a, _), _)| {
@@ -116,7 +116,7 @@ async fn list_apps(service: &ServiceHandle, pairs: &[(String, String)]) -> Respo
         .into_response()
 }
 
-async fn change(
+pub(super) async fn change(
     service: &ServiceHandle,
     changes: Vec<AppChange>,
     force: bool,

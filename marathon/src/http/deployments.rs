@@ -20,8 +20,27 @@ use crate::instance::Condition;
 use crate::service::{Command, Deployment, Service};
 use crate::tracker::Hold;
 
-fn action_json(a: &Action) -> Value {
-    json!({"action": a.kind.name(), "app": a.app.to_string()})
+/// An action as Marathon shows it: `{"action": "ScaleApplication", "app": "/id"}`, or for
+/// a pod `{"action": "ScalePod", "pod": "/id"}`.
+fn action_json(a: &Action, pod: bool) -> Value {
+    match pod {
+        false => json!({"action": a.kind.name(), "app": a.app.to_string()}),
+        true => {
+            let name = a.kind.name().replace("Application", "Pod");
+            json!({"action": name, "pod": a.app.to_string()})
+        }
+    }
+}
+
+/// Whether the deployment's run spec `id` is (or was, for one it removes) a pod.
+fn is_pod(s: &Service, d: &Deployment, id: &PathId) -> bool {
+    match s.tracker().app(id) {
+        Some(app) => app.is_pod(),
+        None => d
+            .original
+            .iter()
+            .any(|(i, before)| i == id && before.as_ref().is_some_and(|b| b.is_pod())),
+    }
 }
 
 /// One deployment as `GET /v2/deployments` shows it (Marathon's `DeploymentStepInfo`).
@@ -29,14 +48,20 @@ pub fn deployment_json(s: &Service, d: &Deployment, waiting_for: bool, now: u64)
     let steps: Vec<Value> = d
         .steps
         .iter()
-        .map(|step| json!({ "actions": step.iter().map(action_json).collect::<Vec<_>>() }))
+        .map(|step| {
+            let actions: Vec<Value> = step
+                .iter()
+                .map(|a| action_json(a, is_pod(s, d, &a.app)))
+                .collect();
+            json!({ "actions": actions })
+        })
         .collect();
     let current: Vec<Value> = d
         .current()
         .into_iter()
         .flatten()
         .map(|a| {
-            let mut v = action_json(a);
+            let mut v = action_json(a, is_pod(s, d, &a.app));
             v["readinessCheckResults"] = s
                 .readiness_results(&a.app)
                 .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
@@ -50,8 +75,8 @@ pub fn deployment_json(s: &Service, d: &Deployment, waiting_for: bool, now: u64)
     json!({
         "id": d.id,
         "version": d.version,
-        "affectedApps": d.affected_apps().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "affectedPods": [],
+        "affectedApps": d.affected_apps().filter(|a| !is_pod(s, d, a)).map(|a| a.to_string()).collect::<Vec<_>>(),
+        "affectedPods": d.affected_apps().filter(|a| is_pod(s, d, a)).map(|a| a.to_string()).collect::<Vec<_>>(),
         "steps": steps,
         "currentActions": current,
         // 1-based, as Marathon counts.

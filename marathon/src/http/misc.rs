@@ -55,13 +55,15 @@ pub async fn tasks(State(state): State<HttpState>, call: LeaderCall) -> Response
             if text {
                 let per_app: Vec<_> = t
                     .apps()
+                    .filter(|a| !a.is_pod())
                     .map(|a| (a, t.instances_of(&a.id).collect()))
                     .collect();
                 return Err(tasks_text(per_app));
             }
+            // Pod instances are shown by /v2/pods/::status.
             let tasks = t
                 .instances()
-                .filter(|i| !i.condition.is_terminal())
+                .filter(|i| !i.condition.is_terminal() && i.pod_tasks.is_empty())
                 .filter(|i| {
                     status.is_empty()
                         || status.iter().any(|st| match st.as_str() {
@@ -157,7 +159,10 @@ fn queue_item(
         _ => (0.0, true),
     };
     let mut item = Map::new();
-    item.insert("app".into(), Value::Object(app_definition_json(app)));
+    match &app.pod {
+        Some(pod) => item.insert("pod".into(), json!(pod)),
+        None => item.insert("app".into(), Value::Object(app_definition_json(app))),
+    };
     item.insert("count".into(), demand.into());
     item.insert(
         "delay".into(),

@@ -6,6 +6,7 @@
 //!                 │ (leader)
 //!                 ├── apps: /v2/apps[/{id}[/restart|/tasks[/{task}]|/versions[/{v}]]]
 //!                 ├── deployments: /v2/deployments[/{id}]
+//!                 ├── pods: /v2/pods[/{id}[::status|::versions[/{v}]|::instances[/{i}]]]
 //!                 ├── groups: /v2/groups[/{id}[/versions[/{v}]]]
 //!                 ├── events: /v2/events (server-sent events from the event bus;
 //!                 │           a standby redirects to the leader)
@@ -24,6 +25,7 @@ mod deployments;
 mod events;
 mod groups;
 mod misc;
+mod pods;
 pub mod proxy;
 
 use std::sync::Arc;
@@ -78,6 +80,9 @@ pub fn router(state: HttpState) -> Router {
         .route("/v2/queue/{*path}", any(misc::queue_delay))
         .route("/v2/deployments", get(deployments::list))
         .route("/v2/deployments/{id}", any(deployments::cancel))
+        .route("/v2/pods", any(pods::pods_root))
+        .route("/v2/pods/", any(pods::pods_root))
+        .route("/v2/pods/{*path}", any(pods::pod_path))
         .route("/v2/groups", any(groups::groups_root))
         .route("/v2/groups/", any(groups::groups_root))
         .route("/v2/groups/{*path}", any(groups::group_path))
@@ -132,6 +137,7 @@ impl IntoResponse for ServiceError {
         let text = self.to_string();
         match self {
             ServiceError::UnknownApp(_)
+            | ServiceError::UnknownPod(_)
             | ServiceError::UnknownTask(_)
             | ServiceError::NotQueued(_)
             | ServiceError::UnknownDeployment(_)

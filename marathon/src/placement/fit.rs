@@ -131,6 +131,62 @@ fn take_scalar(
     (!left.is_positive()).then_some(taken)
 }
 
+/// One part of an instance's resources: a container of a pod.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub cpus: f64,
+    pub mem: f64,
+    pub disk: f64,
+    pub gpus: f64,
+    /// Host ports of this part (taken as placed).
+    pub ports: Vec<u16>,
+}
+
+/// Splits what one instance took among `parts` (a pod's containers), each getting its
+/// scalars (reserved roles first, as placement took them) and its host ports; the last
+/// element is what is left (the default executor's share). Parts that ask for more than
+/// is left get what there is.
+pub fn split(taken: &Resources, parts: &[Part]) -> Vec<Resources> {
+    let roles: Vec<String> = taken.iter().map(|r| r.role.to_string()).collect();
+    let roles = AcceptedRoles::new(&roles, DEFAULT_ROLE);
+    let mut left = taken.clone();
+    let mut out = Vec::with_capacity(parts.len() + 1);
+    for part in parts {
+        let mut mine = Resources::new();
+        for (name, amount) in [
+            ("cpus", part.cpus),
+            ("mem", part.mem),
+            ("disk", part.disk),
+            ("gpus", part.gpus),
+        ] {
+            let have = left.scalar(name).unwrap_or(0.0);
+            let want = Scalar::new(amount.min(have));
+            if let Some(t) = take_scalar(&left, name, want, &roles) {
+                mine.add(&t);
+            }
+        }
+        for &port in &part.ports {
+            let found = left.iter().find_map(|r| match &r.value {
+                Value::Ranges(ranges)
+                    if r.name == "ports" && ranges.contains_value(u64::from(port)) =>
+                {
+                    Some(r.role.clone())
+                }
+                _ => None,
+            });
+            if let Some(role) = found {
+                mine.add_resource(
+                    &Resource::ranges("ports", [(u64::from(port), u64::from(port))]).reserved(role),
+                );
+            }
+        }
+        left = left.minus(&mine);
+        out.push(mine);
+    }
+    out.push(left);
+    out
+}
+
 /// Chooses the host ports: with `require_ports`, non-zero declared ports are taken as they
 /// are; every other port is the lowest offered one not chosen yet and not wanted as a fixed
 /// port.

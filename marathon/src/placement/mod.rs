@@ -47,6 +47,7 @@ mod summary;
 mod testkit;
 
 pub use constraint::{Constraint, ConstraintError, Field, Operator};
+pub use fit::{split, Part};
 pub use offer::{Agent, Attribute, AttributeValue, FaultDomain, Offer};
 pub use rank::{rank, seed, AgentLoad, Ranking, Strategy, UnknownStrategy, STRATEGY_LABEL};
 pub use reason::Reason;

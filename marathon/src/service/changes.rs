@@ -26,6 +26,8 @@ pub enum ChangeMode {
     /// `POST /v2/apps/{id}/restart`: a new version with the same definition.
     Restart,
     Delete,
+    /// `DELETE /v2/pods/{id}`.
+    DeletePod,
 }
 
 #[derive(Debug, Clone)]
@@ -85,10 +87,28 @@ impl Service {
         }
         for change in &changes {
             let existing = self.tracker.app(&change.id).cloned();
+            let is_pod = change.update.pod.is_some() || change.mode == ChangeMode::DeletePod;
+            // Apps and pods share ids, but neither API changes the other kind.
+            if let Some(old) = existing.as_ref().filter(|old| old.is_pod() != is_pod) {
+                return Err(match change.mode {
+                    ChangeMode::DeletePod => ServiceError::UnknownPod(change.id.clone()),
+                    ChangeMode::Delete | ChangeMode::Restart => {
+                        ServiceError::UnknownApp(change.id.clone())
+                    }
+                    _ if old.is_pod() => ServiceError::Conflict(format!(
+                        "A pod with id [{}] already exists.",
+                        change.id
+                    )),
+                    _ => ServiceError::AppExists(change.id.clone()),
+                });
+            }
             let target = match change.mode {
-                ChangeMode::Delete => {
+                ChangeMode::Delete | ChangeMode::DeletePod => {
                     if existing.is_none() {
-                        return Err(ServiceError::UnknownApp(change.id.clone()));
+                        return Err(match change.mode {
+                            ChangeMode::DeletePod => ServiceError::UnknownPod(change.id.clone()),
+                            _ => ServiceError::UnknownApp(change.id.clone()),
+                        });
                     }
                     None
                 }
@@ -101,7 +121,13 @@ impl Service {
                 }
                 ChangeMode::Create | ChangeMode::Replace | ChangeMode::Partial => {
                     if change.mode == ChangeMode::Create && existing.is_some() {
-                        return Err(ServiceError::AppExists(change.id.clone()));
+                        return Err(match is_pod {
+                            true => ServiceError::Conflict(format!(
+                                "A pod with id [{}] already exists.",
+                                change.id
+                            )),
+                            false => ServiceError::AppExists(change.id.clone()),
+                        });
                     }
                     let app = if change.update.is_rollback() {
                         let v = change.update.version.clone().unwrap_or_default();
@@ -142,18 +168,27 @@ impl Service {
         let mut violations = vec![];
         for (id, existing, target, _) in targets.iter_mut() {
             let Some(app) = target else { continue };
-            let mut found = validate(app, check_constraint);
-            let mut more = Violations::default();
-            readiness::validate(app, &mut more);
-            check_strategy_label(app, &mut more);
-            found.extend(more.into_vec());
+            let mut found = match &app.pod {
+                Some(pod) => crate::pod::validate(pod, check_constraint),
+                None => {
+                    let mut found = validate(app, check_constraint);
+                    let mut more = Violations::default();
+                    readiness::validate(app, &mut more);
+                    found.extend(more.into_vec());
+                    found
+                }
+            };
+            let mut strategy = Violations::default();
+            check_strategy_label(app, &mut strategy);
+            found.extend(strategy.into_vec());
             if let Some(clash) = self.id_clash(id) {
                 found.push(Violation {
                     path: "/id".into(),
                     errors: vec![clash],
                 });
             }
-            if found.is_empty() {
+            // Pods have no service ports (as in Marathon).
+            if found.is_empty() && !app.is_pod() {
                 if let Err(e) = service_ports::assign(
                     app,
                     existing.as_ref(),
@@ -192,6 +227,9 @@ impl Service {
         for (id, existing, target, restart) in targets {
             let target = target.map(|mut app| {
                 app.version = version.clone();
+                if let Some(pod) = app.pod.as_mut() {
+                    pod.version = version.clone();
+                }
                 let config_changed = restart
                     || existing
                         .as_ref()

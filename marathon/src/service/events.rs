@@ -164,10 +164,18 @@ impl Service {
             return;
         }
         if let Some(origin) = self.api_origin.take() {
-            for (id, _) in &d.original {
-                if let Some(app) = self.tracker.app(id) {
-                    self.publish(EventKind::api_post(&origin.client_ip, &origin.uri, app));
-                }
+            for (id, before) in &d.original {
+                let (client_ip, uri) = (origin.client_ip.clone(), origin.uri.clone());
+                let event = match (self.tracker.app(id), before) {
+                    (Some(app), _) if !app.is_pod() => {
+                        EventKind::api_post(&origin.client_ip, &origin.uri, app)
+                    }
+                    (Some(_), None) => EventKind::PodCreatedEvent { client_ip, uri },
+                    (Some(_), Some(_)) => EventKind::PodUpdatedEvent { client_ip, uri },
+                    (None, Some(b)) if b.is_pod() => EventKind::PodDeletedEvent { client_ip, uri },
+                    (None, _) => continue,
+                };
+                self.publish(event);
             }
         }
         // Health checks of the apps as they become (Marathon's manager adds them as the

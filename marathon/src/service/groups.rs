@@ -328,12 +328,18 @@ fn app_changes(
     given: &BTreeMap<PathId, serde_json::Value>,
 ) -> Vec<AppChange> {
     let mut changes = vec![];
-    for id in current.apps.keys() {
+    for (id, app) in &current.apps {
         if !target.apps.contains_key(id) {
+            // Pods are read-only here (as in Marathon): they go only with their group.
+            let mode = match app.is_pod() {
+                true if target.has_group(&id.parent()) => continue,
+                true => ChangeMode::DeletePod,
+                false => ChangeMode::Delete,
+            };
             changes.push(AppChange {
                 id: id.clone(),
                 update: AppUpdate::default(),
-                mode: ChangeMode::Delete,
+                mode,
             });
         }
     }

@@ -11,8 +11,11 @@ use mesos_scheduler::{calls, detector_for, Events, Scheduler, SchedulerConfig, S
 
 use super::persist::FRAMEWORK_ID_KEY;
 use super::{now_ms, Internal, Service, ServiceError};
-use crate::instance::{new_task_id, Instance};
-use crate::matcher::match_offers;
+use crate::app::AppDefinition;
+use crate::instance::{new_task_id, Condition, Instance, PodTask};
+use crate::matcher::{match_offers, OfferDecision, PlannedLaunch};
+use crate::pod::{container_task_id, new_instance_id, PodDefinition};
+use crate::task_group::{task_group, GroupLaunch};
 use crate::task_info::{task_info, Launch};
 use crate::wire::{offer_from_proto, status_from_proto};
 
@@ -191,8 +194,17 @@ impl Service {
                 continue;
             }
             let mut tasks = vec![];
-            for l in d.launches {
+            let mut ops = vec![];
+            let mut ids = vec![];
+            for l in &d.launches {
                 let app = self.tracker.app(&l.app_id).expect("matched apps exist");
+                if let Some(pod) = &app.pod {
+                    let (instance, op) = self.pod_launch(app, pod, &d, l, now);
+                    ids.extend(instance.mesos_task_ids());
+                    provisioned.push(instance);
+                    ops.push(op);
+                    continue;
+                }
                 let task_id = new_task_id(&app.id, uuid::Uuid::new_v4());
                 let info = task_info(
                     &Launch {
@@ -208,15 +220,25 @@ impl Service {
                 );
                 provisioned.push(Instance::provisioned(
                     app,
-                    task_id,
+                    task_id.clone(),
                     &d.agent_id,
                     &d.hostname,
                     l.host_ports.clone(),
                     now,
                 ));
+                ids.push(task_id);
                 tasks.push(info);
             }
-            accepts.push((v1::OfferId { value: d.offer_id }, tasks));
+            if !tasks.is_empty() {
+                ops.insert(0, calls::launch_operation(tasks));
+            }
+            accepts.push((
+                v1::OfferId {
+                    value: d.offer_id.clone(),
+                },
+                ops,
+                ids,
+            ));
         }
         // Persisted before launched: a task Marathon launched is never unknown to it.
         let mut effects = self.tracker.provisioned(provisioned);
@@ -234,13 +256,11 @@ impl Service {
                 }
             });
         }
-        for (offer_id, tasks) in accepts {
+        for (offer_id, ops, ids) in accepts {
             let s = scheduler.clone();
             let internal = self.internal_tx.clone();
             tokio::spawn(async move {
-                let ids: Vec<String> = tasks.iter().map(|t| t.task_id.value.clone()).collect();
-                let op = calls::launch_operation(tasks);
-                if let Err(e) = s.accept(vec![offer_id], vec![op], None).await {
+                if let Err(e) = s.accept(vec![offer_id], ops, None).await {
                     tracing::warn!("launch failed: {e}");
                     let _ = internal.send(Internal::LaunchFailed {
                         task_ids: ids,
@@ -260,7 +280,10 @@ impl Service {
         let mut effects = vec![];
         let mut health_events = vec![];
         for status in &statuses {
-            let update = status_from_proto(status, now);
+            // A pod's task updates its instance, which is what the rest follows.
+            let update = self
+                .tracker
+                .instance_update(&status_from_proto(status, now));
             tracing::debug!(task = %update.task_id, state = %update.state, "status update");
             let before = self.before_status(&update);
             effects.extend(self.tracker.on_status(&update, now));
@@ -284,6 +307,51 @@ impl Service {
             });
         }
         Ok(())
+    }
+
+    /// A pod instance to launch from an offer: the instance (one task per container, as
+    /// provisioned) and its LAUNCH_GROUP.
+    fn pod_launch(
+        &self,
+        app: &AppDefinition,
+        pod: &PodDefinition,
+        d: &OfferDecision,
+        l: &PlannedLaunch,
+        now: u64,
+    ) -> (Instance, v1::offer::Operation) {
+        let instance_id = new_instance_id(&pod.id, uuid::Uuid::new_v4());
+        let (executor, tasks) = task_group(&GroupLaunch {
+            pod,
+            instance_id: &instance_id,
+            agent_id: &d.agent_id,
+            resources: &l.resources,
+            host_ports: &l.host_ports,
+            allocation_role: &self.config.mesos_role,
+        });
+        let mut instance = Instance::provisioned(
+            app,
+            instance_id.clone(),
+            &d.agent_id,
+            &d.hostname,
+            l.host_ports.clone(),
+            now,
+        );
+        instance.pod_tasks = pod
+            .containers
+            .iter()
+            .map(|c| {
+                let task = PodTask {
+                    container: c.name.clone(),
+                    condition: Condition::Provisioned,
+                    checked: c.health_check.is_some(),
+                    healthy: None,
+                    since: now,
+                    message: None,
+                };
+                (container_task_id(&instance_id, &c.name), task)
+            })
+            .collect();
+        (instance, calls::launch_group_operation(executor, tasks))
     }
 
     fn reconcile_explicit(&self) {

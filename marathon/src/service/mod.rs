@@ -49,6 +49,8 @@ pub use groups::{GroupAnswer, GroupRequest};
 pub enum ServiceError {
     #[error("App '{0}' does not exist")]
     UnknownApp(PathId),
+    #[error("Pod '{0}' does not exist")]
+    UnknownPod(PathId),
     #[error("An app with id [{0}] already exists.")]
     AppExists(PathId),
     #[error("App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<ID>'.")]
@@ -422,6 +424,7 @@ impl Service {
                         ip_addresses: vec![],
                         timestamp_ms: now,
                     };
+                    let update = self.tracker.instance_update(&update);
                     let effects = self.tracker.on_status(&update, now);
                     self.execute(effects).await?;
                 }

@@ -226,6 +226,9 @@ pub struct ContainerSpec {
     /// Host port -> (container port, protocol), as the task asked.
     pub port_mappings: Vec<(u32, u32, String)>,
     pub body: ContainerCreateBody,
+    /// The container whose network this one joins (a pod's network container): its
+    /// addresses are the task's.
+    pub network_container: Option<String>,
 }
 
 impl ContainerSpec {
@@ -285,23 +288,7 @@ pub fn build(task: &TaskInfo, ctx: &SpecContext<'_>) -> Result<ContainerSpec, Sp
     apply_parameters(docker, &mut body, &mut host, &mut env, &mut labels)?;
     apply_volumes(&container, ctx.sandbox, &mut body, &mut host)?;
     apply_limits(task, &mut host);
-    if !port_mappings.is_empty() {
-        let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-        for (host_port, container_port, protocol) in &port_mappings {
-            bindings
-                .entry(format!("{container_port}/{protocol}"))
-                .or_default()
-                .get_or_insert_with(Vec::new)
-                .push(PortBinding {
-                    host_ip: None,
-                    host_port: Some(host_port.to_string()),
-                });
-        }
-        let mut exposed: Vec<String> = bindings.keys().cloned().collect();
-        exposed.sort();
-        body.exposed_ports = Some(exposed);
-        host.port_bindings = Some(bindings);
-    }
+    bind_ports(&port_mappings, &mut body, &mut host);
     let (entrypoint, cmd) = command(task.command.as_ref())?;
     body.entrypoint = entrypoint;
     body.cmd = cmd;
@@ -315,7 +302,34 @@ pub fn build(task: &TaskInfo, ctx: &SpecContext<'_>) -> Result<ContainerSpec, Sp
         network,
         port_mappings,
         body,
+        network_container: None,
     })
+}
+
+/// Publishes `(host port, container port, protocol)` mappings on the container.
+fn bind_ports(
+    port_mappings: &[(u32, u32, String)],
+    body: &mut ContainerCreateBody,
+    host: &mut HostConfig,
+) {
+    if port_mappings.is_empty() {
+        return;
+    }
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for (host_port, container_port, protocol) in port_mappings {
+        bindings
+            .entry(format!("{container_port}/{protocol}"))
+            .or_default()
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: None,
+                host_port: Some(host_port.to_string()),
+            });
+    }
+    let mut exposed: Vec<String> = bindings.keys().cloned().collect();
+    exposed.sort();
+    body.exposed_ports = Some(exposed);
+    host.port_bindings = Some(bindings);
 }
 
 /// The variables Mesos gives a task, with the sandbox as the container sees it.
@@ -590,5 +604,6 @@ pub fn display_command(task: &TaskInfo) -> String {
     }
 }
 
+pub mod pod;
 #[cfg(test)]
 mod tests;
