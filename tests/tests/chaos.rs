@@ -8,10 +8,11 @@
 use mesos_tests::chaos::{run_seed, Options};
 
 /// Seeds whose first three faults cover, between them, six kinds of fault: seed 11 a
-/// SIGSTOP, an abdication mid-deployment and a Docker socket cut; seed 21 the loss of a
-/// ZooKeeper server, an agent restart and a kill -9. (ZooKeeper quorum loss is left to the
-/// long form: see bench/results/chaos.md for the master election livelock it can cause.)
-const SEEDS: [u64; 2] = [11, 21];
+/// SIGSTOP of the leading master, an abdication mid-deployment and a Docker socket cut;
+/// seed 271 the loss of a ZooKeeper server, an agent restart and a kill -9 of a standby
+/// master. Quorum loss and agents away past the ping timeout are left to the long form
+/// until the bugs they find are fixed (see bench/results/chaos.md).
+const SEEDS: [u64; 2] = [11, 271];
 const FAULTS: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
