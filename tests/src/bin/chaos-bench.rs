@@ -123,7 +123,8 @@ async fn main() {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let text = format!(
         "# Chaos harness, long form\n\n\
-         Command: `cargo run --release -p mesos-tests --bin chaos-bench -- --first-seed {} --seeds {} --faults {} --converge-secs {}`\n\n\
+         Command: `cargo run{} -p mesos-tests --bin chaos-bench -- --first-seed {} --seeds {} --faults {} --converge-secs {}` \
+         (the cluster's binaries from the same build)\n\n\
          - date: {}\n- cores: {cores} ({}), load average at the end: {}\n- memory: {}\n\
          - cluster per seed: three ZooKeeper servers (64 MB heaps), three masters, three agents \
          with Docker (each behind its own socket proxy, `--hostname` 127.0.0.2-4), two Marathons; \
@@ -133,6 +134,7 @@ async fn main() {
          Wall time: {wall:.0} s ({:.1} s per fault, cluster starts included); CPU of the harness \
          and its reaped children (masters, agents, Marathons; not ZooKeeper or containers): \
          {cpu:.0} s ({:.1} s per fault).\n",
+        if cfg!(debug_assertions) { "" } else { " --release" },
         args.first_seed,
         args.seeds,
         args.faults,

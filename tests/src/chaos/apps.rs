@@ -10,7 +10,8 @@ use crate::docker::IMAGE;
 pub struct AppSpec {
     pub id: &'static str,
     pub instances: u32,
-    pub max_over_capacity: f64,
+    /// `upgradeStrategy` as (minimumHealthCapacity, maximumOverCapacity).
+    pub strategy: (f64, f64),
     pub health_checked: bool,
     pub unique: bool,
     pub definition: Value,
@@ -39,7 +40,7 @@ pub fn apps() -> Vec<AppSpec> {
         AppSpec {
             id: "/chaos/web",
             instances: 2,
-            max_over_capacity: 0.5,
+            strategy: (0.5, 0.5),
             health_checked: true,
             unique: false,
             definition: json!({
@@ -57,7 +58,7 @@ pub fn apps() -> Vec<AppSpec> {
         AppSpec {
             id: "/chaos/uniq",
             instances: 2,
-            max_over_capacity: 0.0,
+            strategy: (0.5, 0.0),
             health_checked: false,
             unique: true,
             definition: json!({
@@ -73,7 +74,7 @@ pub fn apps() -> Vec<AppSpec> {
         AppSpec {
             id: "/chaos/cmd",
             instances: 2,
-            max_over_capacity: 1.0,
+            strategy: (1.0, 1.0),
             health_checked: true,
             unique: false,
             definition: json!({

@@ -70,7 +70,7 @@ pub struct Report {
 impl Report {
     pub fn replay_command(&self) -> String {
         format!(
-            "cargo run -p mesos-tests --release --bin chaos-bench -- --seed {} --faults {}",
+            "cargo run -p mesos-tests --bin chaos-bench -- --seed {} --faults {}",
             self.schedule.seed,
             self.schedule.steps.len()
         )
@@ -387,7 +387,7 @@ impl Run {
                 return false;
             }
             let spec = &self.specs[i];
-            let (app, n, over) = (spec.safe_id(), spec.instances, spec.max_over_capacity);
+            let (app, n, over) = (spec.safe_id(), spec.instances, spec.strategy);
             self.shared.lock().unwrap().checker.settle(&app, n, over);
         }
         let took = self.wait_converged(timeout).await;
@@ -406,7 +406,7 @@ impl Run {
             }
         };
         let spec = &self.specs[app];
-        let (safe, over) = (spec.safe_id(), spec.max_over_capacity);
+        let (safe, over) = (spec.safe_id(), spec.strategy);
         let instances = self.intents[app].instances;
         // The bound widens before the write: tasks may start as soon as it is accepted.
         self.shared
@@ -554,7 +554,7 @@ impl Run {
                     let mut s = self.shared.lock().unwrap();
                     for (spec, intent) in self.specs.iter().zip(&self.intents) {
                         s.checker
-                            .settle(&spec.safe_id(), intent.instances, spec.max_over_capacity);
+                            .settle(&spec.safe_id(), intent.instances, spec.strategy);
                     }
                     return Some(start.elapsed());
                 }

@@ -3,8 +3,7 @@
 //! runner feeds them; nothing here does I/O.
 //!
 //! Continuous checks ([`Checker::observe`]):
-//! - an app never runs more tasks than its upgrade bound, `floor(n * (1 + maxOverCapacity))`
-//!   (the larger of the old and new targets while a change is in flight); tasks being
+//! - an app never runs more tasks than its upgrade bound ([`upper_bound`]) (the larger of the old and new targets while a change is in flight); tasks being
 //!   killed count until the master says they are terminal. Tasks the master once declared
 //!   unreachable do not count: Marathon replaces them by design, and kills them when they
 //!   come back (which convergence then checks);
@@ -103,10 +102,19 @@ impl fmt::Display for Violation {
     }
 }
 
-/// `floor(instances * (1 + maxOverCapacity))`, as Marathon computes its upper bound
-/// (with a little slack for floating point: 3 x 1.34 is 4.02, 2 x 1.5 is exactly 3).
-pub fn upper_bound(instances: u32, max_over_capacity: f64) -> usize {
-    (f64::from(instances) * (1.0 + max_over_capacity) + 1e-9).floor() as usize
+/// Marathon's upper bound on an app's live instances while it rolls:
+/// `floor(instances * (1 + maxOverCapacity))`, but one over `minHealthy` (ceil of
+/// `instances * minimumHealthCapacity`) when they are equal, or the roll could not move,
+/// and never below `instances`. A little slack for floating point: 3 x 1.34 is 4.02.
+pub fn upper_bound(instances: u32, strategy: (f64, f64)) -> usize {
+    let (min_health, max_over) = strategy;
+    let n = f64::from(instances);
+    let min_healthy = (n * min_health - 1e-9).ceil().max(0.0) as usize;
+    let mut bound = (n * (1.0 + max_over) + 1e-9).floor() as usize;
+    if bound <= min_healthy {
+        bound = min_healthy + 1;
+    }
+    bound.max(instances as usize)
 }
 
 /// The continuous invariants.
@@ -135,16 +143,16 @@ impl Checker {
 
     /// A change of `app`'s target was acknowledged: until [`Checker::settle`], the bound
     /// is the larger of the old one and the new one.
-    pub fn change(&mut self, app: &str, instances: u32, max_over_capacity: f64) {
-        let new = upper_bound(instances, max_over_capacity);
+    pub fn change(&mut self, app: &str, instances: u32, strategy: (f64, f64)) {
+        let new = upper_bound(instances, strategy);
         let bound = self.bounds.entry(app.to_string()).or_insert(new);
         *bound = (*bound).max(new);
     }
 
     /// `app` converged to its target: the bound is the target's alone.
-    pub fn settle(&mut self, app: &str, instances: u32, max_over_capacity: f64) {
+    pub fn settle(&mut self, app: &str, instances: u32, strategy: (f64, f64)) {
         self.bounds
-            .insert(app.to_string(), upper_bound(instances, max_over_capacity));
+            .insert(app.to_string(), upper_bound(instances, strategy));
     }
 
     pub fn bound(&self, app: &str) -> Option<usize> {

@@ -18,11 +18,14 @@ const T: Duration = Duration::from_secs(1);
 
 #[test]
 fn bounds_follow_marathon_arithmetic() {
-    assert_eq!(upper_bound(3, 0.34), 4);
-    assert_eq!(upper_bound(2, 0.5), 3);
-    assert_eq!(upper_bound(2, 0.0), 2);
-    assert_eq!(upper_bound(3, 1.0), 6);
-    assert_eq!(upper_bound(1, 0.5), 1);
+    assert_eq!(upper_bound(3, (0.5, 0.34)), 4);
+    assert_eq!(upper_bound(2, (0.5, 0.5)), 3);
+    assert_eq!(upper_bound(2, (0.5, 0.0)), 2);
+    assert_eq!(upper_bound(3, (1.0, 1.0)), 6);
+    // minHealthy 1 = floor(1 x 1.5): one over is allowed, or the roll could not move.
+    assert_eq!(upper_bound(1, (0.5, 0.5)), 2);
+    assert_eq!(upper_bound(3, (1.0, 0.0)), 4);
+    assert_eq!(upper_bound(2, (0.0, 0.0)), 2);
 }
 
 #[test]
@@ -51,7 +54,7 @@ fn master_state_is_read_with_hostnames_and_unreachable_tasks() {
 #[test]
 fn more_live_tasks_than_the_bound_is_a_violation_and_killing_ones_count() {
     let mut c = Checker::new([]);
-    c.settle("a", 2, 0.0);
+    c.settle("a", 2, (0.0, 0.0));
     c.observe(
         T,
         &[
@@ -72,7 +75,7 @@ fn more_live_tasks_than_the_bound_is_a_violation_and_killing_ones_count() {
     assert_eq!(c.violations[0].invariant, "upgrade bound exceeded");
     // Terminal tasks do not count.
     let mut c = Checker::new([]);
-    c.settle("a", 2, 0.0);
+    c.settle("a", 2, (0.0, 0.0));
     c.observe(
         T,
         &[
@@ -87,19 +90,19 @@ fn more_live_tasks_than_the_bound_is_a_violation_and_killing_ones_count() {
 #[test]
 fn a_change_keeps_the_larger_bound_until_it_settles() {
     let mut c = Checker::new([]);
-    c.settle("a", 3, 0.0);
-    c.change("a", 1, 0.0);
+    c.settle("a", 3, (0.0, 0.0));
+    c.change("a", 1, (0.0, 0.0));
     assert_eq!(c.bound("a"), Some(3));
-    c.settle("a", 1, 0.0);
+    c.settle("a", 1, (0.0, 0.0));
     assert_eq!(c.bound("a"), Some(1));
-    c.change("a", 3, 0.5);
+    c.change("a", 3, (0.0, 0.5));
     assert_eq!(c.bound("a"), Some(4));
 }
 
 #[test]
 fn tasks_back_from_unreachable_do_not_count_against_the_bound() {
     let mut c = Checker::new([]);
-    c.settle("a", 1, 0.0);
+    c.settle("a", 1, (0.0, 0.0));
     c.observe(
         T,
         &[
@@ -146,7 +149,7 @@ fn one_task_id_on_two_agents_is_a_violation_reported_once() {
 #[test]
 fn unique_apps_never_share_a_host() {
     let mut c = Checker::new(["u".to_string()]);
-    c.settle("u", 3, 0.0);
+    c.settle("u", 3, (0.0, 0.0));
     c.observe(
         T,
         &[
