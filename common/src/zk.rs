@@ -553,10 +553,16 @@ impl Session {
         });
     }
 
-    /// Ends the session and waits (at most the session timeout) until it is closed.
+    /// Ends the session and waits (at most the session timeout) until it is closed. Past
+    /// the timeout the close goes on in the background: dropped, it would never be sent,
+    /// and the client would carry the session (and its ephemeral nodes) on as soon as a
+    /// server answers again.
     pub async fn close_now(&self) {
-        let timeout = self.timeout;
-        let _ = tokio::time::timeout(timeout, self.zk.close()).await;
+        let zk = self.zk.clone();
+        let closing = tokio::spawn(async move {
+            let _ = zk.close().await;
+        });
+        let _ = tokio::time::timeout(self.timeout, closing).await;
     }
 }
 

@@ -47,6 +47,25 @@ pub async fn contend(
     let session = open_until_connected(url, session_timeout, || false)
         .await
         .expect("retries until connected");
+    match wait_lowest(&session, url, me, leadership).await {
+        Ok(node) => Ok(watch_leadership(session, node)),
+        Err(e) => {
+            // Closed, or the client reconnects it once ZooKeeper answers again (a lost
+            // connection is not an expired session) and its latch node stays: every
+            // Marathon would then follow a leader that never leads.
+            session.close();
+            Err(e)
+        }
+    }
+}
+
+/// Creates this process's latch node and waits until it is the lowest; returns its path.
+async fn wait_lowest(
+    session: &Session,
+    url: &ZkUrl,
+    me: &str,
+    leadership: &watch::Sender<Leadership>,
+) -> Result<String, ZkError> {
     let dir = dir(url);
     session.ensure_path(&dir).await?;
     let node = session
@@ -86,6 +105,11 @@ pub async fn contend(
             }
         }
     }
+    Ok(node)
+}
+
+/// Leadership held on `session`: lost as soon as the connection is suspended.
+fn watch_leadership(session: Session, node: String) -> Elected {
     let (lost_tx, lost) = watch::channel(false);
     let mut state = session.state();
     let watcher = tokio::spawn(async move {
@@ -101,12 +125,12 @@ pub async fn contend(
         }
     });
     tracing::info!(node = %node, "elected as the leading Marathon");
-    Ok(Elected {
+    Elected {
         session: Arc::new(session),
         node,
         lost,
         watcher,
-    })
+    }
 }
 
 impl Elected {

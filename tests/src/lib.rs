@@ -20,6 +20,8 @@
 //!   its HAProxy files, and a client that loops requests through a service port.
 //! - [`mesos_dns`]: a `mesos-dns` process and a real DNS client asking it.
 //! - [`browser`]: ChromeDriver and a headless Chromium session, for the dashboard tests.
+//! - [`chaos`]: the seeded chaos harness: a full HA cluster, a fault schedule from a seed,
+//!   invariants checked while faults hit it.
 //! - [`proto`]: Mesos protobuf types generated from the `.proto` files, for protobuf tests.
 //!
 //! ```text
@@ -34,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod chaos;
 pub mod cluster;
 pub mod docker;
 pub mod http;

@@ -36,8 +36,13 @@ impl Marathon {
     /// One of several Marathons of an HA cluster: state and leader election in its
     /// ZooKeeper, with `--zk_session_timeout` `session_ms`.
     pub async fn start_ha(cluster: &HaCluster, session_ms: u64) -> Marathon {
+        Self::start_ha_with(cluster, session_ms, &[]).await
+    }
+
+    /// Like [`Marathon::start_ha`], with `extra` flags.
+    pub async fn start_ha_with(cluster: &HaCluster, session_ms: u64, extra: &[&str]) -> Marathon {
         let servers = cluster.zk.servers();
-        let args = vec![
+        let mut args = vec![
             "--zk".to_string(),
             format!("zk://{servers}/marathon"),
             "--zk_session_timeout".to_string(),
@@ -45,6 +50,7 @@ impl Marathon {
             "--internal_store_backend".to_string(),
             "zk".to_string(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let master = format!("zk://{servers}{}", cluster.path);
         Self::start_with(cluster.root(), &master, args, Default::default()).await
     }
@@ -74,7 +80,13 @@ impl Marathon {
                 "1000".to_string(),
             ];
             all.extend(args.iter().cloned());
-            let mut proc = Proc::spawn(&format!("marathon-{port}"), &binary("marathon"), all, root);
+            let mut proc = Proc::spawn_with_env(
+                &format!("marathon-{port}"),
+                &binary("marathon"),
+                all,
+                crate::zookeeper::log_level(),
+                root,
+            );
             match wait_ready(&mut proc, &format!("http://127.0.0.1:{port}/ping")).await {
                 Ok(()) => {
                     let marathon = Marathon {

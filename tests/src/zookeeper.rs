@@ -31,9 +31,9 @@ pub fn script() -> PathBuf {
         .expect("scripts/zookeeper.sh exists")
 }
 
-async fn zk_script(args: &[&str]) {
+async fn zk_script(args: &[&str], envs: &[(String, String)]) {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = run_command(&script(), &args, &[], Duration::from_secs(90)).await;
+    let out = run_command(&script(), &args, envs, Duration::from_secs(90)).await;
     assert!(
         out.success(),
         "scripts/zookeeper.sh {} failed:\n{}",
@@ -46,12 +46,20 @@ async fn zk_script(args: &[&str]) {
 pub struct ZooKeeper {
     dir: PathBuf,
     pub client_ports: Vec<u16>,
+    /// `scripts/zookeeper.sh`'s environment (`ZK_HEAP`, `ZK_TICK_MS`).
+    envs: Vec<(String, String)>,
 }
 
 impl ZooKeeper {
     /// Starts `servers` servers (1: standalone; 3: an ensemble) under `dir` and waits until
     /// they serve.
     pub async fn start(dir: &Path, servers: usize) -> ZooKeeper {
+        Self::start_with(dir, servers, Vec::new()).await
+    }
+
+    /// Like [`ZooKeeper::start`], with `scripts/zookeeper.sh` variables (`ZK_HEAP`,
+    /// `ZK_TICK_MS`) for every start of the servers.
+    pub async fn start_with(dir: &Path, servers: usize, envs: Vec<(String, String)>) -> ZooKeeper {
         let client_ports: Vec<u16> = (0..servers).map(|_| free_port()).collect();
         let specs: Vec<String> = if servers == 1 {
             vec![client_ports[0].to_string()]
@@ -64,10 +72,11 @@ impl ZooKeeper {
         let dir_text = dir.to_str().expect("utf-8 path");
         let mut args = vec!["start", dir_text];
         args.extend(specs.iter().map(String::as_str));
-        zk_script(&args).await;
+        zk_script(&args, &envs).await;
         ZooKeeper {
             dir: dir.to_path_buf(),
             client_ports,
+            envs,
         }
     }
 
@@ -87,12 +96,25 @@ impl ZooKeeper {
 
     /// Kills server `id` (1-based) with SIGKILL.
     pub async fn stop(&self, id: usize) {
-        zk_script(&["stop", self.dir.to_str().unwrap(), &id.to_string()]).await;
+        zk_script(
+            &["stop", self.dir.to_str().unwrap(), &id.to_string()],
+            &self.envs,
+        )
+        .await;
+    }
+
+    /// Whether server `id` (1-based) runs (its pid file names a live process).
+    pub fn is_running(&self, id: usize) -> bool {
+        let pid = std::fs::read_to_string(self.dir.join(format!("node{id}/pid")));
+        pid.ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+            .is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
     }
 
     /// Starts server `id` again (it serves once a quorum is up).
     pub async fn restart(&self, id: usize) {
-        zk_script(&["start-node", self.dir.to_str().unwrap(), &id.to_string()]).await;
+        let dir = self.dir.to_str().unwrap();
+        zk_script(&["start-node", dir, &id.to_string()], &self.envs).await;
     }
 
     /// The servers' log tails, for failure messages.
@@ -248,6 +270,8 @@ pub struct HaOptions {
     pub proxied_masters: Vec<usize>,
     /// The masters' `--zk_session_timeout`.
     pub session_timeout: Duration,
+    /// `scripts/zookeeper.sh` variables, e.g. a small `ZK_HEAP`.
+    pub zk_env: Vec<(String, String)>,
 }
 
 impl Default for HaOptions {
@@ -258,6 +282,7 @@ impl Default for HaOptions {
             agents: 1,
             proxied_masters: Vec::new(),
             session_timeout: Duration::from_secs(SESSION_TIMEOUT_SECS),
+            zk_env: Vec::new(),
         }
     }
 }
@@ -291,7 +316,8 @@ impl HaCluster {
             .tempdir()
             .expect("temp dir");
         let root = dir.path().to_path_buf();
-        let zk = ZooKeeper::start(&root.join("zookeeper"), options.zookeepers).await;
+        let zk = ZooKeeper::start_with(&root.join("zookeeper"), options.zookeepers, options.zk_env)
+            .await;
         let path = "/mesos".to_string();
         let mut cluster = HaCluster {
             zk,
@@ -321,6 +347,14 @@ impl HaCluster {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Keeps the cluster's files (logs, work dirs) after it is dropped; returns where.
+    pub fn keep_files(&mut self) -> PathBuf {
+        match self.dir.take() {
+            Some(dir) => dir.keep(),
+            None => self.root.clone(),
+        }
     }
 
     /// The URL masters and agents are given.
@@ -385,19 +419,25 @@ impl HaCluster {
 
     /// Starts one more agent following the election; returns its index.
     pub async fn add_agent(&mut self) -> usize {
+        self.add_agent_with(DEFAULT_AGENT_RESOURCES, &[]).await
+    }
+
+    /// Like [`HaCluster::add_agent`], with `--resources` and `extra` flags.
+    pub async fn add_agent_with(&mut self, resources: &str, extra: &[String]) -> usize {
         let index = self.agents.len();
         let work_dir = self.root.join(format!("agent{index}"));
         std::fs::create_dir_all(&work_dir).expect("agent work dir");
         let port = free_port();
-        let args = vec![
+        let mut args = vec![
             format!("--master={}", self.zk_url()),
             "--ip=127.0.0.1".to_string(),
             format!("--port={port}"),
             format!("--work_dir={}", work_dir.display()),
-            format!("--resources={DEFAULT_AGENT_RESOURCES}"),
+            format!("--resources={resources}"),
             "--status_update_retry_interval_min=500ms".to_string(),
             "--registration_backoff_factor=200ms".to_string(),
         ];
+        args.extend(extra.iter().cloned());
         let mut proc = Proc::spawn_with_env(
             &format!("agent{index}"),
             &binary("mesos-agent"),
@@ -531,9 +571,9 @@ impl HaCluster {
 }
 
 /// Log filter for the test processes: the ZooKeeper client logs each reconnection
-/// attempt, which would drown everything else while servers are down.
+/// attempt (some at WARN), which would drown everything else while servers are down.
 pub fn log_level() -> Vec<(String, String)> {
-    let filter = "info,zookeeper_async=warn".to_string();
+    let filter = "info,zookeeper_async=error".to_string();
     vec![
         ("MESOS_LOG_LEVEL".to_string(), filter.clone()),
         ("RUST_LOG".to_string(), filter),

@@ -736,7 +736,9 @@ async fn wait_for_end(docker: Docker, name: String) -> Waited {
     }
 }
 
-/// `docker stop` (SIGTERM, SIGKILL after `grace`), then a kill if the stop did not work.
+/// `docker stop` (SIGTERM, SIGKILL after `grace`), then a kill if the stop did not work,
+/// retried until the daemon answers: a kill asked for while the daemon is unreachable
+/// must still happen once it is back, or the task stays TASK_KILLING for good.
 async fn stop(docker: Docker, name: String, grace: Duration) {
     let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
     info!(grace = ?grace, "stopping container");
@@ -752,11 +754,21 @@ async fn stop(docker: Docker, name: String, grace: Duration) {
         Err(e) if matches!(status_of(&e), Some(304) | Some(404)) => return,
         Err(e) => warn!(error = %daemon_text(&e), "docker stop failed; killing the container"),
     }
-    if let Err(e) = docker
-        .kill_container(&name, Some(KillContainerOptions::default()))
-        .await
-    {
-        warn!(error = %daemon_text(&e), "cannot kill the container");
+    let mut backoff = RETRY_MIN;
+    loop {
+        match docker
+            .kill_container(&name, Some(KillContainerOptions::default()))
+            .await
+        {
+            Ok(()) => return,
+            // 404: gone; 409: not running any more.
+            Err(e) if matches!(status_of(&e), Some(404) | Some(409)) => return,
+            Err(e) => {
+                warn!(error = %daemon_text(&e), retry_in = ?backoff, "cannot kill the container; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+        }
     }
 }
 
