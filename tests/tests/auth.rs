@@ -126,7 +126,13 @@ async fn basic_authentication_guards_the_master_by_realm() {
     wait_for_agents(&cluster, 1, Some(&ops)).await;
 
     // Read-only endpoints: 401 with the realm unless the credentials are right.
-    for path in ["/master/state", "/state.json", "/master/tasks", "/flags", "/metrics/snapshot"] {
+    for path in [
+        "/master/state",
+        "/state.json",
+        "/master/tasks",
+        "/flags",
+        "/metrics/snapshot",
+    ] {
         let url = cluster.master_url(path);
         assert_challenge(&get_as(&url, None).await, "mesos-master-readonly");
         assert_challenge(
@@ -138,25 +144,42 @@ async fn basic_authentication_guards_the_master_by_realm() {
     // A ':' in the secret never authenticates (libprocess splits on it), nor does a
     // scheme spelled otherwise.
     let url = cluster.master_url("/master/state");
-    assert_eq!(get_as(&url, Some(&basic("ops", "ops:secret"))).await.status, 401);
     assert_eq!(
-        get_as(&url, Some(&ops.replace("Basic", "basic"))).await.status,
+        get_as(&url, Some(&basic("ops", "ops:secret"))).await.status,
+        401
+    );
+    assert_eq!(
+        get_as(&url, Some(&ops.replace("Basic", "basic")))
+            .await
+            .status,
         401
     );
     // Open endpoints stay open.
     for path in ["/health", "/master/health", "/version"] {
-        assert_eq!(get_as(&cluster.master_url(path), None).await.status, 200, "{path}");
+        assert_eq!(
+            get_as(&cluster.master_url(path), None).await.status,
+            200,
+            "{path}"
+        );
     }
     assert_eq!(get_as(&cluster.master_url("/"), None).await.status, 200);
     // /flags shows the credentials' path, never their secrets.
     let flags = get_as(&cluster.master_url("/master/flags"), Some(&ops)).await;
-    assert_eq!(flags.json()["flags"]["credentials"], creds.as_str(), "{}", flags.body);
+    assert_eq!(
+        flags.json()["flags"]["credentials"],
+        creds.as_str(),
+        "{}",
+        flags.body
+    );
     assert!(!flags.body.contains("ops-secret"), "{}", flags.body);
 
     // The operator API is read-write.
     let api = cluster.master_url("/api/v1");
     let health = json!({"type": "GET_HEALTH"});
-    assert_challenge(&post_json(&api, &health, None).await, "mesos-master-readwrite");
+    assert_challenge(
+        &post_json(&api, &health, None).await,
+        "mesos-master-readwrite",
+    );
     assert_eq!(post_json(&api, &health, Some(&ops)).await.status, 200);
 
     // Frameworks: no or wrong credentials get 401 with the scheduler realm.
@@ -185,16 +208,24 @@ async fn basic_authentication_guards_the_master_by_realm() {
 
     // The right credentials without a principal: the master fills it in, and the
     // framework runs a task with every call authenticated.
-    let call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("authn")}});
-    let mut sched = Scheduler::try_subscribe(&cluster.master_addr(), call, &[("Authorization", &fw)])
-        .await
-        .unwrap_or_else(|r| panic!("{} {}", r.status, r.body));
+    let call =
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("authn")}});
+    let mut sched =
+        Scheduler::try_subscribe(&cluster.master_addr(), call, &[("Authorization", &fw)])
+            .await
+            .unwrap_or_else(|r| panic!("{} {}", r.status, r.body));
     let offer = sched.next_offer().await;
     let task_id = unique_id("authn");
     sched
         .launch(
             &offer,
-            vec![command_task(&task_id, offer_agent_id(&offer), "true", 0.1, 32.0)],
+            vec![command_task(
+                &task_id,
+                offer_agent_id(&offer),
+                "true",
+                0.1,
+                32.0,
+            )],
         )
         .await;
     sched.await_state(&task_id, "TASK_FINISHED").await;
@@ -215,7 +246,9 @@ async fn basic_authentication_guards_the_master_by_realm() {
     .await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(
-        refused.body.contains("Authenticated principal 'ops' does not match principal 'fw'"),
+        refused
+            .body
+            .contains("Authenticated principal 'ops' does not match principal 'fw'"),
         "{}",
         refused.body
     );
@@ -318,25 +351,46 @@ async fn acls_refuse_frameworks_tasks_and_hide_what_may_not_be_seen() {
     // Views: ops sees the framework and its task, viewer sees none, and neither does
     // an unauthenticated operator call.
     let frameworks_of = |state: &Value| state["frameworks"].as_array().map_or(0, Vec::len);
-    let state = get_as(&cluster.master_url("/master/state"), Some(&ops)).await.json();
+    let state = get_as(&cluster.master_url("/master/state"), Some(&ops))
+        .await
+        .json();
     assert_eq!(frameworks_of(&state), 1, "{state}");
-    let state = get_as(&cluster.master_url("/master/state"), Some(&viewer)).await.json();
+    let state = get_as(&cluster.master_url("/master/state"), Some(&viewer))
+        .await
+        .json();
     assert_eq!(frameworks_of(&state), 0, "{state}");
-    assert_eq!(state["slaves"].as_array().map_or(0, Vec::len), 1, "agents stay visible");
-    let listed = get_as(&cluster.master_url("/master/frameworks"), Some(&viewer)).await.json();
+    assert_eq!(
+        state["slaves"].as_array().map_or(0, Vec::len),
+        1,
+        "agents stay visible"
+    );
+    let listed = get_as(&cluster.master_url("/master/frameworks"), Some(&viewer))
+        .await
+        .json();
     assert_eq!(frameworks_of(&listed), 0, "{listed}");
-    let tasks = get_as(&cluster.master_url("/master/tasks"), Some(&ops)).await.json();
+    let tasks = get_as(&cluster.master_url("/master/tasks"), Some(&ops))
+        .await
+        .json();
     assert!(tasks["tasks"].to_string().contains(&allowed), "{tasks}");
     let api = cluster.master_url("/api/v1");
-    let answer = post_json(&api, &json!({"type": "GET_FRAMEWORKS"}), None).await.json();
+    let answer = post_json(&api, &json!({"type": "GET_FRAMEWORKS"}), None)
+        .await
+        .json();
     assert_eq!(
-        answer["get_frameworks"]["frameworks"].as_array().map_or(0, Vec::len),
+        answer["get_frameworks"]["frameworks"]
+            .as_array()
+            .map_or(0, Vec::len),
         0,
         "{answer}"
     );
 
     // /flags: ops only; everyone else 403.
-    assert_eq!(get_as(&cluster.master_url("/flags"), Some(&ops)).await.status, 200);
+    assert_eq!(
+        get_as(&cluster.master_url("/flags"), Some(&ops))
+            .await
+            .status,
+        200
+    );
     let forbidden = get_as(&cluster.master_url("/flags"), Some(&viewer)).await;
     assert_eq!(forbidden.status, 403);
     assert_eq!(forbidden.body, "403 Forbidden.");
@@ -368,15 +422,21 @@ async fn agents_without_the_right_credential_are_refused() {
     let creds = credentials_file(dir.path(), "credentials", &[("agent", "agent-secret")]);
     let credential = |name: &str, secret: &str| {
         let path = dir.path().join(name);
-        std::fs::write(&path, json!({"principal": "agent", "secret": secret}).to_string())
-            .unwrap();
+        std::fs::write(
+            &path,
+            json!({"principal": "agent", "secret": secret}).to_string(),
+        )
+        .unwrap();
         format!("--credential={}", path.display())
     };
     let good = credential("good", "agent-secret");
     let bad = credential("bad", "guessed");
     let cluster = Cluster::start_with(ClusterOptions {
         agents: 1,
-        master_flags: vec![format!("--credentials={creds}"), "--authenticate_agents".into()],
+        master_flags: vec![
+            format!("--credentials={creds}"),
+            "--authenticate_agents".into(),
+        ],
         agent_flags: vec![good],
         ..Default::default()
     })
@@ -391,11 +451,18 @@ async fn agents_without_the_right_credential_are_refused() {
             format!("--resources={}", cluster::DEFAULT_AGENT_RESOURCES),
         ];
         args.extend(flags);
-        let mut agent = Proc::spawn(&format!("agent-{name}"), &binary("mesos-agent"), args, cluster.root());
-        let status = agent
-            .wait_exit(TIMEOUT)
-            .await
-            .unwrap_or_else(|| panic!("agent with {name} credential still runs\n{}", agent.log_tail(20)));
+        let mut agent = Proc::spawn(
+            &format!("agent-{name}"),
+            &binary("mesos-agent"),
+            args,
+            cluster.root(),
+        );
+        let status = agent.wait_exit(TIMEOUT).await.unwrap_or_else(|| {
+            panic!(
+                "agent with {name} credential still runs\n{}",
+                agent.log_tail(20)
+            )
+        });
         assert!(!status.success(), "{status}");
         assert!(agent.both().contains("refused"), "{}", agent.log_tail(20));
     }
@@ -403,8 +470,15 @@ async fn agents_without_the_right_credential_are_refused() {
     let state = cluster.master_state().await;
     assert_eq!(state["slaves"].as_array().map_or(0, Vec::len), 1, "{state}");
     let log = cluster.master.both();
-    assert_eq!(log.matches("refusing registration of agent").count(), 2, "{log}");
-    assert!(!log.contains("guessed"), "a presented secret must not be logged");
+    assert_eq!(
+        log.matches("refusing registration of agent").count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        !log.contains("guessed"),
+        "a presented secret must not be logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,14 +486,28 @@ async fn executors_must_present_their_own_token() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("jwt-key");
     std::fs::write(&key, "executor-signing-key").unwrap();
+    let creds = credentials_file(dir.path(), "http", &[("ops", "ops-secret")]);
     let cluster = Cluster::start_with(ClusterOptions {
         agent_flags: vec![
             "--authenticate_http_executors".into(),
             format!("--jwt_secret_key={}", key.display()),
+            format!("--http_credentials={creds}"),
+            "--authenticate_http_readonly".into(),
         ],
         ..Default::default()
     })
     .await;
+    // The agent's read-only endpoints need credentials; /health does not.
+    let ops = basic("ops", "ops-secret");
+    for path in ["/state", "/slave(1)/flags", "/files/browse?path=/"] {
+        let url = cluster.agent_url(0, path);
+        assert_challenge(&get_as(&url, None).await, "mesos-agent-readonly");
+    }
+    assert_eq!(get_as(&cluster.agent_url(0, "/health"), None).await.status, 200);
+    let flags = get_as(&cluster.agent_url(0, "/flags"), Some(&ops)).await;
+    assert_eq!(flags.status, 200);
+    assert_eq!(flags.json()["flags"]["http_credentials"], creds.as_str());
+    assert!(!flags.body.contains("executor-signing-key"), "{}", flags.body);
     let mut sched = cluster.subscribe("jwt").await;
     let offer = sched.next_offer().await;
     let agent_id = offer_agent_id(&offer).to_string();
@@ -438,7 +526,10 @@ async fn executors_must_present_their_own_token() {
     let (task_b, exec_b) = (unique_id("jwt-b"), unique_id("exec-b"));
     // Executors with the tokens the agent gave them subscribe and run their tasks.
     sched
-        .launch(&offer, vec![executor(&task_a, &exec_a), executor(&task_b, &exec_b)])
+        .launch(
+            &offer,
+            vec![executor(&task_a, &exec_a), executor(&task_b, &exec_b)],
+        )
         .await;
     sched.await_state(&task_a, "TASK_RUNNING").await;
     sched.await_state(&task_b, "TASK_RUNNING").await;
@@ -515,11 +606,23 @@ async fn a_bad_acl_or_credentials_file_stops_the_master_naming_it() {
             vec![r#"--acls={"run_tasks":[{"principals":{"type":"ANY"}}]}"#.to_string()],
             "run_tasks[0]",
         ),
-        (vec!["--credentials=/no/such/file".to_string()], "--credentials"),
-        (vec!["--authenticate_http_readonly".to_string()], "--authenticate_http_readonly"),
-        (vec!["--authenticate_http_frameworks".to_string()], "http_framework_authenticators"),
+        (
+            vec!["--credentials=/no/such/file".to_string()],
+            "--credentials",
+        ),
+        (
+            vec!["--authenticate_http_readonly".to_string()],
+            "--authenticate_http_readonly",
+        ),
+        (
+            vec!["--authenticate_http_frameworks".to_string()],
+            "http_framework_authenticators",
+        ),
     ] {
-        let mut args = vec!["--ip=127.0.0.1".to_string(), format!("--port={}", free_port())];
+        let mut args = vec![
+            "--ip=127.0.0.1".to_string(),
+            format!("--port={}", free_port()),
+        ];
         args.extend(flags.clone());
         let mut master = Proc::spawn("bad-master", &binary("mesos-master"), args, dir.path());
         let status = master
