@@ -219,19 +219,12 @@ impl Config {
             .map_err(ConfigError::Resources)?;
         crate::resources::parse_attributes(self.attributes.as_deref())
             .map_err(ConfigError::Attributes)?;
-        if self
-            .http_authenticators
-            .split(',')
-            .any(|a| a.trim() != "basic")
-        {
-            return Err(ConfigError::Security {
+        mesos_common::auth::check_http_authenticators(&self.http_authenticators).map_err(
+            |reason| ConfigError::Security {
                 flag: "http_authenticators",
-                reason: format!(
-                    "HTTP authenticator '{}' not found. Check the spelling (compare to 'basic')",
-                    self.http_authenticators
-                ),
-            });
-        }
+                reason,
+            },
+        )?;
         if self.authenticate_http_executors && self.jwt_secret_key.is_none() {
             return Err(ConfigError::Security {
                 flag: "jwt_secret_key",

@@ -244,15 +244,8 @@ impl Config {
     /// Mesos's start-up rules for authentication flags that need no file read.
     fn validate_authentication(&self) -> Result<(), ConfigError> {
         let only_basic = |flag: &'static str, value: &str| {
-            if value.split(',').any(|a| a.trim() != "basic") {
-                return Err(ConfigError {
-                    flag,
-                    reason: format!(
-                        "HTTP authenticator '{value}' not found. Check the spelling (compare to 'basic')"
-                    ),
-                });
-            }
-            Ok(())
+            mesos_common::auth::check_http_authenticators(value)
+                .map_err(|reason| ConfigError { flag, reason })
         };
         only_basic("http_authenticators", &self.http_authenticators)?;
         if self.authenticate_http_frameworks {

@@ -503,11 +503,18 @@ async fn executors_must_present_their_own_token() {
         let url = cluster.agent_url(0, path);
         assert_challenge(&get_as(&url, None).await, "mesos-agent-readonly");
     }
-    assert_eq!(get_as(&cluster.agent_url(0, "/health"), None).await.status, 200);
+    assert_eq!(
+        get_as(&cluster.agent_url(0, "/health"), None).await.status,
+        200
+    );
     let flags = get_as(&cluster.agent_url(0, "/flags"), Some(&ops)).await;
     assert_eq!(flags.status, 200);
     assert_eq!(flags.json()["flags"]["http_credentials"], creds.as_str());
-    assert!(!flags.body.contains("executor-signing-key"), "{}", flags.body);
+    assert!(
+        !flags.body.contains("executor-signing-key"),
+        "{}",
+        flags.body
+    );
     let mut sched = cluster.subscribe("jwt").await;
     let offer = sched.next_offer().await;
     let agent_id = offer_agent_id(&offer).to_string();

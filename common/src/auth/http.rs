@@ -135,8 +135,14 @@ impl Authenticator {
         }
     }
 
-    /// The request's principal, or the 401 to answer.
-    pub fn authenticate(&self, headers: &HeaderMap, now: f64) -> Result<Principal, Response> {
+    /// The request's principal, or the 401 to answer (boxed: a response is large).
+    pub fn authenticate(&self, headers: &HeaderMap, now: f64) -> Result<Principal, Box<Response>> {
+        self.check(headers, now)
+            .map_err(|challenge| Box::new(unauthorized(&challenge)))
+    }
+
+    /// The request's principal, or the `WWW-Authenticate` challenge to answer with.
+    fn check(&self, headers: &HeaderMap, now: f64) -> Result<Principal, String> {
         let value = headers
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or(""));
@@ -145,20 +151,20 @@ impl Authenticator {
                 let challenge = format!("Basic realm=\"{realm}\"");
                 let (user, password) = value
                     .and_then(parse_basic)
-                    .ok_or_else(|| unauthorized(&challenge))?;
+                    .ok_or_else(|| challenge.clone())?;
                 match check(credentials, &user, &password) {
                     Some(c) => Ok(Principal::named(c.principal.clone())),
-                    None => Err(unauthorized(&challenge)),
+                    None => Err(challenge),
                 }
             }
             Authenticator::Jwt { realm, key } => {
                 let Some(value) = value else {
-                    return Err(unauthorized(&format!("Bearer realm=\"{realm}\"")));
+                    return Err(format!("Bearer realm=\"{realm}\""));
                 };
                 let invalid = |description: &str| {
-                    unauthorized(&format!(
+                    format!(
                         "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{description}\""
-                    ))
+                    )
                 };
                 let parts: Vec<&str> = value.split(' ').collect();
                 let [scheme, token] = parts[..] else {
@@ -236,7 +242,7 @@ async fn authenticate(State(auth): State<HttpAuth>, mut request: Request, next: 
             }
             Err(response) => {
                 tracing::debug!(path, "request refused: not authenticated");
-                return response;
+                return *response;
             }
         }
     } else {

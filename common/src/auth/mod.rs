@@ -21,6 +21,16 @@ pub const AGENT_READONLY_REALM: &str = "mesos-agent-readonly";
 pub const AGENT_READWRITE_REALM: &str = "mesos-agent-readwrite";
 pub const AGENT_EXECUTOR_REALM: &str = "mesos-agent-executor";
 
+/// An `--http_authenticators` value: only Mesos's built-in `basic` exists here.
+pub fn check_http_authenticators(value: &str) -> Result<(), String> {
+    if value.split(',').any(|a| a.trim() != "basic") {
+        return Err(format!(
+            "HTTP authenticator '{value}' not found. Check the spelling (compare to 'basic')"
+        ));
+    }
+    Ok(())
+}
+
 /// Mesos's `X.json` aliases and a process's id prefix name the same endpoint.
 fn endpoint<'a>(path: &'a str, process: &str) -> &'a str {
     let path = path
