@@ -593,7 +593,7 @@ fn executor_token(executor_id: &str) -> Option<String> {
             .split(|b| *b == 0)
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .collect();
-        if vars.iter().any(|v| *v == marker) {
+        if vars.contains(&marker) {
             if let Some(token) = vars
                 .iter()
                 .find_map(|v| v.strip_prefix("MESOS_EXECUTOR_AUTHENTICATION_TOKEN="))
