@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
-use mesos_common::flags::{duration_arg, format_duration};
+use clap::{ArgAction, Parser};
+use mesos_common::flags::{bool_arg, duration_arg, format_duration};
 
 /// Flags of `mesos-agent` (alias `mesos-slave`).
 ///
@@ -129,6 +129,51 @@ pub struct Config {
           env = "MESOS_STATUS_UPDATE_RETRY_INTERVAL_MIN", default_value = "10secs",
           value_parser = duration_arg, hide = true)]
     pub status_update_retry_interval_min: Duration,
+
+    /// Path (or `file://` URL) of this agent's credential,
+    /// `{"principal":"p","secret":"s"}`, presented to a master that authenticates agents.
+    #[arg(long = "credential", env = "MESOS_CREDENTIAL")]
+    pub credential: Option<String>,
+
+    /// Path (or `file://` URL) of the credentials HTTP clients of this agent must present
+    /// (`{"credentials":[...]}`, as the master's `--credentials`).
+    #[arg(long = "http_credentials", env = "MESOS_HTTP_CREDENTIALS")]
+    pub http_credentials: Option<String>,
+
+    /// Authenticate requests to the read-only endpoints (`/state`, `/flags`, `/files`, ...).
+    #[arg(long = "authenticate_http_readonly", env = "MESOS_AUTHENTICATE_HTTP_READONLY",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub authenticate_http_readonly: bool,
+
+    /// Authenticate requests to the operator API (`/api/v1`).
+    #[arg(long = "authenticate_http_readwrite", env = "MESOS_AUTHENTICATE_HTTP_READWRITE",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub authenticate_http_readwrite: bool,
+
+    /// Give each executor a token (`MESOS_EXECUTOR_AUTHENTICATION_TOKEN`, an HS256 JWT
+    /// signed with `--jwt_secret_key`) and require it on `/api/v1/executor`.
+    #[arg(long = "authenticate_http_executors", env = "MESOS_AUTHENTICATE_HTTP_EXECUTORS",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub authenticate_http_executors: bool,
+
+    /// Path (or `file://` URL) of the key executor tokens are signed with.
+    #[arg(
+        long = "jwt_secret_key",
+        alias = "executor_secret_key",
+        env = "MESOS_JWT_SECRET_KEY"
+    )]
+    pub jwt_secret_key: Option<String>,
+
+    /// HTTP authenticators of the read-only and read-write realms (only `basic`).
+    #[arg(
+        long = "http_authenticators",
+        env = "MESOS_HTTP_AUTHENTICATORS",
+        default_value = "basic"
+    )]
+    pub http_authenticators: String,
 }
 
 /// A flag value the agent cannot start with.
@@ -152,6 +197,8 @@ pub enum ConfigError {
     WorkDir { path: String, reason: String },
     #[error("flag --{0}: must be greater than zero")]
     ZeroDuration(&'static str),
+    #[error("flag --{flag}: {reason}")]
+    Security { flag: &'static str, reason: String },
 }
 
 impl Config {
@@ -172,6 +219,20 @@ impl Config {
             .map_err(ConfigError::Resources)?;
         crate::resources::parse_attributes(self.attributes.as_deref())
             .map_err(ConfigError::Attributes)?;
+        mesos_common::auth::check_http_authenticators(&self.http_authenticators).map_err(
+            |reason| ConfigError::Security {
+                flag: "http_authenticators",
+                reason,
+            },
+        )?;
+        if self.authenticate_http_executors && self.jwt_secret_key.is_none() {
+            return Err(ConfigError::Security {
+                flag: "jwt_secret_key",
+                reason: "--authenticate_http_executors needs a secret key to sign executor \
+                         tokens with"
+                    .into(),
+            });
+        }
         if self.status_update_retry_interval_min.is_zero() {
             return Err(ConfigError::ZeroDuration(
                 "status_update_retry_interval_min",
@@ -232,7 +293,7 @@ impl Config {
     pub fn flags(&self) -> BTreeMap<String, String> {
         let duration = |d: Duration| format_duration(d);
         let optional = |v: Option<String>| v.unwrap_or_default();
-        let entries: [(&str, String); 20] = [
+        let entries: [(&str, String); 27] = [
             ("master", optional(self.master.clone())),
             ("ip", self.ip.to_string()),
             ("port", self.port.to_string()),
@@ -277,6 +338,23 @@ impl Config {
                 "status_update_retry_interval_min",
                 duration(self.status_update_retry_interval_min),
             ),
+            // Paths only: the files' secrets never reach /flags.
+            ("credential", optional(self.credential.clone())),
+            ("http_credentials", optional(self.http_credentials.clone())),
+            (
+                "authenticate_http_readonly",
+                self.authenticate_http_readonly.to_string(),
+            ),
+            (
+                "authenticate_http_readwrite",
+                self.authenticate_http_readwrite.to_string(),
+            ),
+            (
+                "authenticate_http_executors",
+                self.authenticate_http_executors.to_string(),
+            ),
+            ("jwt_secret_key", optional(self.jwt_secret_key.clone())),
+            ("http_authenticators", self.http_authenticators.clone()),
         ];
         entries
             .into_iter()
@@ -327,6 +405,9 @@ mod tests {
             "--attributes=rack:a",
             "--log_dir=/tmp/l",
             "--launcher_dir=/tmp/b",
+            "--credential=/etc/c",
+            "--http_credentials=/etc/h",
+            "--jwt_secret_key=/etc/k",
             &work_dir,
         ])
         .unwrap();

@@ -31,6 +31,7 @@ pub async fn api(State(state): State<HttpState>, request: Request) -> Response {
 
 async fn handle(state: HttpState, request: Request) -> Result<Response, ApiError> {
     encoding::require_post(request.method())?;
+    let principal = mesos_common::auth::http::principal_of(request.extensions());
     let content = encoding::request_encoding(request.headers())?;
     let accept = encoding::response_encoding(request.headers())?;
     let body = encoding::read_body(request.into_body(), MAX_CALL_BYTES).await?;
@@ -50,6 +51,7 @@ async fn handle(state: HttpState, request: Request) -> Result<Response, ApiError
     let (reply, answer) = oneshot::channel();
     let request = ExecutorRequest {
         call,
+        principal,
         encoding: accept,
         reply,
     };

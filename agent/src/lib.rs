@@ -17,6 +17,7 @@
 //!                    ▼
 //!                  files (/files/*)   handle (HttpState: the core's query queue)
 //!                  master_link (gRPC stream to the master, re-opened with backoff)
+//!                  security (the authentication flags: realms, credential, token key)
 //!                    ▼
 //!  views           monitor (per-container usage from /proc)
 //!                    ▼
@@ -85,6 +86,7 @@ pub mod nested_api;
 pub mod operator;
 pub mod paths;
 pub mod resources;
+pub mod security;
 pub mod status_update;
 pub mod supervisor;
 
@@ -127,7 +129,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AgentError> {
     let master = config.master_address()?;
-    run_with_transport(listener, config, GrpcTransport::new(master), shutdown).await
+    let credential = security::Security::load(&config)?.credential;
+    let transport = GrpcTransport::new(master).with_credential(credential);
+    run_with_transport(listener, config, transport, shutdown).await
 }
 
 /// [`run`] with another way to reach the master (tests use
@@ -144,6 +148,7 @@ pub async fn run_with_transport<T: MasterTransport>(
     // Sandbox paths are handed to tasks and to /files clients: they must be absolute.
     config.work_dir = std::path::absolute(&config.work_dir).map_err(io_error("flag --work_dir"))?;
     config.validate()?;
+    let security = security::Security::load(&config)?;
     let launcher = launcher::Launcher::locate(config.launcher_dir.as_deref())
         .map_err(io_error("cannot locate the task supervisor binary"))?;
     let port = listener
@@ -191,6 +196,7 @@ pub async fn run_with_transport<T: MasterTransport>(
             resources: total,
             attributes,
             docker,
+            executor_key: security.executor_key.clone(),
         },
         exits_tx,
     );
@@ -198,7 +204,9 @@ pub async fn run_with_transport<T: MasterTransport>(
     core.remove_orphan_containers().await;
 
     let (stop_http, mut http_stopped) = watch::channel(false);
-    let app = mesos_common::api::tolerate_trailing_slash(http::router(http_state));
+    let app = mesos_common::api::tolerate_trailing_slash(
+        security.http.clone().layer(http::router(http_state)),
+    );
     let server = axum::serve(
         listener,
         axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
@@ -259,6 +267,7 @@ const LAYERS: mesos_common::layers::Layers = &[
             "master_link",
             "nested_api",
             "operator",
+            "security",
         ],
     ),
 ];

@@ -52,6 +52,8 @@ pub trait MasterTransport: Send + Sync + 'static {
 /// `host:port` or at whichever master leads the election of a `zk://` URL.
 pub struct GrpcTransport {
     target: Target,
+    /// `--credential`, presented on every stream as `authorization: Basic ...`.
+    credential: Option<mesos_common::auth::Credential>,
 }
 
 enum Target {
@@ -86,7 +88,16 @@ impl GrpcTransport {
         } else {
             Target::Fixed(master)
         };
-        GrpcTransport { target }
+        GrpcTransport {
+            target,
+            credential: None,
+        }
+    }
+
+    /// Presents `credential` to the master on every stream.
+    pub fn with_credential(mut self, credential: Option<mesos_common::auth::Credential>) -> Self {
+        self.credential = credential;
+        self
     }
 
     /// `host:port` of the master to connect to now.
@@ -148,8 +159,16 @@ impl MasterTransport for GrpcTransport {
         // Queued before the call so that a master that waits for Register before it
         // answers the call does not wait forever.
         outbound.send(first).await.map_err(|e| e.to_string())?;
+        let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+        if let Some(c) = &self.credential {
+            let value = mesos_common::auth::http::basic_header(&c.principal, &c.secret);
+            let value = value
+                .parse()
+                .map_err(|_| "--credential: the principal or secret cannot be sent".to_string())?;
+            request.metadata_mut().insert("authorization", value);
+        }
         let response = client
-            .connect(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .connect(request)
             .await
             .map_err(|status| format!("{}: {}", status.code(), status.message()))?;
         let inbound = response

@@ -178,10 +178,24 @@ pub fn prepare_command_line() -> Result<Vec<String>, FlagError> {
     normalize_args(std::env::args())
 }
 
+/// Flags whose value is a path, as Mesos's `Path` flags: `file:///x` names the file `/x`
+/// rather than standing for its contents (which hold secrets that must never be shown
+/// as a flag's value).
+const PATH_FLAGS: &[&str] = &[
+    "credentials",
+    "credential",
+    "http_credentials",
+    "jwt_secret_key",
+    "executor_secret_key",
+];
+
 fn resolve_file_value(flag: &str, value: &str) -> Result<String, FlagError> {
     let Some(path) = value.strip_prefix("file://") else {
         return Ok(value.to_string());
     };
+    if PATH_FLAGS.contains(&flag) {
+        return Ok(path.to_string());
+    }
     read_flag_file(flag, Path::new(path))
 }
 
@@ -198,6 +212,21 @@ fn read_flag_file(flag: &str, path: &Path) -> Result<String, FlagError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_flags_keep_their_path() {
+        let args = normalize_args(
+            [
+                "p",
+                "--credentials=file:///etc/mesos/creds",
+                "--jwt_secret_key=file:///k",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        assert_eq!(args[1], "--credentials=/etc/mesos/creds");
+        assert_eq!(args[2], "--jwt_secret_key=/k");
+    }
 
     #[test]
     fn durations() {

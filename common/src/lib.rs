@@ -12,6 +12,8 @@
 //! - [`ids`]: Mesos id formats (`<master>-0000`, `<master>-S3`, `<master>-O7`).
 //! - [`zk`]: ZooKeeper URLs, Mesos's leader-election layout, bounded sessions and the
 //!   leader detector used by agents, schedulers and `mesos-resolve`.
+//! - [`auth`]: credentials files, HTTP Basic and executor-token authentication by realm,
+//!   and the local authorizer's ACLs.
 //! - [`layers`]: a check that a crate's modules depend one way (core, views, edges), run
 //!   by the master's and the agent's tests.
 //!
@@ -23,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod auth;
 pub mod flags;
 pub mod ids;
 pub mod layers;

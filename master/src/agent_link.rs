@@ -2,6 +2,11 @@
 //! The first message must be `Register`; after that, messages are relayed to the engine
 //! tagged with the agent's id and this connection's number, so that a stale stream
 //! closing after a reconnect cannot disconnect the agent's newer one.
+//!
+//! With `--authenticate_agents` the call must carry the agent's `--credential` as
+//! `authorization: Basic ...` metadata; an agent without it, or with a wrong one, is
+//! refused (and stops, as a Mesos agent whose authentication is refused does). The
+//! `register_agents` ACL is checked against the principal it authenticated as.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,6 +15,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use mesos_common::auth::credentials::{self, Credential};
+use mesos_common::auth::{Acls, Action, Object};
 use mesos_proto::internal::{
     self, agent_message, agent_service_server::AgentService,
     agent_service_server::AgentServiceServer, master_message,
@@ -20,6 +27,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
 use crate::handle::{Command, MasterHandle};
+use crate::security::Security;
 
 /// Messages queued towards one agent before it counts as stuck.
 const AGENT_QUEUE: usize = 16_384;
@@ -29,12 +37,17 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 struct Link {
     handle: MasterHandle,
     next_conn: Arc<AtomicU64>,
+    /// Credentials an agent must present, with `--authenticate_agents`.
+    credentials: Option<Arc<Vec<Credential>>>,
+    acls: Arc<Acls>,
 }
 
-pub(crate) fn router(handle: MasterHandle) -> axum::Router {
+pub(crate) fn router(handle: MasterHandle, security: &Security) -> axum::Router {
     let service = AgentServiceServer::new(Link {
         handle,
         next_conn: Arc::new(AtomicU64::new(1)),
+        credentials: security.agent_credentials.clone(),
+        acls: security.acls.clone(),
     })
     .max_decoding_message_size(64 * 1024 * 1024);
     // Only the service's own path: tonic's catch-all fallback would answer every unknown
@@ -52,6 +65,11 @@ impl AgentService for Link {
         &self,
         request: Request<Streaming<internal::AgentMessage>>,
     ) -> Result<Response<Self::ConnectStream>, Status> {
+        let presented = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(mesos_common::auth::http::parse_basic);
         let mut inbound = request.into_inner();
         let first = tokio::time::timeout(REGISTER_TIMEOUT, inbound.next())
             .await
@@ -63,6 +81,12 @@ impl AgentService for Link {
                 "the first message on an agent stream must be Register",
             ));
         };
+
+        if let Err(message) = self.admit(presented, &register) {
+            let peer = register.http_address.clone().unwrap_or_default();
+            warn!(agent = %peer, hostname = %register.agent_info.hostname, %message, "refusing registration of agent");
+            return Ok(refused(message));
+        }
 
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(AGENT_QUEUE);
@@ -83,13 +107,7 @@ impl AgentService for Link {
             Ok(Ok(registered)) => registered,
             Ok(Err(message)) => {
                 warn!(%message, "agent registration refused");
-                let refused = internal::MasterMessage {
-                    message: Some(master_message::Message::Refused(internal::Refused {
-                        message,
-                    })),
-                };
-                let stream = futures::stream::iter([Ok(refused)]);
-                return Ok(Response::new(Box::pin(stream)));
+                return Ok(refused(message));
             }
             Err(_) => return Err(Status::unavailable("master is shutting down")),
         };
@@ -106,6 +124,65 @@ impl AgentService for Link {
             disconnect_sent: false,
         })))
     }
+}
+
+impl Link {
+    /// Authentication (`--authenticate_agents`) and the `register_agents` ACL.
+    fn admit(
+        &self,
+        presented: Option<(String, String)>,
+        register: &internal::Register,
+    ) -> Result<(), String> {
+        let principal = match (&self.credentials, &presented) {
+            (Some(known), Some((principal, secret))) => {
+                match credentials::check(known, principal, secret) {
+                    Some(c) => Some(c.principal.clone()),
+                    None => {
+                        return Err(format!(
+                            "Master refused authentication of principal '{principal}': \
+                             wrong credential (see the agent's --credential)"
+                        ))
+                    }
+                }
+            }
+            (Some(_), None) => {
+                return Err(
+                    "Master requires agents to authenticate (--authenticate_agents); \
+                     start the agent with --credential"
+                        .to_string(),
+                )
+            }
+            // Without --authenticate_agents a credential is not checked, and names nobody.
+            (None, _) => None,
+        };
+        if !self
+            .acls
+            .approved(Action::RegisterAgents, principal.as_deref(), Object::Any)
+        {
+            let resources =
+                mesos_common::wire::resources_from_proto(&register.agent_info.resources)
+                    .map(|r| r.to_string())
+                    .unwrap_or_default();
+            return Err(format!(
+                "Not authorized to register agent providing resources '{resources}' {}",
+                match &principal {
+                    Some(p) => format!("with principal '{p}'"),
+                    None => "without a principal".to_string(),
+                }
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The answer to a refused agent: one `Refused`, then the end of the stream.
+fn refused(message: String) -> Response<MasterStream> {
+    let refused = internal::MasterMessage {
+        message: Some(master_message::Message::Refused(internal::Refused {
+            message,
+        })),
+    };
+    Response::new(Box::pin(futures::stream::iter([Ok(refused)])))
 }
 
 /// One agent's stream both ways, polled by the task hyper already runs for the HTTP/2

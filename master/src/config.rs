@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use clap::Parser;
-use mesos_common::flags::{duration_arg, format_duration};
+use clap::{ArgAction, Parser};
+use mesos_common::flags::{bool_arg, duration_arg, format_duration};
 use mesos_common::resources::ResourceQuantities;
 
 /// Flags of `mesos-master`. Unknown flags and malformed values stop the program at start
@@ -121,6 +121,80 @@ pub struct Config {
     )]
     pub max_unreachable_tasks_per_framework: usize,
 
+    /// Path (or `file://` URL) of a JSON file of credentials,
+    /// `{"credentials":[{"principal":"p","secret":"s"}]}`, checked by the Basic HTTP
+    /// authenticator and on the agent stream.
+    #[arg(long = "credentials", env = "MESOS_CREDENTIALS")]
+    pub credentials: Option<String>,
+
+    /// Only frameworks that authenticate may subscribe. Mesos applies it to v0 (driver)
+    /// frameworks; this master has no v0 API, so it requires HTTP Basic on
+    /// `/api/v1/scheduler`, as `--authenticate_http_frameworks` does.
+    #[arg(long = "authenticate_frameworks", alias = "authenticate", env = "MESOS_AUTHENTICATE_FRAMEWORKS",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub authenticate_frameworks: bool,
+
+    /// Only agents that present a credential of `--credentials` may register.
+    #[arg(long = "authenticate_agents", alias = "authenticate_slaves", env = "MESOS_AUTHENTICATE_AGENTS",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub authenticate_agents: bool,
+
+    /// Authenticate requests to the read-only endpoints (`/state`, `/flags`, ...).
+    #[arg(long = "authenticate_http_readonly", env = "MESOS_AUTHENTICATE_HTTP_READONLY",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub authenticate_http_readonly: bool,
+
+    /// Authenticate requests to the endpoints that change things (`/api/v1`, `/teardown`, ...).
+    #[arg(long = "authenticate_http_readwrite", alias = "authenticate_http", env = "MESOS_AUTHENTICATE_HTTP_READWRITE",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub authenticate_http_readwrite: bool,
+
+    /// Authenticate HTTP frameworks (`/api/v1/scheduler`); needs
+    /// `--http_framework_authenticators`.
+    #[arg(long = "authenticate_http_frameworks", env = "MESOS_AUTHENTICATE_HTTP_FRAMEWORKS",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub authenticate_http_frameworks: bool,
+
+    /// HTTP authenticators of the read-only and read-write realms (only `basic`).
+    #[arg(
+        long = "http_authenticators",
+        env = "MESOS_HTTP_AUTHENTICATORS",
+        default_value = "basic"
+    )]
+    pub http_authenticators: String,
+
+    /// HTTP authenticators of the scheduler realm (only `basic`); no default, as in Mesos.
+    #[arg(
+        long = "http_framework_authenticators",
+        env = "MESOS_HTTP_FRAMEWORK_AUTHENTICATORS"
+    )]
+    pub http_framework_authenticators: Option<String>,
+
+    /// Authenticator of v0 frameworks and agents (accepted for compatibility: `crammd5`).
+    #[arg(
+        long = "authenticators",
+        env = "MESOS_AUTHENTICATORS",
+        default_value = "crammd5"
+    )]
+    pub authenticators: String,
+
+    /// Authorizer (only `local`, which reads `--acls`).
+    #[arg(
+        long = "authorizers",
+        env = "MESOS_AUTHORIZERS",
+        default_value = "local"
+    )]
+    pub authorizers: String,
+
+    /// ACLs as JSON, or the path (`/x` or `file:///x`) of a file holding them.
+    #[arg(long = "acls", env = "MESOS_ACLS")]
+    pub acls: Option<String>,
+
     /// Largest request body accepted on the HTTP API.
     #[arg(long = "max_request_body", env = "MESOS_MAX_REQUEST_BODY", default_value = "10MB", value_parser = mesos_common::flags::bytes_arg)]
     pub max_request_body: u64,
@@ -157,10 +231,56 @@ impl Config {
                 reason: "must be positive".into(),
             });
         }
+        self.validate_authentication()?;
         if self.allocation_interval.is_zero() {
             return Err(ConfigError {
                 flag: "allocation_interval",
                 reason: "must be positive".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Mesos's start-up rules for authentication flags that need no file read.
+    fn validate_authentication(&self) -> Result<(), ConfigError> {
+        let only_basic = |flag: &'static str, value: &str| {
+            mesos_common::auth::check_http_authenticators(value)
+                .map_err(|reason| ConfigError { flag, reason })
+        };
+        only_basic("http_authenticators", &self.http_authenticators)?;
+        if self.authenticate_http_frameworks {
+            let Some(names) = &self.http_framework_authenticators else {
+                return Err(ConfigError {
+                    flag: "http_framework_authenticators",
+                    reason: "Missing `--http_framework_authenticators` flag. This must be used \
+                             in conjunction with `--authenticate_http_frameworks`"
+                        .into(),
+                });
+            };
+            only_basic("http_framework_authenticators", names)?;
+        }
+        if self.authenticators.contains(',') {
+            return Err(ConfigError {
+                flag: "authenticators",
+                reason: "Multiple authenticators not supported".into(),
+            });
+        }
+        if self.authenticators != "crammd5" {
+            return Err(ConfigError {
+                flag: "authenticators",
+                reason: format!(
+                    "Authenticator '{}' not found. Check the spelling (compare to 'crammd5')",
+                    self.authenticators
+                ),
+            });
+        }
+        if self.authorizers != "local" {
+            return Err(ConfigError {
+                flag: "authorizers",
+                reason: format!(
+                    "Authorizer '{}' not found. Check the spelling (compare to 'local')",
+                    self.authorizers
+                ),
             });
         }
         Ok(())
@@ -278,6 +398,37 @@ impl Config {
             "max_unreachable_tasks_per_framework",
             self.max_unreachable_tasks_per_framework.to_string(),
         );
+        // The path, never the file's contents: secrets stay out of /flags.
+        if let Some(c) = &self.credentials {
+            put("credentials", c.clone());
+        }
+        for (name, on) in [
+            ("authenticate_frameworks", self.authenticate_frameworks),
+            ("authenticate_agents", self.authenticate_agents),
+            (
+                "authenticate_http_readonly",
+                self.authenticate_http_readonly,
+            ),
+            (
+                "authenticate_http_readwrite",
+                self.authenticate_http_readwrite,
+            ),
+            (
+                "authenticate_http_frameworks",
+                self.authenticate_http_frameworks,
+            ),
+        ] {
+            put(name, on.to_string());
+        }
+        put("http_authenticators", self.http_authenticators.clone());
+        if let Some(a) = &self.http_framework_authenticators {
+            put("http_framework_authenticators", a.clone());
+        }
+        put("authenticators", self.authenticators.clone());
+        put("authorizers", self.authorizers.clone());
+        if let Some(a) = &self.acls {
+            put("acls", a.clone());
+        }
         m
     }
 }

@@ -15,6 +15,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::engine::{AgentSender, CallError, Engine, SubscribeRequest};
 use crate::registry::Registry;
+use crate::views::authorized::Viewer;
+use mesos_common::auth::{Action, Object, Principal};
 
 /// Whether this master leads, as the edges see it.
 #[derive(Debug, Clone)]
@@ -63,6 +65,8 @@ pub(crate) enum Command {
     Call {
         framework_id: String,
         stream_id: String,
+        /// Who the request authenticated as (the scheduler realm), if it did.
+        principal: Option<String>,
         call: Box<scheduler::Call>,
         reply: oneshot::Sender<Result<(), CallError>>,
     },
@@ -111,6 +115,8 @@ pub struct MasterHandle {
     pub(crate) info: Arc<v1::MasterInfo>,
     pub(crate) max_request_body: usize,
     pub(crate) leadership: watch::Receiver<Leadership>,
+    /// `--acls`, for the edges that filter or refuse before reaching the engine.
+    pub(crate) acls: Arc<mesos_common::auth::Acls>,
 }
 
 impl MasterHandle {
@@ -125,7 +131,32 @@ impl MasterHandle {
             info,
             max_request_body,
             leadership,
+            acls: Default::default(),
         }
+    }
+
+    pub(crate) fn with_acls(mut self, acls: Arc<mesos_common::auth::Acls>) -> Self {
+        self.acls = acls;
+        self
+    }
+
+    /// Who is looking, for the views' filters.
+    pub(crate) fn viewer(&self, principal: Option<&Principal>) -> Viewer {
+        Viewer {
+            acls: self.acls.clone(),
+            principal: principal.and_then(|p| p.value.clone()),
+        }
+    }
+
+    /// Whether `principal` may do `action` on `object`.
+    pub(crate) fn authorized(
+        &self,
+        action: Action,
+        principal: Option<&Principal>,
+        object: Object<'_>,
+    ) -> bool {
+        self.acls
+            .approved(action, principal.and_then(|p| p.name()), object)
     }
 
     pub(crate) fn is_leading(&self) -> bool {

@@ -16,6 +16,7 @@
 //!            ▼
 //!          api (request negotiation, error bodies)   handle (Command, MasterHandle)
 //!          registry (what a new leader recovers, kept in ZooKeeper)
+//!          security (the authentication flags' realms and credentials, the ACLs)
 //!            ▼
 //!  views   views::state_json (/master/state family)   views::operator (GET_* answers)
 //!            ▼
@@ -60,6 +61,7 @@ mod handle;
 mod http;
 mod operator;
 mod registry;
+mod security;
 pub mod server;
 
 pub use config::Config;
@@ -92,6 +94,7 @@ const LAYERS: mesos_common::layers::Layers = &[
             "http",
             "operator",
             "registry",
+            "security",
             "server",
         ],
     ),

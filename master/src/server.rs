@@ -93,6 +93,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), MasterError> {
     config.validate()?;
+    let security = crate::security::Security::load(&config)?;
     let zk = match config.zk.as_deref() {
         Some(url) => Some(ZkUrl::parse(url).map_err(|e| ConfigError {
             flag: "zk",
@@ -112,7 +113,7 @@ pub async fn run(
     info!(master_id = %info.id, address = %bound, zk = ?zk.as_ref().map(|u| u.to_string()), "master starting");
     let allocation_interval = config.allocation_interval;
     let max_request_body = config.max_request_body.min(usize::MAX as u64) as usize;
-    let engine = Engine::new(config.clone(), info.clone())?;
+    let engine = Engine::new(config.clone(), info.clone())?.with_acls(security.acls.clone());
 
     let standalone = zk.is_none();
     let (leadership_tx, leadership) = watch::channel(if standalone {
@@ -127,11 +128,13 @@ pub async fn run(
         Arc::new(info.clone()),
         max_request_body,
         leadership.clone(),
-    );
+    )
+    .with_acls(security.acls.clone());
     let actor = Actor {
         term: standalone.then_some(0),
         engine,
         config: config.clone(),
+        acls: security.acls.clone(),
         standby_info: info.clone(),
         leadership,
         expected: ExpectedAgents::new(),
@@ -172,10 +175,12 @@ pub async fn run(
     };
 
     let app = mesos_common::api::tolerate_trailing_slash(
-        crate::http::router(handle.clone())
-            .merge(crate::operator::router(handle.clone()))
-            .merge(crate::agent_link::router(handle.clone()))
-            .merge(mesos_ui::router(mesos_ui::Site::Master)),
+        security.http.clone().layer(
+            crate::http::router(handle.clone())
+                .merge(crate::operator::router(handle.clone()))
+                .merge(crate::agent_link::router(handle.clone(), &security))
+                .merge(mesos_ui::router(mesos_ui::Site::Master)),
+        ),
     );
     drop(tx);
     // Events, gRPC frames and call answers are small writes; with Nagle's algorithm each
@@ -206,6 +211,8 @@ pub async fn run(
 struct Actor {
     engine: Engine,
     config: Config,
+    /// `--acls`, read at start, given to every new engine.
+    acls: Arc<mesos_common::auth::Acls>,
     /// MasterInfo of the empty engine a standby keeps (for its state endpoints).
     standby_info: v1::MasterInfo,
     leadership: watch::Receiver<Leadership>,
@@ -298,13 +305,14 @@ impl Actor {
             Command::Call {
                 framework_id,
                 stream_id,
+                principal,
                 call,
                 reply,
             } => {
                 self.engine.counters.calls += 1;
                 let result = self
                     .engine
-                    .authorize_call(&framework_id, &stream_id)
+                    .authorize_call(&framework_id, &stream_id, principal.as_deref())
                     .and_then(
                         |()| match self.hold_for_expected_agents(&framework_id, *call) {
                             Some(call) => {
@@ -398,7 +406,9 @@ impl Actor {
 
     /// Becomes the leader of `term`: a fresh engine loaded with the registry.
     fn recover(&mut self, term: u64, info: v1::MasterInfo, registry: &Registry, now: Duration) {
-        self.engine = Engine::new(self.config.clone(), info).expect("config validated at start");
+        self.engine = Engine::new(self.config.clone(), info)
+            .expect("config validated at start")
+            .with_acls(self.acls.clone());
         self.expected = crate::registry::recover(&mut self.engine, registry, now);
         self.reregister_deadline =
             (!self.expected.is_empty()).then(|| now + self.config.agent_reregister_timeout);
@@ -414,7 +424,9 @@ impl Actor {
         warn!("stopped leading: dropping all state; frameworks and agents must reconnect");
         let mut info = self.standby_info.clone();
         info.id = mesos_common::ids::new_master_id();
-        self.engine = Engine::new(self.config.clone(), info).expect("config validated at start");
+        self.engine = Engine::new(self.config.clone(), info)
+            .expect("config validated at start")
+            .with_acls(self.acls.clone());
         self.expected.clear();
         self.reregister_deadline = None;
     }
@@ -506,6 +518,7 @@ mod tests {
         Actor {
             engine: Engine::new(config(), own.clone()).unwrap(),
             config: config(),
+            acls: Default::default(),
             standby_info: own,
             leadership,
             term: None,

@@ -65,6 +65,8 @@ pub struct Scheduler {
     closed: Option<String>,
     /// Types of every event seen, for failure messages.
     history: Vec<String>,
+    /// The `Authorization` header SUBSCRIBE carried, sent with every call too.
+    authorization: Option<String>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -182,6 +184,10 @@ impl Scheduler {
             queue: VecDeque::new(),
             closed: None,
             history: Vec::new(),
+            authorization: extra_headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+                .map(|(_, value)| value.to_string()),
             reader,
         };
         let first = scheduler
@@ -217,13 +223,16 @@ impl Scheduler {
         if call.get("framework_id").is_none() {
             call["framework_id"] = json!({ "value": self.framework_id });
         }
-        let request = self
+        let mut request = self
             .client
             .post(&self.url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
             .header("Mesos-Stream-Id", &self.stream_id)
             .body(call.to_string());
+        if let Some(value) = &self.authorization {
+            request = request.header("Authorization", value);
+        }
         let response = http::send(request)
             .await
             .unwrap_or_else(|e| panic!("call {call} failed: {e}"));

@@ -264,6 +264,8 @@ pub struct CoreSetup {
     pub attributes: Attributes,
     /// Set when `--containerizers` lists docker.
     pub docker: Option<DockerRuntime>,
+    /// `--jwt_secret_key`: custom executors get a token signed with it.
+    pub executor_key: Option<mesos_common::auth::jwt::JwtKey>,
 }
 
 /// How a task is going to run, or why it cannot.
@@ -305,6 +307,7 @@ impl From<LaunchError> for Refusal {
 
 pub struct Core {
     config: Config,
+    executor_key: Option<mesos_common::auth::jwt::JwtKey>,
     layout: Layout,
     launcher: Launcher,
     identity: Identity,
@@ -357,6 +360,7 @@ impl Core {
         );
         Core {
             layout,
+            executor_key: setup.executor_key,
             launcher: setup.launcher,
             identity: setup.identity,
             resources: setup.resources,

@@ -64,6 +64,9 @@ pub(crate) enum OperatorError {
     NotImplemented(String),
     #[error("Master is shutting down")]
     Unavailable,
+    /// The ACLs refuse the call (403 `403 Forbidden.`).
+    #[error("403 Forbidden.")]
+    Forbidden,
 }
 
 // ------------------------------------------------------------------------ registry

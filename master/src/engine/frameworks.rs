@@ -13,6 +13,8 @@ use mesos_proto::v1::scheduler::{self, event};
 use mesos_proto::v1::{self, TaskState};
 use tracing::{info, warn};
 
+use mesos_common::auth::{Action, Object};
+
 use super::{
     allocator_result, error_event, fid, framework_roles, has_capability, offer_proto,
     wall_clock_secs, CallError, Delivery, Engine, EngineEvent, Framework, SubscribeRequest,
@@ -38,8 +40,44 @@ impl Engine {
                 id
             }
         };
-        info.id = Some(fid(&framework_id));
         let roles = framework_roles(&info);
+        let unauthorized: Vec<&String> = roles
+            .iter()
+            .filter(|role| {
+                !self.authorized(
+                    Action::RegisterFrameworks,
+                    info.principal.as_deref(),
+                    Object::Value(role),
+                )
+            })
+            .collect();
+        if !unauthorized.is_empty() {
+            // As Mesos prints it: the id the framework asked for (empty for a new one)
+            // and the set of its roles.
+            let asked = info.id.as_ref().map(|i| i.value.as_str()).unwrap_or("");
+            let sorted: std::collections::BTreeSet<&String> = roles.iter().collect();
+            let listed: Vec<&str> = sorted.iter().map(|r| r.as_str()).collect();
+            let message = format!(
+                "Not authorized to register framework {asked} with roles {{ {} }}",
+                listed.join(", ")
+            );
+            info!(framework = %info.name, %message, "refusing subscription");
+            return Err(CallError::Refused(message));
+        }
+        if let Some(existing) = self.frameworks.get(&framework_id) {
+            if existing.info.principal != info.principal {
+                warn!(
+                    framework_id = %framework_id,
+                    old = existing.info.principal.as_deref().unwrap_or("<NONE>"),
+                    new = info.principal.as_deref().unwrap_or("<NONE>"),
+                    "framework tried to re-subscribe with a new principal"
+                );
+                return Err(CallError::Refused(
+                    "Changing framework's principal is not allowed.".to_string(),
+                ));
+            }
+        }
+        info.id = Some(fid(&framework_id));
         let wall = wall_clock_secs();
 
         if self
@@ -129,11 +167,25 @@ impl Engine {
         Ok(framework_id)
     }
 
-    /// Checks that a call comes from the framework's current stream.
-    pub fn authorize_call(&self, framework_id: &str, stream_id: &str) -> Result<(), CallError> {
+    /// Checks that a call comes from the framework's current stream and, when the call
+    /// was authenticated, from the framework's principal.
+    pub fn authorize_call(
+        &self,
+        framework_id: &str,
+        stream_id: &str,
+        principal: Option<&str>,
+    ) -> Result<(), CallError> {
         let framework = self.frameworks.get(framework_id).ok_or_else(|| {
             CallError::Forbidden(format!("Framework '{framework_id}' is not subscribed"))
         })?;
+        if let Some(principal) = principal {
+            let own = framework.info.principal.as_deref().unwrap_or("");
+            if principal != own {
+                return Err(CallError::BadRequest(format!(
+                    "Authenticated principal '{principal}' does not match principal '{own}' set in `FrameworkInfo`"
+                )));
+            }
+        }
         match &framework.subscriber {
             Some(s) if s.stream_id == stream_id => Ok(()),
             Some(_) => Err(CallError::BadRequest(format!(

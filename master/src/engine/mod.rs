@@ -29,6 +29,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mesos_common::auth::{Acls, Action, Object};
 use mesos_common::resources::{ResourceSum, Resources};
 use mesos_common::wire;
 use mesos_proto::internal;
@@ -100,6 +101,10 @@ pub enum CallError {
     BadRequest(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A SUBSCRIBE refused after it was read (not authorized, principal changed): Mesos
+    /// answers 200 with a stream that carries one ERROR event and closes.
+    #[error("{0}")]
+    Refused(String),
 }
 
 #[derive(Debug)]
@@ -293,6 +298,8 @@ pub struct Engine {
     pub(crate) events: tokio::sync::broadcast::Sender<EngineEvent>,
     /// What operators decided: deactivated, draining and gone agents, quotas.
     pub(crate) operator: admin::OperatorState,
+    /// `--acls`: who may do what (everything, by default).
+    pub(crate) acls: Arc<Acls>,
 }
 
 /// Allocator errors mean the engine and allocator disagree about who exists; that is a
@@ -542,7 +549,24 @@ impl Engine {
             ping_queue: BinaryHeap::new(),
             events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
             operator: Default::default(),
+            acls: Arc::new(Acls::default()),
         })
+    }
+
+    /// The engine with `--acls` in force.
+    pub fn with_acls(mut self, acls: Arc<Acls>) -> Self {
+        self.acls = acls;
+        self
+    }
+
+    /// Whether `principal` may do `action` on `object` (Mesos's local authorizer).
+    pub(crate) fn authorized(
+        &self,
+        action: Action,
+        principal: Option<&str>,
+        object: Object<'_>,
+    ) -> bool {
+        self.acls.approved(action, principal, object)
     }
 
     /// Tells observers about a change; free when nobody listens.

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesos_common::auth::{Action, Object};
 use mesos_common::ids;
 use mesos_common::resources::Resources;
 use mesos_common::wire;
@@ -205,6 +206,19 @@ impl Engine {
         partition_aware: bool,
     ) {
         let task_id = task.task_id.value.clone();
+        if let Err(message) = self.authorize_task(framework_id, &task) {
+            warn!(framework_id, task_id, %message, "unauthorized task");
+            let status = master_status(
+                &task_id,
+                Some(agent_id),
+                TaskState::TaskError,
+                Reason::TaskUnauthorized,
+                message,
+            );
+            self.count_terminal(TaskState::TaskError);
+            self.send_to_framework(framework_id, &update_event(status));
+            return;
+        }
         let resources = match self.validate_task(framework_id, agent_id, &task, available) {
             Ok(r) => r,
             Err(message) => {
@@ -266,6 +280,26 @@ impl Engine {
             executor,
             task_group,
         } = group;
+        // Every task of the group must be authorized, or none launches (Mesos's rule).
+        if let Some(message) = task_group.tasks.iter().find_map(|task| {
+            let mut task = task.clone();
+            task.executor = Some(executor.clone());
+            self.authorize_task(framework_id, &task).err()
+        }) {
+            warn!(framework_id, %message, "unauthorized task group");
+            for task in &task_group.tasks {
+                let status = master_status(
+                    &task.task_id.value,
+                    Some(agent_id),
+                    TaskState::TaskError,
+                    Reason::TaskUnauthorized,
+                    message.clone(),
+                );
+                self.count_terminal(TaskState::TaskError);
+                self.send_to_framework(framework_id, &update_event(status));
+            }
+            return;
+        }
         let mut remaining = available.clone();
         let mut checked = Vec::new();
         let mut error = None;
@@ -427,6 +461,38 @@ impl Engine {
                 .insert((framework_id.to_string(), task_id.clone()));
         }
         framework_info
+    }
+
+    /// The `run_tasks` ACL: the framework's principal may run the task as its user (the
+    /// command's, else the executor's, else the framework's).
+    fn authorize_task(&self, framework_id: &str, task: &v1::TaskInfo) -> Result<(), String> {
+        if self.acls.allows_all(Action::RunTasks) {
+            return Ok(());
+        }
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return Ok(()); // validation refuses it
+        };
+        let user = task
+            .command
+            .as_ref()
+            .and_then(|c| c.user.clone())
+            .or_else(|| {
+                task.executor
+                    .as_ref()
+                    .and_then(|e| e.command.as_ref()?.user.clone())
+            })
+            .unwrap_or_else(|| framework.info.user.clone());
+        if self.authorized(
+            Action::RunTasks,
+            framework.info.principal.as_deref(),
+            Object::Value(&user),
+        ) {
+            return Ok(());
+        }
+        Err(format!(
+            "Not authorized to launch task {} of framework {framework_id} under user '{user}'",
+            task.task_id.value
+        ))
     }
 
     fn validate_task(

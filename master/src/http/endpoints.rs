@@ -7,20 +7,34 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures::StreamExt;
+use mesos_common::auth::http::forbidden;
+use mesos_common::auth::{Action, Object, Principal};
 use tracing::debug;
 
 use crate::api::error_response;
 use crate::api::unavailable;
 use crate::handle::MasterHandle;
+use crate::views::authorized::Viewer;
 use crate::views::state_json::{self, TaskListing, View};
+
+/// The request's principal, when its realm authenticated it.
+type Who = Option<Extension<Principal>>;
+
+fn who(p: &Who) -> Option<&Principal> {
+    p.as_ref().map(|Extension(p)| p)
+}
 
 /// Answers with a view of the engine: snapshot in the actor, serialization on a blocking
 /// thread, so that a large state neither stalls the actor nor an async worker. The body
 /// is sent in pieces as they are written (at 50,000 agents the summary is 33 MB and the
 /// state 74 MB): the transfer overlaps with the writing, and no buffer of the whole view
 /// is needed.
-async fn view(h: &MasterHandle, view: View) -> Response {
+async fn view(h: &MasterHandle, view: View, viewer: Viewer) -> Response {
+    if !viewer.sees_everything() {
+        return filtered_view(h, view, viewer).await;
+    }
     /// Bytes per piece of the body.
     const CHUNK: usize = 1 << 20;
     let asked = std::time::Instant::now();
@@ -61,20 +75,47 @@ async fn view(h: &MasterHandle, view: View) -> Response {
         .into_response()
 }
 
-pub(super) async fn state(State(h): State<MasterHandle>) -> Response {
-    view(&h, View::State).await
+/// A view with what the `view_*` ACLs hide taken out: written whole, filtered, rewritten
+/// (only when ACLs restrict views; the common case streams).
+async fn filtered_view(h: &MasterHandle, view: View, viewer: Viewer) -> Response {
+    let Some(snapshot) = h.inspect(move |e| state_json::snapshot(e, view)).await else {
+        return unavailable();
+    };
+    let leader = (view == View::State).then(|| h.leader_info()).flatten();
+    let written = tokio::task::spawn_blocking(move || {
+        let mut bytes = Vec::new();
+        snapshot.write_chunked(leader.as_ref(), usize::MAX, &mut |chunk| {
+            bytes.extend_from_slice(&chunk)
+        });
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        viewer.state_json(&mut value);
+        Some(value.to_string().into_bytes())
+    })
+    .await;
+    match written {
+        Ok(Some(bytes)) => json_bytes_response(bytes),
+        _ => unavailable(),
+    }
 }
 
-pub(super) async fn state_summary(State(h): State<MasterHandle>) -> Response {
-    view(&h, View::Summary).await
+pub(super) async fn state(State(h): State<MasterHandle>, p: Who) -> Response {
+    let viewer = h.viewer(who(&p));
+    view(&h, View::State, viewer).await
 }
 
-pub(super) async fn frameworks(State(h): State<MasterHandle>) -> Response {
-    view(&h, View::Frameworks).await
+pub(super) async fn state_summary(State(h): State<MasterHandle>, p: Who) -> Response {
+    let viewer = h.viewer(who(&p));
+    view(&h, View::Summary, viewer).await
 }
 
-pub(super) async fn slaves(State(h): State<MasterHandle>) -> Response {
-    view(&h, View::Slaves).await
+pub(super) async fn frameworks(State(h): State<MasterHandle>, p: Who) -> Response {
+    let viewer = h.viewer(who(&p));
+    view(&h, View::Frameworks, viewer).await
+}
+
+pub(super) async fn slaves(State(h): State<MasterHandle>, p: Who) -> Response {
+    let viewer = h.viewer(who(&p));
+    view(&h, View::Slaves, viewer).await
 }
 
 #[derive(serde::Deserialize)]
@@ -87,7 +128,12 @@ pub(super) struct TasksQuery {
 }
 
 /// Mesos answers any query here: what it cannot read falls back to the defaults.
-pub(super) async fn tasks(State(h): State<MasterHandle>, Query(q): Query<TasksQuery>) -> Response {
+pub(super) async fn tasks(
+    State(h): State<MasterHandle>,
+    p: Who,
+    Query(q): Query<TasksQuery>,
+) -> Response {
+    let viewer = h.viewer(who(&p));
     let listing = TaskListing::from_query(
         q.limit.as_deref(),
         q.offset.as_deref(),
@@ -102,20 +148,43 @@ pub(super) async fn tasks(State(h): State<MasterHandle>, Query(q): Query<TasksQu
     else {
         return unavailable();
     };
-    match tokio::task::spawn_blocking(move || snapshot.write(&listing)).await {
+    let written = tokio::task::spawn_blocking(move || {
+        let bytes = snapshot.write(&listing);
+        if viewer.sees_everything() {
+            return bytes;
+        }
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(mut value) => {
+                viewer.state_json(&mut value);
+                value.to_string().into_bytes()
+            }
+            Err(_) => bytes,
+        }
+    })
+    .await;
+    match written {
         Ok(bytes) => json_bytes_response(bytes),
         Err(_) => unavailable(),
     }
 }
 
-pub(super) async fn roles(State(h): State<MasterHandle>) -> Response {
+pub(super) async fn roles(State(h): State<MasterHandle>, p: Who) -> Response {
+    let viewer = h.viewer(who(&p));
     match h.inspect(state_json::roles).await {
-        Some(v) => json_response(v),
+        Some(mut v) => {
+            if let Some(serde_json::Value::Array(roles)) = v.get_mut("roles") {
+                roles.retain(|r| viewer.may_see_role(r["name"].as_str().unwrap_or("")));
+            }
+            json_response(v)
+        }
         None => unavailable(),
     }
 }
 
-pub(super) async fn flags(State(h): State<MasterHandle>) -> Response {
+pub(super) async fn flags(State(h): State<MasterHandle>, p: Who) -> Response {
+    if !h.authorized(Action::ViewFlags, who(&p), Object::Any) {
+        return forbidden();
+    }
     match h
         .inspect(|e| serde_json::json!({ "flags": e.config.flag_map() }))
         .await
@@ -133,7 +202,14 @@ pub(super) async fn version() -> Response {
     json_response(state_json::version())
 }
 
-pub(super) async fn metrics(State(h): State<MasterHandle>) -> Response {
+pub(super) async fn metrics(State(h): State<MasterHandle>, p: Who) -> Response {
+    if !h.authorized(
+        Action::GetEndpoints,
+        who(&p),
+        Object::Value("/metrics/snapshot"),
+    ) {
+        return forbidden();
+    }
     match h.inspect(state_json::metrics).await {
         Some(v) => json_response(h.with_elected(v)),
         None => unavailable(),
@@ -158,6 +234,10 @@ struct TeardownForm {
 
 /// `POST /master/teardown` with form field `frameworkId`, as Mesos's operator endpoint.
 pub(super) async fn teardown(State(h): State<MasterHandle>, request: Request) -> Response {
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .and_then(|p| p.value.clone());
     if request.method() != Method::POST {
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "Expecting a 'POST' request");
     }
@@ -178,17 +258,25 @@ pub(super) async fn teardown(State(h): State<MasterHandle>, request: Request) ->
     let id = framework_id.clone();
     match h
         .mutate(move |e, now| {
-            if e.frameworks.contains_key(&id) {
-                e.teardown(&id, now);
-                true
-            } else {
-                false
+            let Some(f) = e.frameworks.get(&id) else {
+                return Some(false);
+            };
+            let owner = f.info.principal.clone().unwrap_or_default();
+            if !e.acls.approved(
+                Action::TeardownFrameworks,
+                principal.as_deref(),
+                Object::Value(&owner),
+            ) {
+                return None;
             }
+            e.teardown(&id, now);
+            Some(true)
         })
         .await
     {
-        Some(true) => StatusCode::OK.into_response(),
-        Some(false) => error_response(
+        Some(None) => forbidden(),
+        Some(Some(true)) => StatusCode::OK.into_response(),
+        Some(Some(false)) => error_response(
             StatusCode::BAD_REQUEST,
             format!("No framework found with specified ID {framework_id}"),
         ),

@@ -158,15 +158,19 @@ pub(super) async fn scheduler_api(
         return response;
     }
     let headers = request.headers().clone();
+    let principal =
+        mesos_common::auth::http::principal_of(request.extensions()).and_then(|p| p.value);
     let (encoding, accept, body) = match read_request(request, handle.max_request_body).await {
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
-    let call = match decode_call(encoding, &body) {
+    let mut call = match decode_call(encoding, &body) {
         Ok(c) => c,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, e),
     };
-    if let Err(e) = validate_call(&call) {
+    if let Err(e) =
+        validate_call(&call).and_then(|()| check_principal(&mut call, principal.as_deref()))
+    {
         return error_response(
             StatusCode::BAD_REQUEST,
             format!("Failed to validate scheduler::Call: {e}"),
@@ -203,6 +207,7 @@ pub(super) async fn scheduler_api(
     let cmd = Command::Call {
         framework_id,
         stream_id,
+        principal,
         call: Box::new(call),
         reply,
     };
@@ -213,8 +218,53 @@ pub(super) async fn scheduler_api(
         Ok(Ok(())) => success.into_response(),
         Ok(Err(CallError::BadRequest(m))) => error_response(StatusCode::BAD_REQUEST, m),
         Ok(Err(CallError::Forbidden(m))) => error_response(StatusCode::FORBIDDEN, m),
+        // Only SUBSCRIBE is refused with a stream.
+        Ok(Err(CallError::Refused(m))) => error_response(StatusCode::FORBIDDEN, m),
         Err(_) => unavailable(),
     }
+}
+
+/// A SUBSCRIBE that authenticated must name the same principal in its FrameworkInfo,
+/// or none, which the authenticated one then fills in (Mesos's rule).
+fn check_principal(call: &mut scheduler::Call, principal: Option<&str>) -> Result<(), String> {
+    if call.r#type() != call::Type::Subscribe {
+        return Ok(());
+    }
+    let (Some(principal), Some(subscribe)) = (principal, call.subscribe.as_mut()) else {
+        return Ok(());
+    };
+    let info = &mut subscribe.framework_info;
+    match info.principal.as_deref() {
+        None => {
+            tracing::warn!(
+                principal,
+                "Setting 'principal' in FrameworkInfo because the framework authenticated \
+                 with that principal but did not set it in FrameworkInfo"
+            );
+            info.principal = Some(principal.to_string());
+            Ok(())
+        }
+        Some(own) if own == principal => Ok(()),
+        Some(own) => Err(format!(
+            "Authenticated principal '{principal}' does not match principal '{own}' set in `FrameworkInfo`"
+        )),
+    }
+}
+
+/// Mesos's answer to a SUBSCRIBE refused after it was read: 200, the stream's headers,
+/// one ERROR event, and the end of the stream.
+fn refused_stream(stream_id: &str, accept: Encoding, message: &str) -> Response {
+    let event = crate::engine::error_event(message);
+    let body = mesos_common::recordio::encode(&accept.encode(&event));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, accept.content_type())
+        .header(
+            "Mesos-Stream-Id",
+            HeaderValue::from_str(stream_id).expect("uuid"),
+        )
+        .body(Body::from(body))
+        .expect("valid response")
 }
 
 /// Reports a closed event stream to the master when the response body is dropped, which
@@ -268,6 +318,7 @@ async fn subscribe(handle: MasterHandle, call: scheduler::Call, accept: Encoding
         Ok(Ok(id)) => id,
         Ok(Err(CallError::BadRequest(m))) => return error_response(StatusCode::BAD_REQUEST, m),
         Ok(Err(CallError::Forbidden(m))) => return error_response(StatusCode::FORBIDDEN, m),
+        Ok(Err(CallError::Refused(m))) => return refused_stream(&stream_id, accept, &m),
         Err(_) => return unavailable(),
     };
 

@@ -42,6 +42,7 @@ use crate::engine::admin::{self, OperatorError};
 use crate::engine::{Encoding, Engine};
 use crate::handle::MasterHandle;
 use crate::views::operator as views;
+use mesos_common::auth::{Action, Object, Principal};
 
 impl OperatorError {
     fn status(&self) -> StatusCode {
@@ -50,12 +51,16 @@ impl OperatorError {
             OperatorError::NotFound(_) => StatusCode::NOT_FOUND,
             OperatorError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             OperatorError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            OperatorError::Forbidden => StatusCode::FORBIDDEN,
         }
     }
 }
 
 impl IntoResponse for OperatorError {
     fn into_response(self) -> Response {
+        if matches!(self, OperatorError::Forbidden) {
+            return mesos_common::auth::http::forbidden();
+        }
         error_response(self.status(), self.to_string())
     }
 }
@@ -74,6 +79,7 @@ async fn api(State(handle): State<MasterHandle>, request: Request) -> Response {
     if let Some(response) = handle.not_leading_response("/api/v1") {
         return response;
     }
+    let principal = mesos_common::auth::http::principal_of(request.extensions());
     let (encoding, accept, body) = match read_request(request, handle.max_request_body).await {
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
@@ -95,7 +101,7 @@ async fn api(State(handle): State<MasterHandle>, request: Request) -> Response {
     if kind == call::Type::Subscribe {
         return stream::subscribe(handle, accept).await;
     }
-    match answer(&handle, call, kind).await {
+    match answer(&handle, call, kind, principal.as_ref()).await {
         Ok(Some(response)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, accept.content_type())],
@@ -237,9 +243,18 @@ async fn answer(
     handle: &MasterHandle,
     call: master::Call,
     kind: call::Type,
+    principal: Option<&Principal>,
 ) -> Result<Option<master::Response>, OperatorError> {
     use call::Type as T;
     use response::Type as R;
+    let viewer = handle.viewer(principal);
+    let may = |action: Action, object: Object<'_>| -> Result<(), OperatorError> {
+        match handle.authorized(action, principal, object) {
+            true => Ok(()),
+            false => Err(OperatorError::Forbidden),
+        }
+    };
+    let name = principal.and_then(|p| p.value.clone());
     let out = match kind {
         T::GetHealth => {
             // Answered by the engine's actor: a master too busy to answer is not healthy.
@@ -249,6 +264,7 @@ async fn answer(
             r
         }
         T::GetFlags => {
+            may(Action::ViewFlags, Object::Any)?;
             let mut r = views::response(R::GetFlags);
             r.get_flags = Some(read(handle, views::flags).await?);
             r
@@ -272,7 +288,26 @@ async fn answer(
         }
         T::GetState => {
             let mut r = views::response(R::GetState);
-            r.get_state = Some(read(handle, views::state).await?);
+            let v = viewer.clone();
+            r.get_state = Some(
+                read(handle, move |e| {
+                    let mut s = views::state(e);
+                    if !v.sees_everything() {
+                        let users = framework_users(e);
+                        if let Some(f) = s.get_frameworks.as_mut() {
+                            v.frameworks(f);
+                        }
+                        if let Some(t) = s.get_tasks.as_mut() {
+                            v.tasks(t, &users);
+                        }
+                        if let Some(x) = s.get_executors.as_mut() {
+                            v.executors(x, &users);
+                        }
+                    }
+                    s
+                })
+                .await?,
+            );
             r
         }
         T::GetAgents => {
@@ -282,17 +317,37 @@ async fn answer(
         }
         T::GetFrameworks => {
             let mut r = views::response(R::GetFrameworks);
-            r.get_frameworks = Some(read(handle, views::frameworks).await?);
+            let mut frameworks = read(handle, views::frameworks).await?;
+            viewer.frameworks(&mut frameworks);
+            r.get_frameworks = Some(frameworks);
             r
         }
         T::GetExecutors => {
             let mut r = views::response(R::GetExecutors);
-            r.get_executors = Some(read(handle, views::executors).await?);
+            let v = viewer.clone();
+            r.get_executors = Some(
+                read(handle, move |e| {
+                    let mut x = views::executors(e);
+                    v.executors(&mut x, &framework_users(e));
+                    x
+                })
+                .await?,
+            );
             r
         }
         T::GetTasks => {
             let mut r = views::response(R::GetTasks);
-            r.get_tasks = Some(read(handle, views::tasks).await?);
+            let v = viewer.clone();
+            r.get_tasks = Some(
+                read(handle, move |e| {
+                    let mut t = views::tasks(e);
+                    if !v.sees_everything() {
+                        v.tasks(&mut t, &framework_users(e));
+                    }
+                    t
+                })
+                .await?,
+            );
             r
         }
         T::GetOperations => {
@@ -303,12 +358,18 @@ async fn answer(
         }
         T::GetRoles => {
             let mut r = views::response(R::GetRoles);
-            r.get_roles = Some(read(handle, views::roles).await?);
+            let mut roles = read(handle, views::roles).await?;
+            roles.roles.retain(|role| viewer.may_see_role(&role.name));
+            r.get_roles = Some(roles);
             r
         }
         T::GetWeights => {
             let mut r = views::response(R::GetWeights);
-            r.get_weights = Some(read(handle, views::weights).await?);
+            let mut weights = read(handle, views::weights).await?;
+            weights
+                .weight_infos
+                .retain(|w| viewer.may_see_role(w.role.as_deref().unwrap_or("")));
+            r.get_weights = Some(weights);
             r
         }
         T::GetMaster => {
@@ -318,7 +379,15 @@ async fn answer(
         }
         T::GetQuota => {
             let mut r = views::response(R::GetQuota);
-            r.get_quota = Some(read(handle, admin::quota_status).await?);
+            let mut quota = read(handle, admin::quota_status).await?;
+            let may_get =
+                |role: &str| handle.authorized(Action::GetQuotas, principal, Object::Value(role));
+            quota
+                .status
+                .infos
+                .retain(|i| may_get(i.role.as_deref().unwrap_or("")));
+            quota.status.configs.retain(|c| may_get(&c.role));
+            r.get_quota = Some(quota);
             r
         }
         T::GetMaintenanceStatus => {
@@ -347,9 +416,23 @@ async fn answer(
         }
         T::Teardown => {
             let id = call.teardown.unwrap_or_default().framework_id.value;
-            return change(handle, move |e, now| admin::teardown(e, &id, now)).await;
+            return change(handle, move |e, now| {
+                if let Some(f) = e.frameworks.get(&id) {
+                    let owner = f.info.principal.clone().unwrap_or_default();
+                    if !e.acls.approved(
+                        Action::TeardownFrameworks,
+                        name.as_deref(),
+                        Object::Value(&owner),
+                    ) {
+                        return Err(OperatorError::Forbidden);
+                    }
+                }
+                admin::teardown(e, &id, now)
+            })
+            .await;
         }
         T::MarkAgentGone => {
+            may(Action::MarkAgentsGone, Object::Any)?;
             let id = call.mark_agent_gone.unwrap_or_default().agent_id.value;
             return change(handle, move |e, now| admin::mark_agent_gone(e, &id, now)).await;
         }
@@ -371,18 +454,32 @@ async fn answer(
         }
         T::UpdateWeights => {
             let infos = call.update_weights.unwrap_or_default().weight_infos;
+            for info in &infos {
+                may(
+                    Action::UpdateWeights,
+                    Object::Value(info.role.as_deref().unwrap_or("")),
+                )?;
+            }
             return change(handle, move |e, _| admin::update_weights(e, infos)).await;
         }
         T::UpdateQuota => {
             let update = call.update_quota.unwrap_or_default();
+            for config in &update.quota_configs {
+                may(Action::UpdateQuotas, Object::Value(&config.role))?;
+            }
             return change(handle, move |e, now| admin::update_quota(e, update, now)).await;
         }
         T::SetQuota => {
             let request = call.set_quota.unwrap_or_default().quota_request;
+            may(
+                Action::UpdateQuotas,
+                Object::Value(request.role.as_deref().unwrap_or("")),
+            )?;
             return change(handle, move |e, now| admin::set_quota(e, request, now)).await;
         }
         T::RemoveQuota => {
             let role = call.remove_quota.unwrap_or_default().role;
+            may(Action::UpdateQuotas, Object::Value(&role))?;
             return change(handle, move |e, now| admin::remove_quota(e, &role, now)).await;
         }
         T::SetLoggingLevel => {
@@ -416,6 +513,21 @@ async fn answer(
         }
     };
     Ok(Some(out))
+}
+
+/// Each framework's user, by id, for the task and executor filters.
+fn framework_users(e: &Engine) -> impl Fn(&str) -> Option<String> + '_ {
+    move |id: &str| {
+        e.frameworks
+            .get(id)
+            .map(|f| f.info.user.clone())
+            .or_else(|| {
+                e.completed_frameworks
+                    .iter()
+                    .find(|f| f.id == id)
+                    .map(|f| f.info.user.clone())
+            })
+    }
 }
 
 #[cfg(test)]

@@ -215,6 +215,23 @@ fn parse_duration(text: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(number * seconds))
 }
 
+/// The HTTP client: with the agent's token on every call when it gave one (an agent
+/// with `--authenticate_http_executors` refuses calls without it), as Mesos's executor
+/// library does.
+fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(token) = std::env::var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN") {
+        println!("token: given");
+        if let Ok(value) = format!("Bearer {token}").parse() {
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let env = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
@@ -222,7 +239,7 @@ async fn main() {
         url: format!("http://{}/api/v1/executor", env("MESOS_AGENT_ENDPOINT")),
         framework_id: env("MESOS_FRAMEWORK_ID"),
         executor_id: env("MESOS_EXECUTOR_ID"),
-        client: reqwest::Client::new(),
+        client: client(),
         unacknowledged_updates: BTreeMap::new(),
         unacknowledged_tasks: BTreeMap::new(),
         running: Vec::new(),

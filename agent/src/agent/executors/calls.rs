@@ -23,7 +23,7 @@ use crate::status_update::StreamKey;
 impl Core {
     /// A call from an executor over HTTP.
     pub(crate) fn on_executor_request(&mut self, request: ExecutorRequest) {
-        let answer = self.executor_call(request.call, request.encoding);
+        let answer = self.executor_call(request.call, request.encoding, request.principal);
         let _ = request.reply.send(answer);
     }
 
@@ -31,6 +31,7 @@ impl Core {
         &mut self,
         call: executor::Call,
         encoding: Encoding,
+        principal: Option<mesos_common::auth::Principal>,
     ) -> Result<Option<mpsc::Receiver<Bytes>>, ApiError> {
         let key = (
             call.framework_id.value.clone(),
@@ -43,6 +44,9 @@ impl Core {
                 key.1, key.0
             )));
         };
+        if let Some(principal) = &principal {
+            verify_claims(principal, &key.0, &key.1, &executor.container_id)?;
+        }
         let kind = call.r#type.and_then(|t| call::Type::try_from(t).ok());
         if executor.stream.is_none() && !matches!(kind, Some(call::Type::Subscribe) | None) {
             // As Mesos: after an agent restart an executor must SUBSCRIBE again (with its
@@ -275,4 +279,35 @@ impl Core {
             );
         }
     }
+}
+
+/// An authenticated executor may only speak for itself (Mesos's `verifyExecutorClaims`):
+/// 403 when its token names another framework, executor or container.
+fn verify_claims(
+    principal: &mesos_common::auth::Principal,
+    framework_id: &str,
+    executor_id: &str,
+    container_id: &str,
+) -> Result<(), ApiError> {
+    let claim = |name: &str| principal.claims.get(name).map(String::as_str);
+    let refuse = |message: String| Err(ApiError::new(StatusCode::FORBIDDEN, message));
+    if claim("fid") != Some(framework_id) {
+        return refuse(format!(
+            "Authenticated principal '{principal}' does not contain an 'fid' claim with the \
+             framework ID {framework_id}, which is set in the call"
+        ));
+    }
+    if claim("eid") != Some(executor_id) {
+        return refuse(format!(
+            "Authenticated principal '{principal}' does not contain an 'eid' claim with the \
+             executor ID {executor_id}, which is set in the call"
+        ));
+    }
+    if claim("cid") != Some(container_id) {
+        return refuse(format!(
+            "Authenticated principal '{principal}' does not contain a 'cid' claim with the \
+             correct active ContainerID"
+        ));
+    }
+    Ok(())
 }

@@ -56,6 +56,9 @@ const STREAM_CAPACITY: usize = 1024;
 #[derive(Debug)]
 pub struct ExecutorRequest {
     pub call: executor::Call,
+    /// The claims of the executor's token, when `--authenticate_http_executors` checked
+    /// one.
+    pub principal: Option<mesos_common::auth::Principal>,
     pub encoding: Encoding,
     pub reply: oneshot::Sender<Result<Option<mpsc::Receiver<Bytes>>, ApiError>>,
 }
@@ -436,6 +439,22 @@ impl Core {
             ("MESOS_HTTP_COMMAND_EXECUTOR", "0".to_string()),
         ] {
             env.entry(name.to_string()).or_insert(value);
+        }
+        if let Some(key) = &self.executor_key {
+            // The executor's identity, as Mesos's agent signs it: which framework,
+            // executor and container it is. No expiry.
+            let claims = [
+                ("fid", framework_id.clone()),
+                ("eid", executor_id.clone()),
+                ("cid", container_id.to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            env.insert(
+                "MESOS_EXECUTOR_AUTHENTICATION_TOKEN".to_string(),
+                key.sign(&claims),
+            );
         }
         if framework_info.checkpoint() {
             // What an executor needs to ride out an agent restart, as Mesos gives it.
