@@ -135,6 +135,7 @@ fn status_event(n: u64) -> EventKind {
         healthy: None,
         mesos_healthy: None,
         message: None,
+        pod_tasks: Default::default(),
     };
     let update = StatusUpdate {
         task_id,
