@@ -19,7 +19,6 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::config::{Config, StoreBackend};
 use crate::election;
 use crate::event_bus::EventBus;
-use crate::http::cut::{CutListener, Peer};
 use crate::http::{self, HttpState, Leadership};
 use crate::service::{self, ServiceHandle};
 use crate::storage::{MemoryStore, RedbStore, Store, ZkStore};
@@ -28,6 +27,8 @@ use crate::storage::{MemoryStore, RedbStore, Store, ZkStore};
 pub enum MarathonError {
     #[error("invalid configuration: {0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Tls(#[from] mesos_common::tls::TlsError),
     #[error("HTTP server failed: {0}")]
     Http(#[from] std::io::Error),
 }
@@ -39,6 +40,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), MarathonError> {
     config.validate()?;
+    // The HTTP port is plain text, as in Marathon; LIBPROCESS_SSL_* in Marathon's
+    // environment concerns its own connections to Mesos.
+    let edge = mesos_common::serve::Edge::plain_from_env()?;
     let backend = config.store_backend()?;
     let config = Arc::new(config);
     let port = listener.local_addr()?.port();
@@ -60,7 +64,7 @@ pub async fn run(
         config: config.clone(),
         leadership: leadership_rx,
         me: me.clone(),
-        http: reqwest::Client::builder()
+        http: mesos_common::tls::http_client()
             .connect_timeout(config.leader_proxy_connection_timeout())
             .build()
             .expect("HTTP client"),
@@ -68,13 +72,12 @@ pub async fn run(
         events,
     };
     tracing::info!(%me, "Marathon listening");
-    let app = http::router(state).into_make_service_with_connect_info::<Peer>();
-    let served = axum::serve(CutListener(listener), app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let app = http::router(state);
+    let served = mesos_common::serve::serve(listener, edge, app, async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
     let _ = tokio::time::timeout(Duration::from_secs(5), leader_loop).await;
     served?;
     Ok(())
