@@ -33,9 +33,30 @@ pub enum MarathonError {
     Http(#[from] std::io::Error),
 }
 
-/// Runs Marathon on `listener` until `shutdown` completes.
+/// The bound listeners: plain HTTP (`--http_port`, unless `--disable_http`) and HTTPS
+/// (`--https_port`, with `--ssl_cert_file`).
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub http: Option<TcpListener>,
+    pub https: Option<TcpListener>,
+}
+
+/// Runs Marathon on `listener` (HTTP) until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), MarathonError> {
+    let listeners = Listeners {
+        http: Some(listener),
+        https: None,
+    };
+    run_listeners(listeners, config, shutdown).await
+}
+
+/// Runs Marathon on its HTTP and HTTPS listeners until `shutdown` completes.
+pub async fn run_listeners(
+    listeners: Listeners,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), MarathonError> {
@@ -43,9 +64,26 @@ pub async fn run(
     // The HTTP port is plain text, as in Marathon; LIBPROCESS_SSL_* in Marathon's
     // environment concerns its own connections to Mesos.
     let edge = mesos_common::serve::Edge::plain_from_env()?;
+    let https_edge = mesos_common::serve::Edge {
+        tls: config.https.tls()?,
+        ..edge.clone()
+    };
     let backend = config.store_backend()?;
     let config = Arc::new(config);
-    let port = listener.local_addr()?.port();
+    // Other Marathons and clients reach this one on HTTP, or on HTTPS when HTTP is off.
+    let advertised = match (&listeners.http, &listeners.https) {
+        (Some(http), _) if config.https.http_enabled() => http,
+        (_, Some(https)) => https,
+        (Some(http), None) => http,
+        (None, None) => {
+            return Err(crate::config::ConfigError {
+                flag: "disable_http",
+                reason: "no listener to serve on".into(),
+            }
+            .into())
+        }
+    };
+    let port = advertised.local_addr()?.port();
     let me = format!("{}:{}", config.hostname(), port);
     let (leadership_tx, leadership_rx) = watch::channel(Leadership::Standby(None));
     let abdicate = Arc::new(Notify::new());
@@ -73,11 +111,37 @@ pub async fn run(
     };
     tracing::info!(%me, "Marathon listening");
     let app = http::router(state);
-    let served = mesos_common::serve::serve(listener, edge, app, async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    })
-    .await;
+    let stopping = {
+        let stop_tx = stop_tx.clone();
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        }
+    };
+    let https = listeners.https.map(|listener| {
+        let app = app.clone();
+        let mut stopped = stop_tx.subscribe();
+        tokio::spawn(mesos_common::serve::serve(
+            listener,
+            https_edge,
+            app,
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
+    let served = match listeners.http {
+        Some(listener) => mesos_common::serve::serve(listener, edge, app, stopping).await,
+        None => {
+            stopping.await;
+            Ok(())
+        }
+    };
+    if let Some(https) = https {
+        if let Ok(Err(e)) = https.await {
+            tracing::warn!(error = %e, "HTTPS server failed");
+        }
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), leader_loop).await;
     served?;
     Ok(())

@@ -383,3 +383,62 @@ async fn slow_clients_are_cut_after_the_header_timeout_and_do_not_starve_others(
         "a silent connection is closed: {read:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn marathon_serves_https_only_and_reaches_a_tls_master() {
+    let mut p = Processes::new();
+    let certs = make_certs(p.root());
+    let env = tls_env(&certs, &[]);
+    let client = https_client(&certs, Some("client"));
+    let master = p.master(env.clone(), &client).await;
+    p.agent(master, env.clone(), &client).await;
+    let (http_port, https_port) = (free_port(), free_port());
+    let file = |name: &str| certs.join(name).display().to_string();
+    let args = vec![
+        format!("--master=127.0.0.1:{master}"),
+        "--disable_ha".to_string(),
+        "--internal_store_backend=mem".to_string(),
+        "--http_address=127.0.0.1".to_string(),
+        format!("--http_port={http_port}"),
+        format!("--https_port={https_port}"),
+        "--hostname=127.0.0.1".to_string(),
+        "--disable_http".to_string(),
+        format!("--ssl_cert_file={}", file("server.pem")),
+        format!("--ssl_key_file={}", file("server.key")),
+    ];
+    // LIBPROCESS_SSL_* makes Marathon reach the master over TLS, as libmesos would.
+    let proc = Proc::spawn_with_env("marathon", &binary("marathon"), args.clone(), env, p.root());
+    p.procs.push(proc);
+    p.ready(&format!("https://127.0.0.1:{https_port}/ping"), &client)
+        .await;
+    let app = serde_json::json!({"id": "/tls", "cmd": "sleep 600", "cpus": 0.1, "mem": 16});
+    let created = client
+        .post(format!("https://127.0.0.1:{https_port}/v2/apps"))
+        .json(&app)
+        .send()
+        .await
+        .expect("POST /v2/apps over HTTPS");
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    let tasks = format!("https://127.0.0.1:{https_port}/v2/apps/tls/tasks");
+    eventually(
+        "the app's task runs (Marathon -> TLS master -> TLS agent)",
+        TIMEOUT * 2,
+        async || {
+            let r = client.get(&tasks).send().await.ok()?;
+            let body: serde_json::Value = r.json().await.ok()?;
+            (body["tasks"][0]["state"] == "TASK_RUNNING").then_some(())
+        },
+    )
+    .await;
+    // --disable_http: nothing listens on the HTTP port.
+    assert!(
+        TcpStream::connect(("127.0.0.1", http_port)).await.is_err(),
+        "the HTTP port is closed"
+    );
+    // Neither HTTP nor HTTPS: Marathon stops at start naming the flag.
+    let mut none = args;
+    none.retain(|a| !a.starts_with("--ssl_"));
+    let output = run_command(&binary("marathon"), &none, &[], TIMEOUT).await;
+    assert!(!output.success(), "{output}");
+    assert!(output.stderr.contains("disable_http"), "{output}");
+}
