@@ -201,7 +201,9 @@ where
         admission: Mutex::new(Admission::new(AdmissionLimits {
             max_connections: limits.max_connections,
             max_pending_per_peer: limits.max_pending_per_peer,
-            min_age_to_evict: (limits.header_timeout / 10).min(Duration::from_secs(1)),
+            // Young enough to be a client whose first bytes are merely late (a loaded
+            // machine, a slow TLS handshake): never cut to make room.
+            min_age_to_evict: limits.header_timeout / 3,
         })),
         refusals: RefusalLog::default(),
     });
@@ -230,6 +232,12 @@ where
         let admitted = shared.lock().admit(addr.ip(), Instant::now(), cut.clone());
         let id = match admitted {
             Admit::Admitted { id, evicted } => {
+                if !evicted.is_empty() {
+                    shared.refusals.log(
+                        addr.ip(),
+                        "over the connection limits: cut the oldest connections still without a request",
+                    );
+                }
                 for slow in evicted {
                     slow.cut();
                 }

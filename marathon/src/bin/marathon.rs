@@ -20,6 +20,11 @@ async fn main() {
         eprintln!("marathon: {e}");
         std::process::exit(1);
     }
+    // LIBPROCESS_SSL_* (Marathon's connection to Mesos) must be usable.
+    if let Err(e) = mesos_common::tls::process() {
+        eprintln!("marathon: {e}");
+        std::process::exit(1);
+    }
     let bind = |addr: std::net::SocketAddr, flags: &'static str| async move {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => Some(l),
