@@ -20,4 +20,8 @@ if ! command -v haproxy >/dev/null; then
     apt-get install -y -q haproxy >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q haproxy >/dev/null; }
 fi
 bash scripts/browser.sh  # Chromium and ChromeDriver: the dashboard tests drive a real browser
+# The openssl command: the TLS tests make their CA and certificates with scripts/test-ca.sh.
+if ! command -v openssl >/dev/null; then
+    apt-get install -y -q openssl >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q openssl >/dev/null; }
+fi
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${TEST_THREADS:-4}"

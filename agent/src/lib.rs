@@ -109,6 +109,8 @@ pub enum AgentError {
     },
     #[error("the master refused this agent: {0}")]
     Refused(String),
+    #[error(transparent)]
+    Tls(#[from] mesos_common::tls::TlsError),
     #[error("flag --docker_socket: {0} (--containerizers lists docker; start the daemon or drop docker from --containerizers)")]
     Docker(#[from] docker::runtime::ConnectError),
 }
@@ -149,6 +151,7 @@ pub async fn run_with_transport<T: MasterTransport>(
     config.work_dir = std::path::absolute(&config.work_dir).map_err(io_error("flag --work_dir"))?;
     config.validate()?;
     let security = security::Security::load(&config)?;
+    let edge = mesos_common::serve::Edge::from_env()?;
     let launcher = launcher::Launcher::locate(config.launcher_dir.as_deref())
         .map_err(io_error("cannot locate the task supervisor binary"))?;
     let port = listener
@@ -207,14 +210,10 @@ pub async fn run_with_transport<T: MasterTransport>(
     let app = mesos_common::api::tolerate_trailing_slash(
         security.http.clone().layer(http::router(http_state)),
     );
-    let server = axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(async move {
+    let server = mesos_common::serve::serve(listener, edge, app, async move {
         let _ = http_stopped.wait_for(|stop| *stop).await;
     });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(server);
     let link = tokio::spawn(master_link::run_link(transport, timing, link_tx));
 
     let result =

@@ -153,7 +153,17 @@ impl MasterTransport for GrpcTransport {
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(20));
-        let channel = endpoint.connect().await.map_err(|e| error_chain(&e))?;
+        // With LIBPROCESS_SSL_ENABLED the link is gRPC over TLS, the master checked
+        // against the CA and this agent presenting its certificate.
+        let channel = match mesos_common::tls::process() {
+            Ok(Some(tls)) => {
+                endpoint
+                    .connect_with_connector(mesos_common::tls::Connector::new(tls.client_h2()))
+                    .await
+            }
+            _ => endpoint.connect().await,
+        }
+        .map_err(|e| error_chain(&e))?;
         let mut client = AgentServiceClient::new(channel);
         let (outbound, rx) = mpsc::channel(OUTBOUND_BUFFER);
         // Queued before the call so that a master that waits for Register before it

@@ -130,7 +130,7 @@ async fn find_target(master: &Master, task_id: &str) -> Result<Target, CliError>
         .map(|(_, address)| address.to_string())
         .ok_or_else(|| CliError::new(format!("Unable to find agent '{agent_id}'")))?;
     Ok(Target {
-        agent_api: format!("http://{address}/api/v1"),
+        agent_api: format!("{}://{address}/api/v1", mesos_common::tls::scheme()),
         container_id,
     })
 }

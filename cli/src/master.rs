@@ -98,7 +98,7 @@ fn config_address(text: &str) -> Result<Option<String>, String> {
 
 /// A client that goes to the machines it is given, never through a proxy.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    mesos_common::tls::http_client()
         .no_proxy()
         .connect_timeout(Duration::from_secs(5))
         .build()

@@ -196,7 +196,7 @@ pub async fn fetch_state(master: &str, timeout: Duration) -> Result<Value, PsErr
     let address: MasterAddress = detector_for(master)?.detect().await?;
     let url = format!("{}/master/state", address.url());
     let fetch = async {
-        let response = reqwest::Client::new()
+        let response = crate::master::client()
             .get(&url)
             .send()
             .await

@@ -14,6 +14,9 @@
 //!   leader detector used by agents, schedulers and `mesos-resolve`.
 //! - [`auth`]: credentials files, HTTP Basic and executor-token authentication by realm,
 //!   and the local authorizer's ACLs.
+//! - [`tls`]: the `LIBPROCESS_SSL_*` settings and the rustls configurations of listeners
+//!   and clients; [`serve`]: the serving edge of every listener (TLS with downgrade,
+//!   HTTP/1.1 and HTTP/2, header timeout, connection limits, graceful shutdown).
 //! - [`layers`]: a check that a crate's modules depend one way (core, views, edges), run
 //!   by the master's and the agent's tests.
 //!
@@ -32,6 +35,8 @@ pub mod layers;
 pub mod logging;
 pub mod recordio;
 pub mod resources;
+pub mod serve;
 pub mod signals;
+pub mod tls;
 pub mod wire;
 pub mod zk;

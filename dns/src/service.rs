@@ -257,6 +257,9 @@ pub async fn run(
         dns.register_listener(tcp, Duration::from_secs(5), 64);
     }
     let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    // mesos-dns's own API is plain HTTP; only the limits apply.
+    let edge = mesos_common::serve::Edge::plain_from_env()
+        .map_err(|e| ServiceError::Config(e.to_string()))?;
     let http = listeners.http.map(|listener| {
         log_address("HTTP", listener.local_addr());
         let router = http::router(Api {
@@ -265,11 +268,10 @@ pub async fn run(
             version: VERSION,
         });
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = http_stopped.await;
-                })
-                .await;
+            let _ = mesos_common::serve::serve(listener, edge, router, async {
+                let _ = http_stopped.await;
+            })
+            .await;
         })
     });
 

@@ -55,7 +55,8 @@ const NOT_FOUND_RETRY: Duration = Duration::from_secs(30);
 
 impl Marathon {
     pub fn new(hosts: Vec<String>) -> Marathon {
-        let client = reqwest::Client::builder()
+        // https:// Marathons are checked against LIBPROCESS_SSL_CA_FILE.
+        let client = mesos_common::tls::http_client()
             .connect_timeout(Duration::from_millis(3050))
             .user_agent("marathon-lb")
             .build()

@@ -62,13 +62,16 @@ pub struct Config {
     #[arg(long = "http_port", env = "MARATHON_HTTP_PORT", default_value_t = 8080)]
     pub http_port: u16,
 
-    /// HTTPS port, reported in `/v2/info` (HTTPS itself is not served).
+    /// HTTPS port, served with `--ssl_cert_file` and `--ssl_key_file` (see `https`).
     #[arg(
         long = "https_port",
         env = "MARATHON_HTTPS_PORT",
         default_value_t = 8443
     )]
     pub https_port: u16,
+
+    #[command(flatten)]
+    pub https: crate::https::HttpsFlags,
 
     /// Hostname advertised to Mesos and to the other Marathons (default: this machine's).
     #[arg(long = "hostname", env = "MARATHON_HOSTNAME")]
@@ -365,7 +368,7 @@ struct ZkCompressionToggle {
 }
 
 /// A toggle's value: bare flag or empty variable = on; `true`/`false` as written.
-fn toggle_arg(text: &str) -> Result<bool, String> {
+pub(crate) fn toggle_arg(text: &str) -> Result<bool, String> {
     if text.trim().is_empty() {
         return Ok(true);
     }
@@ -373,7 +376,7 @@ fn toggle_arg(text: &str) -> Result<bool, String> {
 }
 
 /// All toggles default to on; the `disable_` form, when set, turns one off.
-fn resolve_toggle(on: Option<bool>, disable: Option<bool>) -> bool {
+pub(crate) fn resolve_toggle(on: Option<bool>, disable: Option<bool>) -> bool {
     match (on, disable) {
         (_, Some(true)) => false,
         (Some(value), _) => value,
@@ -428,6 +431,7 @@ impl Config {
         self.store_backend()?;
         self.default_accepted_resource_roles()?;
         self.http_endpoints()?;
+        self.https.validate()?;
         if self.local_port_min >= self.local_port_max {
             return Err(invalid(
                 "local_port_min",
@@ -636,6 +640,11 @@ impl Config {
 
     pub fn http_listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.http_address, self.http_port)
+    }
+
+    /// Where HTTPS is served (same address as HTTP, `--https_port`).
+    pub fn https_listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.http_address, self.https_port)
     }
 
     /// `--hostname`, or this machine's name.

@@ -46,6 +46,7 @@ pub mod events;
 pub mod group;
 pub mod health;
 pub mod http;
+pub mod https;
 pub mod info;
 pub mod instance;
 pub mod matcher;
@@ -63,7 +64,7 @@ pub mod views;
 pub mod wire;
 
 pub use config::Config;
-pub use server::{run, MarathonError};
+pub use server::{run, run_listeners, Listeners, MarathonError};
 
 /// The version `/v2/info` reports: Marathon's API generation, then ours.
 pub const VERSION: &str = concat!("1.10.0-mesos-rs-", env!("CARGO_PKG_VERSION"));

@@ -19,7 +19,6 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::config::{Config, StoreBackend};
 use crate::election;
 use crate::event_bus::EventBus;
-use crate::http::cut::{CutListener, Peer};
 use crate::http::{self, HttpState, Leadership};
 use crate::service::{self, ServiceHandle};
 use crate::storage::{MemoryStore, RedbStore, Store, ZkStore};
@@ -28,20 +27,63 @@ use crate::storage::{MemoryStore, RedbStore, Store, ZkStore};
 pub enum MarathonError {
     #[error("invalid configuration: {0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Tls(#[from] mesos_common::tls::TlsError),
     #[error("HTTP server failed: {0}")]
     Http(#[from] std::io::Error),
 }
 
-/// Runs Marathon on `listener` until `shutdown` completes.
+/// The bound listeners: plain HTTP (`--http_port`, unless `--disable_http`) and HTTPS
+/// (`--https_port`, with `--ssl_cert_file`).
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub http: Option<TcpListener>,
+    pub https: Option<TcpListener>,
+}
+
+/// Runs Marathon on `listener` (HTTP) until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), MarathonError> {
+    let listeners = Listeners {
+        http: Some(listener),
+        https: None,
+    };
+    run_listeners(listeners, config, shutdown).await
+}
+
+/// Runs Marathon on its HTTP and HTTPS listeners until `shutdown` completes.
+pub async fn run_listeners(
+    listeners: Listeners,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), MarathonError> {
     config.validate()?;
+    // The HTTP port is plain text, as in Marathon; LIBPROCESS_SSL_* in Marathon's
+    // environment concerns its own connections to Mesos.
+    let edge = mesos_common::serve::Edge::plain_from_env()?;
+    let https_edge = mesos_common::serve::Edge {
+        tls: config.https.tls()?,
+        ..edge.clone()
+    };
     let backend = config.store_backend()?;
     let config = Arc::new(config);
-    let port = listener.local_addr()?.port();
+    // Other Marathons and clients reach this one on HTTP, or on HTTPS when HTTP is off.
+    let advertised = match (&listeners.http, &listeners.https) {
+        (Some(http), _) if config.https.http_enabled() => http,
+        (_, Some(https)) => https,
+        (Some(http), None) => http,
+        (None, None) => {
+            return Err(crate::config::ConfigError {
+                flag: "disable_http",
+                reason: "no listener to serve on".into(),
+            }
+            .into())
+        }
+    };
+    let port = advertised.local_addr()?.port();
     let me = format!("{}:{}", config.hostname(), port);
     let (leadership_tx, leadership_rx) = watch::channel(Leadership::Standby(None));
     let abdicate = Arc::new(Notify::new());
@@ -60,7 +102,7 @@ pub async fn run(
         config: config.clone(),
         leadership: leadership_rx,
         me: me.clone(),
-        http: reqwest::Client::builder()
+        http: mesos_common::tls::http_client()
             .connect_timeout(config.leader_proxy_connection_timeout())
             .build()
             .expect("HTTP client"),
@@ -68,13 +110,38 @@ pub async fn run(
         events,
     };
     tracing::info!(%me, "Marathon listening");
-    let app = http::router(state).into_make_service_with_connect_info::<Peer>();
-    let served = axum::serve(CutListener(listener), app)
-        .with_graceful_shutdown(async move {
+    let app = http::router(state);
+    let stopping = {
+        let stop_tx = stop_tx.clone();
+        async move {
             shutdown.await;
             let _ = stop_tx.send(true);
-        })
-        .await;
+        }
+    };
+    let https = listeners.https.map(|listener| {
+        let app = app.clone();
+        let mut stopped = stop_tx.subscribe();
+        tokio::spawn(mesos_common::serve::serve(
+            listener,
+            https_edge,
+            app,
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
+    let served = match listeners.http {
+        Some(listener) => mesos_common::serve::serve(listener, edge, app, stopping).await,
+        None => {
+            stopping.await;
+            Ok(())
+        }
+    };
+    if let Some(https) = https {
+        if let Ok(Err(e)) = https.await {
+            tracing::warn!(error = %e, "HTTPS server failed");
+        }
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), leader_loop).await;
     served?;
     Ok(())

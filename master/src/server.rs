@@ -14,7 +14,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt;
 use mesos_common::zk::ZkUrl;
 use mesos_proto::v1;
 use mesos_proto::v1::scheduler::{self, call, event};
@@ -33,6 +32,8 @@ use crate::VERSION;
 pub enum MasterError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Tls(#[from] mesos_common::tls::TlsError),
     #[error("cannot serve HTTP: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -108,6 +109,7 @@ pub async fn run(
         }
         .into());
     }
+    let edge = mesos_common::serve::Edge::from_env()?;
     let bound = listener.local_addr()?;
     let info = master_info(&config, bound);
     info!(master_id = %info.id, address = %bound, zk = ?zk.as_ref().map(|u| u.to_string()), "master starting");
@@ -183,22 +185,7 @@ pub async fn run(
         ),
     );
     drop(tx);
-    // Events, gRPC frames and call answers are small writes; with Nagle's algorithm each
-    // would wait for the peer's delayed ACK (up to 40 ms) behind unacknowledged data.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            warn!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
-        }
-    });
-    let result =
-        axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(app),
-        )
-        .with_graceful_shutdown(stopping)
-        .await;
+    let result = mesos_common::serve::serve(listener, edge, app, stopping).await;
     drop(handle);
     if let Err(e) = &result {
         error!(error = %e, "HTTP server failed");

@@ -43,7 +43,7 @@ impl MasterAddress {
     pub fn parse(text: &str) -> Result<Self, DetectorError> {
         let invalid = || DetectorError::InvalidAddress(text.to_string());
         let mut rest = text.trim();
-        for prefix in ["http://", "//"] {
+        for prefix in ["http://", "https://", "//"] {
             if let Some(stripped) = rest.strip_prefix(prefix) {
                 rest = stripped;
                 break;
@@ -70,9 +70,10 @@ impl MasterAddress {
         Ok(Self::new(host, port))
     }
 
-    /// Base URL of the master, without a trailing slash.
+    /// Base URL of the master, without a trailing slash: `https` when this process speaks
+    /// TLS (`LIBPROCESS_SSL_ENABLED`), as libprocess does.
     pub fn url(&self) -> String {
-        format!("http://{self}")
+        format!("{}://{self}", mesos_common::tls::scheme())
     }
 }
 

@@ -27,14 +27,17 @@ const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A client that leaves redirects to us: a redirect tells us who the leader is, and the
 /// scheduler must remember that rather than have it hidden.
 pub fn client(dedicated: bool) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
+    // TLS as LIBPROCESS_SSL_* says, verifying the master against the CA file.
+    let mut builder = mesos_common::tls::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true);
     if dedicated {
         // The subscription owns its connection; nothing else may ever reuse it.
         builder = builder.pool_max_idle_per_host(0);
     }
-    builder.build().expect("a plain HTTP client always builds")
+    builder
+        .build()
+        .expect("an HTTP client with a validated TLS setup builds")
 }
 
 pub struct Request<'a> {

@@ -412,7 +412,14 @@ async fn connect(master: SocketAddr, index: usize) -> Result<Channel, FleetError
     .map_err(|e| FleetError::Connect(master.to_string(), e))?;
     let mut last = String::new();
     for attempt in 0..5u32 {
-        match endpoint.connect().await {
+        let connected = match mesos_common::tls::process() {
+            Ok(Some(tls)) => {
+                let connector = mesos_common::tls::Connector::new(tls.client_h2());
+                endpoint.connect_with_connector(connector).await
+            }
+            _ => endpoint.connect().await,
+        };
+        match connected {
             Ok(channel) => return Ok(channel),
             Err(e) => last = error_chain(&e),
         }

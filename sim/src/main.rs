@@ -196,6 +196,10 @@ struct BenchArgs {
     /// Log level of the master processes.
     #[arg(long, default_value = "info")]
     master_log_level: String,
+    /// Speak TLS on every connection (masters, simulated agents, frameworks), with the
+    /// certificates `scripts/test-ca.sh DIR` made; client certificates are required.
+    #[arg(long, value_name = "DIR")]
+    tls: Option<PathBuf>,
     /// Masters electing a leader in scenario f.
     #[arg(long, default_value_t = 3)]
     failover_masters: usize,
@@ -302,6 +306,20 @@ async fn run_bench(args: BenchArgs, fd_limit: u64) -> anyhow::Result<()> {
     }
     if !(args.scale > 0.0 && args.scale.is_finite()) {
         bail!("--scale must be a positive number");
+    }
+    if let Some(dir) = &args.tls {
+        // Read by this process (agents' links, frameworks) and the masters it starts.
+        let file = |name: &str| dir.join(name).display().to_string();
+        for (var, value) in [
+            ("LIBPROCESS_SSL_ENABLED", "true".to_string()),
+            ("LIBPROCESS_SSL_CERT_FILE", file("server.pem")),
+            ("LIBPROCESS_SSL_KEY_FILE", file("server.key")),
+            ("LIBPROCESS_SSL_CA_FILE", file("ca.pem")),
+            ("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true".to_string()),
+        ] {
+            std::env::set_var(var, value);
+        }
+        mesos_common::tls::process().context("--tls")?;
     }
     let options = BenchOptions {
         scale: args.scale,

@@ -23,7 +23,6 @@ use marathon::app::PathId;
 use marathon::event_bus::EventBus;
 use marathon::events::EventKind;
 use marathon::group::{deps, id_clashes, GroupUpdate, Tree};
-use marathon::http::cut::{CutListener, Peer};
 use marathon::http::{HttpState, Leadership};
 use marathon::instance::{Condition, Instance};
 use marathon::service::ServiceHandle;
@@ -347,10 +346,11 @@ fn fanout(options: &EventsOptions, scenario: &mut Scenario) -> anyhow::Result<()
             abdicate: Arc::new(|| {}),
             events: bus.clone(),
         };
-        let app = marathon::http::router(state).into_make_service_with_connect_info::<Peer>();
+        let app = marathon::http::router(state);
         tokio::spawn(async move {
             let _keep = (_lead_tx, _rx);
-            let _ = axum::serve(CutListener(listener), app).await;
+            let edge = mesos_common::serve::Edge::default();
+            let _ = mesos_common::serve::serve(listener, edge, app, std::future::pending()).await;
         });
         anyhow::Ok(port)
     })?;

@@ -139,8 +139,8 @@ impl ChildProcess {
             child,
             log,
         };
-        let client = reqwest::Client::new();
-        let url = format!("http://{addr}{health_path}");
+        let client = mesos_common::tls::http_client().build()?;
+        let url = format!("{}://{addr}{health_path}", mesos_common::tls::scheme());
         let started = Instant::now();
         loop {
             if let Some(status) = proc.child.try_wait()? {
@@ -179,10 +179,14 @@ impl ChildProcess {
 
     /// Times a full GET of `path`: (seconds, body bytes).
     pub async fn timed_get(&self, path: &str) -> anyhow::Result<(f64, usize)> {
-        let client = reqwest::Client::new();
+        let client = mesos_common::tls::http_client().build()?;
         let started = Instant::now();
         let response = client
-            .get(format!("http://{}{path}", self.addr))
+            .get(format!(
+                "{}://{}{path}",
+                mesos_common::tls::scheme(),
+                self.addr
+            ))
             .send()
             .await?;
         if !response.status().is_success() {
@@ -214,7 +218,9 @@ impl ChildProcess {
 
     /// GET of a JSON document.
     pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
-        let response = reqwest::get(format!("http://{}{path}", self.addr)).await?;
+        let client = mesos_common::tls::http_client().build()?;
+        let url = format!("{}://{}{path}", mesos_common::tls::scheme(), self.addr);
+        let response = client.get(url).send().await?;
         Ok(response.error_for_status()?.json().await?)
     }
 

@@ -19,6 +19,11 @@ async fn main() -> ExitCode {
         Ok(flags) => flags,
         Err(e) => e.exit(),
     };
+    // LIBPROCESS_SSL_*: a setting that cannot be used stops here, naming the variable.
+    if let Err(e) = mesos_common::tls::process() {
+        eprintln!("mesos-execute: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(flags).await {
         Ok(outcome) => ExitCode::from(outcome.exit_code() as u8),
         Err(e) => {

@@ -19,6 +19,11 @@ async fn main() -> ExitCode {
         Ok(flags) => flags,
         Err(e) => e.exit(),
     };
+    // LIBPROCESS_SSL_*: a setting that cannot be used stops here, naming the variable.
+    if let Err(e) = mesos_common::tls::process() {
+        eprintln!("mesos-ps: {e}");
+        return ExitCode::FAILURE;
+    }
     if !(flags.timeout.is_finite() && flags.timeout > 0.0) {
         eprintln!("Expecting --timeout to be a positive number of seconds");
         return ExitCode::FAILURE;

@@ -44,6 +44,11 @@ async fn main() -> ExitCode {
         Ok(flags) => flags,
         Err(e) => e.exit(),
     };
+    // LIBPROCESS_SSL_*: a setting that cannot be used stops here, naming the variable.
+    if let Err(e) = mesos_common::tls::process() {
+        eprintln!("mesos-resolve: {e}");
+        return ExitCode::FAILURE;
+    }
     let filter = if flags.verbose {
         "info"
     } else {

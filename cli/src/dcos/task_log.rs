@@ -201,7 +201,10 @@ async fn sandbox_files(
         let agent_id = agent["id"].as_str().unwrap_or_default().to_string();
         if !agent_states.contains_key(&agent_id) {
             let address = pid_address(agent["pid"].as_str().unwrap_or_default());
-            let client = master.at("the agent", format!("http://{address}"));
+            let client = master.at(
+                "the agent",
+                format!("{}://{address}", mesos_common::tls::scheme()),
+            );
             let fetched = client.get("/state").await.ok().map(|s| (client, s));
             agent_states.insert(agent_id.clone(), fetched);
         }

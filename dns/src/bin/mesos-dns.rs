@@ -121,6 +121,10 @@ async fn main() {
         println!("{}", mesos_dns::service::VERSION);
         return;
     }
+    if let Err(e) = mesos_common::tls::process() {
+        eprintln!("mesos-dns: {e}");
+        std::process::exit(2);
+    }
     let level = match flags.verbose {
         0 => "info",
         1 => "debug",

@@ -18,6 +18,10 @@ async fn main() {
         eprintln!("marathon-lb: {e}");
         std::process::exit(2);
     }
+    if let Err(e) = mesos_common::tls::process() {
+        eprintln!("marathon-lb: {e}");
+        std::process::exit(2);
+    }
     let shutdown = mesos_common::signals::stop_requested();
     if let Err(e) = marathon_lb::run(config, shutdown).await {
         eprintln!("marathon-lb: {e}");

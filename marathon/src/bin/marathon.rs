@@ -20,16 +20,29 @@ async fn main() {
         eprintln!("marathon: {e}");
         std::process::exit(1);
     }
-    let addr = config.http_listen_addr();
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("marathon: cannot listen on {addr} (--http_address/--http_port): {e}");
-            std::process::exit(1);
+    // LIBPROCESS_SSL_* (Marathon's connection to Mesos) must be usable.
+    if let Err(e) = mesos_common::tls::process() {
+        eprintln!("marathon: {e}");
+        std::process::exit(1);
+    }
+    let bind = |addr: std::net::SocketAddr, flags: &'static str| async move {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("marathon: cannot listen on {addr} ({flags}): {e}");
+                std::process::exit(1);
+            }
         }
     };
+    let mut listeners = marathon::Listeners::default();
+    if config.https.http_enabled() {
+        listeners.http = bind(config.http_listen_addr(), "--http_address/--http_port").await;
+    }
+    if config.https.https_enabled() {
+        listeners.https = bind(config.https_listen_addr(), "--http_address/--https_port").await;
+    }
     let shutdown = mesos_common::signals::stop_requested();
-    if let Err(e) = marathon::run(listener, config, shutdown).await {
+    if let Err(e) = marathon::run_listeners(listeners, config, shutdown).await {
         eprintln!("marathon: {e}");
         std::process::exit(1);
     }

@@ -62,7 +62,8 @@ pub async fn events(
         Leadership::Leading(_) => {}
         Leadership::Standby(Some(leader)) if leader != state.me => {
             let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-            let location = format!("http://{leader}/v2/events{query}");
+            let scheme = state.config.https.scheme();
+            let location = format!("{scheme}://{leader}/v2/events{query}");
             let mut response = StatusCode::FOUND.into_response();
             if let Ok(v) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(header::LOCATION, v);

@@ -36,7 +36,7 @@ pub async fn forward(state: &HttpState, leader: &str, request: &Forward) -> Resp
     } else {
         format!("{via},{}", state.me)
     };
-    let url = format!("http://{leader}{}", request.uri);
+    let url = format!("{}://{leader}{}", state.config.https.scheme(), request.uri);
     let mut builder = state
         .http
         .request(request.method.clone(), &url)
@@ -72,7 +72,9 @@ pub async fn forward(state: &HttpState, leader: &str, request: &Forward) -> Resp
                 StatusCode::BAD_GATEWAY,
                 format!("Could not reach the leading Marathon at {leader}: {e}"),
             );
-            if let Ok(v) = HeaderValue::from_str(&format!("http://{leader}")) {
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("{}://{leader}", state.config.https.scheme()))
+            {
                 response.headers_mut().insert("X-Marathon-Leader", v);
             }
             response
