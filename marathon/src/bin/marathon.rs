@@ -20,6 +20,9 @@ async fn main() {
         eprintln!("marathon: {e}");
         std::process::exit(1);
     }
+    if let Some(warning) = marathon::auth::exposure_warning(&config) {
+        tracing::warn!("{warning}");
+    }
     let addr = config.http_listen_addr();
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
