@@ -35,3 +35,6 @@ pub mod resources;
 pub mod signals;
 pub mod wire;
 pub mod zk;
+
+#[cfg(test)]
+mod fuzz;
