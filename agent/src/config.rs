@@ -124,6 +124,21 @@ pub struct Config {
     #[arg(long = "launcher_dir", env = "MESOS_LAUNCHER_DIR")]
     pub launcher_dir: Option<PathBuf>,
 
+    /// Let Docker tasks run privileged containers (`DockerInfo.privileged`). Off by
+    /// default: a privileged container is root on the host.
+    #[arg(long = "docker_allow_privileged", env = "MESOS_DOCKER_ALLOW_PRIVILEGED",
+          default_value = "false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = mesos_common::flags::bool_arg, action = clap::ArgAction::Set)]
+    pub docker_allow_privileged: bool,
+
+    /// Absolute host paths Docker volumes may mount, as `/data,/srv/shared` (each path and
+    /// what lies below it). Unset: only paths inside the sandbox.
+    #[arg(
+        long = "allowed_host_path_prefixes",
+        env = "MESOS_ALLOWED_HOST_PATH_PREFIXES"
+    )]
+    pub allowed_host_path_prefixes: Option<String>,
+
     /// First delay before re-sending an unacknowledged status update; it doubles up to 10mins.
     #[arg(long = "status_update_retry_interval_min",
           env = "MESOS_STATUS_UPDATE_RETRY_INTERVAL_MIN", default_value = "10secs",
@@ -199,6 +214,8 @@ pub enum ConfigError {
     ZeroDuration(&'static str),
     #[error("flag --{flag}: {reason}")]
     Security { flag: &'static str, reason: String },
+    #[error("flag --allowed_host_path_prefixes: {0}")]
+    HostPathPrefixes(String),
 }
 
 impl Config {
@@ -233,6 +250,7 @@ impl Config {
                     .into(),
             });
         }
+        self.allowed_host_path_prefixes()?;
         if self.status_update_retry_interval_min.is_zero() {
             return Err(ConfigError::ZeroDuration(
                 "status_update_retry_interval_min",
@@ -243,6 +261,28 @@ impl Config {
             reason: e.to_string(),
         })?;
         Ok(())
+    }
+
+    /// `--allowed_host_path_prefixes` (`/data,/srv/shared`): absolute paths without `..`.
+    pub fn allowed_host_path_prefixes(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        let text = self.allowed_host_path_prefixes.as_deref().unwrap_or("");
+        text.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let path = PathBuf::from(p);
+                let parent = path
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir);
+                if !path.is_absolute() || parent {
+                    Err(ConfigError::HostPathPrefixes(format!(
+                        "'{p}' is not an absolute path without '..'"
+                    )))
+                } else {
+                    Ok(path)
+                }
+            })
+            .collect()
     }
 
     fn containerizer_names(&self) -> Vec<&str> {
@@ -293,7 +333,7 @@ impl Config {
     pub fn flags(&self) -> BTreeMap<String, String> {
         let duration = |d: Duration| format_duration(d);
         let optional = |v: Option<String>| v.unwrap_or_default();
-        let entries: [(&str, String); 27] = [
+        let entries: [(&str, String); 29] = [
             ("master", optional(self.master.clone())),
             ("ip", self.ip.to_string()),
             ("port", self.port.to_string()),
@@ -355,6 +395,14 @@ impl Config {
             ),
             ("jwt_secret_key", optional(self.jwt_secret_key.clone())),
             ("http_authenticators", self.http_authenticators.clone()),
+            (
+                "docker_allow_privileged",
+                self.docker_allow_privileged.to_string(),
+            ),
+            (
+                "allowed_host_path_prefixes",
+                optional(self.allowed_host_path_prefixes.clone()),
+            ),
         ];
         entries
             .into_iter()
@@ -372,6 +420,41 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("mesos-agent").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn docker_guard_flags() {
+        let config = parse(&["--master=m:5050"]).unwrap();
+        assert!(
+            !config.docker_allow_privileged,
+            "privileged is off by default"
+        );
+        assert_eq!(
+            config.allowed_host_path_prefixes().unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        let config = parse(&[
+            "--master=m:5050",
+            "--docker_allow_privileged",
+            "--allowed_host_path_prefixes=/data, /srv/shared,",
+        ])
+        .unwrap();
+        assert!(config.docker_allow_privileged);
+        assert_eq!(
+            config.allowed_host_path_prefixes().unwrap(),
+            vec![PathBuf::from("/data"), PathBuf::from("/srv/shared")]
+        );
+        for bad in ["data", "/a/../b"] {
+            let config = parse(&[
+                "--master=m:5050",
+                &format!("--allowed_host_path_prefixes={bad}"),
+            ])
+            .unwrap();
+            assert!(matches!(
+                config.allowed_host_path_prefixes(),
+                Err(ConfigError::HostPathPrefixes(_))
+            ));
+        }
     }
 
     #[test]
@@ -408,6 +491,7 @@ mod tests {
             "--credential=/etc/c",
             "--http_credentials=/etc/h",
             "--jwt_secret_key=/etc/k",
+            "--allowed_host_path_prefixes=/data",
             &work_dir,
         ])
         .unwrap();

@@ -131,6 +131,7 @@ impl Containerizer for DockerRuntime {
             sandbox: &ctx.run.sandbox,
             agent_endpoint: ctx.agent_endpoint,
             hostname: ctx.hostname,
+            guards: &self.guards,
         };
         docker::spec::build(task, &spec_ctx)
             .map(Box::new)

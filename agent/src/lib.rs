@@ -179,7 +179,16 @@ pub async fn run_with_transport<T: MasterTransport>(
     let (exits_tx, exits_rx) = mpsc::unbounded_channel();
     let (containers_tx, containers_rx) = mpsc::unbounded_channel();
     let docker = match config.docker_enabled() {
-        true => Some(docker::DockerRuntime::connect(&config.docker_socket, containers_tx).await?),
+        true => {
+            let mut runtime =
+                docker::DockerRuntime::connect(&config.docker_socket, containers_tx).await?;
+            runtime.guards = docker::spec::Guards {
+                allow_privileged: config.docker_allow_privileged,
+                // validate() refused a malformed list; none is the strictest.
+                host_path_prefixes: config.allowed_host_path_prefixes().unwrap_or_default(),
+            };
+            Some(runtime)
+        }
         false => None,
     };
     let (queries_tx, queries_rx) = mpsc::channel(64);

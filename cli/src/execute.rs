@@ -22,8 +22,8 @@ use mesos_proto::v1::{
 use tokio::time::Instant;
 
 use crate::scheduler::{
-    calls, detector_for, ContentType, DetectorError, Scheduler, SchedulerConfig, SchedulerError,
-    SchedulerEvent,
+    calls, detector_for, ContentType, Credential, DetectorError, Scheduler, SchedulerConfig,
+    SchedulerError, SchedulerEvent,
 };
 
 /// Framework name Mesos's `mesos-execute` registers with.
@@ -102,7 +102,8 @@ pub struct Flags {
     #[arg(long, env = "MESOS_PRINCIPAL")]
     pub principal: Option<String>,
 
-    /// Secret of the principal (accepted; authentication is not implemented).
+    /// Secret of the principal: with `--principal`, sent as HTTP Basic on every scheduler
+    /// call (for a master with `--authenticate_http_frameworks`).
     #[arg(long, env = "MESOS_SECRET")]
     pub secret: Option<String>,
 
@@ -278,6 +279,16 @@ impl Flags {
         }
     }
 
+    /// `--principal` with `--secret`, as Mesos builds its Credential. A secret without a
+    /// principal is a mistake worth stopping for (Mesos ignores it).
+    pub fn credential(&self) -> Result<Option<Credential>, ExecuteError> {
+        match (&self.principal, &self.secret) {
+            (Some(principal), Some(secret)) => Ok(Some(Credential::new(principal, secret))),
+            (None, Some(_)) => Err(ExecuteError::Usage("'--secret' needs '--principal'".into())),
+            _ => Ok(None),
+        }
+    }
+
     pub fn framework_info(&self, user: &str) -> FrameworkInfo {
         let mut kinds = vec![
             capability::Type::ReservationRefinement,
@@ -428,6 +439,9 @@ pub async fn run(flags: Flags) -> Result<Outcome, ExecuteError> {
         .ok_or_else(|| ExecuteError::Usage("Failed to get the current user name".into()))?;
     let mut config = SchedulerConfig::new(flags.framework_info(&user));
     config.content_type = flags.content_type;
+    if let Some(credential) = flags.credential()? {
+        config = config.with_credential(credential);
+    }
     let (scheduler, mut events) = Scheduler::start(detector_for(&flags.master)?, config);
 
     let mut runner = Runner {
@@ -780,6 +794,17 @@ mod tests {
         assert_eq!(role, Some("web"));
         assert_eq!(info.checkpoint, Some(true));
         assert_eq!(info.principal.as_deref(), Some("ops"));
+        assert_eq!(f.credential().unwrap(), None, "no secret, no credential");
+        let with_secret = flags(&["--principal=ops", "--secret=s3cret"]);
+        let credential = with_secret.credential().unwrap().unwrap();
+        assert_eq!(
+            (credential.principal.as_str(), credential.secret()),
+            ("ops", "s3cret")
+        );
+        assert!(matches!(
+            flags(&["--secret=s3cret"]).credential(),
+            Err(ExecuteError::Usage(_))
+        ));
         let kinds: Vec<_> = info.capabilities.iter().map(|c| c.r#type()).collect();
         assert!(kinds.contains(&capability::Type::TaskKillingState));
         assert!(!kinds.contains(&capability::Type::PartitionAware));

@@ -40,3 +40,6 @@ pub mod signals;
 pub mod tls;
 pub mod wire;
 pub mod zk;
+
+#[cfg(test)]
+mod fuzz;

@@ -25,13 +25,33 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Credentials for masters that authenticate HTTP clients (`mesosCredentials`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Credentials for masters that authenticate HTTP clients (`mesosCredentials`), sent as
+/// HTTP Basic with `MesosAuthentication: "basic"`. `/v1/config` shows the secret masked.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     #[serde(rename = "Principal", alias = "principal", default)]
     pub principal: String,
-    #[serde(rename = "Secret", alias = "secret", default)]
+    #[serde(
+        rename = "Secret",
+        alias = "secret",
+        default,
+        serialize_with = "masked"
+    )]
     pub secret: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("principal", &self.principal)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+/// A set secret is shown as `********`, an unset one as `""`.
+fn masked<S: serde::Serializer>(secret: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if secret.is_empty() { "" } else { "********" })
 }
 
 /// The configuration, serialized by `/v1/config` with Mesos-DNS's field names in its
@@ -310,10 +330,26 @@ impl Config {
                 return invalid(format!("{key} {address:?} is not an IP address"));
             }
         }
-        if self.mesos_https_on || !self.mesos_authentication.is_empty() {
+        if self.mesos_https_on {
             return invalid(
-                "MesosHTTPSOn and MesosAuthentication are not supported: the masters are reached over plain HTTP without authentication".into(),
+                "MesosHTTPSOn is not supported: the masters are reached over plain HTTP".into(),
             );
+        }
+        match self.mesos_authentication.as_str() {
+            "" => {}
+            "basic" => {
+                let c = &self.mesos_credentials;
+                if c.principal.is_empty() || c.secret.is_empty() {
+                    return invalid(
+                        "MesosAuthentication \"basic\" needs MesosCredentials with a principal and a secret".into(),
+                    );
+                }
+            }
+            other => {
+                return invalid(format!(
+                    "MesosAuthentication {other:?} is not supported: only \"basic\" (MesosCredentials as HTTP Basic) is"
+                ))
+            }
         }
         self.soa_rname = format!(
             "{}.",
@@ -360,6 +396,13 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The credential sent to the masters (`MesosAuthentication: "basic"`), else `None`.
+    pub fn mesos_credential(&self) -> Option<mesos_scheduler::Credential> {
+        let c = &self.mesos_credentials;
+        (self.mesos_authentication == "basic")
+            .then(|| mesos_scheduler::Credential::new(&c.principal, &c.secret))
     }
 
     pub fn label_spec(&self) -> LabelSpec {
@@ -583,6 +626,15 @@ mod tests {
                 r#"{"masters": ["a:1"], "mesosAuthentication": "iam"}"#,
                 "not supported",
             ),
+            (
+                r#"{"masters": ["a:1"], "mesosAuthentication": "basic"}"#,
+                "needs MesosCredentials",
+            ),
+            (
+                r#"{"masters": ["a:1"], "mesosAuthentication": "basic",
+                    "mesosCredentials": {"principal": "dns"}}"#,
+                "needs MesosCredentials",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).expect_err(text).to_string();
@@ -590,6 +642,32 @@ mod tests {
         }
         // With forwarding off, resolvers are not checked.
         assert!(parse(r#"{"masters": ["a:1"], "externalon": false, "resolvers": ["x"]}"#).is_ok());
+    }
+
+    #[test]
+    fn basic_credentials_for_the_masters() {
+        let c = parse(
+            r#"{"masters": ["a:1"], "mesosAuthentication": "basic",
+                "mesosCredentials": {"principal": "dns", "secret": "s3cret"}}"#,
+        )
+        .unwrap();
+        let credential = c.mesos_credential().unwrap();
+        assert_eq!(
+            (credential.principal.as_str(), credential.secret()),
+            ("dns", "s3cret")
+        );
+        let shown = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            shown["MesosCredentials"],
+            serde_json::json!({"Principal": "dns", "Secret": "********"})
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        // Credentials without "basic" are not sent, as in Mesos-DNS.
+        let c = parse(
+            r#"{"masters": ["a:1"], "mesosCredentials": {"principal": "dns", "secret": "s"}}"#,
+        )
+        .unwrap();
+        assert!(c.mesos_credential().is_none());
     }
 
     #[test]

@@ -229,6 +229,7 @@ pub async fn run(
         backoff_min: Duration::from_millis(200),
         backoff_max: Duration::from_secs(10),
         configured: config.masters.clone().unwrap_or_default(),
+        credential: config.mesos_credential(),
     };
     let follower = tokio::spawn(master::follow(masters, follow_config, changes_tx));
     let updater = tokio::spawn(update(changes_rx, naming, settings, zone.clone(), ready_tx));

@@ -69,6 +69,9 @@ pub struct Config {
     /// How often to fetch the apps while the event stream is unavailable (milliseconds).
     #[arg(long = "poll-interval-ms", default_value_t = 1000)]
     pub poll_interval_ms: u64,
+    /// `user:password` sent to Marathon as HTTP Basic (Marathon's `--http_credentials`).
+    #[arg(long = "auth-credentials", hide_env_values = true)]
+    pub auth_credentials: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +129,22 @@ impl Config {
         if !(10..=3_600_000).contains(&self.poll_interval_ms) {
             return Err(bad("--poll-interval-ms", "must be from 10 to 3600000"));
         }
+        self.auth()?;
         Ok(())
+    }
+
+    /// `--auth-credentials` as (user, password), split at the first `:` as HTTP Basic
+    /// splits it.
+    pub fn auth(&self) -> Result<Option<(String, String)>, ConfigError> {
+        let Some(text) = &self.auth_credentials else {
+            return Ok(None);
+        };
+        match text.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !text.contains(['\n', '\r']) => {
+                Ok(Some((user.to_string(), password.to_string())))
+            }
+            _ => Err(bad("--auth-credentials", "expected user:password")),
+        }
     }
 
     fn config_dir(&self) -> PathBuf {
@@ -225,6 +243,9 @@ mod tests {
         let c = parse(&["--dont-bind-http-https", "--appid-port", "0"]).unwrap();
         assert_eq!(c.groups(), vec!["external"]);
         assert_eq!((c.layout().vhost_port, c.layout().appid_port), (None, None));
+        assert_eq!(c.auth().unwrap(), None);
+        let c = parse(&["--auth-credentials", "ops:s3:cret"]).unwrap();
+        assert_eq!(c.auth().unwrap(), Some(("ops".into(), "s3:cret".into())));
     }
 
     #[test]
@@ -235,6 +256,8 @@ mod tests {
             (&["--bind-addr", "a b"], "--bind-addr"),
             (&["--poll-interval-ms", "0"], "--poll-interval-ms"),
             (&["--vhost-port", "70000"], "--vhost-port"),
+            (&["--auth-credentials", "nocolon"], "--auth-credentials"),
+            (&["--auth-credentials", ":pass"], "--auth-credentials"),
             (&["--no-such-flag"], "--no-such-flag"),
         ];
         for (args, flag) in cases {

@@ -43,6 +43,8 @@ pub struct Marathon {
     hosts: Arc<Mutex<Vec<String>>>,
     client: reqwest::Client,
     resolved: Arc<Mutex<HashMap<String, Option<IpAddr>>>>,
+    /// HTTP Basic (`--auth-credentials`) on every request.
+    auth: Option<(String, String)>,
 }
 
 /// Host names resolved at most this many at a time before the cache starts over.
@@ -54,7 +56,7 @@ const SILENCE: Duration = Duration::from_secs(300);
 const NOT_FOUND_RETRY: Duration = Duration::from_secs(30);
 
 impl Marathon {
-    pub fn new(hosts: Vec<String>) -> Marathon {
+    pub fn new(hosts: Vec<String>, auth: Option<(String, String)>) -> Marathon {
         // https:// Marathons are checked against LIBPROCESS_SSL_CA_FILE.
         let client = mesos_common::tls::http_client()
             .connect_timeout(Duration::from_millis(3050))
@@ -70,6 +72,15 @@ impl Marathon {
             )),
             client,
             resolved: Arc::new(Mutex::new(HashMap::new())),
+            auth,
+        }
+    }
+
+    fn get(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        let request = self.client.get(url);
+        match &self.auth {
+            Some((user, password)) => request.basic_auth(user, Some(password)),
+            None => request,
         }
     }
 
@@ -92,7 +103,6 @@ impl Marathon {
         for host in self.hosts() {
             let url = format!("{host}/v2/apps?embed=apps.tasks&embed=apps.readiness");
             let response = self
-                .client
                 .get(&url)
                 .header("Accept", "application/json")
                 .timeout(Duration::from_secs(46))
@@ -184,7 +194,6 @@ impl Marathon {
             url.query_pairs_mut().append_pair("event_type", kind);
         }
         let response = self
-            .client
             .get(url.clone())
             .header("Accept", "text/event-stream")
             .send()

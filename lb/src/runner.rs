@@ -25,7 +25,9 @@ pub enum RunError {
 
 /// Runs until `shutdown` completes (with `--sse`), or once.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
-    let marathon = Marathon::new(config.marathon.clone());
+    // validate() refused a malformed --auth-credentials before we got here.
+    let auth = config.auth().ok().flatten();
+    let marathon = Marathon::new(config.marathon.clone(), auth);
     let mut follower = Follower::new(config.settings(), config.layout());
     let mut driver = Haproxy::new(
         config.haproxy_bin.clone(),

@@ -332,6 +332,9 @@ pub struct Config {
         default_value_t = 5
     )]
     pub mesos_heartbeat_failure_threshold: u32,
+
+    #[command(flatten)]
+    pub auth: crate::auth::AuthFlags,
 }
 
 // A toggle is two flags that clap cannot merge into one field; each pair lives in its own
@@ -432,6 +435,7 @@ impl Config {
         self.default_accepted_resource_roles()?;
         self.http_endpoints()?;
         self.https.validate()?;
+        self.auth.validate()?;
         if self.local_port_min >= self.local_port_max {
             return Err(invalid(
                 "local_port_min",

@@ -20,12 +20,13 @@
 //!   - `pod`: pods (`/v2/pods`), their rules, and the run spec a pod is to the rest.
 //! - views: `views` (Marathon's JSON for apps, tasks, failures), `pod_status`
 //!   (`/v2/pods/{id}::status`), `info` (`/v2/info`).
-//! - edges: `config` (flags), `storage` (one trait; ZooKeeper, embedded, memory),
+//! - edges: `config` (flags; `auth` the authentication flags), `storage` (one trait; ZooKeeper, embedded, memory),
 //!   `event_bus` (fan-out of events to `/v2/events` subscribers, slow ones cut),
 //!   `wire`, `task_info` and `task_group` (Mesos protobufs in and out: an app's TaskInfo,
 //!   a pod's LAUNCH_GROUP; health checks run by the agent included), `service` (the leading actor; it runs Marathon's health probes and
 //!   readiness checks, and persists and executes the deployments),
-//!   `election` (ZooKeeper leader latch), `http` (REST API v2 and the standby proxy),
+//!   `election` (ZooKeeper leader latch), `http` (REST API v2 behind HTTP Basic when
+//!   `--http_credentials` is set, and the standby proxy),
 //!   `server` (wires them: [`run`]).
 //!
 //! ```text
@@ -38,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod deployment;
 pub mod election;

@@ -25,6 +25,9 @@ pub mod files;
 pub mod plan;
 pub mod service;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use check::check;
 pub use plan::{plan, ConfigError, Origin, Plan};
 pub use service::Service;
@@ -37,7 +40,7 @@ pub const EXIT_CONFIG: i32 = 78;
 const LAYERS: mesos_common::layers::Layers = &[
     ("core", &["files", "envfile", "service"]),
     ("plan", &["plan"]),
-    ("check", &["check"]),
+    ("check", &["check", "fuzz"]),
 ];
 
 #[test]

@@ -13,12 +13,14 @@
 //!
 //! The task resubscribes with backoff after any failure, reusing the framework id it was
 //! given (framework failover), until [`Scheduler::stop`] or the [`Events`] half is dropped,
-//! or the master ends the framework (an ERROR event, or 403 to SUBSCRIBE).
+//! or the master ends the framework (an ERROR event, or 403 to SUBSCRIBE), or refuses its
+//! credential (401 to SUBSCRIBE).
 //! Nothing is acknowledged automatically: a caller acknowledges a status update once it has
 //! acted on (or persisted) it.
 
 pub mod calls;
 pub mod codec;
+mod credential;
 pub mod detector;
 mod error;
 mod subscription;
@@ -41,6 +43,7 @@ use reqwest::StatusCode;
 use tokio::sync::{mpsc, watch};
 
 pub use codec::{CodecError, ContentType};
+pub use credential::Credential;
 pub use detector::{detector_for, Detector, DetectorError, MasterAddress, StaticDetector};
 pub use error::SchedulerError;
 
@@ -58,7 +61,8 @@ pub enum SchedulerEvent {
     },
     /// A subscription attempt failed or an established one ended. The library retries
     /// after a backoff unless the master sent an ERROR event or refused the SUBSCRIBE
-    /// with 403 (a torn-down framework); then this is the last event of the stream.
+    /// with 403 (a torn-down framework) or 401 (a refused credential); then this is the
+    /// last event of the stream.
     Disconnected { reason: String },
     /// Any other event from the master, HEARTBEAT included (boxed: events are large).
     Event(Box<Event>),
@@ -82,6 +86,8 @@ pub struct SchedulerConfig {
     pub backoff_max: Duration,
     pub max_redirects: u32,
     pub max_record_size: usize,
+    /// Sent as HTTP Basic on SUBSCRIBE and every call (see [`SchedulerConfig::with_credential`]).
+    pub credential: Option<Credential>,
 }
 
 impl SchedulerConfig {
@@ -97,7 +103,18 @@ impl SchedulerConfig {
             backoff_max: Duration::from_secs(30),
             max_redirects: 5,
             max_record_size: mesos_common::recordio::DEFAULT_MAX_RECORD_SIZE,
+            credential: None,
         }
+    }
+
+    /// Authenticates as `credential`; FrameworkInfo.principal becomes its principal unless
+    /// set already (the master refuses a principal that differs from the authenticated one).
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        if self.framework_info.principal.is_none() {
+            self.framework_info.principal = Some(credential.principal.clone());
+        }
+        self.credential = Some(credential);
+        self
     }
 }
 
@@ -113,6 +130,7 @@ struct Shared {
     content_type: ContentType,
     request_timeout: Duration,
     max_redirects: u32,
+    credential: Option<Credential>,
     http: reqwest::Client,
     session: Mutex<Option<Session>>,
     /// Survives disconnections so that resubscription is a failover, not a new framework.
@@ -177,6 +195,7 @@ impl Scheduler {
             content_type: config.content_type,
             request_timeout: config.request_timeout,
             max_redirects: config.max_redirects,
+            credential: config.credential.clone(),
             http: transport::client(false),
             session: Mutex::new(None),
             framework_id: Mutex::new(config.framework_info.id.clone()),
@@ -227,6 +246,7 @@ impl Scheduler {
                 stream_id: Some(&session.stream_id),
                 timeout: self.shared.request_timeout,
                 max_redirects: self.shared.max_redirects,
+                credential: self.shared.credential.as_ref(),
             },
         )
         .await?;

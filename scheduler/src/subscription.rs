@@ -23,8 +23,8 @@ enum End {
     /// The master sent ERROR: the framework is gone (removed, or taken over by another
     /// scheduler), so subscribing again would not help.
     Fatal(String),
-    /// The master refused the SUBSCRIBE with 403 (the framework was torn down or
-    /// removed): it will refuse every retry the same way.
+    /// The master refused the SUBSCRIBE with 401 (a wrong credential) or 403 (the
+    /// framework was torn down or removed): it will refuse every retry the same way.
     Refused(SchedulerError),
     Failed(SchedulerError),
 }
@@ -143,10 +143,16 @@ async fn stream_events(
             stream_id: None,
             timeout: config.request_timeout,
             max_redirects: config.max_redirects,
+            credential: config.credential.as_ref(),
         },
     )
     .await?;
-    if response.status() == StatusCode::FORBIDDEN {
+    // 403: the framework was torn down; 401: the master does not accept our credential.
+    // Neither changes by asking again.
+    if matches!(
+        response.status(),
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED
+    ) {
         return Ok(End::Refused(
             transport::status_error(master, response).await,
         ));

@@ -38,6 +38,8 @@ struct Script {
 struct Seen {
     subscribes: Vec<Call>,
     calls: Vec<(Option<String>, Call)>,
+    /// The `Authorization` header of every request, in order.
+    authorizations: Vec<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -61,6 +63,11 @@ async fn handle(State(mock): State<Mock>, headers: HeaderMap, body: Bytes) -> Re
         "Accept matches Content-Type"
     );
     let call: Call = content_type.decode(&body).expect("decodable call");
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    mock.seen.lock().unwrap().authorizations.push(authorization);
     let stream_id = headers
         .get(STREAM_ID_HEADER_NAME)
         .and_then(|v| v.to_str().ok())
@@ -520,6 +527,88 @@ async fn a_refused_subscribe_ends_the_stream_with_the_masters_message() {
             .expect("the stream ends")
             .is_none(),
         "no retry after a 403"
+    );
+    assert_eq!(seen.lock().unwrap().subscribes.len(), 1);
+}
+
+#[tokio::test]
+async fn a_credential_goes_with_every_request_as_basic() {
+    let (master, seen) = serve(Script {
+        chunks: chunked(ContentType::Json, &[subscribed("fw-c", 15.0)], &[]),
+        keep_open: true,
+        ..Default::default()
+    })
+    .await;
+    let config = config(ContentType::Json).with_credential(Credential::new("marathon", "s3:cret"));
+    let (scheduler, mut events) = start(&master, config);
+    assert!(matches!(
+        next(&mut events).await,
+        SchedulerEvent::Connected { .. }
+    ));
+    scheduler.revive(vec![]).await.unwrap();
+    let seen = seen.lock().unwrap();
+    // base64("marathon:s3:cret")
+    let want = Some("Basic bWFyYXRob246czM6Y3JldA==".to_string());
+    assert_eq!(seen.authorizations, vec![want.clone(), want]);
+    let info = &seen.subscribes[0]
+        .subscribe
+        .as_ref()
+        .unwrap()
+        .framework_info;
+    assert_eq!(info.principal.as_deref(), Some("marathon"));
+}
+
+#[tokio::test]
+async fn without_a_credential_no_authorization_is_sent() {
+    let (master, seen) = serve(Script {
+        chunks: chunked(ContentType::Json, &[subscribed("fw-n", 15.0)], &[]),
+        keep_open: true,
+        ..Default::default()
+    })
+    .await;
+    let (_s, mut events) = start(&master, config(ContentType::Json));
+    assert!(matches!(
+        next(&mut events).await,
+        SchedulerEvent::Connected { .. }
+    ));
+    assert_eq!(seen.lock().unwrap().authorizations, vec![None]);
+    let info = FrameworkInfo {
+        principal: Some("set".into()),
+        ..Default::default()
+    };
+    let c = SchedulerConfig::new(info).with_credential(Credential::new("other", "x"));
+    assert_eq!(
+        c.framework_info.principal.as_deref(),
+        Some("set"),
+        "a principal already set is kept (the master then says they differ)"
+    );
+    assert!(
+        !format!("{c:?}").contains("\"x\""),
+        "Debug hides the secret"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_credential_ends_the_stream() {
+    let (master, seen) = serve(Script {
+        subscribe_status: Some((StatusCode::UNAUTHORIZED, "401 Unauthorized.")),
+        ..Default::default()
+    })
+    .await;
+    let config = config(ContentType::Json).with_credential(Credential::new("p", "wrong"));
+    let (_s, mut events) = start(&master, config);
+    match next(&mut events).await {
+        SchedulerEvent::Disconnected { reason } => {
+            assert!(reason.contains("401"), "{reason}")
+        }
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("the stream ends")
+            .is_none(),
+        "no retry after a 401"
     );
     assert_eq!(seen.lock().unwrap().subscribes.len(), 1);
 }

@@ -14,6 +14,7 @@ use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
 use reqwest::StatusCode;
 
 use super::codec::ContentType;
+use super::credential::Credential;
 use super::detector::MasterAddress;
 use super::error::SchedulerError;
 
@@ -49,6 +50,8 @@ pub struct Request<'a> {
     /// Bounds the wait for the response headers only: an event stream's body never ends.
     pub timeout: Duration,
     pub max_redirects: u32,
+    /// Sent as HTTP Basic on every attempt, redirects included (they stay in the cluster).
+    pub credential: Option<&'a Credential>,
 }
 
 /// Sends the request and returns the master that finally answered, with its response.
@@ -73,6 +76,9 @@ pub async fn post(
             .body(request.body.clone());
         if let Some(id) = request.stream_id {
             builder = builder.header(STREAM_ID_HEADER, id);
+        }
+        if let Some(credential) = request.credential {
+            builder = credential.authorize(builder);
         }
         let response = match tokio::time::timeout(request.timeout, builder.send()).await {
             Err(_) => return Err(SchedulerError::Timeout { master }),

@@ -16,6 +16,22 @@ pub struct Marathon {
     pub proc: Proc,
     pub port: u16,
     pub store_path: PathBuf,
+    /// `user:password` of `--http_credentials`, sent by [`Marathon::get`] and
+    /// [`Marathon::send`] (not by [`Marathon::url`]'s plain URL).
+    pub credentials: Option<String>,
+}
+
+/// The value of `--http_credentials` in `args` (either `--flag=value` or `--flag value`).
+fn http_credentials(args: &[String]) -> Option<String> {
+    args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--http_credentials=")
+            .map(str::to_string)
+            .or_else(|| {
+                (a == "--http_credentials")
+                    .then(|| args.get(i + 1).cloned())
+                    .flatten()
+            })
+    })
 }
 
 impl Marathon {
@@ -80,6 +96,7 @@ impl Marathon {
                 "1000".to_string(),
             ];
             all.extend(args.iter().cloned());
+            let credentials = http_credentials(&args);
             let mut proc = Proc::spawn_with_env(
                 &format!("marathon-{port}"),
                 &binary("marathon"),
@@ -87,12 +104,22 @@ impl Marathon {
                 crate::zookeeper::log_level(),
                 root,
             );
-            match wait_ready(&mut proc, &format!("http://127.0.0.1:{port}/ping")).await {
+            let userinfo = credentials
+                .as_ref()
+                .map(|c| format!("{c}@"))
+                .unwrap_or_default();
+            match wait_ready(
+                &mut proc,
+                &format!("http://{userinfo}127.0.0.1:{port}/ping"),
+            )
+            .await
+            {
                 Ok(()) => {
                     let marathon = Marathon {
                         proc,
                         port,
                         store_path,
+                        credentials,
                     };
                     // /ping answers at once; the API once a leader is known (this one,
                     // or the one a standby proxies to).
@@ -115,13 +142,21 @@ impl Marathon {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// [`Marathon::url`] with the credentials as userinfo, when there are any.
+    pub fn authed_url(&self, path: &str) -> String {
+        match &self.credentials {
+            Some(c) => format!("http://{c}@127.0.0.1:{}{path}", self.port),
+            None => self.url(path),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> http::Response {
-        http::get(&self.url(path)).await
+        http::get(&self.authed_url(path)).await
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> http::Response {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = http::client().request(method, self.url(path));
+        let mut request = http::client().request(method, self.authed_url(path));
         if let Some(b) = body {
             request = request
                 .header("Content-Type", "application/json")

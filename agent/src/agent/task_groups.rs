@@ -501,6 +501,7 @@ impl Core {
             sandbox: &e.run.sandbox,
             agent_endpoint: &endpoint,
             hostname: &hostname,
+            guards: &runtime.guards,
         };
         let Some(spec) = docker::spec::pod::network_container(executor, image, &ctx)
             .map_err(|err| format!("The task group's network: {err}"))?
@@ -543,6 +544,7 @@ impl Core {
             sandbox: &run.sandbox,
             agent_endpoint: &endpoint,
             hostname: &hostname,
+            guards: &runtime.guards,
         };
         let spec = docker::spec::pod::member(
             &task.info,

@@ -131,6 +131,8 @@ pub struct Target {
 pub struct DockerRuntime {
     pub(super) docker: Docker,
     events: mpsc::UnboundedSender<ContainerEvent>,
+    /// What tasks may ask of the host (privileged, host paths).
+    pub guards: super::spec::Guards,
 }
 
 impl DockerRuntime {
@@ -159,7 +161,11 @@ impl DockerRuntime {
             api_version = %docker.client_version(),
             "connected to the Docker daemon"
         );
-        Ok(DockerRuntime { docker, events })
+        Ok(DockerRuntime {
+            docker,
+            events,
+            guards: Default::default(),
+        })
     }
 
     /// Starts a task's container: pull (when the image is missing or a pull is forced),

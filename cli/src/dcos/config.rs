@@ -6,6 +6,9 @@
 //! |---------|-------------------------|--------------------------|----------------|-------------------------|
 //! | Marathon| `DCOS_MARATHON_URL`     | `marathon.url`           |                | `http://127.0.0.1:8080` |
 //! | master  | `DCOS_MESOS_MASTER_URL` | `core.mesos_master_url`  | `MESOS_MASTER` | `http://127.0.0.1:5050` |
+//! | token   | `DCOS_ACS_TOKEN`        | `core.dcos_acs_token`    |                | none                    |
+//!
+//! Basic credentials go in the URLs (`http://user:password@host:8080`).
 //!
 //! `MESOS_MASTER` takes what `--master` takes (`host:port`, `zk://...`); a ZooKeeper
 //! election is resolved to the leader when the master is first needed.
@@ -63,6 +66,12 @@ pub fn marathon_url(env: &Env, config_file: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_MARATHON.to_string())
         .trim_end_matches('/')
         .to_string()
+}
+
+/// The DC/OS ACS token: `DCOS_ACS_TOKEN`, else `core.dcos_acs_token` (sent as
+/// `Authorization: token=<token>`).
+pub fn acs_token(env: &Env, config_file: Option<&str>) -> Option<String> {
+    first_set(env, "DCOS_ACS_TOKEN", config_file, "core.dcos_acs_token")
 }
 
 /// Where the leading Mesos master is.
@@ -130,6 +139,18 @@ mod tests {
             master_location(&Env::new(), None),
             url("http://127.0.0.1:5050")
         );
+    }
+
+    #[test]
+    fn acs_token_from_env_then_config() {
+        let config = "[core]\ndcos_acs_token = \"t-file\"\n";
+        let e = env(&[("DCOS_ACS_TOKEN", "t-env")]);
+        assert_eq!(acs_token(&e, Some(config)).as_deref(), Some("t-env"));
+        assert_eq!(
+            acs_token(&Env::new(), Some(config)).as_deref(),
+            Some("t-file")
+        );
+        assert_eq!(acs_token(&Env::new(), None), None);
     }
 
     #[test]

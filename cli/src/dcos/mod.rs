@@ -122,15 +122,19 @@ pub fn fail<T>(message: impl Into<String>) -> Result<T, DcosError> {
 pub struct Context {
     pub marathon: Client,
     master: MasterLocation,
+    token: Option<String>,
     resolved_master: OnceCell<Client>,
 }
 
 impl Context {
     /// From the environment and the config file's text.
     pub fn new(env: &Env, config_file: Option<&str>) -> Context {
+        let token = config::acs_token(env, config_file);
         Context {
-            marathon: Client::new("Marathon", config::marathon_url(env, config_file)),
+            marathon: Client::new("Marathon", config::marathon_url(env, config_file))
+                .with_token(token.clone()),
             master: config::master_location(env, config_file),
+            token,
             resolved_master: OnceCell::new(),
         }
     }
@@ -148,7 +152,7 @@ impl Context {
                             .url
                     }
                 };
-                Ok(Client::new("the Mesos master", base))
+                Ok(Client::new("the Mesos master", base).with_token(self.token.clone()))
             })
             .await
     }

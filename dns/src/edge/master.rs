@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mesos_proto::v1::master::{call, event, Call, Event, Response};
 use mesos_scheduler::transport::{self, backoff, OPERATOR_PATH};
-use mesos_scheduler::{ContentType, Detector, MasterAddress, SchedulerError};
+use mesos_scheduler::{ContentType, Credential, Detector, MasterAddress, SchedulerError};
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 
@@ -34,6 +34,8 @@ pub struct FollowConfig {
     pub backoff_max: Duration,
     /// The configured `masters` (`host:port`), for the `master<N>` records.
     pub configured: Vec<String>,
+    /// HTTP Basic towards the masters (`MesosAuthentication: "basic"`).
+    pub credential: Option<Credential>,
 }
 
 enum Ended {
@@ -135,6 +137,7 @@ async fn post(
             stream_id: None,
             timeout: config.request_timeout,
             max_redirects: MAX_REDIRECTS,
+            credential: config.credential.as_ref(),
         },
     )
     .await?;

@@ -14,6 +14,9 @@ pub mod id;
 pub mod update;
 pub mod validate;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

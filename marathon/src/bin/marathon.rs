@@ -20,6 +20,9 @@ async fn main() {
         eprintln!("marathon: {e}");
         std::process::exit(1);
     }
+    if let Some(warning) = marathon::auth::exposure_warning(&config) {
+        tracing::warn!("{warning}");
+    }
     // LIBPROCESS_SSL_* (Marathon's connection to Mesos) must be usable.
     if let Err(e) = mesos_common::tls::process() {
         eprintln!("marathon: {e}");

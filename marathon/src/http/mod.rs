@@ -1,5 +1,7 @@
 //! Marathon's REST API v2 on `--http_port`, with Marathon's paths, status codes and
-//! JSON shapes. A standby answers by proxying to the leader (`proxy`).
+//! JSON shapes. A standby answers by proxying to the leader (`proxy`), passing the
+//! client's `Authorization` on. With `--http_credentials` every path needs HTTP Basic
+//! (`auth`).
 //!
 //! ```text
 //!   client ──▶ router ──(standby)──▶ proxy ──▶ leader's /v2/...
@@ -20,6 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 mod apps;
+pub mod auth;
 pub mod cut;
 mod deployments;
 mod events;
@@ -70,6 +73,7 @@ pub struct HttpState {
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
 pub fn router(state: HttpState) -> Router {
+    let policy = auth::Policy::from_config(&state.config);
     Router::new()
         .route("/v2/apps", any(apps::apps_root))
         .route("/v2/apps/", any(apps::apps_root))
@@ -98,6 +102,8 @@ pub fn router(state: HttpState) -> Router {
         .method_not_allowed_fallback(|| async { method_not_allowed() })
         .fallback(|| async { not_found("The requested resource could not be found.") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        // Outermost: nothing, not even a 404 or 405, is answered before authentication.
+        .layer(axum::middleware::from_fn_with_state(policy, auth::require))
         .with_state(state)
 }
 

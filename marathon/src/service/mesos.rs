@@ -44,6 +44,7 @@ impl Service {
                     .clone()
                     .unwrap_or_else(|| format!("http://{}:{}", c.hostname(), c.http_port)),
             ),
+            principal: c.auth.mesos_principal().ok().flatten(),
             capabilities: kinds
                 .into_iter()
                 .map(|kind| Capability {
@@ -67,6 +68,12 @@ impl Service {
             }
         };
         let mut sc = SchedulerConfig::new(self.framework_info());
+        // Read at every subscription so that a rotated secret file is picked up.
+        match self.config.auth.mesos_credential() {
+            Ok(Some(credential)) => sc = sc.with_credential(credential),
+            Ok(None) => {}
+            Err(e) => tracing::error!("subscribing without a credential: {e}"),
+        }
         if !self.tracker.apps().any(|a| a.instances > 0) {
             sc.suppressed_roles = vec![self.config.mesos_role.clone()];
         }

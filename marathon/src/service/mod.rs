@@ -257,6 +257,10 @@ impl Service {
     }
 }
 
+/// How long after the scheduler library gave up (the master refused the framework or its
+/// credential) Marathon subscribes again.
+const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(2);
+
 /// Loads the state from `store`, subscribes to Mesos and serves commands until
 /// `commands` closes or `stop` fires. Returns Err when the store fails for good (the
 /// caller steps down).
@@ -309,6 +313,9 @@ pub async fn run(
     service.load_groups().await?;
     service.load().await?;
     let mut events = service.subscribe();
+    // Set while waiting to subscribe again after the library gave up (a refused
+    // credential would otherwise be retried in a tight loop).
+    let mut resubscribe: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
@@ -319,7 +326,11 @@ pub async fn run(
                 Some(c) => service.handle(c).await?,
                 None => break,
             },
-            event = events.next() => match event {
+            () = async { resubscribe.as_mut().expect("guarded").await }, if resubscribe.is_some() => {
+                resubscribe = None;
+                events = service.subscribe();
+            }
+            event = events.next(), if resubscribe.is_none() => match event {
                 Some(e) => {
                     // Whatever else already arrived is handled with it: status updates
                     // in one batch share one store write.
@@ -333,8 +344,8 @@ pub async fn run(
                     service.on_scheduler_events(batch).await?
                 }
                 None => {
-                    tracing::warn!("the Mesos subscription ended; subscribing again");
-                    events = service.subscribe();
+                    tracing::warn!("the Mesos subscription ended; subscribing again in {RESUBSCRIBE_DELAY:?}");
+                    resubscribe = Some(Box::pin(tokio::time::sleep(RESUBSCRIBE_DELAY)));
                 }
             },
             Some(internal) = internal_rx.recv() => service.on_internal(internal).await?,

@@ -11,6 +11,10 @@ use mesos_proto::v1::container_info::docker_info::Network;
 use mesos_proto::v1::container_info::DockerInfo;
 use mesos_proto::v1::{volume, CommandInfo, ContainerInfo, TaskInfo};
 
+pub mod guards;
+
+pub use guards::Guards;
+
 use super::{container_name, labels, SANDBOX_IN_CONTAINER};
 use crate::launcher::{self, EnvContext};
 
@@ -48,6 +52,9 @@ pub enum SpecError {
     Volume { path: String, reason: String },
     #[error("Invalid command: {0}")]
     Command(String),
+    /// The agent's operator does not allow what the task asks (see [`guards`]).
+    #[error("Refused by the agent: {0}")]
+    Forbidden(String),
 }
 
 /// A repository name with its tag or digest, following Docker's reference grammar.
@@ -213,6 +220,8 @@ pub struct SpecContext<'a> {
     pub sandbox: &'a Path,
     pub agent_endpoint: &'a str,
     pub hostname: &'a str,
+    /// What the agent allows (privileged containers, host paths).
+    pub guards: &'a Guards,
 }
 
 /// Everything needed to create and start a task's container.
@@ -251,6 +260,7 @@ pub fn build(task: &TaskInfo, ctx: &SpecContext<'_>) -> Result<ContainerSpec, Sp
         .docker
         .as_ref()
         .ok_or(SpecError::MissingDockerInfo)?;
+    ctx.guards.check(&container)?;
     let image = ImageReference::parse(&docker.image)?;
     let network = docker.network();
     let network_mode = network_mode(network, &container)?;

@@ -210,6 +210,10 @@ mod tests {
             sandbox,
             agent_endpoint: "127.0.0.1:5051",
             hostname: "h1",
+            guards: Box::leak(Box::new(super::super::Guards {
+                allow_privileged: true,
+                host_path_prefixes: vec!["/".into()],
+            })),
         }
     }
 

@@ -69,6 +69,11 @@ fn ctx(sandbox: &Path) -> SpecContext<'_> {
         sandbox,
         agent_endpoint: "127.0.0.1:5051",
         hostname: "h",
+        // These tests are about the request's shape; the guards have their own.
+        guards: Box::leak(Box::new(Guards {
+            allow_privileged: true,
+            host_path_prefixes: vec!["/".into()],
+        })),
     }
 }
 
