@@ -306,7 +306,6 @@ async fn marathon_python_sends_username_and_password() {
 /// the right secret (from a file with a trailing newline) runs tasks, a wrong one is
 /// refused.
 #[tokio::test]
-#[ignore = "not yet run against the merged auth master: enable after one green run"]
 async fn frameworks_authenticate_to_the_master() {
     use mesos_tests::cluster::ClusterOptions;
     let dir = tempfile::tempdir().unwrap();
