@@ -20,6 +20,13 @@ pub struct Guards {
 }
 
 impl Guards {
+    /// These guards, with `dir` (a directory the agent made, such as a sandbox) allowed too.
+    pub fn also_under(&self, dir: &Path) -> Guards {
+        let mut guards = self.clone();
+        guards.host_path_prefixes.push(dir.to_path_buf());
+        guards
+    }
+
     /// Refuses what the task's container asks beyond the limits.
     pub fn check(&self, container: &ContainerInfo) -> Result<(), SpecError> {
         let privileged = container.docker.as_ref().is_some_and(|d| d.privileged());

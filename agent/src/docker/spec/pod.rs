@@ -147,7 +147,14 @@ pub fn member(
     };
     info.set_type(ContainerType::Docker);
     as_docker.container = Some(info);
-    let mut spec = build(&as_docker, ctx)?;
+    // The group's shared volumes are directories of the executor's sandbox, whatever the
+    // operator's prefixes; host paths the pod names are checked against them as usual.
+    let guards = ctx.guards.also_under(executor_sandbox);
+    let ctx = SpecContext {
+        guards: &guards,
+        ..*ctx
+    };
+    let mut spec = build(&as_docker, &ctx)?;
     let host = spec.body.host_config.get_or_insert_with(Default::default);
     match network {
         Some(net) => {
@@ -210,10 +217,8 @@ mod tests {
             sandbox,
             agent_endpoint: "127.0.0.1:5051",
             hostname: "h1",
-            guards: Box::leak(Box::new(super::super::Guards {
-                allow_privileged: true,
-                host_path_prefixes: vec!["/".into()],
-            })),
+            // The agent's defaults: a group's shared volumes must pass them.
+            guards: Box::leak(Box::new(super::super::Guards::default())),
         }
     }
 
