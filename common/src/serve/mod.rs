@@ -162,6 +162,33 @@ struct Shared<S> {
     refusals: RefusalLog,
 }
 
+/// What the edge serves: an axum router, or any service of the same shape.
+pub trait App:
+    tower::Service<
+        axum::extract::Request,
+        Response = axum::response::Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> App for T where
+    T: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then waits for open
 /// connections to finish their requests (as `axum::serve(..).with_graceful_shutdown`).
 pub async fn serve<S>(
@@ -171,15 +198,7 @@ pub async fn serve<S>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()>
 where
-    S: tower::Service<
-            axum::extract::Request,
-            Response = axum::response::Response,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: App,
 {
     let limits = edge.limits;
     let mut http = auto::Builder::new(TokioExecutor::new());
@@ -281,15 +300,7 @@ impl<S> Drop for Slot<S> {
 
 async fn connection<S>(slot: Slot<S>, tcp: TcpStream, peer: Peer, stop: watch::Receiver<bool>)
 where
-    S: tower::Service<
-            axum::extract::Request,
-            Response = axum::response::Response,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: App,
 {
     let slot = Arc::new(slot);
     let served = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -321,15 +332,7 @@ async fn drive<S>(
     peer: Peer,
     stop: watch::Receiver<bool>,
 ) where
-    S: tower::Service<
-            axum::extract::Request,
-            Response = axum::response::Response,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: App,
 {
     let shared = &slot.shared;
     let Some((acceptor, downgrade)) = &shared.tls else {
@@ -412,15 +415,7 @@ async fn http<S, I>(
     transport: Transport,
     mut stop: watch::Receiver<bool>,
 ) where
-    S: tower::Service<
-            axum::extract::Request,
-            Response = axum::response::Response,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: App,
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let app = slot.shared.app.clone();
