@@ -364,12 +364,26 @@ async fn main() {
     let qps = |l: &Load| l.answered as f64 / l.elapsed.as_secs_f64();
     let mut out = String::new();
     out.push_str("# mesos-dns benchmark\n\n");
+    // The generator, the master and the agent come from this binary's own build profile.
+    let (profile, build) = if cfg!(debug_assertions) {
+        ("debug", "cargo build --workspace --bins && cargo build --release -p mesos-dns && cargo run -p mesos-tests --bin dns-bench --")
+    } else {
+        ("release", "cargo build --release --workspace --bins && target/release/dns-bench")
+    };
     out.push_str(&format!(
-        "Command: `cargo build --workspace --bins && cargo build --release -p mesos-dns && cargo run -p mesos-tests --bin dns-bench -- --mesos-dns=target/release/mesos-dns --seconds={} --threads={} --window={} --runs={} --tasks={}`\n\n",
-        args.seconds, args.threads, args.window, args.runs, args.tasks
+        "Command: `{build} --mesos-dns={} --seconds={} --threads={} --window={} --runs={} --tasks={}`\n\n",
+        args.mesos_dns.display(), args.seconds, args.threads, args.window, args.runs, args.tasks
     ));
-    out.push_str(&format!("Machine: {machine}\n\n"));
-    out.push_str("mesos-dns is a release build; the master, the agent and this load generator are debug builds sharing the same 2 cores (so the generator's CPU counts against the server's).\n\n");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    out.push_str(&format!(
+        "Machine: {machine}; load average at the end {}\n\n",
+        load.join(" ")
+    ));
+    out.push_str(&format!(
+        "mesos-dns is `{}`; the master, the agent and this load generator are {profile} builds sharing the same 2 cores (so the generator's CPU counts against the server's).\n\n",
+        args.mesos_dns.display()
+    ));
     out.push_str("## Queries per second (A records of running tasks, UDP)\n\n");
     out.push_str("| server | answered/s | failed | server CPU µs/query | generator CPU µs/query |\n|---|---|---|---|---|\n");
     for (label, l) in [
