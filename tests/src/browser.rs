@@ -62,7 +62,12 @@ impl Browser {
         let driver = loop {
             attempt += 1;
             // A fresh profile each time: a Chromium that started late still holds the last.
-            let profile = log_dir.join(format!("chromium-profile-{attempt}"));
+            // ChromeDriver cannot read Chromium's DevToolsActivePort under a path holding
+            // `..` (it fails after a minute with "Could not read in devtools port number").
+            let profile = log_dir
+                .canonicalize()
+                .expect("browser log dir")
+                .join(format!("chromium-profile-{attempt}"));
             let mut caps = caps.clone();
             caps.add_arg(&format!("--user-data-dir={}", profile.display()))
                 .expect("chrome argument");
