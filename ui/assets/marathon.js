@@ -581,8 +581,14 @@ function liveUpdates(app) {
   const refreshSoon = () => {
     if (!soon) soon = setTimeout(() => { soon = null; app.refreshNow(); }, 250);
   };
+  let source = null;
+  // Leaving the page closes the stream: a browser holds six connections per host, and
+  // streams still open from pages left behind (the back-forward cache keeps them) would
+  // leave the next page of the same Marathon waiting for a free one.
+  window.addEventListener('pagehide', () => { if (source) source.close(); source = null; });
+  window.addEventListener('pageshow', e => { if (e.persisted && !source) connect(); });
   function connect() {
-    const source = new EventSource(new URL('v2/events', apiRoot));
+    source = new EventSource(new URL('v2/events', apiRoot));
     // Marathon names each frame (`event: <type>`); an unnamed one arrives as 'message'.
     for (const type of [...EVENT_TYPES, 'message']) source.addEventListener(type, refreshSoon);
     source.addEventListener('open', () => {
@@ -597,7 +603,7 @@ function liveUpdates(app) {
       app.setInterval(POLL_MS);
       document.body.dataset.live = 'polling';
       // A refused stream (not 200) is not retried by the browser: try again later.
-      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 10000);
+      if (source && source.readyState === EventSource.CLOSED) setTimeout(() => { if (source) connect(); }, 10000);
     });
   }
   connect();
