@@ -39,7 +39,12 @@ pub async fn run_pymesos(
     secret: &str,
 ) -> CommandOutput {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/pymesos_scheduler.py");
-    let args = [script.display().to_string(), master.into(), principal.into(), secret.into()];
+    let args = [
+        script.display().to_string(),
+        master.into(),
+        principal.into(),
+        secret.into(),
+    ];
     run_command(
         python,
         &args,

@@ -45,15 +45,19 @@ async fn pymesos_runs_a_task_with_its_secret_and_is_refused_with_a_wrong_one() {
         let refused = run_pymesos(&python, &cluster.master_addr(), principal, secret).await;
         assert_eq!(refused.status.and_then(|s| s.code()), Some(1), "{refused}");
         assert!(
-            refused
-                .stdout
-                .contains("pymesos raised RuntimeError: Failed with HTTP 401: b'401 Unauthorized.'"),
+            refused.stdout.contains(
+                "pymesos raised RuntimeError: Failed with HTTP 401: b'401 Unauthorized.'"
+            ),
             "{principal}:{secret}\n{refused}"
         );
         assert!(!refused.stdout.contains("registered as"), "{refused}");
     }
     let frameworks = http::get_json(&cluster.master_url("/master/frameworks")).await;
-    assert_eq!(frameworks["frameworks"], serde_json::json!([]), "{frameworks}");
+    assert_eq!(
+        frameworks["frameworks"],
+        serde_json::json!([]),
+        "{frameworks}"
+    );
     assert_eq!(
         frameworks["completed_frameworks"].as_array().map(Vec::len),
         Some(1),

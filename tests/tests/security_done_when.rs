@@ -54,8 +54,13 @@ async fn issue_16_done_when_with_authentication_and_tls_on_only_the_right_creden
     // The agent: TLS only, authenticating with its --credential.
     let env = tls_env(&certs, &[]);
     let credential = credential_file(&root, "agent-credential", "agent", "agent-secret");
-    p.agent(master, env.clone(), &[format!("--credential={credential}")], &tls)
-        .await;
+    p.agent(
+        master,
+        env.clone(),
+        &[format!("--credential={credential}")],
+        &tls,
+    )
+    .await;
     let https = |path: &str| format!("https://127.0.0.1:{master}{path}");
     eventually("the agent authenticated over TLS", TIMEOUT, async || {
         (active_agents(&tls, &https("/master/state")).await == 1).then_some(())

@@ -6,9 +6,7 @@
 
 use std::time::Duration;
 
-use mesos_tests::tls::{
-    active_agents, https_client, make_certs, plain_client, tls_env, Processes,
-};
+use mesos_tests::tls::{active_agents, https_client, make_certs, plain_client, tls_env, Processes};
 use mesos_tests::{binary, eventually, free_port, run_command, Proc, TIMEOUT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
