@@ -12,7 +12,7 @@ cargo build --workspace --bins --locked 2>&1 | tail -n 3
 bash scripts/docker-image.sh  # the local image the Docker tests run (no registry here)
 bash scripts/systemd-image.sh  # Debian with systemd, for the RPM test (built once, ~2 min)
 bash scripts/zookeeper.sh install  # Debian's ZooKeeper: the HA tests start real servers
-bash scripts/client-venv.sh >/dev/null  # marathon-python in target/pyenv: the client checks
+bash scripts/client-venv.sh >/dev/null  # marathon-python and pymesos in target/pyenv: the client checks
 # Debian's HAProxy for marathon-lb's tests: they start their own daemons with config and pid
 # files in temp dirs; a system service the package may have started is never used.
 if ! command -v haproxy >/dev/null; then

@@ -8,6 +8,7 @@
 //! Parts:
 //! - [`process`]: locating binaries, free ports, child processes (kill -9, restart, logs).
 //! - [`cluster`]: one master plus N agents in a private temp dir, readiness, state queries.
+//! - [`credentials`]: `--credentials` / `--credential` files and HTTP Basic values.
 //! - [`scheduler`]: a v1 scheduler over HTTP: SUBSCRIBE stream, events, calls.
 //! - [`recordio`]: the small RecordIO decoder the scheduler reads its stream with.
 //! - [`http`]: plain and raw HTTP requests (for status-code and framing checks).
@@ -19,6 +20,10 @@
 //! - [`marathon`] / [`marathon_lb`]: a Marathon process and its REST calls; marathon-lb with
 //!   its HAProxy files, and a client that loops requests through a service port.
 //! - [`mesos_dns`]: a `mesos-dns` process and a real DNS client asking it.
+//! - [`tls`]: the test CA, the `LIBPROCESS_SSL_*` environment, HTTPS clients, and
+//!   processes started with TLS on.
+//! - [`python_clients`]: the third-party Python clients (marathon-python, pymesos) of
+//!   `scripts/client-venv.sh`.
 //! - [`browser`]: ChromeDriver and a headless Chromium session, for the dashboard tests.
 //! - [`chaos`]: the seeded chaos harness: a full HA cluster, a fault schedule from a seed,
 //!   invariants checked while faults hit it.
@@ -38,6 +43,7 @@
 pub mod browser;
 pub mod chaos;
 pub mod cluster;
+pub mod credentials;
 pub mod docker;
 pub mod http;
 pub mod json;
@@ -46,8 +52,10 @@ pub mod marathon_lb;
 pub mod mesos_dns;
 pub mod process;
 pub mod proto;
+pub mod python_clients;
 pub mod recordio;
 pub mod scheduler;
+pub mod tls;
 pub mod zookeeper;
 
 pub use cluster::{Cluster, ClusterOptions, MasterTask};

@@ -5,32 +5,12 @@
 //! agent, and `--acls` refusing a framework, a task, a teardown and `/flags`, and
 //! filtering what `/state` and the operator API show.
 
-use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine;
+use mesos_tests::credentials::{basic, credential_file, credentials_file};
 use mesos_tests::recordio::RecordIoDecoder;
 use mesos_tests::*;
 use serde_json::{json, Value};
-
-fn basic(principal: &str, secret: &str) -> String {
-    let pair = format!("{principal}:{secret}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    )
-}
-
-/// Writes `{"credentials":[...]}` with the given pairs; returns its path.
-fn credentials_file(dir: &Path, name: &str, pairs: &[(&str, &str)]) -> String {
-    let list: Vec<Value> = pairs
-        .iter()
-        .map(|(p, s)| json!({"principal": p, "secret": s}))
-        .collect();
-    let path = dir.join(name);
-    std::fs::write(&path, json!({ "credentials": list }).to_string()).unwrap();
-    path.display().to_string()
-}
 
 async fn get_as(url: &str, auth: Option<&str>) -> http::Response {
     let mut request = http::client().get(url);
@@ -421,13 +401,8 @@ async fn agents_without_the_right_credential_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let creds = credentials_file(dir.path(), "credentials", &[("agent", "agent-secret")]);
     let credential = |name: &str, secret: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(
-            &path,
-            json!({"principal": "agent", "secret": secret}).to_string(),
-        )
-        .unwrap();
-        format!("--credential={}", path.display())
+        let path = credential_file(dir.path(), name, "agent", secret);
+        format!("--credential={path}")
     };
     let good = credential("good", "agent-secret");
     let bad = credential("bad", "guessed");

@@ -3,7 +3,6 @@
 //! passes them on to the leader, marathon-python sends them, and a malformed credential
 //! flag stops Marathon at start instead of leaving the API open.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use mesos_tests::cluster::Cluster;
@@ -11,6 +10,7 @@ use mesos_tests::eventually;
 use mesos_tests::http;
 use mesos_tests::marathon::Marathon;
 use mesos_tests::process::{binary, free_port, run_command};
+use mesos_tests::python_clients::client_python;
 use mesos_tests::zookeeper::{HaCluster, HaOptions};
 use serde_json::{json, Value};
 
@@ -242,24 +242,6 @@ async fn a_malformed_credential_flag_stops_marathon() {
         "--mesos_authentication_secret_file",
     )
     .await;
-}
-
-/// The venv's python with marathon-python, or None when it was not made (a failure on CI).
-fn client_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("CLIENTS_PYENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv"));
-    let python = venv.join("bin/python");
-    if python.is_file() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "no marathon-python venv at {}: scripts/client-venv.sh makes it",
-        venv.display()
-    );
-    eprintln!("SKIPPED: no marathon-python venv at {}", venv.display());
-    None
 }
 
 const PYTHON_CHECK: &str = r#"

@@ -10,31 +10,11 @@ use std::time::Duration;
 use mesos_tests::cluster::Cluster;
 use mesos_tests::eventually;
 use mesos_tests::marathon::Marathon;
+use mesos_tests::python_clients::client_python;
 use mesos_tests::run_command;
 use serde_json::{json, Value};
 
 const LONG: Duration = Duration::from_secs(60);
-
-/// The venv's python, or None (with a note) when the venv was not made; on CI (`CI` set) a
-/// missing venv fails instead, since `scripts/test.sh` makes it.
-fn client_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("CLIENTS_PYENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/pyenv"));
-    let python = venv.join("bin/python");
-    if python.is_file() {
-        return Some(python);
-    }
-    let why = format!(
-        "no marathon-python venv at {}: run scripts/client-venv.sh (scripts/test.sh does)",
-        venv.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    None
-}
 
 #[tokio::test]
 async fn marathon_python_parses_every_response() {

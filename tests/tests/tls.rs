@@ -4,180 +4,12 @@
 //! wrongly certified clients refused and logged once; slow clients cut after the header
 //! timeout without starving others. Certificates come from `scripts/test-ca.sh`.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mesos_tests::process::kill_processes_under;
+use mesos_tests::tls::{active_agents, https_client, make_certs, plain_client, tls_env, Processes};
 use mesos_tests::{binary, eventually, free_port, run_command, Proc, TIMEOUT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Makes the test CA and certificates in `dir` with the project's script.
-fn make_certs(dir: &Path) -> PathBuf {
-    let certs = dir.join("certs");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-ca.sh");
-    let out = std::process::Command::new("sh")
-        .arg(&script)
-        .arg(&certs)
-        .output()
-        .expect("run scripts/test-ca.sh");
-    assert!(
-        out.status.success(),
-        "test-ca.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    certs
-}
-
-/// The environment that turns TLS on with the CA's server certificate.
-fn tls_env(certs: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let file = |name: &str| certs.join(name).display().to_string();
-    let mut env = vec![
-        ("LIBPROCESS_SSL_ENABLED".to_string(), "true".to_string()),
-        ("LIBPROCESS_SSL_CERT_FILE".to_string(), file("server.pem")),
-        ("LIBPROCESS_SSL_KEY_FILE".to_string(), file("server.key")),
-        ("LIBPROCESS_SSL_CA_FILE".to_string(), file("ca.pem")),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    env
-}
-
-/// An HTTPS client that trusts the test CA and presents `identity` (`client`, `rogue` or
-/// none).
-fn https_client(certs: &Path, identity: Option<&str>) -> reqwest::Client {
-    let ca = std::fs::read(certs.join("ca.pem")).expect("ca.pem");
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA"))
-        .timeout(Duration::from_secs(10));
-    if let Some(name) = identity {
-        let mut pem = std::fs::read(certs.join(format!("{name}.pem"))).expect("cert");
-        pem.extend(std::fs::read(certs.join(format!("{name}.key"))).expect("key"));
-        builder = builder.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
-    }
-    builder.build().expect("https client")
-}
-
-fn plain_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
-
-struct Processes {
-    dir: tempfile::TempDir,
-    procs: Vec<Proc>,
-}
-
-impl Processes {
-    fn new() -> Processes {
-        Processes {
-            dir: tempfile::Builder::new()
-                .prefix("mesos-tests-tls-")
-                .tempdir()
-                .expect("temp dir"),
-            procs: Vec::new(),
-        }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Starts a master on a free port and waits until `client` gets 200 from /health.
-    async fn master(&mut self, env: Vec<(String, String)>, client: &reqwest::Client) -> u16 {
-        let port = free_port();
-        let scheme = scheme_of(&env);
-        let args = vec![
-            "--ip=127.0.0.1".to_string(),
-            format!("--port={port}"),
-            format!("--work_dir={}", self.root().join("master").display()),
-            "--allocation_interval=100ms".to_string(),
-        ];
-        let proc = Proc::spawn_with_env("master", &binary("mesos-master"), args, env, self.root());
-        self.procs.push(proc);
-        self.ready(&format!("{scheme}://127.0.0.1:{port}/health"), client)
-            .await;
-        port
-    }
-
-    async fn agent(&mut self, master: u16, env: Vec<(String, String)>, client: &reqwest::Client) {
-        let port = free_port();
-        let scheme = scheme_of(&env);
-        let args = vec![
-            format!("--master=127.0.0.1:{master}"),
-            "--ip=127.0.0.1".to_string(),
-            format!("--port={port}"),
-            format!("--work_dir={}", self.root().join("agent").display()),
-            "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]".to_string(),
-        ];
-        let proc = Proc::spawn_with_env("agent", &binary("mesos-agent"), args, env, self.root());
-        self.procs.push(proc);
-        self.ready(&format!("{scheme}://127.0.0.1:{port}/health"), client)
-            .await;
-    }
-
-    async fn ready(&mut self, url: &str, client: &reqwest::Client) {
-        let proc = self.procs.last_mut().expect("a process");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = proc.try_exit() {
-                panic!(
-                    "{} exited with {status}\n{}",
-                    proc.name(),
-                    proc.log_tail(40)
-                );
-            }
-            if let Ok(r) = client.get(url).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            if tokio::time::Instant::now() >= deadline {
-                panic!("{url} not ready\n{}", proc.log_tail(40));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log(&self, index: usize) -> String {
-        let proc = &self.procs[index];
-        format!("{}{}", proc.stdout(), proc.stderr())
-    }
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for proc in &mut self.procs {
-            proc.kill9();
-        }
-        kill_processes_under(self.dir.path());
-    }
-}
-
-fn scheme_of(env: &[(String, String)]) -> &'static str {
-    match env
-        .iter()
-        .any(|(k, v)| k == "LIBPROCESS_SSL_ENABLED" && v == "true")
-    {
-        true => "https",
-        false => "http",
-    }
-}
-
-async fn active_agents(client: &reqwest::Client, url: &str) -> usize {
-    let Ok(response) = client.get(url).send().await else {
-        return 0;
-    };
-    let state: serde_json::Value = response.json().await.unwrap_or_default();
-    state["slaves"]
-        .as_array()
-        .map_or(0, |a| a.iter().filter(|s| s["active"] == true).count())
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn master_agent_and_framework_speak_tls_with_certificates_checked_both_ways() {
@@ -185,8 +17,8 @@ async fn master_agent_and_framework_speak_tls_with_certificates_checked_both_way
     let certs = make_certs(p.root());
     let env = tls_env(&certs, &[("LIBPROCESS_SSL_REQUIRE_CLIENT_CERT", "true")]);
     let client = https_client(&certs, Some("client"));
-    let master = p.master(env.clone(), &client).await;
-    p.agent(master, env.clone(), &client).await;
+    let master = p.master(env.clone(), &[], &client).await;
+    p.agent(master, env.clone(), &[], &client).await;
     let state = format!("https://127.0.0.1:{master}/master/state");
     eventually("the agent registered over TLS", TIMEOUT, async || {
         (active_agents(&client, &state).await == 1).then_some(())
@@ -277,9 +109,9 @@ async fn downgrade_serves_plain_text_and_tls_on_one_port() {
     let certs = make_certs(p.root());
     let env = tls_env(&certs, &[("LIBPROCESS_SSL_SUPPORT_DOWNGRADE", "true")]);
     let tls = https_client(&certs, None);
-    let master = p.master(env, &tls).await;
+    let master = p.master(env, &[], &tls).await;
     // A plain agent (not yet upgraded) registers with the downgrading master.
-    p.agent(master, Vec::new(), &plain_client()).await;
+    p.agent(master, Vec::new(), &[], &plain_client()).await;
     let plain = plain_client();
     for (client, scheme) in [(&plain, "http"), (&tls, "https")] {
         let url = format!("{scheme}://127.0.0.1:{master}/master/state");
@@ -349,7 +181,7 @@ async fn slow_clients_are_cut_after_the_header_timeout_and_do_not_starve_others(
         ),
     ];
     let plain = plain_client();
-    let master = p.master(env, &plain).await;
+    let master = p.master(env, &[], &plain).await;
     // 40 bytes at one a second would take 40 s: far more than the 3 s header timeout.
     const REQUEST: &[u8] = b"GET /master/state HTTP/1.1\r\nHost: x\r\n\r\n\0\0";
     let slow: Vec<_> = (0..64)
@@ -390,8 +222,8 @@ async fn marathon_serves_https_only_and_reaches_a_tls_master() {
     let certs = make_certs(p.root());
     let env = tls_env(&certs, &[]);
     let client = https_client(&certs, Some("client"));
-    let master = p.master(env.clone(), &client).await;
-    p.agent(master, env.clone(), &client).await;
+    let master = p.master(env.clone(), &[], &client).await;
+    p.agent(master, env.clone(), &[], &client).await;
     let (http_port, https_port) = (free_port(), free_port());
     let file = |name: &str| certs.join(name).display().to_string();
     let args = vec![
