@@ -627,18 +627,23 @@ impl Tracker {
     }
 
     /// The tasks to reconcile explicitly: every task Marathon knows that Mesos has
-    /// confirmed. A task only provisioned may not have reached the master yet (the
-    /// launch and the reconciliation are separate calls), which would answer TASK_GONE
-    /// for it and make Marathon forget a task about to run; as in Marathon, the launch
-    /// timeout takes care of launches that never arrive.
-    pub fn reconcile_list(&self) -> Vec<(String, Option<String>)> {
+    /// confirmed, or that was launched at least `settle_ms` ago. A task launched just
+    /// now may not have reached the master yet (the launch and the reconciliation are
+    /// separate calls), which would answer TASK_GONE and make Marathon forget a task
+    /// about to run (Marathon reconciles confirmed tasks only). Once its launch call
+    /// has had time to end, a task still unconfirmed was lost with its call (a master
+    /// that failed over), and TASK_GONE replaces it sooner than the launch timeout.
+    pub fn reconcile_list(&self, now: u64, settle_ms: u64) -> Vec<(String, Option<String>)> {
         self.instances
             .values()
             .flat_map(|i| {
                 let agent = (!i.agent_id.is_empty()).then(|| i.agent_id.clone());
-                i.confirmed_task_ids()
-                    .into_iter()
-                    .map(move |t| (t, agent.clone()))
+                let ids = if now.saturating_sub(i.staged_at) >= settle_ms {
+                    i.mesos_task_ids()
+                } else {
+                    i.confirmed_task_ids()
+                };
+                ids.into_iter().map(move |t| (t, agent.clone()))
             })
             .collect()
     }

@@ -289,7 +289,7 @@ fn a_pod_instance_follows_its_tasks_and_is_killed_task_by_task() {
     let mut killed = kills(&t.kill(std::slice::from_ref(&id), 7));
     killed.sort();
     assert_eq!(killed, vec![task("client"), task("web")]);
-    assert_eq!(t.reconcile_list().len(), 2);
+    assert_eq!(t.reconcile_list(7, 10_000).len(), 2);
     // An app's update passes through as it is.
     let other = status("web.instance-x._app.1", "TASK_RUNNING", 8);
     assert_eq!(t.instance_update(&other), other);
@@ -390,6 +390,14 @@ fn a_task_launched_but_not_yet_confirmed_is_not_reconciled() {
     t.on_status(&status(&i.task_id, "TASK_STAGING", 5), 5);
     // The master may not have the launch yet and would answer TASK_GONE for `j`,
     // and Marathon would forget a task that is about to start.
-    let listed: Vec<String> = t.reconcile_list().into_iter().map(|(t, _)| t).collect();
-    assert_eq!(listed, vec![i.task_id.clone()]);
+    let listed = |now| -> Vec<String> {
+        t.reconcile_list(now, 10_000)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    };
+    assert_eq!(listed(100), vec![i.task_id.clone()]);
+    // Once its launch call has had time to end, it is asked for: a launch lost with a
+    // failing master is found before the launch timeout.
+    assert_eq!(listed(10_000), vec![i.task_id.clone(), j.task_id.clone()]);
 }
