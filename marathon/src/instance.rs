@@ -288,6 +288,23 @@ impl Instance {
         }
     }
 
+    /// The Mesos task ids of the instance that Mesos has sent a status of (not just
+    /// provisioned).
+    pub fn confirmed_task_ids(&self) -> Vec<String> {
+        if self.pod_tasks.is_empty() {
+            (self.condition != Condition::Provisioned)
+                .then(|| self.task_id.clone())
+                .into_iter()
+                .collect()
+        } else {
+            self.pod_tasks
+                .iter()
+                .filter(|(_, t)| t.condition != Condition::Provisioned)
+                .map(|(id, _)| id.clone())
+                .collect()
+        }
+    }
+
     /// Alive and not on its way out: counts toward the app's instances.
     pub fn is_active(&self) -> bool {
         !self.condition.is_terminal()

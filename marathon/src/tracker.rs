@@ -326,7 +326,11 @@ impl Tracker {
             .get(&update.task_id)
             .map(|i| i.app_id.clone());
         let Some(instance) = self.instances.get_mut(&update.task_id) else {
-            if condition.is_terminal() {
+            // As Marathon: an unknown task that ended, is being killed or is unreachable
+            // is left alone (a kill would only be answered with the same update again).
+            if condition.is_terminal()
+                || matches!(condition, Condition::Killing | Condition::Unreachable)
+            {
                 return vec![];
             }
             tracing::info!(task = %update.task_id, app = ?app_of_task_id(&update.task_id).map(|a| a.to_string()), "killing a task Marathon does not know");
@@ -402,6 +406,15 @@ impl Tracker {
             if was != instance.condition || !instance.pod_tasks.is_empty() {
                 effects.push(Effect::Persist(Box::new(instance.clone())));
             }
+            // Asked to die, yet alive and not dying: the kill was lost (sent while its
+            // agent was unreachable, which the master answers with TASK_UNREACHABLE,
+            // and the agent came back). Send it again, as Marathon retries its kills.
+            if instance.kill_requested_at.is_some()
+                && (condition.is_staged() || condition == Condition::Running)
+            {
+                tracing::info!(task = %instance.task_id, state = %update.state, "alive after it was asked to die: killing it again");
+                effects.extend(kills_of(instance));
+            }
         }
         if let Some(app) = app {
             effects.extend(self.converge_app(&app, now));
@@ -431,6 +444,7 @@ impl Tracker {
     /// Periodic work: launch timeouts, unreachable instances, offer interest.
     pub fn tick(&mut self, now: u64) -> Vec<Effect> {
         let mut effects = vec![];
+        let mut expunged = vec![];
         let timeout = self.config.task_launch_timeout_ms;
         for i in self.instances.values_mut() {
             if i.condition.is_staged()
@@ -464,14 +478,20 @@ impl Tracker {
                     }) => (expunge_after_seconds * 1000.0) as u64,
                     _ => 0,
                 };
-                if i.kill_requested_at.is_none()
-                    && i.unreachable_since
-                        .is_some_and(|s| now.saturating_sub(s) >= expunge_after)
+                if i.unreachable_since
+                    .is_some_and(|s| now.saturating_sub(s) >= expunge_after)
                 {
-                    // Gone long enough: kill it should it come back.
-                    effects.extend(request_kill(i, now));
+                    expunged.push(i.task_id.clone());
                 }
             }
+        }
+        // Gone long enough: forgotten, as Marathon expunges it (a kill now would reach
+        // nobody). Should its task come back, it is a task Marathon does not know, and
+        // killed as such.
+        for task_id in expunged {
+            tracing::info!(task = %task_id, "unreachable past expungeAfterSeconds: expunged");
+            self.remove(&task_id);
+            effects.push(Effect::Expunge { task_id });
         }
         effects.extend(self.converge(now));
         effects
@@ -606,15 +626,24 @@ impl Tracker {
             .collect()
     }
 
-    /// The tasks to reconcile explicitly: every instance Marathon knows.
-    pub fn reconcile_list(&self) -> Vec<(String, Option<String>)> {
+    /// The tasks to reconcile explicitly: every task Marathon knows that Mesos has
+    /// confirmed, or that was launched at least `settle_ms` ago. A task launched just
+    /// now may not have reached the master yet (the launch and the reconciliation are
+    /// separate calls), which would answer TASK_GONE and make Marathon forget a task
+    /// about to run (Marathon reconciles confirmed tasks only). Once its launch call
+    /// has had time to end, a task still unconfirmed was lost with its call (a master
+    /// that failed over), and TASK_GONE replaces it sooner than the launch timeout.
+    pub fn reconcile_list(&self, now: u64, settle_ms: u64) -> Vec<(String, Option<String>)> {
         self.instances
             .values()
             .flat_map(|i| {
                 let agent = (!i.agent_id.is_empty()).then(|| i.agent_id.clone());
-                i.mesos_task_ids()
-                    .into_iter()
-                    .map(move |t| (t, agent.clone()))
+                let ids = if now.saturating_sub(i.staged_at) >= settle_ms {
+                    i.mesos_task_ids()
+                } else {
+                    i.confirmed_task_ids()
+                };
+                ids.into_iter().map(move |t| (t, agent.clone()))
             })
             .collect()
     }

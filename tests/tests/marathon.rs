@@ -387,6 +387,65 @@ async fn a_lost_agent_s_instance_is_replaced_on_another_agent() {
     }
 }
 
+/// Sends `sig` to agent `agent`'s process.
+fn signal_agent(cluster: &Cluster, agent: usize, sig: nix::sys::signal::Signal) {
+    let pid = cluster.agents[agent].proc.pid().expect("agent runs");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("signal sent");
+}
+
+#[tokio::test]
+async fn an_instance_back_from_an_unreachable_agent_is_killed_next_to_its_replacement() {
+    // The test master calls an agent unreachable after 3 s without a pong.
+    let mut cluster = Cluster::start().await;
+    cluster.add_agent_with(&["--hostname=localhost"]).await;
+    cluster.wait_for_active_agents(2).await;
+    // The master does not announce tasks an agent brings back: Marathon learns of them
+    // by reconciling, here every second.
+    let marathon = Marathon::start(&cluster, &["--reconciliation_interval", "1000"]).await;
+    let app = json!({"id": "back", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1});
+    assert_eq!(
+        marathon.send("POST", "/v2/apps", Some(&app)).await.status,
+        201
+    );
+    let tasks = marathon.wait_running("/back", 1, LONG).await;
+    let old = tasks[0]["id"].as_str().unwrap().to_string();
+    let away = if tasks[0]["host"] == "127.0.0.1" {
+        0
+    } else {
+        1
+    };
+
+    // Its agent stops answering past the ping timeout: Marathon's default
+    // unreachableStrategy (0 s, 0 s) replaces the instance on the other agent at once.
+    signal_agent(&cluster, away, nix::sys::signal::Signal::SIGSTOP);
+    let replacement = eventually("a replacement running", LONG, async || {
+        marathon
+            .tasks("/back")
+            .await
+            .iter()
+            .find(|t| t["id"] != old.as_str() && t["state"] == "TASK_RUNNING")
+            .map(|t| t["id"].as_str().unwrap().to_string())
+    })
+    .await;
+
+    // The agent comes back with the old task still running: one instance too many,
+    // until Marathon kills the one it replaced.
+    signal_agent(&cluster, away, nix::sys::signal::Signal::SIGCONT);
+    cluster.wait_for_active_agents(2).await;
+    eventually("the returned task killed", LONG, async || {
+        let task = cluster.master_task(&old).await?;
+        (task.state() == "TASK_KILLED").then_some(())
+    })
+    .await;
+    let tasks = marathon.wait_running("/back", 1, LONG).await;
+    assert_eq!(task_ids(&tasks), vec![replacement.clone()]);
+    let kept = cluster
+        .master_task(&replacement)
+        .await
+        .expect("at the master");
+    assert_eq!(kept.state(), "TASK_RUNNING");
+}
+
 #[tokio::test]
 async fn the_rest_of_the_v2_api() {
     let mut cluster = Cluster::start().await;

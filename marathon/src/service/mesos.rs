@@ -19,6 +19,9 @@ use crate::task_group::{task_group, GroupLaunch};
 use crate::task_info::{task_info, Launch};
 use crate::wire::{offer_from_proto, status_from_proto};
 
+/// How long a call to the master may take before it fails.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Service {
     pub(super) fn framework_info(&self) -> v1::FrameworkInfo {
         let kinds = [
@@ -77,7 +80,7 @@ impl Service {
         if !self.tracker.apps().any(|a| a.instances > 0) {
             sc.suppressed_roles = vec![self.config.mesos_role.clone()];
         }
-        sc.request_timeout = Duration::from_secs(10);
+        sc.request_timeout = CALL_TIMEOUT;
         let (scheduler, events) = Scheduler::start(detector as Arc<_>, sc);
         self.scheduler = Some(scheduler);
         events
@@ -372,7 +375,9 @@ impl Service {
         };
         let tasks: Vec<(v1::TaskId, Option<v1::AgentId>)> = self
             .tracker
-            .reconcile_list()
+            // By then a launch call has reached the master or failed (and its
+            // instance was dropped).
+            .reconcile_list(now_ms(), 2 * CALL_TIMEOUT.as_millis() as u64)
             .into_iter()
             .map(|(t, a)| {
                 (

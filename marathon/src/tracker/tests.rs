@@ -216,8 +216,17 @@ fn unreachable_instances_are_replaced_after_inactive_after_seconds() {
     assert_eq!(t.launch_demand(&a.id, 5000), 0, "still counts");
     t.tick(11_000);
     assert_eq!(t.launch_demand(&a.id, 11_000), 1, "replaced");
+    t.tick(20_000);
+    assert!(
+        t.instance(&i.task_id).is_some(),
+        "kept until expungeAfterSeconds"
+    );
     let effects = t.tick(21_000);
-    assert_eq!(kills(&effects), vec![i.task_id.clone()]);
+    assert!(kills(&effects).is_empty(), "nobody to kill it");
+    assert!(effects.contains(&Effect::Expunge {
+        task_id: i.task_id.clone()
+    }));
+    assert!(t.instance(&i.task_id).is_none(), "expunged");
 }
 
 #[test]
@@ -280,8 +289,115 @@ fn a_pod_instance_follows_its_tasks_and_is_killed_task_by_task() {
     let mut killed = kills(&t.kill(std::slice::from_ref(&id), 7));
     killed.sort();
     assert_eq!(killed, vec![task("client"), task("web")]);
-    assert_eq!(t.reconcile_list().len(), 2);
+    assert_eq!(t.reconcile_list(7, 10_000).len(), 2);
     // An app's update passes through as it is.
     let other = status("web.instance-x._app.1", "TASK_RUNNING", 8);
     assert_eq!(t.instance_update(&other), other);
+}
+
+/// A tracker with `/web` at `instances`, whose first instance ran on agent `a1` and
+/// became unreachable at 1000 (Marathon's default strategy: inactive and expunged at
+/// once), and was replaced by a second, running instance.
+fn replaced_while_unreachable(instances: u32) -> (Tracker, AppDefinition, Instance, Instance) {
+    let mut t = tracker();
+    let a = app("/web", instances);
+    t.put_app(a.clone(), 0);
+    let old = instance(&a, 1, 0);
+    t.provisioned(vec![old.clone()]);
+    t.on_status(&status(&old.task_id, "TASK_RUNNING", 1), 1);
+    t.on_status(&status(&old.task_id, "TASK_UNREACHABLE", 1000), 1000);
+    t.tick(1250);
+    assert_eq!(t.launch_demand(&a.id, 1250), 1, "replaced");
+    let new = instance(&a, 2, 1300);
+    t.provisioned(vec![new.clone()]);
+    t.on_status(&status(&new.task_id, "TASK_RUNNING", 1400), 1400);
+    (t, a, old, new)
+}
+
+#[test]
+fn an_instance_expunged_while_unreachable_is_killed_when_it_comes_back() {
+    let (mut t, a, old, new) = replaced_while_unreachable(1);
+    // Expunged, as Marathon does past expungeAfterSeconds: no kill is sent to an agent
+    // nobody reaches, and the API no longer lists it.
+    assert!(t.instance(&old.task_id).is_none(), "expunged");
+    // The master answers a reconciliation with TASK_UNREACHABLE meanwhile: no kill
+    // (it would only be answered with TASK_UNREACHABLE again).
+    assert!(kills(&t.on_status(&status(&old.task_id, "TASK_UNREACHABLE", 2000), 2000)).is_empty());
+    // Back: reconciliation says it runs. It is killed, the replacement stays.
+    let effects = t.on_status(&status(&old.task_id, "TASK_RUNNING", 9000), 9000);
+    assert_eq!(kills(&effects), vec![old.task_id.clone()]);
+    assert_eq!(t.launch_demand(&a.id, 9000), 0);
+    assert!(t.instance(&new.task_id).unwrap().is_active());
+}
+
+#[test]
+fn an_instance_that_comes_back_before_it_is_expunged_makes_the_app_kill_its_surplus() {
+    let mut t = tracker();
+    let mut a = app("/web", 1);
+    a.unreachable_strategy = UnreachableStrategy::Enabled {
+        inactive_after_seconds: 0.0,
+        expunge_after_seconds: 600.0,
+    };
+    t.put_app(a.clone(), 0);
+    let old = instance(&a, 1, 0);
+    t.provisioned(vec![old.clone()]);
+    t.on_status(&status(&old.task_id, "TASK_RUNNING", 1), 1);
+    t.on_status(&status(&old.task_id, "TASK_UNREACHABLE", 1000), 1000);
+    t.tick(1250);
+    let new = instance(&a, 2, 1300);
+    t.provisioned(vec![new.clone()]);
+    t.on_status(&status(&new.task_id, "TASK_RUNNING", 1400), 1400);
+    // Back and active again: two for one; killSelection (youngest first) picks the
+    // replacement.
+    let effects = t.on_status(&status(&old.task_id, "TASK_RUNNING", 9000), 9000);
+    assert_eq!(kills(&effects), vec![new.task_id.clone()]);
+    assert!(t.instance(&old.task_id).unwrap().is_active());
+}
+
+#[test]
+fn a_kill_lost_while_the_agent_was_away_is_sent_again_when_it_comes_back() {
+    let mut t = tracker();
+    let mut a = app("/web", 2);
+    a.unreachable_strategy = UnreachableStrategy::Enabled {
+        inactive_after_seconds: 300.0,
+        expunge_after_seconds: 600.0,
+    };
+    t.put_app(a.clone(), 0);
+    let (i, j) = (instance(&a, 1, 0), instance(&a, 2, 10));
+    t.provisioned(vec![i.clone(), j.clone()]);
+    t.on_status(&status(&i.task_id, "TASK_RUNNING", 20), 20);
+    t.on_status(&status(&j.task_id, "TASK_RUNNING", 20), 20);
+    t.on_status(&status(&j.task_id, "TASK_UNREACHABLE", 1000), 1000);
+    // Scaled down while its agent is away: the kill reaches nobody, and the master
+    // answers it with TASK_UNREACHABLE.
+    a.instances = 1;
+    assert_eq!(kills(&t.put_app(a.clone(), 2000)), vec![j.task_id.clone()]);
+    assert!(kills(&t.on_status(&status(&j.task_id, "TASK_UNREACHABLE", 2001), 2001)).is_empty());
+    // The agent is back and the task runs: the kill goes again.
+    let effects = t.on_status(&status(&j.task_id, "TASK_RUNNING", 9000), 9000);
+    assert_eq!(kills(&effects), vec![j.task_id.clone()]);
+    // Once it says it is being killed, no more kills.
+    assert!(kills(&t.on_status(&status(&j.task_id, "TASK_KILLING", 9001), 9001)).is_empty());
+}
+
+#[test]
+fn a_task_launched_but_not_yet_confirmed_is_not_reconciled() {
+    let mut t = tracker();
+    let a = app("/web", 2);
+    t.put_app(a.clone(), 0);
+    let (i, j) = (instance(&a, 1, 0), instance(&a, 2, 0));
+    t.provisioned(vec![i.clone(), j.clone()]);
+    t.on_status(&status(&i.task_id, "TASK_STAGING", 5), 5);
+    // The master may not have the launch yet and would answer TASK_GONE for `j`,
+    // and Marathon would forget a task that is about to start.
+    let listed = |now| -> Vec<String> {
+        t.reconcile_list(now, 10_000)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    };
+    assert_eq!(listed(100), vec![i.task_id.clone()]);
+    // Once its launch call has had time to end, it is asked for: a launch lost with a
+    // failing master is found before the launch timeout.
+    assert_eq!(listed(10_000), vec![i.task_id.clone(), j.task_id.clone()]);
 }
