@@ -269,10 +269,9 @@ impl Service {
         // The unused rest of an accepted offer comes back at the next allocation, as Marathon
         // asks (refuse_seconds 0): the master's default filter would keep that agent away for
         // 5 s and stall every launch wave behind it.
-        let no_filter = calls::refuse_for(0.0);
         for (offer_id, ops, ids) in accepts {
             let s = scheduler.clone();
-            let filters = Some(no_filter.clone());
+            let filters = Some(calls::refuse_for(0.0));
             let internal = self.internal_tx.clone();
             tokio::spawn(async move {
                 if let Err(e) = s.accept(vec![offer_id], ops, filters).await {
