@@ -405,20 +405,80 @@ impl RegistryCursor {
     }
 
     /// If the last write's answer was lost, looks whether it landed and adopts its version.
+    /// The write stays in doubt until the node could be read: a failed read must not turn
+    /// it into one that did not land.
     async fn settle(&mut self, session: &Session, node: &str) -> Result<(), ZkError> {
-        let Some((next, data)) = self.unconfirmed.take() else {
+        let Some(unconfirmed) = &self.unconfirmed else {
             return Ok(());
         };
-        if let Some((found, stat)) = session.get(node).await? {
-            if stat.version == next && found == data {
-                info!(
-                    version = next,
-                    "a registry write whose answer was lost had landed"
-                );
-                self.version = Some(next);
-            }
+        let found = session.get(node).await?;
+        if landed(
+            unconfirmed,
+            found
+                .as_ref()
+                .map(|(data, stat)| (data.as_slice(), stat.version)),
+        ) {
+            info!(
+                version = unconfirmed.0,
+                "a registry write whose answer was lost had landed"
+            );
+            self.version = Some(unconfirmed.0);
         }
+        self.unconfirmed = None;
         Ok(())
+    }
+
+    /// Goes on from the node's version as read now, forgetting what was in doubt.
+    pub(crate) fn restart_from(&mut self, version: RegistryVersion) {
+        *self = RegistryCursor::new(version);
+    }
+}
+
+/// Whether a write left in doubt (the version it would produce, its data) is what the node
+/// holds now (`found`: its data and version; None: no node).
+fn landed((next, data): &(i32, Vec<u8>), found: Option<(&[u8], i32)>) -> bool {
+    found.is_some_and(|(found, version)| version == *next && found == data.as_slice())
+}
+
+/// The registry node's version now (None: no node), for a writer that starts over.
+pub(crate) async fn version_now(session: &Session) -> Result<RegistryVersion, ZkError> {
+    let node = session.url().child(REGISTRY_NODE);
+    Ok(session.get(&node).await?.map(|(_, stat)| stat.version))
+}
+
+/// Whether ZooKeeper refused a registry write because the node changed since the writer
+/// last read or wrote it (or, for a first write, because it exists).
+pub(crate) fn is_refusal(e: &ZkError) -> bool {
+    matches!(
+        e.code(),
+        Some(zookeeper_async::ZkError::BadVersion) | Some(zookeeper_async::ZkError::NodeExists)
+    )
+}
+
+/// What the leader's registry writer makes of a refused write, given the election's
+/// children and the registry node's version, both read after the refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Refusal {
+    /// This master's election znode is no longer the lowest: another master may lead.
+    Deposed,
+    /// This master's znode is still the lowest, so no other master has been elected since
+    /// it recovered the registry. What moved the node was a write whose answer was lost
+    /// (this master's own, or a deposed master's that landed late): write again over it,
+    /// from the version found.
+    StillLeading(RegistryVersion),
+}
+
+/// Decides [`Refusal`]. A refused write alone does not tell "another master leads" from
+/// "a write in doubt landed"; the election does.
+pub(crate) fn judge_refusal(
+    election: &[String],
+    own_znode: &str,
+    version_now: RegistryVersion,
+) -> Refusal {
+    if mesos_common::zk::leader_child(election) == Some(own_znode) {
+        Refusal::StillLeading(version_now)
+    } else {
+        Refusal::Deposed
     }
 }
 
@@ -437,7 +497,8 @@ fn in_doubt(e: &ZkError) -> bool {
 
 /// Writes `bytes` as the registry if the node is still at the cursor's version, then
 /// advances it. `writer` (the term's master id) names the chunks, so that two writers never
-/// share one. A NodeExists or BadVersion error means another master wrote the registry since.
+/// share one. A NodeExists or BadVersion error ([`is_refusal`]) means the node changed since:
+/// see [`judge_refusal`].
 pub(crate) async fn store(
     session: &Session,
     writer: &str,
