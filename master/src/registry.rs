@@ -845,7 +845,80 @@ mod tests {
             Some(zookeeper_async::ZkError::BadVersion)
         );
         assert_eq!(load(&session).await.unwrap().0, large);
+
+        // A refused writer that still leads goes on from the version it finds.
+        let refused = store(&session, "w4", &small.to_bytes(), &mut lost).await;
+        assert!(is_refusal(&refused.unwrap_err()));
+        lost.restart_from(version_now(&session).await.unwrap());
+        store(&session, "w4", &small.to_bytes(), &mut lost)
+            .await
+            .unwrap();
+        assert_eq!(load(&session).await.unwrap(), (small.clone(), lost.version));
         session.close_now().await;
+    }
+
+    #[test]
+    fn a_write_in_doubt_landed_only_if_the_node_holds_it_at_its_version() {
+        let doubt = (5, b"mine".to_vec());
+        for (found, expected) in [
+            (Some((&b"mine"[..], 5)), true),
+            // Another write on top of it, or another writer's in its place.
+            (Some((&b"mine"[..], 6)), false),
+            (Some((&b"theirs"[..], 5)), false),
+            // Not landed: the node is where it was.
+            (Some((&b"old"[..], 4)), false),
+            (None, false),
+        ] {
+            assert_eq!(landed(&doubt, found), expected, "{found:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_write_deposes_only_a_master_whose_znode_is_no_longer_the_lowest() {
+        let children = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let own = "json.info_0000000004";
+        for (election, expected) in [
+            // Still the lowest (other children do not count): write again from the node.
+            (
+                children(&["registry", "json.info_0000000007", own, "log_replicas"]),
+                Refusal::StillLeading(Some(9)),
+            ),
+            (children(&[own]), Refusal::StillLeading(Some(9))),
+            // A lower znode: another master may lead.
+            (children(&["json.info_0000000002", own]), Refusal::Deposed),
+            // This master's znode is gone (its session expired).
+            (children(&["json.info_0000000007"]), Refusal::Deposed),
+            (children(&[]), Refusal::Deposed),
+        ] {
+            assert_eq!(
+                judge_refusal(&election, own, Some(9)),
+                expected,
+                "{election:?}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_stays_in_doubt_while_the_node_cannot_be_read() {
+        let Some(zk) = TestZooKeeper::start() else {
+            eprintln!("skipped: ZooKeeper is not installed (scripts/zookeeper.sh install)");
+            return;
+        };
+        let url =
+            mesos_common::zk::ZkUrl::parse(&format!("zk://127.0.0.1:{}/doubt", zk.port)).unwrap();
+        let session =
+            mesos_common::zk::open_until_connected(&url, Duration::from_secs(2), || false)
+                .await
+                .unwrap();
+        let mut cursor = RegistryCursor::new(Some(3));
+        cursor.unconfirmed = Some((4, b"mine".to_vec()));
+        drop(zk);
+        let node = url.child(REGISTRY_NODE);
+        assert!(cursor.settle(&session, &node).await.is_err());
+        // Forgotten here, a write that landed would meet itself as BadVersion next time.
+        assert_eq!(cursor.unconfirmed, Some((4, b"mine".to_vec())));
+        assert_eq!(cursor.version, Some(3));
+        session.close();
     }
 
     #[test]
