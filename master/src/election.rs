@@ -505,15 +505,13 @@ async fn write_registry(
                 return;
             }
             let stored = registry::store(&w.session, &w.writer, &snapshot.bytes, &mut cursor).await;
-            let retry = match stored {
+            match stored {
                 Ok(()) => break,
                 Err(ZkError::Expired) => return,
                 Err(e) if registry::is_refusal(&e) => match w.judge_refusal().await {
                     Ok(Refusal::StillLeading(version)) => {
-                        warn!(error = %e, version = ?version, "the registry changed under the leading master (a write whose answer was lost landed); writing it again");
+                        warn!(error = %e, version = ?version, "the registry changed under the leading master (a write in doubt landed, its own or a deposed master's); writing it again");
                         cursor.restart_from(version);
-                        // Paused like any retry: a registry that keeps moving is no spin.
-                        true
                     }
                     Ok(Refusal::Deposed) => {
                         let _ = failed
@@ -524,17 +522,12 @@ async fn write_registry(
                     Err(ZkError::Expired) => return,
                     Err(check) => {
                         warn!(error = %check, "cannot check the election after a refused registry write; retrying");
-                        true
                     }
                 },
-                Err(e) => {
-                    warn!(error = %e, "cannot write the registry; retrying");
-                    true
-                }
-            };
-            if retry {
-                tokio::time::sleep(RETRY).await;
+                Err(e) => warn!(error = %e, "cannot write the registry; retrying"),
             }
+            // Paused even after a refusal: a registry that keeps moving is no spin.
+            tokio::time::sleep(RETRY).await;
             // Retry with the newest snapshot rather than this one.
             if snapshots.has_changed().unwrap_or(false) {
                 break;
