@@ -34,7 +34,7 @@ use tracing::{debug, error, info, warn};
 use zookeeper_async::CreateMode;
 
 use crate::handle::{Command, Leadership};
-use crate::registry::{self, Registry, RegistryCursor, RegistryVersion};
+use crate::registry::{self, Refusal, Registry, RegistryCursor, RegistryVersion};
 
 /// Part of the session timeout a lease lasts from the sending of the request that proved
 /// the session alive. The rest is margin for acting on its end.
@@ -219,9 +219,14 @@ impl Election {
                                 info!(term, master_id = %info.id, "elected as the leading master");
                                 if self.setup.persist_registry {
                                     writer.0 = Some(tokio::spawn(write_registry(
-                                        session.clone(),
-                                        term,
-                                        info.id.clone(),
+                                        RegistryWriter {
+                                            session: session.clone(),
+                                            term,
+                                            writer: info.id.clone(),
+                                            election: path.clone(),
+                                            znode: my_name.clone(),
+                                            leadership: self.leadership.subscribe(),
+                                        },
                                         version,
                                         self.snapshots.clone(),
                                         writer_failed_tx.clone(),
@@ -270,10 +275,14 @@ impl Election {
                     match session.probe().await {
                         Ok(sent) if leading => {
                             let until = sent + lease;
-                            self.leadership.send_modify(|l| {
-                                if let Leadership::Leading { until: u, .. } = l {
+                            // A lease that ran out stays out: the actor may have stepped
+                            // down already, and a late answer must not revive the term.
+                            self.leadership.send_if_modified(|l| match l {
+                                Leadership::Leading { until: u, .. } if Instant::now() < *u => {
                                     *u = until.max(*u);
+                                    true
                                 }
+                                _ => false,
                             });
                         }
                         Ok(_) => {}
@@ -297,7 +306,10 @@ impl Election {
                 _ = stopped(&mut self.stop) => break TermEnd::Stopped,
             }
         };
-        drop(writer);
+        // Whatever the writer sent reaches ZooKeeper before the znode's removal lets the
+        // next master recover the registry. (An aborted task runs on until its next await,
+        // on another thread, and may still send a write.)
+        writer.stop().await;
         // The znode of an ended term must not stay the lowest; if this fails (ZooKeeper
         // unreachable), the next term removes it.
         if !matches!(end, TermEnd::Expired) {
@@ -406,6 +418,16 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// Aborts the registry writer with the term, however the term ends.
 struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
 
+impl AbortOnDrop {
+    /// Aborts the task and waits until it is gone.
+    async fn stop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         if let Some(task) = self.0.take() {
@@ -423,12 +445,45 @@ fn path_prefix(path: &str) -> &str {
     }
 }
 
-/// Writes the actor's registry snapshots of `term` until aborted. A write refused
-/// because another master wrote since means this master is no longer the leader.
-async fn write_registry(
+/// The leader's registry writer of one term.
+struct RegistryWriter {
     session: Arc<Session>,
     term: u64,
+    /// The term's master id (names the registry's chunks).
     writer: String,
+    /// The election's path and this term's znode in it.
+    election: String,
+    znode: String,
+    leadership: watch::Receiver<Leadership>,
+}
+
+impl RegistryWriter {
+    /// Whether this master still leads in the writer's term on its lease. A master whose
+    /// lease ran out writes nothing more, not even a retry: another master may lead by now.
+    fn leads(&self) -> bool {
+        self.leadership.borrow().is_leading_term(self.term)
+    }
+
+    /// After a refused write: reads the election and the registry node's version, in that
+    /// order, and judges.
+    async fn judge_refusal(&self) -> Result<Refusal, ZkError> {
+        let election = self.session.children(&self.election).await?;
+        let version = registry::version_now(&self.session).await?;
+        Ok(registry::judge_refusal(&election, &self.znode, version))
+    }
+}
+
+/// Writes the actor's registry snapshots of `term` until aborted or the lease runs out.
+///
+/// ZooKeeper refusing a write (the node's version moved) does not by itself mean another
+/// master leads: a write whose answer was lost may have landed, and a master deposed while
+/// cut off from ZooKeeper may have one land late. Taking every refusal for a lost race
+/// made each newly elected master step down at its first write after a quorum loss, and
+/// the masters took turns at that for minutes. So a refusal is judged by the election
+/// ([`registry::judge_refusal`]): while this master's znode is still the lowest it writes
+/// again from the version it finds; otherwise it reports that it no longer leads.
+async fn write_registry(
+    w: RegistryWriter,
     version: RegistryVersion,
     mut snapshots: watch::Receiver<Option<Snapshot>>,
     failed: mpsc::Sender<String>,
@@ -442,33 +497,40 @@ async fn write_registry(
         let Some(snapshot) = snapshots.borrow_and_update().clone() else {
             continue;
         };
-        if snapshot.term != term {
+        if snapshot.term != w.term {
             continue;
         }
         loop {
-            match registry::store(&session, &writer, &snapshot.bytes, &mut cursor).await {
+            if !w.leads() {
+                return;
+            }
+            let stored = registry::store(&w.session, &w.writer, &snapshot.bytes, &mut cursor).await;
+            match stored {
                 Ok(()) => break,
-                Err(e)
-                    if matches!(
-                        e.code(),
-                        Some(zookeeper_async::ZkError::BadVersion)
-                            | Some(zookeeper_async::ZkError::NodeExists)
-                    ) =>
-                {
-                    let _ = failed
-                        .send(format!("another master wrote the registry: {e}"))
-                        .await;
-                    return;
-                }
                 Err(ZkError::Expired) => return,
-                Err(e) => {
-                    warn!(error = %e, "cannot write the registry; retrying");
-                    tokio::time::sleep(RETRY).await;
-                    // Retry with the newest snapshot rather than this one.
-                    if snapshots.has_changed().unwrap_or(false) {
-                        break;
+                Err(e) if registry::is_refusal(&e) => match w.judge_refusal().await {
+                    Ok(Refusal::StillLeading(version)) => {
+                        warn!(error = %e, version = ?version, "the registry changed under the leading master (a write in doubt landed, its own or a deposed master's); writing it again");
+                        cursor.restart_from(version);
                     }
-                }
+                    Ok(Refusal::Deposed) => {
+                        let _ = failed
+                            .send(format!("another master leads and wrote the registry: {e}"))
+                            .await;
+                        return;
+                    }
+                    Err(ZkError::Expired) => return,
+                    Err(check) => {
+                        warn!(error = %check, "cannot check the election after a refused registry write; retrying");
+                    }
+                },
+                Err(e) => warn!(error = %e, "cannot write the registry; retrying"),
+            }
+            // Paused even after a refusal: a registry that keeps moving is no spin.
+            tokio::time::sleep(RETRY).await;
+            // Retry with the newest snapshot rather than this one.
+            if snapshots.has_changed().unwrap_or(false) {
+                break;
             }
         }
     }

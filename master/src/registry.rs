@@ -405,20 +405,80 @@ impl RegistryCursor {
     }
 
     /// If the last write's answer was lost, looks whether it landed and adopts its version.
+    /// The write stays in doubt until the node could be read: a failed read must not turn
+    /// it into one that did not land.
     async fn settle(&mut self, session: &Session, node: &str) -> Result<(), ZkError> {
-        let Some((next, data)) = self.unconfirmed.take() else {
+        let Some(unconfirmed) = &self.unconfirmed else {
             return Ok(());
         };
-        if let Some((found, stat)) = session.get(node).await? {
-            if stat.version == next && found == data {
-                info!(
-                    version = next,
-                    "a registry write whose answer was lost had landed"
-                );
-                self.version = Some(next);
-            }
+        let found = session.get(node).await?;
+        if landed(
+            unconfirmed,
+            found
+                .as_ref()
+                .map(|(data, stat)| (data.as_slice(), stat.version)),
+        ) {
+            info!(
+                version = unconfirmed.0,
+                "a registry write whose answer was lost had landed"
+            );
+            self.version = Some(unconfirmed.0);
         }
+        self.unconfirmed = None;
         Ok(())
+    }
+
+    /// Goes on from the node's version as read now, forgetting what was in doubt.
+    pub(crate) fn restart_from(&mut self, version: RegistryVersion) {
+        *self = RegistryCursor::new(version);
+    }
+}
+
+/// Whether a write left in doubt (the version it would produce, its data) is what the node
+/// holds now (`found`: its data and version; None: no node).
+fn landed((next, data): &(i32, Vec<u8>), found: Option<(&[u8], i32)>) -> bool {
+    found.is_some_and(|(found, version)| version == *next && found == data.as_slice())
+}
+
+/// The registry node's version now (None: no node), for a writer that starts over.
+pub(crate) async fn version_now(session: &Session) -> Result<RegistryVersion, ZkError> {
+    let node = session.url().child(REGISTRY_NODE);
+    Ok(session.get(&node).await?.map(|(_, stat)| stat.version))
+}
+
+/// Whether ZooKeeper refused a registry write because the node changed since the writer
+/// last read or wrote it (or, for a first write, because it exists).
+pub(crate) fn is_refusal(e: &ZkError) -> bool {
+    matches!(
+        e.code(),
+        Some(zookeeper_async::ZkError::BadVersion) | Some(zookeeper_async::ZkError::NodeExists)
+    )
+}
+
+/// What the leader's registry writer makes of a refused write, given the election's
+/// children and the registry node's version, both read after the refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Refusal {
+    /// This master's election znode is no longer the lowest: another master may lead.
+    Deposed,
+    /// This master's znode is still the lowest, so no other master has been elected since
+    /// it recovered the registry. What moved the node was a write whose answer was lost
+    /// (this master's own, or a deposed master's that landed late): write again over it,
+    /// from the version found.
+    StillLeading(RegistryVersion),
+}
+
+/// Decides [`Refusal`]. A refused write alone does not tell "another master leads" from
+/// "a write in doubt landed"; the election does.
+pub(crate) fn judge_refusal(
+    election: &[String],
+    own_znode: &str,
+    version_now: RegistryVersion,
+) -> Refusal {
+    if mesos_common::zk::leader_child(election) == Some(own_znode) {
+        Refusal::StillLeading(version_now)
+    } else {
+        Refusal::Deposed
     }
 }
 
@@ -437,7 +497,8 @@ fn in_doubt(e: &ZkError) -> bool {
 
 /// Writes `bytes` as the registry if the node is still at the cursor's version, then
 /// advances it. `writer` (the term's master id) names the chunks, so that two writers never
-/// share one. A NodeExists or BadVersion error means another master wrote the registry since.
+/// share one. A NodeExists or BadVersion error ([`is_refusal`]) means the node changed since:
+/// see [`judge_refusal`].
 pub(crate) async fn store(
     session: &Session,
     writer: &str,
@@ -784,7 +845,80 @@ mod tests {
             Some(zookeeper_async::ZkError::BadVersion)
         );
         assert_eq!(load(&session).await.unwrap().0, large);
+
+        // A refused writer that still leads goes on from the version it finds.
+        let refused = store(&session, "w4", &small.to_bytes(), &mut lost).await;
+        assert!(is_refusal(&refused.unwrap_err()));
+        lost.restart_from(version_now(&session).await.unwrap());
+        store(&session, "w4", &small.to_bytes(), &mut lost)
+            .await
+            .unwrap();
+        assert_eq!(load(&session).await.unwrap(), (small.clone(), lost.version));
         session.close_now().await;
+    }
+
+    #[test]
+    fn a_write_in_doubt_landed_only_if_the_node_holds_it_at_its_version() {
+        let doubt = (5, b"mine".to_vec());
+        for (found, expected) in [
+            (Some((&b"mine"[..], 5)), true),
+            // Another write on top of it, or another writer's in its place.
+            (Some((&b"mine"[..], 6)), false),
+            (Some((&b"theirs"[..], 5)), false),
+            // Not landed: the node is where it was.
+            (Some((&b"old"[..], 4)), false),
+            (None, false),
+        ] {
+            assert_eq!(landed(&doubt, found), expected, "{found:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_write_deposes_only_a_master_whose_znode_is_no_longer_the_lowest() {
+        let children = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let own = "json.info_0000000004";
+        for (election, expected) in [
+            // Still the lowest (other children do not count): write again from the node.
+            (
+                children(&["registry", "json.info_0000000007", own, "log_replicas"]),
+                Refusal::StillLeading(Some(9)),
+            ),
+            (children(&[own]), Refusal::StillLeading(Some(9))),
+            // A lower znode: another master may lead.
+            (children(&["json.info_0000000002", own]), Refusal::Deposed),
+            // This master's znode is gone (its session expired).
+            (children(&["json.info_0000000007"]), Refusal::Deposed),
+            (children(&[]), Refusal::Deposed),
+        ] {
+            assert_eq!(
+                judge_refusal(&election, own, Some(9)),
+                expected,
+                "{election:?}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_stays_in_doubt_while_the_node_cannot_be_read() {
+        let Some(zk) = TestZooKeeper::start() else {
+            eprintln!("skipped: ZooKeeper is not installed (scripts/zookeeper.sh install)");
+            return;
+        };
+        let url =
+            mesos_common::zk::ZkUrl::parse(&format!("zk://127.0.0.1:{}/doubt", zk.port)).unwrap();
+        let session =
+            mesos_common::zk::open_until_connected(&url, Duration::from_secs(2), || false)
+                .await
+                .unwrap();
+        let mut cursor = RegistryCursor::new(Some(3));
+        cursor.unconfirmed = Some((4, b"mine".to_vec()));
+        drop(zk);
+        let node = url.child(REGISTRY_NODE);
+        assert!(cursor.settle(&session, &node).await.is_err());
+        // Forgotten here, a write that landed would meet itself as BadVersion next time.
+        assert_eq!(cursor.unconfirmed, Some((4, b"mine".to_vec())));
+        assert_eq!(cursor.version, Some(3));
+        session.close();
     }
 
     #[test]

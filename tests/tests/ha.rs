@@ -350,6 +350,7 @@ async fn zookeeper_losing_one_server_changes_nothing_and_losing_its_quorum_stops
     );
 
     // Quorum back: a leader is elected, the agent and the framework find it by themselves.
+    let elected_before = elections(&cluster);
     cluster.zk.restart(1).await;
     cluster.zk.restart(2).await;
     let leader = cluster.wait_for_leader().await;
@@ -369,6 +370,15 @@ async fn zookeeper_losing_one_server_changes_nothing_and_losing_its_quorum_stops
     assert_eq!(running_container(&cluster, &task_id).await, Some(container));
     assert!(execute.is_running(), "mesos-execute still runs");
     assert_nothing_lost(&execute.stdout(), "mesos-execute");
+    // One election, maybe two if a session expired meanwhile; masters that stepped down at
+    // every registry write in doubt took turns hundreds of times.
+    assert_eq!(cluster.leaders().await, vec![leader], "{}", cluster.logs());
+    let elected = elections(&cluster) - elected_before;
+    assert!(
+        elected <= 2,
+        "{elected} elections after the quorum came back\n{}",
+        cluster.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -593,4 +603,80 @@ async fn mesos_resolve_without_zookeeper_fails_within_its_timeout() {
         "{}",
         out.stderr
     );
+}
+
+/// Every "elected as the leading master" line the masters logged so far.
+fn elections(cluster: &HaCluster) -> usize {
+    cluster
+        .masters
+        .iter()
+        .map(|m| {
+            let text = m.proc.stdout() + m.proc.stderr().as_str();
+            text.matches("elected as the leading master").count()
+        })
+        .sum()
+}
+
+/// The registry node as ZooKeeper holds it: (JSON, version).
+async fn registry_node(zk: &zookeeper_async::ZooKeeper, path: &str) -> Option<(Value, i32)> {
+    let (data, stat) = zk.get_data(&format!("{path}/registry"), false).await.ok()?;
+    Some((serde_json::from_slice(&data).ok()?, stat.version))
+}
+
+/// A registry write that lands without its writer knowing (the answer lost with a
+/// connection, or a deposed master's write arriving late) moves the node's version under
+/// the leader. The leader's next write is refused; that must not depose it while its znode
+/// is still the lowest. After a quorum loss every write is in doubt, and masters that took
+/// each refusal for another master's write stepped down in turn, hundreds of times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_write_landing_behind_the_leaders_back_does_not_depose_it() {
+    let cluster = HaCluster::start(HaOptions {
+        zookeepers: 1,
+        masters: 2,
+        agents: 0,
+        ..HaOptions::default()
+    })
+    .await;
+    let leader = cluster.wait_for_leader().await;
+    let leader_id = cluster.master_state(leader).await.unwrap()["id"].clone();
+    let api = cluster.master_url(leader, "/api/v1");
+    let zk = zookeeper_async::ZooKeeper::connect(&cluster.zk.servers(), SESSION, |_| {})
+        .await
+        .expect("a ZooKeeper client");
+
+    for round in 1..=3 {
+        // The leader's next write starts from a version the node no longer has.
+        let (registry, version) = eventually("the registry in ZooKeeper", TIMEOUT, async || {
+            registry_node(&zk, &cluster.path).await
+        })
+        .await;
+        zk.set_data(
+            &format!("{}/registry", cluster.path),
+            registry.to_string().into_bytes(),
+            Some(version),
+        )
+        .await
+        .expect("a write behind the leader's back");
+
+        let weight = f64::from(round) + 0.5;
+        let update = json!({
+            "type": "UPDATE_WEIGHTS",
+            "update_weights": { "weight_infos": [ { "role": "late-write", "weight": weight } ] }
+        });
+        http::operator_act(&api, &update).await;
+        eventually("the leader's write over it", TIMEOUT, async || {
+            let (registry, _) = registry_node(&zk, &cluster.path).await?;
+            (registry["weights"]["late-write"] == weight).then_some(())
+        })
+        .await;
+        assert_eq!(cluster.leaders().await, vec![leader], "{}", cluster.logs());
+        assert_eq!(
+            cluster.master_state(leader).await.unwrap()["id"],
+            leader_id,
+            "the leader started a new term\n{}",
+            cluster.logs()
+        );
+    }
+    assert_eq!(elections(&cluster), 1, "{}", cluster.logs());
+    let _ = zk.close().await;
 }
