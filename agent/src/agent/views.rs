@@ -72,7 +72,7 @@ impl Task {
 }
 
 impl Core {
-    fn executor_info(&self, task: &Task) -> v1::ExecutorInfo {
+    pub(super) fn executor_info(&self, task: &Task) -> v1::ExecutorInfo {
         if let Some(custom) = &task.info.executor {
             let mut info = custom.clone();
             info.framework_id = Some(v1::FrameworkId {
@@ -93,6 +93,29 @@ impl Core {
             #[allow(deprecated)] // still filled in by Mesos for command executors
             source: Some(task.id().to_string()),
             ..Default::default()
+        }
+    }
+
+    /// Whose sandbox the executor's is (`access_sandboxes`): its framework's user and the
+    /// executor's own command user (a command task's). Unknown parts stay None.
+    pub fn sandbox_owner(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+    ) -> crate::authorization::SandboxOwner {
+        let Some(framework) = self.all_frameworks().find(|f| f.id() == framework_id) else {
+            return Default::default();
+        };
+        let executor_user = framework
+            .tasks
+            .values()
+            .chain(framework.completed.iter())
+            .find(|t| t.executor_id() == executor_id)
+            .and_then(|t| self.executor_info(t).command)
+            .and_then(|c| c.user);
+        crate::authorization::SandboxOwner {
+            framework_user: Some(framework.info.user.clone()),
+            executor_user,
         }
     }
 
