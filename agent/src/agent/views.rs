@@ -41,12 +41,14 @@ pub struct ContainerView {
     pub parent_container_id: Option<String>,
 }
 
-/// Where a container nested in a running task runs: the task's sandbox and environment
-/// (Mesos's DEBUG containers inherit both), or the task's Docker container.
+/// Where a container nested in a running task runs: the task's sandbox, environment and
+/// user (Mesos's nested containers inherit all three), or the task's Docker container.
 #[derive(Debug, Clone)]
 pub struct NestedParent {
     pub sandbox: std::path::PathBuf,
     pub env: BTreeMap<String, String>,
+    /// The user the task runs as, when the agent switched to it.
+    pub user: Option<crate::users::RunAs>,
     /// The Docker name of a Docker task's container.
     pub docker_container: Option<String>,
 }
@@ -300,6 +302,7 @@ impl Core {
             return Some(NestedParent {
                 sandbox: task.run.sandbox.clone(),
                 env: BTreeMap::new(),
+                user: None,
                 docker_container: Some(crate::docker::container_name(&task.container_id)),
             });
         }
@@ -311,9 +314,27 @@ impl Core {
             agent_endpoint: &endpoint,
             hostname: &self.identity.hostname,
         };
+        let framework_user = self
+            .frameworks
+            .get(&task.framework_id)
+            .map(|f| f.info.user.as_str())
+            .unwrap_or_default();
+        let command_user = [
+            task.info.command.as_ref(),
+            task.info.executor.as_ref().and_then(|e| e.command.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|c| c.user.as_deref());
+        let user = self
+            .users
+            .user_of(command_user, framework_user)
+            .filter(|name| !crate::users::is_this_process(name))
+            .and_then(|name| crate::users::resolve(name, &crate::users::SystemUsers).ok());
         Some(NestedParent {
             sandbox: task.run.sandbox.clone(),
             env: crate::launcher::task_environment(std::env::vars(), &task.info, &ctx),
+            user,
             docker_container: None,
         })
     }
