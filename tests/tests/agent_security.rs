@@ -127,6 +127,37 @@ async fn tasks_run_as_their_user() {
         cluster.read_sandbox_file(0, &task, "stdout").await,
         "65534 nobody\n"
     );
+
+    // A task group: the default executor runs as the executor's user (here the
+    // framework's, nobody), a task of the group as its own user when it names one.
+    let offer = nobody_sched.next_offer().await;
+    let inherits = unique_id("group-inherits");
+    let own = unique_id("group-own-user");
+    let group = json!({
+        "type": "LAUNCH_GROUP",
+        "launch_group": {
+            "executor": {
+                "executor_id": { "value": unique_id("group-executor") },
+                "type": "DEFAULT",
+                "resources": [scalar("cpus", 0.1), scalar("mem", 32.0)]
+            },
+            "task_group": { "tasks": [
+                command_task(&inherits, &agent_id, "id -u", 0.1, 32.0),
+                with_user(command_task(&own, &agent_id, "id -u", 0.1, 32.0), "root"),
+            ] }
+        }
+    });
+    let (code, body) = nobody_sched.accept(&[offer_id(&offer)], vec![group]).await;
+    assert_eq!(code, 202, "{body}");
+    for (task, uid) in [(&inherits, "65534\n"), (&own, "0\n")] {
+        let status = terminal_update(&mut nobody_sched, task).await;
+        assert_eq!(state_of(&status), "TASK_FINISHED", "{status}");
+        // The executor's sandbox links each task's own as `tasks/<task id>`.
+        let stdout = cluster
+            .read_sandbox_file(0, task, &format!("tasks/{task}/stdout"))
+            .await;
+        assert_eq!(stdout, uid, "{task}");
+    }
 }
 
 /// The uid of `user` from /etc/passwd.
