@@ -403,6 +403,24 @@ impl Core {
         }
     }
 
+    /// The user a running task's processes run as (`--switch_user`): its own command's
+    /// user, else its executor's (a nested container inherits it), else its framework's.
+    fn user_of_task<'a>(&'a self, task: &'a Task) -> Option<&'a str> {
+        let framework_user = self
+            .frameworks
+            .get(&task.framework_id)
+            .map(|f| f.info.user.as_str())
+            .unwrap_or_default();
+        let command_user = [
+            task.info.command.as_ref(),
+            task.info.executor.as_ref().and_then(|e| e.command.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|c| c.user.as_deref());
+        self.users.user_of(command_user, framework_user)
+    }
+
     pub fn agent_id(&self) -> Option<&str> {
         self.agent_id.as_deref()
     }

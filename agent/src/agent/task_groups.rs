@@ -471,20 +471,7 @@ impl Core {
             env.entry("MESOS_ALLOCATION_ROLE".to_string())
                 .or_insert(role);
         }
-        // A task's own user, else its executor's (a nested container inherits it).
-        let framework_user = self
-            .frameworks
-            .get(&stream.framework_id)
-            .map(|f| f.info.user.as_str())
-            .unwrap_or_default();
-        let command_user = [
-            task.info.command.as_ref(),
-            task.info.executor.as_ref().and_then(|e| e.command.as_ref()),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|c| c.user.as_deref());
-        let user = self.users.user_of(command_user, framework_user);
+        let user = self.user_of_task(task);
         self.launcher
             .launch(run, command, &env, user)
             .map_err(|e| format!("Failed to launch task: {e}"))

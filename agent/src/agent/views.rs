@@ -314,21 +314,8 @@ impl Core {
             agent_endpoint: &endpoint,
             hostname: &self.identity.hostname,
         };
-        let framework_user = self
-            .frameworks
-            .get(&task.framework_id)
-            .map(|f| f.info.user.as_str())
-            .unwrap_or_default();
-        let command_user = [
-            task.info.command.as_ref(),
-            task.info.executor.as_ref().and_then(|e| e.command.as_ref()),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|c| c.user.as_deref());
         let user = self
-            .users
-            .user_of(command_user, framework_user)
+            .user_of_task(task)
             .filter(|name| !crate::users::is_this_process(name))
             .and_then(|name| crate::users::resolve(name, &crate::users::SystemUsers).ok());
         Some(NestedParent {
