@@ -81,18 +81,6 @@ impl Viewer {
             .approved(action, self.principal.as_deref(), object)
     }
 
-    /// Nothing in `/state` needs hiding from anyone.
-    pub fn sees_everything(&self) -> bool {
-        [
-            Action::ViewFrameworks,
-            Action::ViewExecutors,
-            Action::ViewTasks,
-            Action::ViewFlags,
-        ]
-        .into_iter()
-        .all(|a| self.acls.allows_all(a))
-    }
-
     pub fn may_view_framework(&self, framework_user: &str) -> bool {
         self.approved(Action::ViewFrameworks, Object::Value(framework_user))
     }
@@ -192,7 +180,7 @@ mod tests {
         assert!(!v(Some("alice")).may_browse_above_sandboxes());
         assert!(v(Some("ops")).may_browse_above_sandboxes());
         let open = viewer("{}", None);
-        assert!(open.reads_every_sandbox() && open.sees_everything());
+        assert!(open.reads_every_sandbox());
         assert!(open.may_access_sandbox(&owner(Some("x"), None)));
     }
 
@@ -207,7 +195,6 @@ mod tests {
                                {"principals": {"type": "ANY"}, "flags": {"type": "NONE"}}]}"#,
             Some("alice"),
         );
-        assert!(!v.sees_everything());
         assert!(v.may_view_framework("alice"));
         assert!(!v.may_view_framework("bob"));
         assert!(v.may_view_task(None, "alice"));
