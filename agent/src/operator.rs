@@ -384,7 +384,10 @@ async fn answer(
         }
         T::GetState => {
             let mut r = response(R::GetState);
-            r.get_state = Some(read(state, Core::operator_state).await?);
+            r.get_state = Some({
+                let viewer = viewer.clone();
+                read(state, move |core: &Core| core.operator_state(&viewer)).await?
+            });
             r
         }
         T::GetContainers => {
@@ -402,17 +405,26 @@ async fn answer(
         }
         T::GetFrameworks => {
             let mut r = response(R::GetFrameworks);
-            r.get_frameworks = Some(read(state, Core::operator_frameworks).await?);
+            r.get_frameworks = Some({
+                let viewer = viewer.clone();
+                read(state, move |core: &Core| core.operator_frameworks(&viewer)).await?
+            });
             r
         }
         T::GetExecutors => {
             let mut r = response(R::GetExecutors);
-            r.get_executors = Some(read(state, Core::operator_executors).await?);
+            r.get_executors = Some({
+                let viewer = viewer.clone();
+                read(state, move |core: &Core| core.operator_executors(&viewer)).await?
+            });
             r
         }
         T::GetTasks => {
             let mut r = response(R::GetTasks);
-            r.get_tasks = Some(read(state, Core::operator_tasks).await?);
+            r.get_tasks = Some({
+                let viewer = viewer.clone();
+                read(state, move |core: &Core| core.operator_tasks(&viewer)).await?
+            });
             r
         }
         T::GetAgent => {

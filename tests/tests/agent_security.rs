@@ -379,6 +379,42 @@ async fn agent_acls_guard_sandboxes_state_and_flags() {
         .await;
         assert_eq!(answer.status, want, "{}", answer.body);
     }
+    // ... and its views show the stranger no framework, no task, no flags.
+    let call = |kind: &str| json!({ "type": kind });
+    let post = |body: Value, who: String| {
+        let api = api.clone();
+        async move {
+            http::post(
+                &api,
+                body.to_string(),
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Authorization", &who),
+                ],
+            )
+            .await
+        }
+    };
+    let tasks = post(call("GET_TASKS"), owner.clone()).await.json();
+    assert!(tasks.to_string().contains(&task), "{tasks}");
+    let tasks = post(call("GET_TASKS"), stranger.clone()).await.json();
+    assert!(!tasks.to_string().contains(&task), "{tasks}");
+    let state = post(call("GET_STATE"), stranger.clone()).await.json();
+    assert!(!state.to_string().contains(&task), "{state}");
+    let framework_count = |answer: &Value| {
+        ["frameworks", "completed_frameworks"]
+            .iter()
+            .map(|k| answer["get_frameworks"][k].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    };
+    let seen = post(call("GET_FRAMEWORKS"), owner.clone()).await.json();
+    assert_eq!(framework_count(&seen), 1, "{seen}");
+    let hidden = post(call("GET_FRAMEWORKS"), stranger.clone()).await.json();
+    assert_eq!(framework_count(&hidden), 0, "{hidden}");
+    let flags = post(call("GET_FLAGS"), stranger.clone()).await;
+    assert_eq!(flags.status, 403, "{}", flags.body);
+    let flags = post(call("GET_FLAGS"), owner.clone()).await;
+    assert_eq!(flags.status, 200, "{}", flags.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use mesos_proto::v1::agent::response::{self, get_executors, get_frameworks};
 use mesos_proto::v1::{self, TaskState};
 
 use super::{now_secs, Core, Framework, Task};
+use crate::authorization::Viewer;
 use crate::paths::RunPaths;
 
 /// A read of the core's state, run on the core's actor (so it sees one consistent state).
@@ -127,23 +128,43 @@ impl Core {
             .chain(self.completed_frameworks.iter())
     }
 
-    pub(crate) fn operator_frameworks(&self) -> response::GetFrameworks {
+    /// The frameworks the viewer may see (`view_frameworks`), with their tasks and
+    /// executors.
+    fn seen_frameworks<'a>(&'a self, viewer: &'a Viewer) -> impl Iterator<Item = &'a Framework> {
+        self.all_frameworks()
+            .filter(|f| viewer.may_view_framework(&f.info.user))
+    }
+
+    pub(crate) fn operator_frameworks(&self, viewer: &Viewer) -> response::GetFrameworks {
         let entry = |f: &Framework| get_frameworks::Framework {
             framework_info: f.info.clone(),
         };
+        let seen = |f: &&Framework| viewer.may_view_framework(&f.info.user);
         response::GetFrameworks {
-            frameworks: self.frameworks.values().map(entry).collect(),
-            completed_frameworks: self.completed_frameworks.iter().map(entry).collect(),
+            frameworks: self.frameworks.values().filter(seen).map(entry).collect(),
+            completed_frameworks: self
+                .completed_frameworks
+                .iter()
+                .filter(seen)
+                .map(entry)
+                .collect(),
         }
     }
 
-    pub(crate) fn operator_executors(&self) -> response::GetExecutors {
+    pub(crate) fn operator_executors(&self, viewer: &Viewer) -> response::GetExecutors {
         let mut out = response::GetExecutors::default();
         // A custom executor runs several tasks; it is listed once per state.
         let mut seen = std::collections::BTreeSet::new();
-        for framework in self.all_frameworks() {
+        for framework in self.seen_frameworks(viewer) {
             for task in framework.tasks.values().chain(framework.completed.iter()) {
                 let executor_info = self.executor_info(task);
+                let user = executor_info
+                    .command
+                    .as_ref()
+                    .and_then(|c| c.user.as_deref());
+                if !viewer.may_view_executor(user, &framework.info.user) {
+                    continue;
+                }
                 let id = executor_info.executor_id.value.clone();
                 if !seen.insert((framework.id().to_string(), id, task.is_done())) {
                     continue;
@@ -159,10 +180,14 @@ impl Core {
         out
     }
 
-    pub(crate) fn operator_tasks(&self) -> response::GetTasks {
+    pub(crate) fn operator_tasks(&self, viewer: &Viewer) -> response::GetTasks {
         let mut out = response::GetTasks::default();
-        for framework in self.all_frameworks() {
-            for task in framework.tasks.values() {
+        for framework in self.seen_frameworks(viewer) {
+            let may_see = |t: &&Task| {
+                let user = t.info.command.as_ref().and_then(|c| c.user.as_deref());
+                viewer.may_view_task(user, &framework.info.user)
+            };
+            for task in framework.tasks.values().filter(may_see) {
                 let proto = self.task_proto(task);
                 if task.state.is_terminal() {
                     out.terminated_tasks.push(proto);
@@ -170,17 +195,22 @@ impl Core {
                     out.launched_tasks.push(proto);
                 }
             }
-            out.completed_tasks
-                .extend(framework.completed.iter().map(|t| self.task_proto(t)));
+            out.completed_tasks.extend(
+                framework
+                    .completed
+                    .iter()
+                    .filter(may_see)
+                    .map(|t| self.task_proto(t)),
+            );
         }
         out
     }
 
-    pub(crate) fn operator_state(&self) -> response::GetState {
+    pub(crate) fn operator_state(&self, viewer: &Viewer) -> response::GetState {
         response::GetState {
-            get_tasks: Some(self.operator_tasks()),
-            get_executors: Some(self.operator_executors()),
-            get_frameworks: Some(self.operator_frameworks()),
+            get_tasks: Some(self.operator_tasks(viewer)),
+            get_executors: Some(self.operator_executors(viewer)),
+            get_frameworks: Some(self.operator_frameworks(viewer)),
         }
     }
 
