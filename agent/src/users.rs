@@ -111,6 +111,13 @@ pub fn is_this_process(name: &str) -> bool {
         .is_some_and(|(uid, _)| uid == nix::unistd::geteuid().as_raw())
 }
 
+/// The user a process beside a task (an exec session, a health check) switches to: the
+/// task's user, unless that is this process's own or unknown here.
+pub fn switch_to(name: Option<&str>) -> Option<RunAs> {
+    name.filter(|name| !is_this_process(name))
+        .and_then(|name| resolve(name, &SystemUsers).ok())
+}
+
 /// Gives `path` and everything below it to `user` (links themselves, never what they
 /// point to), as Mesos chowns an executor's directory to the user it runs as.
 pub fn chown_tree(path: &Path, user: &RunAs) -> std::io::Result<()> {

@@ -442,3 +442,48 @@ async fn marathon_apps_run_as_the_app_user_else_mesos_user() {
         assert!(stdout.contains(uid), "{app}: {stdout}");
     }
 }
+
+/// A command health check runs as its task's user, as Mesos's executor runs it: the
+/// check passes only when it runs as nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_checks_run_as_the_task_s_user() {
+    if !running_as_root() {
+        eprintln!("skipped: switching users needs root");
+        return;
+    }
+    let cluster = Cluster::start().await;
+    let mut sched = cluster.subscribe("health-user").await;
+    let offer = sched.next_offer().await;
+    let agent_id = offer_agent_id(&offer).to_string();
+    let task = unique_id("checked-as-nobody");
+    let mut info = with_user(
+        command_task(&task, &agent_id, "sleep 600", 0.1, 32.0),
+        "nobody",
+    );
+    info["health_check"] = json!({
+        "type": "COMMAND",
+        "command": {"shell": true, "value": "test \"$(id -u)\" = 65534"},
+        "delay_seconds": 0.0,
+        "interval_seconds": 0.5,
+        "grace_period_seconds": 30.0,
+        "consecutive_failures": 100
+    });
+    sched.launch(&offer, vec![info]).await;
+    // Updates come one at a time, each after the last was acknowledged.
+    let status = loop {
+        let status = sched
+            .wait_for_update(&task, "an UPDATE", LAUNCH, |_| true)
+            .await;
+        if status.get("uuid").is_some() {
+            sched.acknowledge(&status).await;
+        }
+        assert!(!is_terminal(state_of(&status)), "{status}");
+        if status.get("healthy").is_some() {
+            break status;
+        }
+    };
+    assert_eq!(status["healthy"], true, "{status}");
+    sched.kill(&task, &agent_id).await;
+    let killed = terminal_update(&mut sched, &task).await;
+    assert_eq!(state_of(&killed), "TASK_KILLED", "{killed}");
+}

@@ -344,10 +344,7 @@ impl Core {
             agent_endpoint: &endpoint,
             hostname: &self.identity.hostname,
         };
-        let user = self
-            .user_of_task(task)
-            .filter(|name| !crate::users::is_this_process(name))
-            .and_then(|name| crate::users::resolve(name, &crate::users::SystemUsers).ok());
+        let user = crate::users::switch_to(self.user_of_task(task));
         Some(NestedParent {
             sandbox: task.run.sandbox.clone(),
             env: crate::launcher::task_environment(std::env::vars(), &task.info, &ctx),
