@@ -368,10 +368,7 @@ async fn main() {
     let (profile, build) = if cfg!(debug_assertions) {
         ("debug", "cargo build --workspace --bins && cargo build --release -p mesos-dns && cargo run -p mesos-tests --bin dns-bench --")
     } else {
-        (
-            "release",
-            "cargo build --release --workspace --bins && target/release/dns-bench",
-        )
+        ("release", "cargo build --release --workspace --bins && target/release/dns-bench")
     };
     out.push_str(&format!(
         "Command: `{build} --mesos-dns={} --seconds={} --threads={} --window={} --runs={} --tasks={}`\n\n",
