@@ -182,6 +182,20 @@ pub struct Config {
     )]
     pub jwt_secret_key: Option<String>,
 
+    /// Run tasks as their user (`CommandInfo.user`, else `FrameworkInfo.user`) when the
+    /// agent runs as root; the user must exist on this machine or the task fails. Off:
+    /// tasks run as the agent's user.
+    #[arg(long = "switch_user", env = "MESOS_SWITCH_USER",
+          default_value = "true", num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg, action = ArgAction::Set)]
+    pub switch_user: bool,
+
+    /// Access control lists (JSON, or a path or `file://` URL of a file holding it), in
+    /// the master's `--acls` format; the agent enforces `access_sandboxes` on `/files`
+    /// and the `view_*` rules on `/state` and `/flags`.
+    #[arg(long = "acls", env = "MESOS_ACLS")]
+    pub acls: Option<String>,
+
     /// HTTP authenticators of the read-only and read-write realms (only `basic`).
     #[arg(
         long = "http_authenticators",
@@ -333,7 +347,7 @@ impl Config {
     pub fn flags(&self) -> BTreeMap<String, String> {
         let duration = |d: Duration| format_duration(d);
         let optional = |v: Option<String>| v.unwrap_or_default();
-        let entries: [(&str, String); 29] = [
+        let entries: [(&str, String); 31] = [
             ("master", optional(self.master.clone())),
             ("ip", self.ip.to_string()),
             ("port", self.port.to_string()),
@@ -395,6 +409,8 @@ impl Config {
             ),
             ("jwt_secret_key", optional(self.jwt_secret_key.clone())),
             ("http_authenticators", self.http_authenticators.clone()),
+            ("switch_user", self.switch_user.to_string()),
+            ("acls", optional(self.acls.clone())),
             (
                 "docker_allow_privileged",
                 self.docker_allow_privileged.to_string(),
@@ -465,6 +481,12 @@ mod tests {
         assert_eq!(config.work_dir, PathBuf::from("/var/lib/mesos"));
         assert_eq!(config.containerizers, "mesos");
         assert_eq!(config.default_role, "*");
+        assert!(config.switch_user, "Mesos switches users by default");
+        assert!(
+            !parse(&["--master=m:1", "--switch_user=false"])
+                .unwrap()
+                .switch_user
+        );
         assert_eq!(
             config.executor_shutdown_grace_period,
             Duration::from_secs(5)
@@ -492,6 +514,7 @@ mod tests {
             "--http_credentials=/etc/h",
             "--jwt_secret_key=/etc/k",
             "--allowed_host_path_prefixes=/data",
+            "--acls={}",
             &work_dir,
         ])
         .unwrap();

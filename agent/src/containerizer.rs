@@ -33,6 +33,8 @@ pub struct TaskContext<'a> {
     /// `ip:port` of the agent's HTTP endpoint, for the task's environment.
     pub agent_endpoint: &'a str,
     pub hostname: &'a str,
+    /// The user the task runs as (`--switch_user`); None: as the agent.
+    pub user: Option<&'a str>,
 }
 
 /// Why a task cannot run.
@@ -108,7 +110,7 @@ impl Containerizer for Launcher {
             hostname: ctx.hostname,
         };
         let env = launcher::task_environment(std::env::vars(), task, &env_ctx);
-        self.launch(ctx.run, &command, &env)
+        self.launch(ctx.run, &command, &env, ctx.user)
             .map_err(|e| LaunchError::failed(format!("Failed to launch task: {e}")))
     }
 }
@@ -148,6 +150,9 @@ impl Containerizer for DockerRuntime {
         ctx: &TaskContext<'_>,
     ) -> Result<KillSwitch, LaunchError> {
         prepare_sandbox(ctx.run)?;
+        // As Mesos: the sandbox is the user's, the container runs as its image's user
+        // (no `docker run --user`).
+        crate::users::hand_over(&ctx.run.sandbox, ctx.user);
         info!(container = %spec.name, image = %spec.image.repository, sandbox = %ctx.run.sandbox.display(), "launching container");
         Ok(self.launch(
             *spec,

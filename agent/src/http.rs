@@ -6,14 +6,18 @@ use axum::extract::{Query as QueryParams, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use mesos_common::auth::http::forbidden;
+use mesos_common::auth::Principal;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::oneshot;
 
 use crate::agent::Query;
+use crate::authorization::Viewer;
 use crate::files::{self, FilesError};
 use crate::handle::HttpState;
+use crate::operator::sandbox_forbidden;
 use crate::VERSION;
 use crate::{executor_api, operator};
 
@@ -64,9 +68,23 @@ async fn allow_any_origin(mut response: Response) -> Response {
     response
 }
 
-async fn agent_state(State(state): State<HttpState>) -> Response {
+/// The request's principal, when its realm authenticated it.
+type Who = Option<Extension<Principal>>;
+
+fn viewer(state: &HttpState, who: &Who) -> Viewer {
+    state.viewer(who.as_ref().map(|Extension(p)| p))
+}
+
+/// `/state`, showing what the ACLs let the principal see (`view_*`).
+async fn agent_state(State(state): State<HttpState>, who: Who) -> Response {
     let (reply, answer) = oneshot::channel();
-    if state.queries.send(Query::State(reply)).await.is_err() {
+    let viewer = viewer(&state, &who);
+    if state
+        .queries
+        .send(Query::State(viewer, reply))
+        .await
+        .is_err()
+    {
         return unavailable();
     }
     match answer.await {
@@ -83,8 +101,11 @@ async fn health() -> StatusCode {
     StatusCode::OK
 }
 
-async fn flags(State(state): State<HttpState>) -> Json<serde_json::Value> {
-    Json(json!({ "flags": *state.flags }))
+async fn flags(State(state): State<HttpState>, who: Who) -> Response {
+    if !viewer(&state, &who).may_view_flags() {
+        return forbidden();
+    }
+    Json(json!({ "flags": *state.flags })).into_response()
 }
 
 async fn version() -> Json<serde_json::Value> {
@@ -126,16 +147,24 @@ fn parse_number(name: &str, value: Option<&str>) -> Result<Option<i64>, FilesErr
 
 async fn browse(
     State(state): State<HttpState>,
+    who: Who,
     QueryParams(params): QueryParams<FileParams>,
 ) -> Response {
+    if !state.may_read(&viewer(&state, &who), &params.path).await {
+        return sandbox_forbidden();
+    }
     let root = state.sandboxes_root.clone();
     blocking(move || files::browse(&root, &params.path).map(|v| Json(v).into_response())).await
 }
 
 async fn read(
     State(state): State<HttpState>,
+    who: Who,
     QueryParams(params): QueryParams<FileParams>,
 ) -> Response {
+    if !state.may_read(&viewer(&state, &who), &params.path).await {
+        return sandbox_forbidden();
+    }
     let root = state.sandboxes_root.clone();
     blocking(move || {
         let offset = parse_number("offset", params.offset.as_deref())?;
@@ -147,8 +176,13 @@ async fn read(
 
 async fn download(
     State(state): State<HttpState>,
+    who: Who,
     QueryParams(params): QueryParams<FileParams>,
 ) -> Response {
+    // Mesos answers a denied download with the plain `403 Forbidden.`.
+    if !state.may_read(&viewer(&state, &who), &params.path).await {
+        return forbidden();
+    }
     let root = state.sandboxes_root.clone();
     blocking(move || {
         let path = files::download(&root, &params.path)?;

@@ -63,13 +63,19 @@ impl Launcher {
         &self.supervisor
     }
 
-    /// Starts `command` for the run, whose sandbox must exist (see [`prepare_sandbox`]).
+    /// Starts `command` for the run, whose sandbox must exist (see [`prepare_sandbox`]), as
+    /// `user` when given (see [`crate::users`]): the sandbox becomes the user's and the
+    /// supervisor starts the command as the user. A user the system does not know fails
+    /// the command (its supervisor records why), as in Mesos.
     pub fn launch(
         &self,
         run: &RunPaths,
         command: &CommandLine,
         env: &BTreeMap<String, String>,
+        user: Option<&str>,
     ) -> std::io::Result<Supervised> {
+        crate::users::hand_over(&run.sandbox, user);
+        let user = user.filter(|name| !crate::users::is_this_process(name));
         let open = |name: &str| {
             std::fs::OpenOptions::new()
                 .create(true)
@@ -80,6 +86,7 @@ impl Launcher {
         let child = tokio::process::Command::new(&self.supervisor)
             .args(supervisor::command_line(
                 run,
+                user,
                 &command.program,
                 &command.argv,
             ))

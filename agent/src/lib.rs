@@ -29,7 +29,8 @@
 //!                  health_check (TaskInfo.health_check run next to the task);
 //!                  nested (processes run beside a task: exec sessions)
 //!                    ▼
-//!  foundations     config  paths  resources  checkpoint  status_update  supervisor
+//!  foundations     config  paths  resources  checkpoint  status_update  supervisor  users
+//!                  authorization (what --acls let a principal see and read)
 //! ```
 //!
 //! - Foundations: [`config`] (flags, clap + `MESOS_*` env); [`paths`] and [`checkpoint`]
@@ -37,7 +38,7 @@
 //!   resources, flag + detection); [`status_update`] (reliable, ordered, journaled status
 //!   updates, pure logic); [`supervisor`] (the process, the agent binary itself with
 //!   `--internal-supervise`, that runs a task and records its exit, so that tasks outlive
-//!   agent restarts).
+//!   agent restarts); [`users`] (`--switch_user`: which user a task runs as).
 //! - Containerizers, behind one trait ([`containerizer::Containerizer`]: plan a task, then
 //!   launch it): [`launcher`] starts command tasks (and executors) under the supervisor;
 //!   [`docker`] runs tasks with a DOCKER ContainerInfo as containers of the Docker daemon,
@@ -67,6 +68,7 @@
 use std::future::Future;
 
 pub mod agent;
+pub mod authorization;
 pub mod checkpoint;
 pub mod config;
 pub mod containerizer;
@@ -89,6 +91,7 @@ pub mod resources;
 pub mod security;
 pub mod status_update;
 pub mod supervisor;
+pub mod users;
 
 pub use config::{Config, ConfigError};
 pub use master_link::{GrpcTransport, MasterTransport};
@@ -198,6 +201,7 @@ pub async fn run_with_transport<T: MasterTransport>(
         sandboxes_root: paths::Layout::new(&config.work_dir).sandboxes_root(),
         nested: nested::NestedContainers::default(),
         docker: docker.clone(),
+        acls: security.acls.clone(),
     };
     let timing = master_link::LinkTiming::new(config.registration_backoff_factor);
     let mut core = agent::Core::new(
@@ -250,6 +254,8 @@ const LAYERS: mesos_common::layers::Layers = &[
             "resources",
             "status_update",
             "supervisor",
+            "users",
+            "authorization",
         ],
     ),
     (

@@ -24,12 +24,14 @@ use mesos_proto::v1::{self, Flag, Metric, VersionInfo};
 
 use crate::agent::views::ContainerView;
 use crate::agent::Core;
+use crate::authorization::Viewer;
 use crate::encoding::{self, error_response, Encoding};
 use crate::files::{self, FilesError};
 use crate::handle::{inspect, HttpState};
 use crate::monitor::{self, Measured};
 use crate::nested_api;
 use crate::VERSION;
+use mesos_common::auth::http::principal_of;
 
 /// Largest operator call accepted; calls are small.
 const MAX_CALL_BYTES: usize = 1024 * 1024;
@@ -88,6 +90,7 @@ pub async fn api(State(state): State<HttpState>, request: Request) -> Response {
         return e.into_response();
     }
     let headers = request.headers().clone();
+    let viewer = state.viewer(principal_of(request.extensions()).as_ref());
     if nested_api::is_streaming_request(&headers) {
         return nested_api::attach_input(state, request).await;
     }
@@ -129,7 +132,7 @@ pub async fn api(State(state): State<HttpState>, request: Request) -> Response {
             ),
         );
     }
-    match answer(&state, call, kind, media).await {
+    match answer(&state, &viewer, call, kind, media).await {
         Ok(response) => ok(accept, &response),
         Err(r) => r,
     }
@@ -255,6 +258,11 @@ fn files_error(error: FilesError) -> Response {
     error_response(status, error.to_string())
 }
 
+/// Mesos's answer to a sandbox read `access_sandboxes` denies: 403 with an empty body.
+pub fn sandbox_forbidden() -> Response {
+    StatusCode::FORBIDDEN.into_response()
+}
+
 /// LIST_FILES: the `/files/browse` listing as FileInfos.
 fn list_files(state: &HttpState, path: &str) -> Result<response::ListFiles, FilesError> {
     let listing = files::browse(&state.sandboxes_root, path)?;
@@ -334,6 +342,7 @@ async fn blocking_files<T: Send + 'static>(
 /// The call's Response, or a response of its own (an error, or a container call's).
 async fn answer(
     state: &HttpState,
+    viewer: &Viewer,
     call: agent::Call,
     kind: call::Type,
     media: nested_api::Media,
@@ -349,6 +358,9 @@ async fn answer(
             r
         }
         T::GetFlags => {
+            if !viewer.may_view_flags() {
+                return Err(mesos_common::auth::http::forbidden());
+            }
             let mut r = response(R::GetFlags);
             r.get_flags = Some(flags(state));
             r
@@ -372,7 +384,10 @@ async fn answer(
         }
         T::GetState => {
             let mut r = response(R::GetState);
-            r.get_state = Some(read(state, Core::operator_state).await?);
+            r.get_state = Some({
+                let viewer = viewer.clone();
+                read(state, move |core: &Core| core.operator_state(&viewer)).await?
+            });
             r
         }
         T::GetContainers => {
@@ -390,17 +405,26 @@ async fn answer(
         }
         T::GetFrameworks => {
             let mut r = response(R::GetFrameworks);
-            r.get_frameworks = Some(read(state, Core::operator_frameworks).await?);
+            r.get_frameworks = Some({
+                let viewer = viewer.clone();
+                read(state, move |core: &Core| core.operator_frameworks(&viewer)).await?
+            });
             r
         }
         T::GetExecutors => {
             let mut r = response(R::GetExecutors);
-            r.get_executors = Some(read(state, Core::operator_executors).await?);
+            r.get_executors = Some({
+                let viewer = viewer.clone();
+                read(state, move |core: &Core| core.operator_executors(&viewer)).await?
+            });
             r
         }
         T::GetTasks => {
             let mut r = response(R::GetTasks);
-            r.get_tasks = Some(read(state, Core::operator_tasks).await?);
+            r.get_tasks = Some({
+                let viewer = viewer.clone();
+                read(state, move |core: &Core| core.operator_tasks(&viewer)).await?
+            });
             r
         }
         T::GetAgent => {
@@ -421,6 +445,9 @@ async fn answer(
         }
         T::ListFiles => {
             let path = call.list_files.unwrap_or_default().path;
+            if !state.may_read(viewer, &path).await {
+                return Err(sandbox_forbidden());
+            }
             let state = state.clone();
             let mut r = response(R::ListFiles);
             r.list_files = Some(blocking_files(move || list_files(&state, &path)).await?);
@@ -428,6 +455,9 @@ async fn answer(
         }
         T::ReadFile => {
             let request = call.read_file.unwrap_or_default();
+            if !state.may_read(viewer, &request.path).await {
+                return Err(sandbox_forbidden());
+            }
             let state = state.clone();
             let mut r = response(R::ReadFile);
             r.read_file = Some(blocking_files(move || read_file(&state, request)).await?);

@@ -56,6 +56,12 @@ impl RunPaths {
         self.meta.join("exit_status")
     }
 
+    /// Why the process could not be started as its user (written by the process itself
+    /// between switching user and exec; empty when the exec succeeded).
+    pub fn launch_error(&self) -> PathBuf {
+        self.meta.join("launch_error")
+    }
+
     pub fn killed(&self) -> PathBuf {
         self.meta.join("killed")
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mesos_common::auth::credentials::{flag_path, read_credential, read_credentials, Credential};
 use mesos_common::auth::jwt::JwtKey;
 use mesos_common::auth::{
-    agent_realm, Authenticator, HttpAuth, AGENT_EXECUTOR_REALM, AGENT_READONLY_REALM,
+    agent_realm, Acls, Authenticator, HttpAuth, AGENT_EXECUTOR_REALM, AGENT_READONLY_REALM,
     AGENT_READWRITE_REALM,
 };
 
@@ -19,6 +19,8 @@ pub struct Security {
     pub credential: Option<Credential>,
     /// `--jwt_secret_key`: executors get tokens signed with it.
     pub executor_key: Option<JwtKey>,
+    /// `--acls` (none: everything is allowed).
+    pub acls: Arc<Acls>,
 }
 
 fn error(flag: &'static str) -> impl Fn(String) -> ConfigError {
@@ -83,10 +85,18 @@ impl Security {
                 },
             );
         }
+        let acls = config
+            .acls
+            .as_deref()
+            .map(Acls::load)
+            .transpose()
+            .map_err(|e| error("acls")(e.to_string()))?
+            .unwrap_or_default();
         Ok(Security {
             http,
             credential,
             executor_key,
+            acls: Arc::new(acls),
         })
     }
 }
@@ -124,6 +134,8 @@ mod tests {
                 "http_credentials",
             ),
             (vec!["--jwt_secret_key=/nope".to_string()], "jwt_secret_key"),
+            (vec!["--acls=/nope".to_string()], "acls"),
+            (vec![r#"--acls={"run_task":[]}"#.to_string()], "acls"),
             (
                 vec![format!("--http_credentials={}", good.display())],
                 "http_credentials",

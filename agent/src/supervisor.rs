@@ -7,6 +7,12 @@
 //! output. The supervisor starts the task in a process group of its own, records its pid,
 //! waits for it, writes how it ended to `<run meta dir>/exit_status`, and kills whatever
 //! the task left behind in its group.
+//!
+//! With `--user <name>` (the agent switches users, see [`crate::users`]) the task is
+//! started through the same binary once more, as `--internal-run-as <name> <error file> --
+//! <program> <argv0> [args...]`: that process takes on the user's uid, gid and groups and
+//! then becomes the task (exec), so the task keeps the pid and process group the
+//! supervisor gave it, and the supervisor itself stays root to record the exit.
 
 use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -18,6 +24,9 @@ use crate::paths::{write_atomic, RunPaths};
 
 /// First argument that turns the agent binary into a supervisor.
 pub const SUPERVISE_FLAG: &str = "--internal-supervise";
+
+/// First argument that turns the agent binary into a task that first becomes its user.
+const RUN_AS_FLAG: &str = "--internal-run-as";
 
 /// How a task's process ended, as the supervisor records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,38 +92,72 @@ pub fn signal_name(signal: i32) -> String {
     name.to_string()
 }
 
-/// Arguments that make the agent binary supervise `program` for the run; `argv` is the
-/// task's full argument vector, its first element being the task's `argv[0]`.
-pub fn command_line(run: &RunPaths, program: &str, argv: &[String]) -> Vec<OsString> {
-    let mut line: Vec<OsString> = vec![
-        SUPERVISE_FLAG.into(),
-        run.meta.clone().into_os_string(),
-        "--".into(),
-        program.into(),
-    ];
+/// Arguments that make the agent binary supervise `program` for the run, as `user` when
+/// given; `argv` is the task's full argument vector, its first element being the task's
+/// `argv[0]`.
+pub fn command_line(
+    run: &RunPaths,
+    user: Option<&str>,
+    program: &str,
+    argv: &[String],
+) -> Vec<OsString> {
+    let mut line: Vec<OsString> = vec![SUPERVISE_FLAG.into(), run.meta.clone().into_os_string()];
+    if let Some(user) = user {
+        line.extend(["--user".into(), user.into()]);
+    }
+    line.extend(["--".into(), program.into()]);
     line.extend(argv.iter().map(OsString::from));
     line
+}
+
+/// What a supervisor is asked to run.
+#[derive(Debug, PartialEq)]
+struct Supervise {
+    meta: PathBuf,
+    user: Option<OsString>,
+    program: OsString,
+    argv: Vec<OsString>,
 }
 
 /// If this process was started as a supervisor, supervises and exits; otherwise returns.
 /// Every binary that embeds the agent (`mesos-agent`, `mesos-local`) calls this first.
 pub fn run_if_requested() {
     let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).map(|a| a == SUPERVISE_FLAG) != Some(true) {
-        return;
-    }
-    let code = match parse_args(&args[2..]) {
-        Some((meta, program, rest)) => supervise(&meta, &program, &rest),
-        None => {
-            eprintln!("usage: {SUPERVISE_FLAG} <run meta dir> -- <program> <argv0> [args...]");
-            2
-        }
+    let code = match args.get(1).and_then(|a| a.to_str()) {
+        Some(SUPERVISE_FLAG) => match parse_args(&args[2..]) {
+            Some(request) => supervise(&request),
+            None => {
+                eprintln!(
+                    "usage: {SUPERVISE_FLAG} <run meta dir> [--user <name>] -- <program> <argv0> [args...]"
+                );
+                2
+            }
+        },
+        Some(RUN_AS_FLAG) => match &args[2..] {
+            [user, error_file, separator, program, argv @ ..]
+                if separator == "--" && !argv.is_empty() =>
+            {
+                run_as(user, Path::new(error_file), program, argv)
+            }
+            _ => {
+                eprintln!(
+                    "usage: {RUN_AS_FLAG} <user> <error file> -- <program> <argv0> [args...]"
+                );
+                2
+            }
+        },
+        _ => return,
     };
     std::process::exit(code);
 }
 
-fn parse_args(args: &[OsString]) -> Option<(PathBuf, OsString, Vec<OsString>)> {
-    let (meta, rest) = args.split_first()?;
+fn parse_args(args: &[OsString]) -> Option<Supervise> {
+    let (meta, mut rest) = args.split_first()?;
+    let mut user = None;
+    if rest.first().is_some_and(|a| a == "--user") {
+        user = Some(rest.get(1)?.clone());
+        rest = &rest[2..];
+    }
     let (separator, rest) = rest.split_first()?;
     if separator != "--" {
         return None;
@@ -123,17 +166,75 @@ fn parse_args(args: &[OsString]) -> Option<(PathBuf, OsString, Vec<OsString>)> {
     if argv.is_empty() {
         return None;
     }
-    Some((PathBuf::from(meta), program.clone(), argv.to_vec()))
+    Some(Supervise {
+        meta: PathBuf::from(meta),
+        user,
+        program: program.clone(),
+        argv: argv.to_vec(),
+    })
 }
 
-fn supervise(meta: &Path, program: &OsString, argv: &[OsString]) -> i32 {
-    let run = RunPaths {
-        meta: meta.to_path_buf(),
-        sandbox: PathBuf::new(),
+/// Becomes `user` (groups, gid, uid, as Mesos's launcher does) and then the task. Returns
+/// only on failure, having written why to `error_file` (opened while still root; closed
+/// by a successful exec, so it stays empty then).
+fn run_as(user: &OsString, error_file: &Path, program: &OsString, argv: &[OsString]) -> i32 {
+    use std::io::Write;
+    let mut report = std::fs::File::create(error_file).ok();
+    let mut fail = |message: String, code: i32| {
+        eprintln!("{message}");
+        if let Some(file) = report.as_mut() {
+            let _ = file.write_all(message.as_bytes());
+        }
+        code
     };
-    let spawned = std::process::Command::new(program)
+    let name = user.to_string_lossy().into_owned();
+    let found = nix::unistd::User::from_name(&name).ok().flatten();
+    let Some(found) = found else {
+        return fail(crate::users::UserError::NotFound(name).to_string(), 1);
+    };
+    let switched = std::ffi::CString::new(name.clone())
+        .map_err(|_| nix::errno::Errno::EINVAL)
+        .and_then(|c_name| nix::unistd::initgroups(&c_name, found.gid))
+        .and_then(|()| nix::unistd::setgid(found.gid))
+        .and_then(|()| nix::unistd::setuid(found.uid));
+    if let Err(e) = switched {
+        return fail(format!("Failed to change user to '{name}': {e}"), 1);
+    }
+    let error = std::process::Command::new(program)
         .arg0(&argv[0])
         .args(&argv[1..])
+        .exec();
+    fail(format!("{}: {error}", program.to_string_lossy()), 127)
+}
+
+fn supervise(request: &Supervise) -> i32 {
+    let run = RunPaths {
+        meta: request.meta.clone(),
+        sandbox: PathBuf::new(),
+    };
+    let (program, argv) = (&request.program, &request.argv);
+    let mut command = match &request.user {
+        None => {
+            let mut command = std::process::Command::new(program);
+            command.arg0(&argv[0]).args(&argv[1..]);
+            command
+        }
+        Some(user) => match std::env::current_exe() {
+            Ok(exe) => {
+                let mut command = std::process::Command::new(exe);
+                command
+                    .arg(RUN_AS_FLAG)
+                    .arg(user)
+                    .arg(run.launch_error())
+                    .arg("--")
+                    .arg(program)
+                    .args(argv);
+                command
+            }
+            Err(e) => return record(&run, &ExitStatus::Error(format!("cannot find myself: {e}"))),
+        },
+    };
+    let spawned = command
         .stdin(std::process::Stdio::null())
         .process_group(0)
         .spawn();
@@ -165,6 +266,11 @@ fn supervise(meta: &Path, program: &OsString, argv: &[OsString]) -> i32 {
             (None, None) => ExitStatus::Error("unknown wait status".to_string()),
         },
         Err(e) => ExitStatus::Error(format!("cannot wait for the task: {e}")),
+    };
+    // The task could not become its user, or not start as it.
+    let status = match std::fs::read_to_string(run.launch_error()) {
+        Ok(error) if !error.is_empty() => ExitStatus::Error(error),
+        _ => status,
     };
     // Leftovers of the task (background children) end with it, as in a Mesos container.
     let _ = nix::sys::signal::killpg(
@@ -233,16 +339,19 @@ mod tests {
             meta: PathBuf::from("/m"),
             sandbox: PathBuf::from("/s"),
         };
-        let line = command_line(
-            &run,
-            "/bin/sh",
-            &["sh".into(), "-c".into(), "echo hi".into()],
-        );
-        let (meta, program, argv) = parse_args(&line[1..]).unwrap();
-        assert_eq!(meta, PathBuf::from("/m"));
-        assert_eq!(program, "/bin/sh");
-        assert_eq!(argv, ["sh", "-c", "echo hi"]);
+        let argv: Vec<String> = vec!["sh".into(), "-c".into(), "echo hi".into()];
+        let line = command_line(&run, None, "/bin/sh", &argv);
+        let request = parse_args(&line[1..]).unwrap();
+        assert_eq!(request.meta, PathBuf::from("/m"));
+        assert_eq!(request.user, None);
+        assert_eq!(request.program, "/bin/sh");
+        assert_eq!(request.argv, ["sh", "-c", "echo hi"]);
+        let line = command_line(&run, Some("nobody"), "/bin/sh", &argv);
+        let request = parse_args(&line[1..]).unwrap();
+        assert_eq!(request.user, Some("nobody".into()));
+        assert_eq!(request.argv, ["sh", "-c", "echo hi"]);
         assert!(parse_args(&["/m".into(), "x".into()]).is_none());
         assert!(parse_args(&["/m".into(), "--".into(), "/bin/true".into()]).is_none());
+        assert!(parse_args(&["/m".into(), "--user".into()]).is_none());
     }
 }

@@ -528,3 +528,32 @@ async fn exec_into_an_unknown_or_finished_task_is_refused() {
     assert_eq!(refused.status().as_u16(), 400);
     assert!(refused.text().await.unwrap().contains("does not exist"));
 }
+
+/// A session inherits its task's user (the agent switches users as root): `id -u` in a
+/// task run as `nobody` answers nobody's uid, with or without a TTY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_runs_as_the_task_s_user() {
+    if !std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
+    {
+        eprintln!("skipped: switching users needs root");
+        return;
+    }
+    let cluster = Cluster::start().await;
+    let mut sched = cluster.subscribe("exec-user").await;
+    let task = run_task(&cluster, &mut sched, |id, agent| {
+        let mut task = command_task(id, agent, "sleep 600", 0.1, 32.0);
+        task["command"]["user"] = json!("nobody");
+        task
+    })
+    .await;
+    for tty in [None, Some((24, 80))] {
+        let id = nested_id(&task.container_id);
+        let mut output = Output::of(launch_session(&task.api, &id, sh("id -u"), tty).await);
+        output.until("65534").await;
+        output.read_to_end().await;
+        assert_eq!(exit_status(&task.api, &id).await, 0);
+    }
+    sched.kill(&task.task_id, &task.agent_id).await;
+    sched.await_state(&task.task_id, "TASK_KILLED").await;
+}

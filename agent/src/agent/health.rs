@@ -20,6 +20,13 @@ impl Core {
         let hostname = self.identity.hostname.clone();
         let docker = self.docker.clone();
         let reports = self.health_tx.clone();
+        // A command check runs as its task does (Mesos's executor, which runs it, runs as
+        // the task's user).
+        let user = self
+            .frameworks
+            .get(&key.framework_id)
+            .and_then(|f| f.tasks.get(&key.task_id))
+            .and_then(|t| crate::users::switch_to(self.user_of_task(t)));
         let Some(task) = self.task_mut(key) else {
             return;
         };
@@ -62,6 +69,7 @@ impl Core {
                     },
                 ),
                 cwd: task.run.sandbox.clone(),
+                user,
             },
         };
         match Probe::of(&check, site) {

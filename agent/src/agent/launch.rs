@@ -14,6 +14,7 @@ use crate::launcher::{self, Supervised};
 use crate::paths::valid_id;
 use crate::paths::RunPaths;
 use crate::status_update::StreamKey;
+use crate::users;
 
 impl Core {
     /// What every launch (command task, task on an executor, task group) must pass before
@@ -97,6 +98,7 @@ impl Core {
         let key = StreamKey::new(framework_id.clone(), task_id.clone());
         let endpoint = self.identity.endpoint();
         let hostname = self.identity.hostname.clone();
+        let user = self.task_user(&task, &framework_info.user);
         let ctx = TaskContext {
             agent_id: &agent_id,
             framework_id: &framework_id,
@@ -105,6 +107,7 @@ impl Core {
             run: &run,
             agent_endpoint: &endpoint,
             hostname: &hostname,
+            user: user.as_deref(),
         };
         let plan = self.plan(&task, &ctx);
         let framework = self.framework_entry(framework_info);
@@ -159,6 +162,7 @@ impl Core {
     ) -> Result<(), Refusal> {
         match plan {
             Plan::Command(command) => {
+                check_user(ctx.user, ctx.run)?;
                 let supervised = self.launcher.launch_task(command, task, ctx)?;
                 info!(pid = supervised.pid, sandbox = %ctx.run.sandbox.display(), "task started");
                 for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
@@ -239,6 +243,12 @@ impl Core {
         };
         let endpoint = self.identity.endpoint();
         let hostname = self.identity.hostname.clone();
+        let framework_user = self
+            .frameworks
+            .get(&key.framework_id)
+            .map(|f| f.info.user.clone())
+            .unwrap_or_default();
+        let user = self.task_user(&info, &framework_user);
         let ctx = TaskContext {
             agent_id: &agent_id,
             framework_id: &key.framework_id,
@@ -247,6 +257,7 @@ impl Core {
             run: &run,
             agent_endpoint: &endpoint,
             hostname: &hostname,
+            user: user.as_deref(),
         };
         if let Err(refusal) = self.start_planned(&key, plan, &info, &ctx) {
             self.refuse_launch(&key, refusal);
@@ -269,6 +280,15 @@ impl Core {
             task_status::Source::Agent,
         );
         true
+    }
+
+    /// The user a command task (or a Docker task's sandbox) belongs to: the task's
+    /// command's user, else its framework's, when the agent switches users.
+    fn task_user(&self, task: &TaskInfo, framework_user: &str) -> Option<String> {
+        let command_user = task.command.as_ref().and_then(|c| c.user.as_deref());
+        self.users
+            .user_of(command_user, framework_user)
+            .map(str::to_string)
     }
 
     /// Decides how the task runs: a command under a supervisor, or a Docker container.
@@ -312,6 +332,30 @@ impl Core {
             });
         });
     }
+}
+
+/// A command task's user must exist: Mesos's command executor cannot start as a user the
+/// system does not know; its launcher says so in the sandbox's stderr, and the task
+/// fails as its executor ends (TASK_FAILED, REASON_EXECUTOR_TERMINATED).
+pub(super) fn check_user(user: Option<&str>, run: &RunPaths) -> Result<(), Refusal> {
+    use std::io::Write;
+    let Some(name) = user else {
+        return Ok(());
+    };
+    let Err(error) = users::resolve(name, &users::SystemUsers) else {
+        return Ok(());
+    };
+    warn!(user = name, "the task's user does not exist on this agent");
+    let logged = launcher::prepare_sandbox(run).and_then(|()| {
+        let mut stderr = std::fs::OpenOptions::new()
+            .append(true)
+            .open(run.sandbox.join("stderr"))?;
+        writeln!(stderr, "{error}")
+    });
+    if let Err(e) = logged {
+        warn!(error = %e, "cannot write to the sandbox");
+    }
+    Err(Refusal::executor_terminated())
 }
 
 /// The URIs of a task's command (a Docker task's too: they land in the sandbox, which the

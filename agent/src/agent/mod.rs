@@ -125,7 +125,11 @@ pub struct Exit {
 /// Questions the HTTP side asks the core.
 #[derive(Debug)]
 pub enum Query {
-    State(oneshot::Sender<serde_json::Value>),
+    /// `/state` as the viewer may see it.
+    State(
+        crate::authorization::Viewer,
+        oneshot::Sender<serde_json::Value>,
+    ),
     /// A read of the core by the operator API and the monitor.
     Inspect(views::Inspect),
     /// A call of a custom executor (`/api/v1/executor`).
@@ -289,6 +293,16 @@ impl Refusal {
             message: message.into(),
         }
     }
+
+    /// How Mesos reports an executor that ended before it ran anything (its launcher
+    /// failed, e.g. on a user the system does not know).
+    fn executor_terminated() -> Refusal {
+        Refusal {
+            state: TaskState::TaskFailed,
+            reason: task_status::Reason::ExecutorTerminated,
+            message: "Executor terminated".to_string(),
+        }
+    }
 }
 
 impl From<LaunchError> for Refusal {
@@ -307,6 +321,8 @@ impl From<LaunchError> for Refusal {
 
 pub struct Core {
     config: Config,
+    /// `--switch_user` as it applies to this process.
+    users: crate::users::UserSwitch,
     executor_key: Option<mesos_common::auth::jwt::JwtKey>,
     layout: Layout,
     launcher: Launcher,
@@ -360,6 +376,7 @@ impl Core {
         );
         Core {
             layout,
+            users: crate::users::UserSwitch::of_this_process(setup.config.switch_user),
             executor_key: setup.executor_key,
             launcher: setup.launcher,
             identity: setup.identity,
@@ -384,6 +401,24 @@ impl Core {
             health_rx: Some(health_rx),
             config: setup.config,
         }
+    }
+
+    /// The user a running task's processes run as (`--switch_user`): its own command's
+    /// user, else its executor's (a nested container inherits it), else its framework's.
+    fn user_of_task<'a>(&'a self, task: &'a Task) -> Option<&'a str> {
+        let framework_user = self
+            .frameworks
+            .get(&task.framework_id)
+            .map(|f| f.info.user.as_str())
+            .unwrap_or_default();
+        let command_user = [
+            task.info.command.as_ref(),
+            task.info.executor.as_ref().and_then(|e| e.command.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|c| c.user.as_deref());
+        self.users.user_of(command_user, framework_user)
     }
 
     pub fn agent_id(&self) -> Option<&str> {

@@ -5,30 +5,37 @@ use mesos_proto::v1::TaskState;
 use serde_json::json;
 
 use super::{Core, Framework, Query, Task};
+use crate::authorization::Viewer;
 use crate::resources;
 use crate::VERSION;
 
 impl Core {
     pub fn on_query(&mut self, query: Query) {
         match query {
-            Query::State(reply) => {
-                let _ = reply.send(self.state_json());
+            Query::State(viewer, reply) => {
+                let _ = reply.send(self.state_json(&viewer));
             }
             Query::Inspect(read) => (read.0)(self),
             Query::Executor(request) => self.on_executor_request(*request),
         }
     }
 
-    fn state_json(&self) -> serde_json::Value {
+    /// As Mesos's agent writes it for a viewer: frameworks, executors and tasks the
+    /// `view_*` rules hide are left out, and so are the flags and the log directory
+    /// without `view_flags`.
+    fn state_json(&self, viewer: &Viewer) -> serde_json::Value {
+        let seen = |f: &&Framework| viewer.may_view_framework(&f.info.user);
         let frameworks: Vec<serde_json::Value> = self
             .frameworks
             .values()
-            .map(|f| self.framework_json(f))
+            .filter(seen)
+            .map(|f| self.framework_json(f, viewer))
             .collect();
         let completed: Vec<serde_json::Value> = self
             .completed_frameworks
             .iter()
-            .map(|f| self.framework_json(f))
+            .filter(seen)
+            .map(|f| self.framework_json(f, viewer))
             .collect();
         let mut state = json!({
             "version": VERSION,
@@ -56,16 +63,34 @@ impl Core {
         if let Some(log_dir) = &self.config.log_dir {
             state["log_dir"] = json!(log_dir.display().to_string());
         }
+        if !viewer.may_view_flags() {
+            if let Some(map) = state.as_object_mut() {
+                map.remove("flags");
+                map.remove("log_dir");
+            }
+        }
         state
     }
 
-    fn framework_json(&self, framework: &Framework) -> serde_json::Value {
+    fn framework_json(&self, framework: &Framework, viewer: &Viewer) -> serde_json::Value {
         let info = &framework.info;
+        let task_seen = |t: &&Task| {
+            let user = t.info.command.as_ref().and_then(|c| c.user.as_deref());
+            viewer.may_view_task(user, &info.user)
+        };
         // Tasks by executor (a custom or default executor runs several), in the order the
         // executors first appear: (executor id, tasks held, completed tasks).
         let mut by_executor: Vec<(&str, Vec<&Task>, Vec<&Task>)> = Vec::new();
-        let held = framework.tasks.values().map(|t| (t, true));
-        let done = framework.completed.iter().map(|t| (t, false));
+        let held = framework
+            .tasks
+            .values()
+            .filter(task_seen)
+            .map(|t| (t, true));
+        let done = framework
+            .completed
+            .iter()
+            .filter(task_seen)
+            .map(|t| (t, false));
         for (task, is_held) in held.chain(done) {
             let id = task.executor_id();
             let i = match by_executor.iter().position(|(e, _, _)| *e == id) {
@@ -83,6 +108,11 @@ impl Core {
         let framework_id = framework.id();
         let (mut executors, mut completed) = (Vec::new(), Vec::new());
         for (executor_id, held, done) in &by_executor {
+            let newest = held.last().or(done.last()).expect("an executor has a task");
+            let executor_user = self.executor_info(newest).command.and_then(|c| c.user);
+            if !viewer.may_view_executor(executor_user.as_deref(), &info.user) {
+                continue;
+            }
             let running = !held.is_empty()
                 || self.executors.contains(framework_id, executor_id)
                 || self

@@ -276,6 +276,12 @@ impl Core {
             let run = self
                 .layout
                 .run(&agent_id, &framework_id, &executor_id, &container_id);
+            // Mesos's default executor runs as the executor's user (else the framework's).
+            let command_user = executor.command.as_ref().and_then(|c| c.user.as_deref());
+            let user = self.users.user_of(command_user, &framework_info.user);
+            if let Err(refusal) = super::launch::check_user(user, &run) {
+                return refuse(self, refusal.state, refusal.reason, &refusal.message);
+            }
             if let Err(e) = launcher::prepare_sandbox(&run) {
                 return refuse(
                     self,
@@ -284,6 +290,7 @@ impl Core {
                     &format!("Failed to create sandbox {}: {e}", run.sandbox.display()),
                 );
             }
+            crate::users::hand_over(&run.sandbox, user);
             info!(container_id, sandbox = %run.sandbox.display(), "default executor started");
             self.groups
                 .by_id
@@ -464,8 +471,9 @@ impl Core {
             env.entry("MESOS_ALLOCATION_ROLE".to_string())
                 .or_insert(role);
         }
+        let user = self.user_of_task(task);
         self.launcher
-            .launch(run, command, &env)
+            .launch(run, command, &env, user)
             .map_err(|e| format!("Failed to launch task: {e}"))
     }
 

@@ -11,6 +11,7 @@ use mesos_proto::v1::agent::response::{self, get_executors, get_frameworks};
 use mesos_proto::v1::{self, TaskState};
 
 use super::{now_secs, Core, Framework, Task};
+use crate::authorization::Viewer;
 use crate::paths::RunPaths;
 
 /// A read of the core's state, run on the core's actor (so it sees one consistent state).
@@ -41,12 +42,14 @@ pub struct ContainerView {
     pub parent_container_id: Option<String>,
 }
 
-/// Where a container nested in a running task runs: the task's sandbox and environment
-/// (Mesos's DEBUG containers inherit both), or the task's Docker container.
+/// Where a container nested in a running task runs: the task's sandbox, environment and
+/// user (Mesos's nested containers inherit all three), or the task's Docker container.
 #[derive(Debug, Clone)]
 pub struct NestedParent {
     pub sandbox: std::path::PathBuf,
     pub env: BTreeMap<String, String>,
+    /// The user the task runs as, when the agent switched to it.
+    pub user: Option<crate::users::RunAs>,
     /// The Docker name of a Docker task's container.
     pub docker_container: Option<String>,
 }
@@ -72,7 +75,7 @@ impl Task {
 }
 
 impl Core {
-    fn executor_info(&self, task: &Task) -> v1::ExecutorInfo {
+    pub(super) fn executor_info(&self, task: &Task) -> v1::ExecutorInfo {
         if let Some(custom) = &task.info.executor {
             let mut info = custom.clone();
             info.framework_id = Some(v1::FrameworkId {
@@ -96,29 +99,72 @@ impl Core {
         }
     }
 
+    /// Whose sandbox the executor's is (`access_sandboxes`): its framework's user and the
+    /// executor's own command user (a command task's). Unknown parts stay None.
+    pub fn sandbox_owner(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+    ) -> crate::authorization::SandboxOwner {
+        let Some(framework) = self.all_frameworks().find(|f| f.id() == framework_id) else {
+            return Default::default();
+        };
+        let executor_user = framework
+            .tasks
+            .values()
+            .chain(framework.completed.iter())
+            .find(|t| t.executor_id() == executor_id)
+            .and_then(|t| self.executor_info(t).command)
+            .and_then(|c| c.user);
+        crate::authorization::SandboxOwner {
+            framework_user: Some(framework.info.user.clone()),
+            executor_user,
+        }
+    }
+
     fn all_frameworks(&self) -> impl Iterator<Item = &Framework> {
         self.frameworks
             .values()
             .chain(self.completed_frameworks.iter())
     }
 
-    pub(crate) fn operator_frameworks(&self) -> response::GetFrameworks {
+    /// The frameworks the viewer may see (`view_frameworks`), with their tasks and
+    /// executors.
+    fn seen_frameworks<'a>(&'a self, viewer: &'a Viewer) -> impl Iterator<Item = &'a Framework> {
+        self.all_frameworks()
+            .filter(|f| viewer.may_view_framework(&f.info.user))
+    }
+
+    pub(crate) fn operator_frameworks(&self, viewer: &Viewer) -> response::GetFrameworks {
         let entry = |f: &Framework| get_frameworks::Framework {
             framework_info: f.info.clone(),
         };
+        let seen = |f: &&Framework| viewer.may_view_framework(&f.info.user);
         response::GetFrameworks {
-            frameworks: self.frameworks.values().map(entry).collect(),
-            completed_frameworks: self.completed_frameworks.iter().map(entry).collect(),
+            frameworks: self.frameworks.values().filter(seen).map(entry).collect(),
+            completed_frameworks: self
+                .completed_frameworks
+                .iter()
+                .filter(seen)
+                .map(entry)
+                .collect(),
         }
     }
 
-    pub(crate) fn operator_executors(&self) -> response::GetExecutors {
+    pub(crate) fn operator_executors(&self, viewer: &Viewer) -> response::GetExecutors {
         let mut out = response::GetExecutors::default();
         // A custom executor runs several tasks; it is listed once per state.
         let mut seen = std::collections::BTreeSet::new();
-        for framework in self.all_frameworks() {
+        for framework in self.seen_frameworks(viewer) {
             for task in framework.tasks.values().chain(framework.completed.iter()) {
                 let executor_info = self.executor_info(task);
+                let user = executor_info
+                    .command
+                    .as_ref()
+                    .and_then(|c| c.user.as_deref());
+                if !viewer.may_view_executor(user, &framework.info.user) {
+                    continue;
+                }
                 let id = executor_info.executor_id.value.clone();
                 if !seen.insert((framework.id().to_string(), id, task.is_done())) {
                     continue;
@@ -134,10 +180,14 @@ impl Core {
         out
     }
 
-    pub(crate) fn operator_tasks(&self) -> response::GetTasks {
+    pub(crate) fn operator_tasks(&self, viewer: &Viewer) -> response::GetTasks {
         let mut out = response::GetTasks::default();
-        for framework in self.all_frameworks() {
-            for task in framework.tasks.values() {
+        for framework in self.seen_frameworks(viewer) {
+            let may_see = |t: &&Task| {
+                let user = t.info.command.as_ref().and_then(|c| c.user.as_deref());
+                viewer.may_view_task(user, &framework.info.user)
+            };
+            for task in framework.tasks.values().filter(may_see) {
                 let proto = self.task_proto(task);
                 if task.state.is_terminal() {
                     out.terminated_tasks.push(proto);
@@ -145,17 +195,22 @@ impl Core {
                     out.launched_tasks.push(proto);
                 }
             }
-            out.completed_tasks
-                .extend(framework.completed.iter().map(|t| self.task_proto(t)));
+            out.completed_tasks.extend(
+                framework
+                    .completed
+                    .iter()
+                    .filter(may_see)
+                    .map(|t| self.task_proto(t)),
+            );
         }
         out
     }
 
-    pub(crate) fn operator_state(&self) -> response::GetState {
+    pub(crate) fn operator_state(&self, viewer: &Viewer) -> response::GetState {
         response::GetState {
-            get_tasks: Some(self.operator_tasks()),
-            get_executors: Some(self.operator_executors()),
-            get_frameworks: Some(self.operator_frameworks()),
+            get_tasks: Some(self.operator_tasks(viewer)),
+            get_executors: Some(self.operator_executors(viewer)),
+            get_frameworks: Some(self.operator_frameworks(viewer)),
         }
     }
 
@@ -277,6 +332,7 @@ impl Core {
             return Some(NestedParent {
                 sandbox: task.run.sandbox.clone(),
                 env: BTreeMap::new(),
+                user: None,
                 docker_container: Some(crate::docker::container_name(&task.container_id)),
             });
         }
@@ -288,9 +344,11 @@ impl Core {
             agent_endpoint: &endpoint,
             hostname: &self.identity.hostname,
         };
+        let user = crate::users::switch_to(self.user_of_task(task));
         Some(NestedParent {
             sandbox: task.run.sandbox.clone(),
             env: crate::launcher::task_environment(std::env::vars(), &task.info, &ctx),
+            user,
             docker_container: None,
         })
     }

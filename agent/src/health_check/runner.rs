@@ -16,11 +16,13 @@ use crate::status_update::StreamKey;
 /// What one check does.
 #[derive(Debug, Clone)]
 pub enum Probe {
-    /// A command in the task's sandbox and environment (command tasks).
+    /// A command in the task's sandbox and environment, as the task's user (command
+    /// tasks).
     Command {
         argv: Vec<String>,
         env: BTreeMap<String, String>,
         cwd: PathBuf,
+        user: Option<crate::users::RunAs>,
     },
     /// A command inside the task's container (Docker tasks).
     DockerCommand {
@@ -41,6 +43,8 @@ pub enum Site {
     Plain {
         env: BTreeMap<String, String>,
         cwd: PathBuf,
+        /// The user the task runs as (None: the agent's).
+        user: Option<crate::users::RunAs>,
     },
     Docker {
         runtime: DockerRuntime,
@@ -82,9 +86,14 @@ impl Probe {
                     .map(|v| (v.name.clone(), v.value.clone().unwrap_or_default()))
                     .collect();
                 Ok(match site {
-                    Site::Plain { mut env, cwd } => {
+                    Site::Plain { mut env, cwd, user } => {
                         env.extend(own);
-                        Probe::Command { argv, env, cwd }
+                        Probe::Command {
+                            argv,
+                            env,
+                            cwd,
+                            user,
+                        }
                     }
                     Site::Docker {
                         runtime, container, ..
@@ -125,8 +134,17 @@ impl Probe {
 
     async fn run(&self, client: &reqwest::Client) -> Result<(), String> {
         match self {
-            Probe::Command { argv, env, cwd } => {
-                let status = tokio::process::Command::new(&argv[0])
+            Probe::Command {
+                argv,
+                env,
+                cwd,
+                user,
+            } => {
+                let mut command = tokio::process::Command::new(&argv[0]);
+                if let Some(user) = user {
+                    command.uid(user.uid).gid(user.gid);
+                }
+                let status = command
                     .args(&argv[1..])
                     .env_clear()
                     .envs(env)

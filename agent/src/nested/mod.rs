@@ -99,6 +99,8 @@ pub enum Runtime {
         argv: Vec<String>,
         env: BTreeMap<String, String>,
         cwd: PathBuf,
+        /// The user it runs as (its parent task's); None: as the agent.
+        user: Option<crate::users::RunAs>,
     },
     /// An exec in a running Docker container.
     Docker {
@@ -250,6 +252,12 @@ impl NestedContainers {
             stdout: open("stdout").map_err(failed)?,
             stderr: open("stderr").map_err(failed)?,
         };
+        if let Runtime::Host {
+            user: Some(user), ..
+        } = &launch.runtime
+        {
+            crate::users::chown_tree(&sandbox, user).map_err(failed)?;
+        }
         self.launch(launch, FirstOutput::Files(files)).await?;
         Ok(())
     }
@@ -598,9 +606,10 @@ async fn start(runtime: Runtime, tty: Option<Option<(u16, u16)>>) -> Result<Proc
             argv,
             env,
             cwd,
+            user,
         } => match tty {
-            Some(size) => start_pty(program, argv, env, cwd, size),
-            None => start_pipes(program, argv, env, cwd),
+            Some(size) => start_pty(program, argv, env, cwd, user, size),
+            None => start_pipes(program, argv, env, cwd, user),
         },
         Runtime::Docker {
             docker,
@@ -620,11 +629,15 @@ fn start_pipes(
     argv: Vec<String>,
     env: BTreeMap<String, String>,
     cwd: PathBuf,
+    user: Option<crate::users::RunAs>,
 ) -> Result<Process, NestedError> {
     use std::process::Stdio;
     let mut command = tokio::process::Command::new(&program);
     if let Some((argv0, rest)) = argv.split_first() {
         command.arg0(argv0).args(rest);
+    }
+    if let Some(user) = user {
+        command.uid(user.uid).gid(user.gid);
     }
     let mut child = command
         .env_clear()
@@ -661,6 +674,7 @@ fn start_pty(
     argv: Vec<String>,
     env: BTreeMap<String, String>,
     cwd: PathBuf,
+    user: Option<crate::users::RunAs>,
     size: Option<(u16, u16)>,
 ) -> Result<Process, NestedError> {
     let pty_error =
@@ -673,6 +687,9 @@ fn start_pty(
     let mut command = pty_process::Command::new(&program);
     if let Some((argv0, rest)) = argv.split_first() {
         command = command.arg0(argv0).args(rest);
+    }
+    if let Some(user) = user {
+        command = command.uid(user.uid).gid(user.gid);
     }
     // The process leads a new session whose controlling terminal is the pty.
     let child = command

@@ -19,6 +19,7 @@ fn host(command: &str) -> Runtime {
             ("GREETING".into(), "hello".into()),
         ]),
         cwd: std::env::temp_dir(),
+        user: None,
     }
 }
 

@@ -374,6 +374,7 @@ async fn plan_launch(
                 argv: line.argv,
                 env,
                 cwd: sandbox.clone(),
+                user: parent_of.user,
             }
         }
     };

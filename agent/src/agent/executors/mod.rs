@@ -469,9 +469,11 @@ impl Core {
                     .or_insert_with(|| format_duration(value));
             }
         }
+        let command_user = info.command.as_ref().and_then(|c| c.user.as_deref());
+        let user = self.users.user_of(command_user, &framework_info.user);
         let supervised = self
             .launcher
-            .launch(run, &command, &env)
+            .launch(run, &command, &env, user)
             .map_err(|e| format!("Failed to launch executor: {e}"))?;
         info!(pid = supervised.pid, sandbox = %run.sandbox.display(), "executor started");
         let exits = self.exits.clone();
