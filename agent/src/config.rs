@@ -349,8 +349,14 @@ impl Config {
     /// and `/files` reads every sandbox. `port` is the port bound.
     pub fn exposure_warning(&self, port: u16) -> Option<ExposureWarning> {
         let off = [
-            ("--authenticate_http_readwrite", self.authenticate_http_readwrite),
-            ("--authenticate_http_readonly", self.authenticate_http_readonly),
+            (
+                "--authenticate_http_readwrite",
+                self.authenticate_http_readwrite,
+            ),
+            (
+                "--authenticate_http_readonly",
+                self.authenticate_http_readonly,
+            ),
         ]
         .into_iter()
         .filter_map(|(flag, on)| (!on).then_some(flag))
@@ -472,10 +478,17 @@ mod tests {
         let warning = warned(&[]).expect("0.0.0.0 is the default");
         assert_eq!(
             warning.flags,
-            ["--authenticate_http_readwrite", "--authenticate_http_readonly"]
+            [
+                "--authenticate_http_readwrite",
+                "--authenticate_http_readonly"
+            ]
         );
         assert!(warned(&["--ip=10.0.0.7", "--authenticate_http_readwrite"]).is_some());
-        assert!(warned(&["--authenticate_http_readwrite", "--authenticate_http_readonly"]).is_none());
+        assert!(warned(&[
+            "--authenticate_http_readwrite",
+            "--authenticate_http_readonly"
+        ])
+        .is_none());
         assert!(warned(&["--ip=127.0.0.1"]).is_none());
     }
 

@@ -163,9 +163,12 @@ mod tests {
 
     #[test]
     fn the_warning_names_the_address_and_the_settings_to_turn_on() {
-        let w = exposure("0.0.0.0", vec!["--authenticate_frameworks", "--authenticate_agents"])
-            .warning()
-            .expect("open on every interface");
+        let w = exposure(
+            "0.0.0.0",
+            vec!["--authenticate_frameworks", "--authenticate_agents"],
+        )
+        .warning()
+        .expect("open on every interface");
         assert_eq!(w.address, "0.0.0.0:5050");
         assert_eq!(
             w.flags,

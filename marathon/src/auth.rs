@@ -271,7 +271,11 @@ pub fn exposure_warning(config: &crate::Config) -> Option<ExposureWarning> {
         program: "Marathon",
         host: &host,
         port,
-        off: if open { vec!["--http_credentials"] } else { Vec::new() },
+        off: if open {
+            vec!["--http_credentials"]
+        } else {
+            Vec::new()
+        },
         risk: "run any command on the cluster",
         loopback: "--http_address=127.0.0.1",
     }

@@ -296,9 +296,15 @@ impl Config {
         let frameworks = self.authenticate_frameworks || self.authenticate_http_frameworks;
         let off = [
             ("--authenticate_frameworks", frameworks),
-            ("--authenticate_http_readwrite", self.authenticate_http_readwrite),
+            (
+                "--authenticate_http_readwrite",
+                self.authenticate_http_readwrite,
+            ),
             ("--authenticate_agents", self.authenticate_agents),
-            ("--authenticate_http_readonly", self.authenticate_http_readonly),
+            (
+                "--authenticate_http_readonly",
+                self.authenticate_http_readonly,
+            ),
         ]
         .into_iter()
         .filter_map(|(flag, on)| (!on).then_some(flag))
@@ -479,12 +485,16 @@ mod tests {
             "--authenticate_http_readonly",
             "--authenticate_http_readwrite",
         ];
-        let warning = config(&[]).exposure_warning(5050).expect("0.0.0.0 is the default");
+        let warning = config(&[])
+            .exposure_warning(5050)
+            .expect("0.0.0.0 is the default");
         assert_eq!(warning.address, "0.0.0.0:5050");
         assert_eq!(warning.flags.len(), 4, "{warning:?}");
         let some_on = config(&["--ip=10.0.0.5", "--authenticate_http_readwrite"]);
         let warning = some_on.exposure_warning(5050).expect("three flags off");
-        assert!(!warning.flags.contains(&"--authenticate_http_readwrite".to_string()));
+        assert!(!warning
+            .flags
+            .contains(&"--authenticate_http_readwrite".to_string()));
         assert!(warning.message.contains("--authenticate_frameworks"));
         assert_eq!(config(&all_on).exposure_warning(5050), None);
         // The HTTP spelling of framework authentication counts too.
