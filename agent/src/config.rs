@@ -348,7 +348,7 @@ impl Config {
     /// authentication off: its operator API launches commands in any task's container
     /// and `/files` reads every sandbox. `port` is the port bound.
     pub fn exposure_warning(&self, port: u16) -> Option<ExposureWarning> {
-        let off = [
+        let off = mesos_common::exposure::off([
             (
                 "--authenticate_http_readwrite",
                 self.authenticate_http_readwrite,
@@ -357,10 +357,7 @@ impl Config {
                 "--authenticate_http_readonly",
                 self.authenticate_http_readonly,
             ),
-        ]
-        .into_iter()
-        .filter_map(|(flag, on)| (!on).then_some(flag))
-        .collect();
+        ]);
         let host = self.ip.to_string();
         Exposure {
             program: "mesos-agent",

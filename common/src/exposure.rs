@@ -52,6 +52,15 @@ fn is_localhost_name(name: &str) -> bool {
     name == "localhost" || name.ends_with(".localhost")
 }
 
+/// The settings of `settings` (`(name, on)`) that are off, in order: what
+/// [`Exposure::off`] lists.
+pub fn off<'a>(settings: impl IntoIterator<Item = (&'a str, bool)>) -> Vec<&'a str> {
+    settings
+        .into_iter()
+        .filter_map(|(name, on)| (!on).then_some(name))
+        .collect()
+}
+
 /// What a process logs at start and its API reports (as `exposure_warning`) when it is
 /// reachable beyond loopback without authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

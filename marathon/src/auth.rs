@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use mesos_common::exposure::{Exposure, ExposureWarning};
+use mesos_common::exposure::{off, Exposure, ExposureWarning};
 use mesos_scheduler::Credential;
 
 use crate::config::ConfigError;
@@ -271,11 +271,7 @@ pub fn exposure_warning(config: &crate::Config) -> Option<ExposureWarning> {
         program: "Marathon",
         host: &host,
         port,
-        off: if open {
-            vec!["--http_credentials"]
-        } else {
-            Vec::new()
-        },
+        off: off([("--http_credentials", !open)]),
         risk: "run any command on the cluster",
         loopback: "--http_address=127.0.0.1",
     }

@@ -294,7 +294,7 @@ impl Config {
     /// task's environment. `port` is the port bound.
     pub fn exposure_warning(&self, port: u16) -> Option<ExposureWarning> {
         let frameworks = self.authenticate_frameworks || self.authenticate_http_frameworks;
-        let off = [
+        let off = mesos_common::exposure::off([
             ("--authenticate_frameworks", frameworks),
             (
                 "--authenticate_http_readwrite",
@@ -305,10 +305,7 @@ impl Config {
                 "--authenticate_http_readonly",
                 self.authenticate_http_readonly,
             ),
-        ]
-        .into_iter()
-        .filter_map(|(flag, on)| (!on).then_some(flag))
-        .collect();
+        ]);
         let host = self.ip.to_string();
         Exposure {
             program: "mesos-master",

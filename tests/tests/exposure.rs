@@ -56,7 +56,11 @@ async fn a_master_open_beyond_loopback_warns_once_and_says_so_in_its_flags() {
         warning["address"],
         json!(format!("0.0.0.0:{}", cluster.master_port))
     );
-    assert_eq!(warning["flags"].as_array().map(Vec::len), Some(4), "{warning}");
+    assert_eq!(
+        warning["flags"].as_array().map(Vec::len),
+        Some(4),
+        "{warning}"
+    );
     assert!(
         warning["message"]
             .as_str()
@@ -121,7 +125,12 @@ async fn marathon_open_beyond_loopback_warns_and_says_so_apart_from_v2_info() {
 
     let guarded = Marathon::start(
         &cluster,
-        &["--http_address", "0.0.0.0", "--http_credentials", "ops:s3cret"],
+        &[
+            "--http_address",
+            "0.0.0.0",
+            "--http_credentials",
+            "ops:s3cret",
+        ],
     )
     .await;
     assert_eq!(warning_lines(&guarded.proc), Vec::<String>::new());

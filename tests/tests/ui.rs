@@ -110,11 +110,15 @@ async fn an_open_master_and_marathon_show_the_exposure_banner() {
          !document.querySelector('#exposure-warning')";
 
     b.open(&open.master_url("/")).await;
-    b.wait_for("the open master's exposure banner", banner).await;
+    b.wait_for("the open master's exposure banner", banner)
+        .await;
     b.screenshot("master-exposure").await;
     b.open(&loopback.master_url("/")).await;
-    b.wait_for("the loopback master's dashboard without a banner", no_banner)
-        .await;
+    b.wait_for(
+        "the loopback master's dashboard without a banner",
+        no_banner,
+    )
+    .await;
 
     let open_marathon = Marathon::start(&open, &["--http_address", "0.0.0.0"]).await;
     b.open(&open_marathon.url("/ui/")).await;
@@ -127,8 +131,11 @@ async fn an_open_master_and_marathon_show_the_exposure_banner() {
     .await;
     let loopback_marathon = Marathon::start(&loopback, &[]).await;
     b.open(&loopback_marathon.url("/ui/")).await;
-    b.wait_for("the loopback Marathon's dashboard without a banner", no_banner)
-        .await;
+    b.wait_for(
+        "the loopback Marathon's dashboard without a banner",
+        no_banner,
+    )
+    .await;
 }
 
 async fn master_dashboard(b: &Browser, cluster: &Cluster) {

@@ -164,13 +164,11 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt;
 
+    type Sent = Result<Frame<Bytes>, std::io::Error>;
+    type ChannelBody = http_body_util::StreamBody<tokio_stream::wrappers::ReceiverStream<Sent>>;
+
     /// A body whose frames come from a channel, as a client sends them.
-    fn channel_body() -> (
-        tokio::sync::mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
-        http_body_util::StreamBody<
-            tokio_stream::wrappers::ReceiverStream<Result<Frame<Bytes>, std::io::Error>>,
-        >,
-    ) {
+    fn channel_body() -> (tokio::sync::mpsc::Sender<Sent>, ChannelBody) {
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
         (tx, body)
@@ -178,7 +176,7 @@ mod tests {
 
     /// Sends `n` one-byte frames, `every` apart.
     fn trickle(
-        tx: tokio::sync::mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
+        tx: tokio::sync::mpsc::Sender<Sent>,
         n: usize,
         every: Duration,
     ) -> tokio::task::JoinHandle<()> {
