@@ -1,7 +1,7 @@
-//! Safe defaults: a master or Marathon that listens beyond loopback (0.0.0.0 here; the
+//! Safe defaults: a master, an agent or Marathon that listens beyond loopback (0.0.0.0 here; the
 //! tests still connect through 127.0.0.1) with authentication off logs one WARN at start
-//! naming the flags to turn on, and its API says so (`exposure_warning` in `/master/flags`,
-//! Marathon's `/v2/info/exposure`) for the dashboards' banner. On loopback, or with
+//! naming the flags to turn on, and its API says so (`exposure_warning` in the master's
+//! and the agent's `/flags`, Marathon's `/v2/info/exposure`) for the dashboards' banner. On loopback, or with
 //! authentication on, neither.
 
 use mesos_tests::marathon::Marathon;
@@ -136,4 +136,29 @@ async fn marathon_open_beyond_loopback_warns_and_says_so_apart_from_v2_info() {
     assert_eq!(warning_lines(&guarded.proc), Vec::<String>::new());
     let answer = guarded.get("/v2/info/exposure").await.json();
     assert_eq!(answer, json!({"exposure_warning": null}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_open_beyond_loopback_warns_and_says_so_in_its_flags() {
+    let mut cluster = Cluster::master_only().await;
+    let open = cluster.add_agent_with(&["--ip=0.0.0.0"]).await;
+    let loopback = cluster.add_agent().await;
+    let lines = warning_lines(&cluster.agents[open].proc);
+    assert_eq!(lines.len(), 1, "one warning at start: {lines:#?}");
+    assert!(
+        lines[0].contains("--authenticate_http_readwrite"),
+        "{}",
+        lines[0]
+    );
+    let body = http::get_json(&cluster.agent_url(open, "/flags")).await;
+    assert_eq!(
+        body["exposure_warning"]["address"],
+        json!(format!("0.0.0.0:{}", cluster.agents[open].port))
+    );
+    assert_eq!(
+        warning_lines(&cluster.agents[loopback].proc),
+        Vec::<String>::new()
+    );
+    let body = http::get_json(&cluster.agent_url(loopback, "/flags")).await;
+    assert!(body.get("exposure_warning").is_none(), "{body}");
 }
