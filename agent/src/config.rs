@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};
+use mesos_common::exposure::{Exposure, ExposureWarning};
 use mesos_common::flags::{bool_arg, duration_arg, format_duration};
 
 /// Flags of `mesos-agent` (alias `mesos-slave`).
@@ -343,6 +344,32 @@ impl Config {
         }
     }
 
+    /// The start-up warning when the agent listens beyond loopback (`--ip`) with its HTTP
+    /// authentication off: its operator API launches commands in any task's container
+    /// and `/files` reads every sandbox. `port` is the port bound.
+    pub fn exposure_warning(&self, port: u16) -> Option<ExposureWarning> {
+        let off = mesos_common::exposure::off([
+            (
+                "--authenticate_http_readwrite",
+                self.authenticate_http_readwrite,
+            ),
+            (
+                "--authenticate_http_readonly",
+                self.authenticate_http_readonly,
+            ),
+        ]);
+        let host = self.ip.to_string();
+        Exposure {
+            program: "mesos-agent",
+            host: &host,
+            port,
+            off,
+            risk: "run commands in any task's container and read every sandbox",
+            loopback: "--ip=127.0.0.1",
+        }
+        .warning()
+    }
+
     /// Every flag with its effective value, as `/flags` and `/state` report them.
     pub fn flags(&self) -> BTreeMap<String, String> {
         let duration = |d: Duration| format_duration(d);
@@ -436,6 +463,30 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("mesos-agent").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn listening_beyond_loopback_with_authentication_off_is_warned_about() {
+        let warned = |args: &[&str]| {
+            let mut all = vec!["--master=m:5050"];
+            all.extend(args);
+            parse(&all).unwrap().exposure_warning(5051)
+        };
+        let warning = warned(&[]).expect("0.0.0.0 is the default");
+        assert_eq!(
+            warning.flags,
+            [
+                "--authenticate_http_readwrite",
+                "--authenticate_http_readonly"
+            ]
+        );
+        assert!(warned(&["--ip=10.0.0.7", "--authenticate_http_readwrite"]).is_some());
+        assert!(warned(&[
+            "--authenticate_http_readwrite",
+            "--authenticate_http_readonly"
+        ])
+        .is_none());
+        assert!(warned(&["--ip=127.0.0.1"]).is_none());
     }
 
     #[test]

@@ -19,6 +19,8 @@ use crate::nested::NestedContainers;
 pub struct HttpState {
     pub queries: mpsc::Sender<Query>,
     pub flags: Arc<BTreeMap<String, String>>,
+    /// Listening beyond loopback with authentication off (`/flags` says so).
+    pub exposure: Option<Arc<mesos_common::exposure::ExposureWarning>>,
     /// `<work_dir>/slaves`: the only tree `/files` serves.
     pub sandboxes_root: PathBuf,
     /// Containers nested in tasks (`task exec`).

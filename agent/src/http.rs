@@ -105,7 +105,12 @@ async fn flags(State(state): State<HttpState>, who: Who) -> Response {
     if !viewer(&state, &who).may_view_flags() {
         return forbidden();
     }
-    Json(json!({ "flags": *state.flags })).into_response()
+    let mut body = json!({ "flags": *state.flags });
+    // Ours, beside Mesos's one key: clients read `flags` and skip the rest.
+    if let Some(warning) = &state.exposure {
+        body["exposure_warning"] = json!(**warning);
+    }
+    Json(body).into_response()
 }
 
 async fn version() -> Json<serde_json::Value> {

@@ -161,6 +161,10 @@ pub async fn run_with_transport<T: MasterTransport>(
         .local_addr()
         .map_err(io_error("cannot read the listener's address"))?
         .port();
+    let exposure = config.exposure_warning(port);
+    if let Some(warning) = &exposure {
+        warning.log();
+    }
     let identity = agent::Identity::new(&config, port);
     let machine = resources::Machine::detect(&config.work_dir)
         .map_err(io_error("cannot detect the machine's resources"))?;
@@ -198,6 +202,7 @@ pub async fn run_with_transport<T: MasterTransport>(
     let http_state = handle::HttpState {
         queries: queries_tx,
         flags: std::sync::Arc::new(config.flags()),
+        exposure: exposure.map(std::sync::Arc::new),
         sandboxes_root: paths::Layout::new(&config.work_dir).sandboxes_root(),
         nested: nested::NestedContainers::default(),
         docker: docker.clone(),

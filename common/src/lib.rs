@@ -16,7 +16,9 @@
 //!   and the local authorizer's ACLs.
 //! - [`tls`]: the `LIBPROCESS_SSL_*` settings and the rustls configurations of listeners
 //!   and clients; [`serve`]: the serving edge of every listener (TLS with downgrade,
-//!   HTTP/1.1 and HTTP/2, header timeout, connection limits, graceful shutdown).
+//!   HTTP/1.1 and HTTP/2, header and body timeouts, connection limits, graceful shutdown).
+//! - [`exposure`]: whether a listener is reachable beyond loopback, and the warning every
+//!   binary gives when it is and has authentication off.
 //! - [`layers`]: a check that a crate's modules depend one way (core, views, edges), run
 //!   by the master's and the agent's tests.
 //!
@@ -29,6 +31,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod exposure;
 pub mod flags;
 pub mod ids;
 pub mod layers;

@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 
+use mesos_common::exposure::{off, Exposure, ExposureWarning};
 use mesos_scheduler::Credential;
 
 use crate::config::ConfigError;
@@ -257,17 +258,24 @@ impl AuthFlags {
 }
 
 /// The warning for an API reachable beyond this host without credentials: open Marathons
-/// were how crypto-miners and worse got onto clusters.
-pub fn exposure_warning(config: &crate::Config) -> Option<String> {
+/// were how crypto-miners and worse got onto clusters. On the HTTP port, else the HTTPS one
+/// (TLS alone lets anyone in).
+pub fn exposure_warning(config: &crate::Config) -> Option<ExposureWarning> {
     let open = matches!(config.auth.http_auth(), Ok(None));
-    (open && !config.http_address.is_loopback()).then(|| {
-        format!(
-            "Marathon listens on {} without authentication: anyone who reaches it can run any \
-             command on the cluster. Set --http_credentials (or listen on 127.0.0.1 with \
-             --http_address).",
-            config.http_address
-        )
-    })
+    let host = config.http_address.to_string();
+    let port = match config.https.http_enabled() {
+        true => config.http_port,
+        false => config.https_port,
+    };
+    Exposure {
+        program: "Marathon",
+        host: &host,
+        port,
+        off: off([("--http_credentials", !open)]),
+        risk: "run any command on the cluster",
+        loopback: "--http_address=127.0.0.1",
+    }
+    .warning()
 }
 
 #[cfg(test)]
@@ -407,6 +415,9 @@ mod tests {
     fn an_open_api_beyond_loopback_is_warned_about() {
         let warned = |args: &[&str]| exposure_warning(&flags(args).unwrap()).is_some();
         assert!(warned(&[]), "0.0.0.0 is the default");
+        let warning = exposure_warning(&flags(&["--http_port", "8081"]).unwrap()).unwrap();
+        assert_eq!(warning.address, "0.0.0.0:8081");
+        assert_eq!(warning.flags, ["--http_credentials"]);
         assert!(warned(&["--http_address", "10.0.0.5"]));
         assert!(!warned(&["--http_address", "127.0.0.1"]));
         assert!(!warned(&["--http_address", "::1"]));

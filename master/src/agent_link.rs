@@ -52,7 +52,13 @@ pub(crate) fn router(handle: MasterHandle, security: &Security) -> axum::Router 
     .max_decoding_message_size(64 * 1024 * 1024);
     // Only the service's own path: tonic's catch-all fallback would answer every unknown
     // HTTP path with a 200 gRPC "unimplemented" instead of a 404.
-    axum::Router::new().route_service("/mesos.internal.AgentService/Connect", service)
+    // The agent's messages are one stream for as long as it stays connected: no body
+    // deadline (the first message has REGISTER_TIMEOUT, pings find dead links).
+    axum::Router::new()
+        .route_service("/mesos.internal.AgentService/Connect", service)
+        .layer(axum::middleware::from_fn(
+            mesos_common::serve::streaming_bodies,
+        ))
 }
 
 type MasterStream = Pin<Box<dyn Stream<Item = Result<internal::MasterMessage, Status>> + Send>>;

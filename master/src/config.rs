@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};
+use mesos_common::exposure::{Exposure, ExposureWarning};
 use mesos_common::flags::{bool_arg, duration_arg, format_duration};
 use mesos_common::resources::ResourceQuantities;
 
@@ -286,6 +287,37 @@ impl Config {
         Ok(())
     }
 
+    /// The start-up warning when the master listens beyond loopback (`--ip`) with any of
+    /// its authentication flags off: anyone who reaches an open scheduler API can run any
+    /// command on the agents, an open operator API can tear frameworks down, an open agent
+    /// stream takes tasks (and their secrets) to a rogue agent, and `/state` lists every
+    /// task's environment. `port` is the port bound.
+    pub fn exposure_warning(&self, port: u16) -> Option<ExposureWarning> {
+        let frameworks = self.authenticate_frameworks || self.authenticate_http_frameworks;
+        let off = mesos_common::exposure::off([
+            ("--authenticate_frameworks", frameworks),
+            (
+                "--authenticate_http_readwrite",
+                self.authenticate_http_readwrite,
+            ),
+            ("--authenticate_agents", self.authenticate_agents),
+            (
+                "--authenticate_http_readonly",
+                self.authenticate_http_readonly,
+            ),
+        ]);
+        let host = self.ip.to_string();
+        Exposure {
+            program: "mesos-master",
+            host: &host,
+            port,
+            off,
+            risk: "register a framework and run any command on the agents",
+            loopback: "--ip=127.0.0.1",
+        }
+        .warning()
+    }
+
     pub fn min_allocatable(&self) -> Result<Vec<ResourceQuantities>, ConfigError> {
         mesos_common::resources::parse_min_allocatable(&self.min_allocatable_resources).map_err(
             |e| ConfigError {
@@ -430,5 +462,43 @@ impl Config {
             put("acls", a.clone());
         }
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        Config::try_parse_from(std::iter::once("mesos-master").chain(args.iter().copied()))
+            .expect("flags parse")
+    }
+
+    #[test]
+    fn listening_beyond_loopback_with_authentication_off_is_warned_about() {
+        let all_on = [
+            "--authenticate_frameworks",
+            "--authenticate_agents",
+            "--authenticate_http_readonly",
+            "--authenticate_http_readwrite",
+        ];
+        let warning = config(&[])
+            .exposure_warning(5050)
+            .expect("0.0.0.0 is the default");
+        assert_eq!(warning.address, "0.0.0.0:5050");
+        assert_eq!(warning.flags.len(), 4, "{warning:?}");
+        let some_on = config(&["--ip=10.0.0.5", "--authenticate_http_readwrite"]);
+        let warning = some_on.exposure_warning(5050).expect("three flags off");
+        assert!(!warning
+            .flags
+            .contains(&"--authenticate_http_readwrite".to_string()));
+        assert!(warning.message.contains("--authenticate_frameworks"));
+        assert_eq!(config(&all_on).exposure_warning(5050), None);
+        // The HTTP spelling of framework authentication counts too.
+        let mut http_frameworks = all_on.to_vec();
+        http_frameworks[0] = "--authenticate_http_frameworks";
+        assert_eq!(config(&http_frameworks).exposure_warning(5050), None);
+        assert_eq!(config(&["--ip=127.0.0.1"]).exposure_warning(5050), None);
+        assert_eq!(config(&["--ip=::1"]).exposure_warning(5050), None);
     }
 }

@@ -17,6 +17,7 @@ use crate::engine::{AgentSender, CallError, Engine, SubscribeRequest};
 use crate::registry::Registry;
 use crate::views::authorized::Viewer;
 use mesos_common::auth::{Action, Object, Principal};
+use mesos_common::exposure::ExposureWarning;
 
 /// Whether this master leads, as the edges see it.
 #[derive(Debug, Clone)]
@@ -117,6 +118,8 @@ pub struct MasterHandle {
     pub(crate) leadership: watch::Receiver<Leadership>,
     /// `--acls`, for the edges that filter or refuse before reaching the engine.
     pub(crate) acls: Arc<mesos_common::auth::Acls>,
+    /// Listening beyond loopback with authentication off (`/master/flags` says so).
+    pub(crate) exposure: Option<Arc<ExposureWarning>>,
 }
 
 impl MasterHandle {
@@ -132,11 +135,17 @@ impl MasterHandle {
             max_request_body,
             leadership,
             acls: Default::default(),
+            exposure: None,
         }
     }
 
     pub(crate) fn with_acls(mut self, acls: Arc<mesos_common::auth::Acls>) -> Self {
         self.acls = acls;
+        self
+    }
+
+    pub(crate) fn with_exposure(mut self, exposure: Option<ExposureWarning>) -> Self {
+        self.exposure = exposure.map(Arc::new);
         self
     }
 

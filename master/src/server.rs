@@ -111,6 +111,10 @@ pub async fn run(
     }
     let edge = mesos_common::serve::Edge::from_env()?;
     let bound = listener.local_addr()?;
+    let exposure = config.exposure_warning(bound.port());
+    if let Some(warning) = &exposure {
+        warning.log();
+    }
     let info = master_info(&config, bound);
     info!(master_id = %info.id, address = %bound, zk = ?zk.as_ref().map(|u| u.to_string()), "master starting");
     let allocation_interval = config.allocation_interval;
@@ -131,7 +135,8 @@ pub async fn run(
         max_request_body,
         leadership.clone(),
     )
-    .with_acls(security.acls.clone());
+    .with_acls(security.acls.clone())
+    .with_exposure(exposure);
     let actor = Actor {
         term: standalone.then_some(0),
         engine,

@@ -143,7 +143,8 @@ impl Cluster {
         self.add_agent_with(&[]).await
     }
 
-    /// Like [`Cluster::add_agent`], with `extra` flags after the cluster's agent flags.
+    /// Like [`Cluster::add_agent`], with `extra` flags after the cluster's agent flags
+    /// (either replacing a standard flag of the same name).
     pub async fn add_agent_with(&mut self, extra: &[&str]) -> usize {
         let index = self.agents.len();
         let work_dir = self.root.join(format!("agent{index}"));
@@ -158,8 +159,13 @@ impl Cluster {
                 format!("--resources={}", self.options.agent_resources),
                 "--status_update_retry_interval_min=500ms".to_string(),
             ];
-            args.extend(self.options.agent_flags.iter().cloned());
-            args.extend(extra.iter().map(|f| f.to_string()));
+            let mut given: Vec<String> = self.options.agent_flags.clone();
+            given.extend(extra.iter().map(|f| f.to_string()));
+            // A flag given here replaces the standard one (the agent refuses a flag given
+            // twice).
+            let name = |flag: &str| flag.split('=').next().unwrap_or("").to_string();
+            args.retain(|a| !given.iter().any(|g| name(g) == name(a)));
+            args.extend(given);
             let mut proc = Proc::spawn(
                 &format!("agent{index}"),
                 &binary("mesos-agent"),

@@ -71,8 +71,8 @@ impl Marathon {
         Self::start_with(cluster.root(), &master, args, Default::default()).await
     }
 
-    /// A Marathon with `args` (after `--master`, `--http_port`, `--hostname`), its logs
-    /// in `root`.
+    /// A Marathon with `args` (after `--master`, `--http_address`, `--http_port`,
+    /// `--hostname`, each replaced when `args` gives it), its logs in `root`.
     pub async fn start_with(
         root: &Path,
         master: &str,
@@ -81,20 +81,21 @@ impl Marathon {
     ) -> Marathon {
         for attempt in 1..=3 {
             let port = free_port();
-            let mut all = vec![
-                "--master".to_string(),
-                master.to_string(),
-                "--http_address".to_string(),
-                "127.0.0.1".to_string(),
-                "--http_port".to_string(),
-                port.to_string(),
-                "--hostname".to_string(),
-                "127.0.0.1".to_string(),
-                "--reconciliation_initial_delay".to_string(),
-                "1000".to_string(),
-                "--decline_offer_duration".to_string(),
-                "1000".to_string(),
+            let standard = [
+                ("--master", master.to_string()),
+                ("--http_address", "127.0.0.1".to_string()),
+                ("--http_port", port.to_string()),
+                ("--hostname", "127.0.0.1".to_string()),
+                ("--reconciliation_initial_delay", "1000".to_string()),
+                ("--decline_offer_duration", "1000".to_string()),
             ];
+            // A flag given in `args` replaces the standard one (Marathon refuses a flag
+            // given twice).
+            let mut all: Vec<String> = standard
+                .into_iter()
+                .filter(|(flag, _)| !args.iter().any(|a| a == flag))
+                .flat_map(|(flag, value)| [flag.to_string(), value])
+                .collect();
             all.extend(args.iter().cloned());
             let credentials = http_credentials(&args);
             let mut proc = Proc::spawn_with_env(

@@ -111,14 +111,15 @@ impl Processes {
     }
 
     /// Starts an agent of `master` with `flags` after the standard ones and waits until
-    /// `client` gets 200 from its /health (registration is checked separately).
+    /// `client` gets 200 from its /health (registration is checked separately); returns
+    /// its port.
     pub async fn agent(
         &mut self,
         master: u16,
         env: Vec<(String, String)>,
         flags: &[String],
         client: &reqwest::Client,
-    ) {
+    ) -> u16 {
         let port = free_port();
         let scheme = scheme_of(&env);
         let mut args = vec![
@@ -133,6 +134,7 @@ impl Processes {
         self.procs.push(proc);
         self.ready(&format!("{scheme}://127.0.0.1:{port}/health"), client)
             .await;
+        port
     }
 
     pub async fn ready(&mut self, url: &str, client: &reqwest::Client) {

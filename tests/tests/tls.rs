@@ -2,7 +2,8 @@
 //! real binaries: a master, an agent and a framework (mesos-execute) over TLS with
 //! certificates checked both ways; downgrade (plain and TLS on one port); plain-text and
 //! wrongly certified clients refused and logged once; slow clients cut after the header
-//! timeout without starving others. Certificates come from `scripts/test-ca.sh`.
+//! timeout, and slow bodies after the body timeout (408), without starving others.
+//! Certificates come from `scripts/test-ca.sh`.
 
 use std::time::Duration;
 
@@ -214,6 +215,124 @@ async fn slow_clients_are_cut_after_the_header_timeout_and_do_not_starve_others(
         matches!(read, Ok(Ok(0)) | Ok(Err(_))),
         "a silent connection is closed: {read:?}"
     );
+}
+
+/// Sends `head` at once, then a body of `BODY_BYTES` one byte a second; returns how many
+/// body bytes went out and what the server answered before it closed the connection.
+async fn trickle_body(port: u16, head: String) -> (usize, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("headers");
+    let mut answer = Vec::new();
+    let mut sent = 0;
+    let mut buf = [0u8; 1024];
+    while sent < BODY_BYTES {
+        if stream.write_all(b"x").await.is_err() {
+            break;
+        }
+        sent += 1;
+        match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    // The rest of the answer, up to the close.
+    while let Ok(Ok(n)) = tokio::time::timeout(TIMEOUT, stream.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    (sent, String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// 600 bytes at one a second would take 10 minutes.
+const BODY_BYTES: usize = 600;
+
+fn post_head(path: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Accept: application/json\r\nContent-Length: {BODY_BYTES}\r\n\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_bodies_are_cut_after_the_body_timeout_with_408_and_do_not_starve_others() {
+    let mut p = Processes::new();
+    let env = vec![(
+        "LIBPROCESS_HTTP_BODY_TIMEOUT".to_string(),
+        "3secs".to_string(),
+    )];
+    let plain = plain_client();
+    let master = p.master(env.clone(), &[], &plain).await;
+    let agent = p.agent(master, env.clone(), &[], &plain).await;
+    let marathon = free_port();
+    let args = vec![
+        format!("--master=127.0.0.1:{master}"),
+        "--disable_ha".to_string(),
+        "--internal_store_backend=mem".to_string(),
+        "--http_address=127.0.0.1".to_string(),
+        format!("--http_port={marathon}"),
+        "--hostname=127.0.0.1".to_string(),
+    ];
+    let proc = Proc::spawn_with_env("marathon", &binary("marathon"), args, env, p.root());
+    p.procs.push(proc);
+    p.ready(&format!("http://127.0.0.1:{marathon}/ping"), &plain)
+        .await;
+    // Every listener: the master's operator API, the agent's, Marathon's apps.
+    let targets = [
+        (master, "/api/v1"),
+        (agent, "/api/v1"),
+        (marathon, "/v2/apps"),
+    ];
+    let slow: Vec<_> = targets
+        .iter()
+        .flat_map(|&(port, path)| (0..8).map(move |_| (port, path)))
+        .map(|(port, path)| tokio::spawn(trickle_body(port, post_head(path))))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Meanwhile normal requests are answered.
+    for (port, path) in ["/master/state", "/state", "/v2/apps"]
+        .iter()
+        .enumerate()
+        .map(|(i, path)| (targets[i].0, *path))
+    {
+        let r = plain
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .send()
+            .await
+            .expect("a normal client is served while slow bodies trickle");
+        assert_eq!(r.status(), 200, "{path} on {port}");
+    }
+    for handle in slow {
+        let (sent, answer) = handle.await.expect("trickle task");
+        assert!(
+            sent < BODY_BYTES,
+            "a slow body was cut before it was all sent (sent {sent})"
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "a slow body is answered 408 while an answer is still possible: {answer:?}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "and the connection closes: {answer:?}"
+        );
+    }
+    // A prompt body on a new connection is served as ever.
+    let r = plain
+        .post(format!("http://127.0.0.1:{master}/api/v1"))
+        .header("Accept", "application/json")
+        .json(&serde_json::json!({"type": "GET_HEALTH"}))
+        .send()
+        .await
+        .expect("GET_HEALTH");
+    assert_eq!(r.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -90,6 +90,54 @@ async fn a_standby_master_links_to_the_leader() {
     .await;
 }
 
+/// A master and a Marathon open beyond loopback without authentication show a warning
+/// banner on their dashboards; on loopback they show none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_master_and_marathon_show_the_exposure_banner() {
+    let open = Cluster::start_with(ClusterOptions {
+        agents: 0,
+        master_flags: vec!["--ip=0.0.0.0".into()],
+        ..Default::default()
+    })
+    .await;
+    let loopback = Cluster::master_only().await;
+    let browser = Browser::start(open.root()).await;
+    let b = &browser;
+    let banner = "const w = document.querySelector('#exposure-warning'); \
+         return document.body.dataset.exposure === 'open' && !!w && \
+         w.innerText.includes('beyond loopback') && w.innerText.includes('--authenticate_frameworks')";
+    let no_banner = "return document.body.dataset.exposure === 'closed' && \
+         !document.querySelector('#exposure-warning')";
+
+    b.open(&open.master_url("/")).await;
+    b.wait_for("the open master's exposure banner", banner)
+        .await;
+    b.screenshot("master-exposure").await;
+    b.open(&loopback.master_url("/")).await;
+    b.wait_for(
+        "the loopback master's dashboard without a banner",
+        no_banner,
+    )
+    .await;
+
+    let open_marathon = Marathon::start(&open, &["--http_address", "0.0.0.0"]).await;
+    b.open(&open_marathon.url("/ui/")).await;
+    b.wait_for(
+        "the open Marathon's exposure banner",
+        "const w = document.querySelector('#exposure-warning'); \
+         return document.body.dataset.exposure === 'open' && !!w && \
+         w.innerText.includes('--http_credentials')",
+    )
+    .await;
+    let loopback_marathon = Marathon::start(&loopback, &[]).await;
+    b.open(&loopback_marathon.url("/ui/")).await;
+    b.wait_for(
+        "the loopback Marathon's dashboard without a banner",
+        no_banner,
+    )
+    .await;
+}
+
 async fn master_dashboard(b: &Browser, cluster: &Cluster) {
     let _task = start_writing_task(cluster).await;
     b.open(&cluster.master_url("/")).await;

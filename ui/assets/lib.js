@@ -183,6 +183,21 @@ export function banner(key, kind, ...content) {
     h('div', { class: 'banner ' + b.kind, role: 'alert' }, b.content)));
 }
 
+/** A process that listens beyond loopback with authentication off says so in its API
+ * (`exposure_warning`: address, flags, message, at `path`); the page shows it for as long
+ * as it is open. A refused read (401, 403) means authentication or ACLs are on: no banner. */
+export async function exposureBanner(path) {
+  let body;
+  try { body = await api(path); } catch (_) { document.body.dataset.exposure = 'unknown'; return; }
+  const warning = body && body.exposure_warning;
+  if (warning && warning.message) {
+    banner('exposure', 'bad', h('strong', {}, 'Open to the network. '),
+      h('span', { id: 'exposure-warning' }, warning.message));
+  }
+  // Read by the browser tests: the answer has been looked at.
+  document.body.dataset.exposure = warning ? 'open' : 'closed';
+}
+
 /** Asks for confirmation in a modal dialog; resolves true on "confirm". `extra` is an
  * optional node (a form field) shown in the dialog; it is read by the caller. */
 export function confirmDialog(title, text, confirmWord, extra) {

@@ -7,6 +7,7 @@
 import {
   h, fill, link, icon, badge, taskState, fmtCpus, fmtMB, fmtDuration, ago, api, apiRoot,
   banner, confirmDialog, actionButton, pagedTable, searchBox, facts, stackBar, startApp,
+  exposureBanner,
 } from './lib.js';
 
 const POLL_MS = 3000;
@@ -630,5 +631,6 @@ const app = startApp({
   ],
 });
 liveUpdates(app);
+exposureBanner('v2/info/exposure');
 showLeader();
 setInterval(showLeader, 30000);

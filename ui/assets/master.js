@@ -1,12 +1,13 @@
 // The master's dashboard (port 5050): overview, agents, frameworks, tasks, sandboxes and
 // live logs, roles and quota, flags. Reads /master/state-summary, /master/tasks,
-// /metrics/snapshot, /master/roles, /master/flags and the operator API (/api/v1); an
+// /metrics/snapshot, /master/roles, /master/flags (also once at start: `exposure_warning`)
+// and the operator API (/api/v1); an
 // agent's /state and /files/* on the agent's own address (its pid).
 
 import {
   h, fill, link, icon, badge, taskState, fmtCpus, fmtMB, fmtDuration, ago, scalars, api,
   ApiError, banner, confirmDialog, actionButton, pagedTable, searchBox, facts, lineChart,
-  listPage, startApp,
+  listPage, startApp, exposureBanner,
 } from './lib.js';
 
 const REFRESH_MS = 2000;
@@ -630,6 +631,9 @@ startApp({
     [/^\/flags$/, flagsPage],
   ],
 });
+
+// Flags do not change while the master runs: one read says whether it is open.
+exposureBanner('master/flags');
 
 // Samples for the charts and the leader check go on whatever page is open.
 setInterval(() => { if (location.hash.replace(/^#/, '') !== '/' && location.hash !== '') sample().catch(() => {}); }, REFRESH_MS);

@@ -607,12 +607,21 @@ async fn attach_input_stream(state: HttpState, request: Request) -> Result<(), A
         };
     let accept = encoding::response_encoding(headers)?;
     let streaming_accept = response_media(&strip_message_content_type(headers), accept)?.streaming;
+    let deadline = request
+        .extensions()
+        .get::<mesos_common::serve::BodyDeadline>()
+        .cloned();
     let mut body = request.into_body().into_data_stream();
     let mut records = RecordReader::new(message_encoding);
     let first = match records.next(&mut body).await? {
         Some(call) => call,
         None => return Err(bad_request("Received EOF while reading request body")),
     };
+    // The first record names the container within the body timeout; the input after it
+    // is a person typing, for as long as the session lasts.
+    if let Some(deadline) = deadline {
+        deadline.lift();
+    }
     let kind = first.r#type();
     if kind != call::Type::AttachContainerInput {
         return Err(ApiError::new(

@@ -6,6 +6,7 @@
 //!                                                        │ plain: downgrade or refuse
 //!                                                        ▼
 //!      first request within header_timeout ◀── hyper auto (h1 header timeout, h2) ──▶ app
+//!                                  each body within body_timeout (408 past it) ◀──┘
 //! ```
 //!
 //! Every request carries `ConnectInfo<SocketAddr>`, `ConnectInfo<Peer>` (with the switch
@@ -15,6 +16,7 @@
 //! Limits come from this project's `LIBPROCESS_HTTP_*` variables (see [`Limits`]).
 
 pub mod admission;
+pub mod body;
 pub mod cut;
 
 use std::collections::HashMap;
@@ -38,6 +40,7 @@ use tracing::{debug, warn};
 
 use crate::tls::{Tls, TlsError};
 use admission::{Admission, AdmissionLimits, Admit};
+pub use body::{streaming_bodies, BodyDeadline};
 pub use cut::{Cut, CutStream, Peer};
 
 /// How the request reached us.
@@ -53,6 +56,9 @@ pub struct Limits {
     /// first one), and the longest a kept-alive HTTP/1 connection may sit idle.
     /// `LIBPROCESS_HTTP_HEADER_TIMEOUT`, default 30secs.
     pub header_timeout: Duration,
+    /// The time a request's body has to arrive, from the first read of it (see [`body`]).
+    /// `LIBPROCESS_HTTP_BODY_TIMEOUT`, default 30secs.
+    pub body_timeout: Duration,
     /// Largest request head (HTTP/1) or header list (HTTP/2).
     /// `LIBPROCESS_HTTP_MAX_HEADER_BYTES`, default 64KB.
     pub max_header_bytes: usize,
@@ -67,6 +73,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
             max_connections: 8192,
             max_pending_per_peer: 64,
@@ -81,12 +88,15 @@ impl Limits {
             var: var.to_string(),
             reason,
         };
-        let var = "LIBPROCESS_HTTP_HEADER_TIMEOUT";
-        if let Some(v) = lookup(var) {
-            limits.header_timeout =
-                crate::flags::parse_duration(&v).map_err(|e| bad(var, e.to_string()))?;
-            if limits.header_timeout.is_zero() {
-                return Err(bad(var, "must be more than 0".into()));
+        for (var, field) in [
+            ("LIBPROCESS_HTTP_HEADER_TIMEOUT", &mut limits.header_timeout),
+            ("LIBPROCESS_HTTP_BODY_TIMEOUT", &mut limits.body_timeout),
+        ] {
+            if let Some(v) = lookup(var) {
+                *field = crate::flags::parse_duration(&v).map_err(|e| bad(var, e.to_string()))?;
+                if field.is_zero() {
+                    return Err(bad(var, "must be more than 0".into()));
+                }
             }
         }
         let var = "LIBPROCESS_HTTP_MAX_HEADER_BYTES";
@@ -419,19 +429,37 @@ async fn http<S, I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let app = slot.shared.app.clone();
+    let body_timeout = slot.shared.limits.body_timeout;
     let first = slot.clone();
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             if !served.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 first.shared.lock().served(first.id);
             }
-            let mut request = request.map(axum::body::Body::new);
+            let deadline = BodyDeadline::default();
+            let version = request.version();
+            let mut request = request.map(|incoming| {
+                axum::body::Body::new(body::TimedBody::new(
+                    incoming,
+                    body_timeout,
+                    deadline.clone(),
+                ))
+            });
             let extensions = request.extensions_mut();
             extensions.insert(ConnectInfo(peer.addr));
             extensions.insert(ConnectInfo(peer.clone()));
             extensions.insert(transport);
+            extensions.insert(deadline.clone());
             let mut app = app.clone();
-            async move { tower::Service::call(&mut app, request).await }
+            let peer = peer.addr;
+            async move {
+                let response = tower::Service::call(&mut app, request).await;
+                if !deadline.expired() {
+                    return response;
+                }
+                debug!(%peer, "request body too slow: answered 408");
+                Ok::<_, Infallible>(body::timed_out(body_timeout, version))
+            }
         });
     let conn = slot
         .shared
@@ -560,6 +588,7 @@ mod tests {
         };
         let limits = Limits::from_lookup(lookup).unwrap();
         assert_eq!(limits.header_timeout, Duration::from_secs(2));
+        assert_eq!(limits.body_timeout, Limits::default().body_timeout);
         assert_eq!(limits.max_pending_per_peer, 5);
         assert_eq!(limits.max_connections, Limits::default().max_connections);
         let e = Limits::from_lookup(|n| {
@@ -567,5 +596,17 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.var, "LIBPROCESS_HTTP_MAX_CONNECTIONS");
+        let body = |v: &'static str| {
+            Limits::from_lookup(move |n| (n == "LIBPROCESS_HTTP_BODY_TIMEOUT").then(|| v.into()))
+        };
+        assert_eq!(body("5secs").unwrap().body_timeout, Duration::from_secs(5));
+        assert_eq!(
+            body("0secs").unwrap_err().var,
+            "LIBPROCESS_HTTP_BODY_TIMEOUT"
+        );
+        assert_eq!(
+            body("soon").unwrap_err().var,
+            "LIBPROCESS_HTTP_BODY_TIMEOUT"
+        );
     }
 }

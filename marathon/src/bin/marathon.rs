@@ -21,7 +21,7 @@ async fn main() {
         std::process::exit(1);
     }
     if let Some(warning) = marathon::auth::exposure_warning(&config) {
-        tracing::warn!("{warning}");
+        warning.log();
     }
     // LIBPROCESS_SSL_* (Marathon's connection to Mesos) must be usable.
     if let Err(e) = mesos_common::tls::process() {

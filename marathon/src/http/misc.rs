@@ -264,6 +264,16 @@ pub async fn info(State(state): State<HttpState>) -> Response {
     json_response(StatusCode::OK, body)
 }
 
+/// Ours, not Marathon's: whether this process listens beyond loopback without
+/// `--http_credentials` (`exposure_warning`, null when not), for the dashboard's banner.
+/// Not a key of `/v2/info`: marathon-python builds `MarathonInfo(**keys)` from that
+/// document and fails on any key it does not know. Answered by this process, never
+/// proxied: the exposure is the listener's own.
+pub async fn exposure(State(state): State<HttpState>) -> Response {
+    let warning = crate::auth::exposure_warning(&state.config);
+    json_response(StatusCode::OK, json!({ "exposure_warning": warning }))
+}
+
 pub async fn leader(
     State(state): State<HttpState>,
     method: Method,

@@ -12,7 +12,8 @@
 //!                 ├── groups: /v2/groups[/{id}[/versions[/{v}]]]
 //!                 ├── events: /v2/events (server-sent events from the event bus;
 //!                 │           a standby redirects to the leader)
-//!                 ├── misc: /v2/tasks, /v2/queue, /v2/info, /v2/leader, /ping, /metrics
+//!                 ├── misc: /v2/tasks, /v2/queue, /v2/info, /v2/leader, /ping, /metrics,
+//!                 │         /v2/info/exposure (ours: open beyond loopback?)
 //!                 └── the dashboard: /ui/ (and / redirecting there), from `mesos_ui`
 //!                        └──▶ ServiceHandle (commands and reads on the service actor)
 //! ```
@@ -92,6 +93,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/v2/groups/{*path}", any(groups::group_path))
         .route("/v2/events", any(events::events))
         .route("/v2/info", get(misc::info))
+        .route("/v2/info/exposure", get(misc::exposure))
         .route("/v2/leader", any(misc::leader))
         .route(
             "/ping",

@@ -185,10 +185,18 @@ pub(super) async fn flags(State(h): State<MasterHandle>, p: Who) -> Response {
     if !h.authorized(Action::ViewFlags, who(&p), Object::Any) {
         return forbidden();
     }
-    match h
-        .inspect(|e| serde_json::json!({ "flags": e.config.flag_map() }))
-        .await
-    {
+    let exposure = h.exposure.clone();
+    let answer = h
+        .inspect(move |e| {
+            let mut body = serde_json::json!({ "flags": e.config.flag_map() });
+            // Ours, beside Mesos's one key: clients read `flags` and skip the rest.
+            if let Some(warning) = exposure {
+                body["exposure_warning"] = serde_json::json!(*warning);
+            }
+            body
+        })
+        .await;
+    match answer {
         Some(v) => json_response(v),
         None => unavailable(),
     }
