@@ -59,17 +59,25 @@ impl fmt::Display for Command {
 }
 
 /// The commands that take `task_id`'s servers out of `running` (the configuration HAProxy
-/// runs or is about to) now that `next` is the configuration without it: `maint` when the
-/// task has `ended`; else `drain` for each server `next` drops, and for each it keeps only
-/// as a backup while its backend has another server to send to (a killed task's last
-/// resort stays usable).
-pub fn take_out(task_id: &str, ended: bool, running: &Plan, next: &Plan) -> Vec<Command> {
+/// runs) now that `next` is the configuration to come, given the states already `set`:
+/// `maint` when the task has `ended`; else `drain` for each server `next` drops or keeps
+/// only as a backup beside an active one, as long as its backend in `running` has
+/// another server to send to (draining the last one would answer 503 until the reload
+/// that brings the new tasks in; a killed task's last resort stays usable).
+pub fn take_out(
+    task_id: &str,
+    ended: bool,
+    running: &Plan,
+    next: &Plan,
+    set: &AdminStates,
+) -> Vec<Command> {
     let mut out = vec![];
     for service in &running.services {
         for server in service.servers.iter().filter(|s| s.task_id == task_id) {
-            if !ended && server.backup {
-                continue; // already out of rotation
-            }
+            let at = ServerRef {
+                backend: service.name.clone(),
+                server: server.name.clone(),
+            };
             let state = if ended {
                 AdminState::Maint
             } else {
@@ -78,19 +86,26 @@ pub fn take_out(task_id: &str, ended: bool, running: &Plan, next: &Plan) -> Vec<
                     .iter()
                     .find(|s| s.name == service.name)
                     .map(|s| (s, s.servers.iter().find(|n| same(n, server))));
-                match kept {
-                    Some((s, Some(n))) if n.backup && has_active(s) => AdminState::Drain,
-                    Some((_, Some(_))) => continue,
-                    _ => AdminState::Drain,
+                let leaves = match kept {
+                    Some((s, Some(n))) => n.backup && has_active(s),
+                    _ => true,
+                };
+                let others = service.servers.iter().any(|o| {
+                    o.task_id != task_id
+                        && !o.backup
+                        && !set.holds_out(&ServerRef {
+                            backend: service.name.clone(),
+                            server: o.name.clone(),
+                        })
+                });
+                if server.backup || !leaves || !others {
+                    continue;
                 }
+                AdminState::Drain
             };
-            out.push(Command {
-                server: ServerRef {
-                    backend: service.name.clone(),
-                    server: server.name.clone(),
-                },
-                state,
-            });
+            if set.state(&at) != Some(state) {
+                out.push(Command { server: at, state });
+            }
         }
     }
     out
@@ -119,6 +134,16 @@ struct Entry {
 }
 
 impl AdminStates {
+    /// The state set for `server`, if one is kept.
+    pub fn state(&self, server: &ServerRef) -> Option<AdminState> {
+        self.entries.get(server).map(|e| e.state)
+    }
+
+    /// Whether `server` is drained or in maintenance.
+    pub fn holds_out(&self, server: &ServerRef) -> bool {
+        self.state(server).is_some_and(|s| s != AdminState::Ready)
+    }
+
     /// Records commands just sent.
     pub fn set(&mut self, commands: &[Command]) {
         for c in commands {
@@ -208,6 +233,10 @@ mod tests {
     const KILLING: &str = "TASK_KILLING";
     const S1: &str = "127_0_0_1_31001";
     
+    fn take_out(task: &str, ended: bool, running: &Plan, next: &Plan) -> Vec<Command> {
+        super::take_out(task, ended, running, next, &AdminStates::default())
+    }
+
     #[test]
     fn a_killed_task_drains_while_another_serves_and_stays_a_backup_when_alone() {
         let running = web(&[("a", 31001, RUN), ("b", 31002, RUN)]);
@@ -239,6 +268,29 @@ mod tests {
         // Unknown task, or a task the next configuration keeps active: nothing.
         assert_eq!(take_out("zzz", true, &running, &next), vec![]);
         assert_eq!(take_out("a", false, &running, &running), vec![]);
+    }
+
+    #[test]
+    fn the_last_usable_server_of_the_running_configuration_is_not_drained() {
+        // HAProxy still runs a, b and c; a and b are drained already. c is killed while
+        // the configuration with the new tasks d and e is still on its way: draining c
+        // would leave nothing to send to.
+        let mut set = AdminStates::default();
+        set.set(&[
+            cmd(S1, AdminState::Drain),
+            cmd("127_0_0_1_31002", AdminState::Drain),
+        ]);
+        let running = web(&[("a", 31001, RUN), ("b", 31002, RUN), ("c", 31003, RUN)]);
+        let next = web(&[("c", 31003, KILLING), ("d", 31004, RUN), ("e", 31005, RUN)]);
+        assert_eq!(super::take_out("c", false, &running, &next, &set), vec![]);
+        // Once HAProxy runs d and e beside it, c (a backup there) gets nothing anyway.
+        assert_eq!(super::take_out("c", false, &next, &next, &set), vec![]);
+        // A state already set is not sent again.
+        let two = web(&[("a", 31001, RUN), ("b", 31002, RUN)]);
+        let next = web(&[("a", 31001, KILLING), ("b", 31002, RUN)]);
+        let mut only_a = AdminStates::default();
+        only_a.set(&[cmd(S1, AdminState::Drain)]);
+        assert_eq!(super::take_out("a", false, &two, &next, &only_a), vec![]);
     }
 
     #[test]

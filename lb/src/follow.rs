@@ -47,9 +47,13 @@ pub struct Follower {
     drained: BTreeMap<String, String>,
     /// Tasks whose Marathon health check failed last.
     unhealthy: BTreeSet<String>,
-    /// The last configuration rendered: HAProxy runs it or is about to.
+    /// The last configuration rendered: HAProxy is about to run it.
     plan: Plan,
     generation: u64,
+    /// The configuration HAProxy runs, as last reported ([`Follower::on_reloaded`]), and
+    /// the ones rendered since, by generation.
+    running: Plan,
+    unconfirmed: BTreeMap<u64, Plan>,
     admin: AdminStates,
     fetching: bool,
     fetch_again: bool,
@@ -65,6 +69,8 @@ impl Follower {
             unhealthy: BTreeSet::new(),
             plan: Plan::default(),
             generation: 0,
+            running: Plan::default(),
+            unconfirmed: BTreeMap::new(),
             admin: AdminStates::default(),
             fetching: false,
             fetch_again: false,
@@ -90,7 +96,7 @@ impl Follower {
         self.drained.retain(|id, _| listed.contains(id.as_str()));
         self.unhealthy.retain(|id| listed.contains(id.as_str()));
         self.apps = Some(apps);
-        let mut effects = self.apply();
+        let mut effects = self.changed();
         if std::mem::take(&mut self.fetch_again) {
             effects.extend(self.refresh());
         }
@@ -112,9 +118,8 @@ impl Follower {
                 if !is_ending_state(&state) || !news {
                     return self.refresh();
                 }
-                let ended = state != "TASK_KILLING";
                 self.drained.insert(task_id.clone(), state);
-                self.take_out(&[task_id], ended)
+                self.changed_if_known(&[task_id])
             }
             Event::Health {
                 instance, alive, ..
@@ -138,7 +143,7 @@ impl Follower {
                 if alive || !changed {
                     return self.refresh();
                 }
-                self.take_out(&tasks, false)
+                self.changed_if_known(&tasks)
             }
             Event::Changed(_) => vec![],
             Event::Other(_) => return vec![],
@@ -148,30 +153,67 @@ impl Follower {
     }
 
     /// HAProxy runs configuration `generation` now: the runtime states it must be told
-    /// again (a reload started before they were set did not carry them).
+    /// again (a reload started before they were set did not carry them), and the servers
+    /// of leaving tasks it can now do without.
     pub fn on_reloaded(&mut self, generation: u64) -> Vec<Effect> {
-        admin(self.admin.on_reloaded(generation))
+        if let Some(p) = self.unconfirmed.remove(&generation) {
+            self.running = p;
+        }
+        self.unconfirmed.retain(|g, _| *g > generation);
+        let mut commands = self.admin.on_reloaded(generation);
+        commands.extend(self.take_outs());
+        admin(commands)
     }
 
-    /// Takes `tasks` out of the running configuration at once and renders the next one.
-    fn take_out(&mut self, tasks: &[String], ended: bool) -> Vec<Effect> {
+    /// [`Follower::changed`] when any of `tasks` is known (else a fetch will tell).
+    fn changed_if_known(&mut self, tasks: &[String]) -> Vec<Effect> {
         let known = self
             .apps
             .iter()
             .flatten()
             .any(|a| a.tasks.iter().any(|t| tasks.contains(&t.id)));
-        if !known {
-            return vec![];
+        if known {
+            self.changed()
+        } else {
+            vec![]
         }
-        let next = self.plan_now();
-        let commands: Vec<Command> = tasks
-            .iter()
-            .flat_map(|t| take_out(t, ended, &self.plan, &next))
-            .collect();
-        self.admin.set(&commands);
+    }
+
+    /// Renders the next configuration. The leaving tasks' servers go out of the running
+    /// one at once, and the servers it serves again are set ready (first: they are what
+    /// cannot wait for a reload).
+    fn changed(&mut self) -> Vec<Effect> {
+        let p = self.plan_now();
+        self.generation += 1;
+        self.plan = p.clone();
+        let mut commands = self.take_outs();
+        commands.extend(self.admin.on_plan(self.generation, &p));
         let mut effects = admin(commands);
-        effects.extend(self.apply());
+        effects.push(Effect::Apply {
+            generation: self.generation,
+            text: render(&p, &self.layout),
+            skipped: p.skipped.clone(),
+        });
+        self.unconfirmed.insert(self.generation, p);
         effects
+    }
+
+    /// The commands that take the leaving tasks (being killed, ended, unhealthy) out of
+    /// the running configuration, as far as it can do without them; recorded as set.
+    fn take_outs(&mut self) -> Vec<Command> {
+        let leaving: Vec<(String, bool)> = self
+            .drained
+            .iter()
+            .map(|(task, state)| (task.clone(), state != "TASK_KILLING"))
+            .chain(self.unhealthy.iter().map(|t| (t.clone(), false)))
+            .collect();
+        let mut commands = vec![];
+        for (task, ended) in leaving {
+            let more = take_out(&task, ended, &self.running, &self.plan, &self.admin);
+            self.admin.set(&more);
+            commands.extend(more);
+        }
+        commands
     }
 
     /// The plan of what is known now: the last snapshot with the events since.
@@ -186,20 +228,6 @@ impl Follower {
             }
         }
         plan(&apps, &self.settings)
-    }
-
-    /// Renders the next configuration, with the servers it serves again set ready first.
-    fn apply(&mut self) -> Vec<Effect> {
-        let p = self.plan_now();
-        self.generation += 1;
-        let mut effects = admin(self.admin.on_plan(self.generation, &p));
-        effects.push(Effect::Apply {
-            generation: self.generation,
-            text: render(&p, &self.layout),
-            skipped: p.skipped.clone(),
-        });
-        self.plan = p;
-        effects
     }
 }
 
@@ -265,6 +293,17 @@ mod tests {
             .collect()
     }
 
+    /// The generation of the configuration among `effects`.
+    fn generation(effects: &[Effect]) -> u64 {
+        effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::Apply { generation, .. } => Some(*generation),
+                _ => None,
+            })
+            .unwrap()
+    }
+
     fn health(instance: &str, alive: bool) -> Event {
         Event::Health {
             instance: instance.into(),
@@ -309,7 +348,8 @@ mod tests {
     fn a_killing_task_leaves_at_once_and_stays_out_until_marathon_forgets_it() {
         let mut f = follower();
         f.refresh();
-        f.on_snapshot(web(&[("a", 31000), ("b", 31001)]));
+        let first = f.on_snapshot(web(&[("a", 31000), ("b", 31001)]));
+        f.on_reloaded(generation(&first));
         let effects = f.on_event(status("a", "TASK_KILLING"));
         // Drained through the runtime API first, then out of the next configuration.
         assert_eq!(
@@ -364,7 +404,8 @@ mod tests {
     fn an_unknown_or_repeated_kill_only_fetches() {
         let mut f = follower();
         f.refresh();
-        f.on_snapshot(web(&[("a", 31000)]));
+        let first = f.on_snapshot(web(&[("a", 31000)]));
+        f.on_reloaded(generation(&first));
         assert_eq!(
             f.on_event(status("zzz", "TASK_KILLED")),
             vec![Effect::Fetch]
@@ -395,7 +436,8 @@ mod tests {
     fn a_failed_health_check_drains_until_one_passes() {
         let mut f = follower();
         f.refresh();
-        f.on_snapshot(checked_web(&[("web.i1._app.1", 31000), ("web.i2._app.1", 31001)]));
+        let first = f.on_snapshot(checked_web(&[("web.i1._app.1", 31000), ("web.i2._app.1", 31001)]));
+        f.on_reloaded(generation(&first));
         // Marathon names the instance; its task is drained and leaves the configuration.
         let effects = f.on_event(health("web.i1", false));
         assert_eq!(
@@ -424,26 +466,25 @@ mod tests {
     }
 
     #[test]
-    fn reloads_hear_the_states_set_during_them() {
+    fn drains_wait_for_a_running_configuration_and_reloads_hear_them_again() {
         let mut f = follower();
         f.refresh();
         let first = f.on_snapshot(web(&[("a", 31000), ("b", 31001)]));
-        let Some(Effect::Apply { generation, .. }) = first.first() else {
-            panic!("{first:?}")
-        };
-        let drain = f.on_event(status("a", "TASK_KILLING"));
-        // The reload of the configuration from before the kill finishes: drain again.
-        assert_eq!(commands(&f.on_reloaded(*generation)), commands(&drain));
-        let Some(Effect::Apply { generation, .. }) = drain.get(1) else {
-            panic!("{drain:?}")
-        };
-        // The one with a as a backup still needs it.
-        assert_eq!(commands(&f.on_reloaded(*generation)), commands(&drain));
-        // a ends and leaves: once a configuration without it runs, nothing is sent.
+        // HAProxy runs nothing yet: nothing to drain. Once the first configuration runs
+        // (its reload had started before the kill), a leaves it.
+        let killing = f.on_event(status("a", "TASK_KILLING"));
+        assert_eq!(commands(&killing), Vec::<String>::new());
+        let drain = vec!["set server web_10000/127_0_0_1_31000 state drain".to_string()];
+        assert_eq!(commands(&f.on_reloaded(generation(&first))), drain);
+        // The configuration with a as a backup runs: told again, its state file may be
+        // older than the drain.
+        assert_eq!(commands(&f.on_reloaded(generation(&killing))), drain);
+        // a ended: maintenance; once a configuration without it runs, nothing is sent.
         let ended = f.on_event(status("a", "TASK_KILLED"));
-        let Some(Effect::Apply { generation, .. }) = ended.get(1) else {
-            panic!("{ended:?}")
-        };
-        assert_eq!(f.on_reloaded(*generation), vec![]);
+        assert_eq!(
+            commands(&ended),
+            vec!["set server web_10000/127_0_0_1_31000 state maint"]
+        );
+        assert_eq!(f.on_reloaded(generation(&ended)), vec![]);
     }
 }

@@ -155,6 +155,11 @@ async fn a_rolling_restart_loses_no_request() {
     let backend = format!("rollweb_{port}");
     let old = task_ids(&marathon.wait_running("/rollweb", 3, LONG).await);
     lb.wait_servers(&backend, 3, LONG).await;
+    // The file is written before the reload: wait for HAProxy to serve it.
+    eventually("the app through its service port", LONG, async || {
+        get(&lb.addr, port).await.ok()
+    })
+    .await;
 
     let client = LoadClient::start(&lb.addr, port, 100);
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -177,10 +182,11 @@ async fn a_rolling_restart_loses_no_request() {
     assert!(samples.len() > 300, "{} requests", samples.len());
     assert!(
         failed.is_empty(),
-        "{} of {} failed: {:?}",
+        "{} of {} failed: {:?}\nmarathon-lb:\n{}",
         failed.len(),
         samples.len(),
-        &failed[..failed.len().min(5)]
+        &failed[..failed.len().min(5)],
+        lb.proc.stderr()
     );
     // Every old task answered before it went, and the new ones answer now.
     let answered: std::collections::BTreeSet<&str> =
