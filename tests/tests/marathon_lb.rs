@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mesos_tests::cluster::Cluster;
+use mesos_tests::cluster::{Cluster, ClusterOptions};
 use mesos_tests::docker::{docker_cluster, ContainerCleanup, IMAGE};
 use mesos_tests::eventually;
 use mesos_tests::marathon::{task_ids, Marathon};
@@ -140,7 +140,13 @@ async fn a_docker_app_scales_behind_its_service_port_and_a_killed_task_drains_fi
 /// new connection per request, must see every request answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_loses_no_request() {
-    let cluster = Cluster::start().await;
+    // Host ports of its own: the Docker test beside it publishes ports of the default
+    // range, and Docker's NAT would take connections meant for these tasks.
+    let cluster = Cluster::start_with(ClusterOptions {
+        agent_resources: "cpus:2;mem:1024;disk:1024;ports:[31500-31600]".to_string(),
+        ..ClusterOptions::default()
+    })
+    .await;
     let marathon = Marathon::start(&cluster, &[]).await;
     let lb = MarathonLb::start(cluster.root(), &marathon, &["--group", "*"]).await;
     let r = marathon
@@ -154,7 +160,17 @@ async fn a_rolling_restart_loses_no_request() {
     let port = r.json()["portDefinitions"][0]["port"].as_u64().unwrap() as u16;
     let backend = format!("rollweb_{port}");
     let old = task_ids(&marathon.wait_running("/rollweb", 3, LONG).await);
-    lb.wait_servers(&backend, 3, LONG).await;
+    if tokio::time::timeout(LONG, lb.wait_servers(&backend, 3, LONG * 2))
+        .await
+        .is_err()
+    {
+        panic!(
+            "3 servers in {backend}: timed out after {LONG:?}\ntasks: {:#?}\nconfig:\n{}\nmarathon-lb:\n{}",
+            marathon.tasks("/rollweb").await,
+            lb.config(),
+            lb.proc.stderr()
+        );
+    }
     // The file is written before the reload: wait for HAProxy to serve it.
     eventually("the app through its service port", LONG, async || {
         get(&lb.addr, port).await.ok()
