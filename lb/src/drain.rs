@@ -232,7 +232,7 @@ mod tests {
     const RUN: &str = "TASK_RUNNING";
     const KILLING: &str = "TASK_KILLING";
     const S1: &str = "127_0_0_1_31001";
-    
+
     fn take_out(task: &str, ended: bool, running: &Plan, next: &Plan) -> Vec<Command> {
         super::take_out(task, ended, running, next, &AdminStates::default())
     }
@@ -245,7 +245,10 @@ mod tests {
             take_out("a", false, &running, &next),
             vec![cmd(S1, AdminState::Drain)]
         );
-        assert_eq!(cmd(S1, AdminState::Drain).to_string(), format!("set server web_10000/{S1} state drain"));
+        assert_eq!(
+            cmd(S1, AdminState::Drain).to_string(),
+            format!("set server web_10000/{S1} state drain")
+        );
         // The last task: its backup server is all there is, so it keeps serving.
         let alone = web(&[("a", 31001, RUN)]);
         let next = web(&[("a", 31001, KILLING)]);

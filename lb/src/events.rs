@@ -162,7 +162,9 @@ mod tests {
             })
         };
         assert_eq!(
-            health(r#"{"eventType":"health_status_changed_event","appId":"/web","instanceId":"web.instance-1","alive":false}"#),
+            health(
+                r#"{"eventType":"health_status_changed_event","appId":"/web","instanceId":"web.instance-1","alive":false}"#
+            ),
             Some(Event::Health {
                 instance: "web.instance-1".into(),
                 app_id: "/web".into(),
@@ -170,7 +172,9 @@ mod tests {
             })
         );
         assert_eq!(
-            health(r#"{"eventType":"health_status_changed_event","appId":"/web","taskId":"web.1","alive":true}"#),
+            health(
+                r#"{"eventType":"health_status_changed_event","appId":"/web","taskId":"web.1","alive":true}"#
+            ),
             Some(Event::Health {
                 instance: "web.1".into(),
                 app_id: "/web".into(),

@@ -436,7 +436,10 @@ mod tests {
     fn a_failed_health_check_drains_until_one_passes() {
         let mut f = follower();
         f.refresh();
-        let first = f.on_snapshot(checked_web(&[("web.i1._app.1", 31000), ("web.i2._app.1", 31001)]));
+        let first = f.on_snapshot(checked_web(&[
+            ("web.i1._app.1", 31000),
+            ("web.i2._app.1", 31001),
+        ]));
         f.on_reloaded(generation(&first));
         // Marathon names the instance; its task is drained and leaves the configuration.
         let effects = f.on_event(health("web.i1", false));
@@ -447,11 +450,17 @@ mod tests {
         assert_eq!(servers(&effects), vec![vec!["127.0.0.1:31001"]]);
         // Told again: nothing new. A snapshot from before still says alive: it stays out.
         assert_eq!(f.on_event(health("web.i1", false)), vec![]);
-        let effects = f.on_snapshot(checked_web(&[("web.i1._app.1", 31000), ("web.i2._app.1", 31001)]));
+        let effects = f.on_snapshot(checked_web(&[
+            ("web.i1._app.1", 31000),
+            ("web.i2._app.1", 31001),
+        ]));
         assert_eq!(servers(&effects), vec![vec!["127.0.0.1:31001"]]);
         // Alive again: the next snapshot (a fetch is on its way) serves it again, ready.
         assert_eq!(f.on_event(health("web.i1", true)), vec![]);
-        let effects = f.on_snapshot(checked_web(&[("web.i1._app.1", 31000), ("web.i2._app.1", 31001)]));
+        let effects = f.on_snapshot(checked_web(&[
+            ("web.i1._app.1", 31000),
+            ("web.i2._app.1", 31001),
+        ]));
         assert_eq!(
             commands(&effects),
             vec!["set server web_10000/127_0_0_1_31000 state ready"]

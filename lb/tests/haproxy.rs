@@ -359,9 +359,12 @@ async fn a_drained_server_gets_no_new_connection_at_once_and_after_reloads() {
     let web = app("/web", u32::from(service), &[a, b], &[]);
     let mut h = driver(dir.path());
     let mut reaper = Reaper(vec![]);
-    h.apply(&render(&plan(std::slice::from_ref(&web), &settings()), &layout))
-        .await
-        .unwrap();
+    h.apply(&render(
+        &plan(std::slice::from_ref(&web), &settings()),
+        &layout,
+    ))
+    .await
+    .unwrap();
     reaper.0.extend(h.pids());
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..20 {

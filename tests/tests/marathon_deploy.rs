@@ -610,7 +610,8 @@ fn group_shape(g: &Value) -> Value {
 async fn cancelling_a_group_deployment_restores_the_group_tree() {
     let cluster = Cluster::start().await;
     let marathon = Marathon::start(&cluster, &[]).await;
-    let idle = |id: &str| json!({"id": id, "cmd": "sleep 1000", "cpus": 0.01, "mem": 16, "instances": 0});
+    let idle =
+        |id: &str| json!({"id": id, "cmd": "sleep 1000", "cpus": 0.01, "mem": 16, "instances": 0});
     let r = marathon
         .send(
             "POST",
@@ -623,7 +624,8 @@ async fn cancelling_a_group_deployment_restores_the_group_tree() {
     let before = group_shape(&marathon.get("/v2/groups").await.json());
 
     // A new group that depends on /base, with a subgroup whose app no agent can take.
-    let big = json!({"id": "/top/sub/big", "cmd": "sleep 1000", "cpus": 1000, "mem": 16, "instances": 1});
+    let big =
+        json!({"id": "/top/sub/big", "cmd": "sleep 1000", "cpus": 1000, "mem": 16, "instances": 1});
     let r = marathon
         .send(
             "POST",

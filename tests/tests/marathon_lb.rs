@@ -205,15 +205,23 @@ async fn a_rolling_restart_loses_no_request() {
         lb.proc.stderr()
     );
     // Every old task answered before it went, and the new ones answer now.
-    let answered: std::collections::BTreeSet<&str> =
-        samples.iter().filter_map(|s| s.result.as_deref().ok()).collect();
-    assert!(old.iter().all(|id| answered.contains(id.as_str())), "{answered:?}");
+    let answered: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .filter_map(|s| s.result.as_deref().ok())
+        .collect();
+    assert!(
+        old.iter().all(|id| answered.contains(id.as_str())),
+        "{answered:?}"
+    );
     let new = task_ids(&marathon.tasks("/rollweb").await);
     let recent: Vec<&str> = samples[samples.len() - 100..]
         .iter()
         .filter_map(|s| s.result.as_deref().ok())
         .collect();
-    assert!(recent.iter().all(|id| new.iter().any(|n| n == id)), "{recent:?}");
+    assert!(
+        recent.iter().all(|id| new.iter().any(|n| n == id)),
+        "{recent:?}"
+    );
     // The old tasks left through the runtime API, not one reload later.
     let log = lb.proc.stderr();
     let drained = log

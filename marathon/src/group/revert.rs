@@ -135,7 +135,10 @@ mod tests {
             group("/base/sub", &["/db"]),
             group("/base/sub/inner", &[]),
         ]);
-        let now = tree(&target.values().cloned().collect::<Vec<_>>(), &["/base/web"]);
+        let now = tree(
+            &target.values().cloned().collect::<Vec<_>>(),
+            &["/base/web"],
+        );
         let reverted = revert(&original, &target, &now);
         assert_eq!(deps(&reverted), deps(&original));
     }
@@ -158,7 +161,10 @@ mod tests {
         assert_eq!(
             deps(&reverted),
             vec![
-                ("/base".to_string(), vec!["/db".to_string(), "/queue".to_string()]),
+                (
+                    "/base".to_string(),
+                    vec!["/db".to_string(), "/queue".to_string()]
+                ),
                 ("/base/sub".to_string(), vec![]),
                 ("/other".to_string(), vec![]),
             ]
@@ -180,7 +186,10 @@ mod tests {
         let reverted = revert(&original, &BTreeMap::new(), &now);
         assert_eq!(
             deps(&reverted),
-            vec![("/old".to_string(), vec!["/mq".to_string(), "/db".to_string()])]
+            vec![(
+                "/old".to_string(),
+                vec!["/mq".to_string(), "/db".to_string()]
+            )]
         );
     }
 }
