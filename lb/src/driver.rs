@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::process::Command;
+use tokio::process::Command as Process;
+
+use crate::drain::Command;
 
 /// How a configuration was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +92,7 @@ impl Haproxy {
         let candidate = self.config.with_extension("cfg.new");
         write(&candidate, text).await?;
         if !self.skip_validation {
-            let mut check = Command::new(&self.bin);
+            let mut check = Process::new(&self.bin);
             check.arg("-c").arg("-q").arg("-f").arg(&candidate);
             if let Err(why) = run(check).await {
                 let _ = tokio::fs::remove_file(&candidate).await;
@@ -122,12 +124,12 @@ impl Haproxy {
     async fn reload(&self) -> Result<(), String> {
         self.save_server_state().await;
         if let Some(command) = &self.command {
-            let mut sh = Command::new("/bin/sh");
+            let mut sh = Process::new("/bin/sh");
             sh.arg("-c").arg(command);
             return run(sh).await;
         }
         let old = running_pids(&self.pidfile);
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = Process::new(&self.bin);
         cmd.arg("-f")
             .arg(&self.config)
             .arg("-D")
@@ -166,6 +168,31 @@ impl Haproxy {
     }
 }
 
+/// Sends runtime API commands in one exchange (`;` between them). Every command is
+/// tried; the answer's complaints (a server not in the running configuration yet, say)
+/// come back as the error.
+pub async fn set_states(socket: &Path, commands: &[Command]) -> Result<(), String> {
+    if commands.is_empty() {
+        return Ok(());
+    }
+    let line = commands
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let answer = runtime_api(socket, &line).await?;
+    let complaints: Vec<&str> = answer
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if complaints.is_empty() {
+        Ok(())
+    } else {
+        Err(complaints.join("; "))
+    }
+}
+
 /// Sends one command to HAProxy's runtime API and returns its answer.
 pub async fn runtime_api(socket: &Path, command: &str) -> Result<String, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -199,7 +226,7 @@ async fn write(path: &Path, text: &str) -> Result<(), DriverError> {
 }
 
 /// Runs `cmd` to its end; its stderr (or stdout) is the reason when it fails.
-async fn run(mut cmd: Command) -> Result<(), String> {
+async fn run(mut cmd: Process) -> Result<(), String> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

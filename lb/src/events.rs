@@ -68,6 +68,14 @@ pub enum Event {
         app_id: String,
         state: String,
     },
+    /// `health_status_changed_event`: a Marathon health check of a task turned alive or
+    /// not. `instance` is Marathon's instance id (`instanceId`), or the task id (`taskId`)
+    /// of Marathons before instances.
+    Health {
+        instance: String,
+        app_id: String,
+        alive: bool,
+    },
     /// An event after which the apps must be fetched again (app changes, health).
     Changed(String),
     /// Everything else.
@@ -96,6 +104,15 @@ pub fn parse(frame: &Frame) -> Option<Event> {
             task_id: text("taskId"),
             app_id: text("appId"),
             state: text("taskStatus"),
+        },
+        "health_status_changed_event" if data["alive"].is_boolean() => Event::Health {
+            instance: data["instanceId"]
+                .as_str()
+                .or_else(|| data["taskId"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+            app_id: text("appId"),
+            alive: data["alive"] == true,
         },
         k if SUBSCRIBED.contains(&k) => Event::Changed(kind),
         _ => Event::Other(kind),
@@ -137,6 +154,36 @@ mod tests {
         assert_eq!(
             parse(&frames[0]),
             Some(Event::Changed("api_post_event".into()))
+        );
+        let health = |data: &str| {
+            parse(&Frame {
+                event: None,
+                data: data.into(),
+            })
+        };
+        assert_eq!(
+            health(
+                r#"{"eventType":"health_status_changed_event","appId":"/web","instanceId":"web.instance-1","alive":false}"#
+            ),
+            Some(Event::Health {
+                instance: "web.instance-1".into(),
+                app_id: "/web".into(),
+                alive: false
+            })
+        );
+        assert_eq!(
+            health(
+                r#"{"eventType":"health_status_changed_event","appId":"/web","taskId":"web.1","alive":true}"#
+            ),
+            Some(Event::Health {
+                instance: "web.1".into(),
+                app_id: "/web".into(),
+                alive: true
+            })
+        );
+        assert_eq!(
+            health(r#"{"eventType":"health_status_changed_event","appId":"/web"}"#),
+            Some(Event::Changed("health_status_changed_event".into()))
         );
         let junk = Frame {
             event: Some("x".into()),

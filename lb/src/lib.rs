@@ -10,7 +10,8 @@
 //!   - `events`: server-sent-event frames and the Marathon events that matter;
 //!   - `services`: apps + flags -> the services to serve and the ports skipped, with reasons;
 //!   - `render`: services -> HAProxy configuration text;
-//!   - `follow`: snapshots and events in, configurations and fetches out (drain on kill).
+//!   - `drain`: which servers a leaving task takes out through the runtime API, at once;
+//!   - `follow`: snapshots and events in, configurations, runtime commands and fetches out.
 //! - edges: `wire` (Marathon's JSON into the model), `config` (flags), `marathon` (the
 //!   listing and event stream over HTTP), `driver` (write, `haproxy -c`, reload),
 //!   `runner` (wires them: [`run`]).
@@ -18,11 +19,14 @@
 //! ```text
 //!   GET /v2/apps ──wire──▶ snapshot ─┐
 //!   /v2/events ──events──▶ event ────┼─▶ follow ──▶ services ──▶ render ──▶ driver ──▶ haproxy
-//!   (404: poll every second) ────────┘     └── TASK_KILLING: out at once      -c, then -D -x -sf
+//!   (404: poll every second) ────────┘     │                                  -c, then -D -x -sf
+//!                                          └─ TASK_KILLING, ended, unhealthy ──▶ drain ──▶ runtime
+//!                                             API: `set server b/s state drain` (ms, no reload)
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod drain;
 pub mod driver;
 pub mod events;
 pub mod follow;
@@ -42,7 +46,9 @@ mod tests {
     const LAYERS: mesos_common::layers::Layers = &[
         (
             "core",
-            &["model", "labels", "events", "services", "render", "follow"],
+            &[
+                "model", "labels", "events", "services", "render", "drain", "follow",
+            ],
         ),
         ("edges", &["wire", "config", "marathon", "driver", "runner"]),
     ];

@@ -28,6 +28,14 @@ pub struct Layout {
 /// marathon-lb's global and default settings, less what needs files this program does not
 /// write (syslog, Lua, TLS) and less a global `maxconn`: HAProxy derives that from the
 /// open-file limit, where a fixed 50000 needs 100k descriptors and fails to start below.
+///
+/// Retries as marathon-lb's: `retries 3` on connection failures, then another server.
+/// One difference: `option redispatch 1` sends every retry to another server, where
+/// marathon-lb's `option redispatch` waits for the last one; a server that refused a
+/// connection (a task gone, or not listening yet) is not worth three more tries. No
+/// `retry-on` past connection failures (marathon-lb sets none): replaying a request a
+/// server took but did not answer is not safe for every method, so the leaving tasks are
+/// drained before they stop instead (see `drain`).
 fn head(layout: &Layout) -> String {
     format!(
         "global
@@ -50,6 +58,8 @@ defaults
   option dontlognull
   option http-server-close
   option redispatch 1
+  option tcp-smart-accept
+  option tcp-smart-connect
 ",
         socket = layout.stats_socket,
         state = layout.server_state_file

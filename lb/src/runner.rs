@@ -1,15 +1,17 @@
 //! Wires the parts: Marathon's listing and events into the follower, its configurations
-//! into the HAProxy driver. With `--sse` it follows the event stream (polling while the
-//! stream is down or missing); without, it writes the configuration once.
+//! into the HAProxy driver, its runtime commands to HAProxy's runtime API at once. With
+//! `--sse` it follows the event stream (polling while the stream is down or missing);
+//! without, it writes the configuration once.
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::driver::{Applied, Haproxy};
+use crate::drain::Command;
+use crate::driver::{set_states, Applied, Haproxy};
 use crate::follow::{Effect, Follower};
 use crate::marathon::{FetchError, Marathon, StreamNews};
 use crate::model::App;
@@ -43,7 +45,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         follower.refresh();
         let effects = follower.on_snapshot(marathon.apps().await?);
         for effect in effects {
-            if let Effect::Apply { text, skipped } = effect {
+            if let Effect::Apply { text, skipped, .. } = effect {
                 report_skips(&mut reported, skipped);
                 if config.dry {
                     print!("{text}");
@@ -58,6 +60,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (news_tx, mut news) = mpsc::channel(1024);
     let following = tokio::spawn(marathon.clone().follow_events(news_tx));
     let (fetched_tx, mut fetched) = mpsc::channel::<Result<Vec<App>, FetchError>>(4);
+    let socket = config.socket_path();
+    let (reloader, mut reloaded) = Reloader::spawn(driver);
     let mut hangups = hangups();
     let mut poll = tokio::time::interval(Duration::from_millis(config.poll_interval_ms));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -69,12 +73,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let mut pending = follower.refresh();
     tokio::pin!(shutdown);
     loop {
-        // Only the newest configuration matters: events that queued while HAProxy reloaded
-        // make one reload, not one each (a reload takes 0.3-2 s on a busy machine).
-        let newest = pending
-            .iter()
-            .rposition(|e| matches!(e, Effect::Apply { .. }));
-        for (i, effect) in pending.drain(..).enumerate() {
+        for effect in pending.drain(..) {
             match effect {
                 Effect::Fetch => {
                     let (m, tx) = (marathon.clone(), fetched_tx.clone());
@@ -89,39 +88,87 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                         let _ = tx.send(result).await;
                     });
                 }
-                Effect::Apply { text, skipped } if Some(i) == newest => {
+                // Milliseconds, and HAProxy takes them even while a reload runs.
+                Effect::Admin(commands) => send_states(&socket, &commands).await,
+                Effect::Apply {
+                    generation,
+                    text,
+                    skipped,
+                } => {
                     report_skips(&mut reported, skipped);
-                    match driver.apply(&text).await {
-                        Ok(a) => applied(a),
-                        Err(e) => tracing::error!("{e}"),
-                    }
+                    reloader.want(generation, text);
                 }
-                Effect::Apply { .. } => {}
             }
         }
         tokio::select! {
             () = &mut shutdown => break,
             Some(result) = fetched.recv() => pending = on_fetched(&mut follower, result),
             Some(n) = news.recv() => pending = stream.on_news(&mut follower, n),
+            Some(generation) = reloaded.recv() => pending = follower.on_reloaded(generation),
             _ = poll.tick(), if !stream.streaming => pending = follower.refresh(),
             Some(()) = hangups.recv() => {
                 tracing::info!("SIGHUP: fetching the apps again");
                 pending = follower.refresh();
             }
         }
-        // Take in what else is waiting before acting.
-        loop {
-            if let Ok(n) = news.try_recv() {
-                pending.extend(stream.on_news(&mut follower, n));
-            } else if let Ok(result) = fetched.try_recv() {
-                pending.extend(on_fetched(&mut follower, result));
-            } else {
-                break;
-            }
-        }
     }
     following.abort();
+    reloader.stop().await;
     Ok(())
+}
+
+async fn send_states(socket: &std::path::Path, commands: &[Command]) {
+    for c in commands {
+        tracing::info!("{c}");
+    }
+    if let Err(e) = set_states(socket, commands).await {
+        // A server HAProxy does not run yet, or no HAProxy yet: the configuration on its
+        // way says the same, and the states are sent again after its reload.
+        tracing::debug!("runtime API: {e}");
+    }
+}
+
+/// Reloads HAProxy in a task of its own, so that events, fetches and runtime commands go
+/// on while a reload runs (0.3-4 s on a busy machine). Only the newest configuration
+/// matters: the ones wanted during a reload make one reload after it, not one each.
+struct Reloader {
+    want: watch::Sender<Option<(u64, String)>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Reloader {
+    /// The reloader, and the generations HAProxy runs as they are reached.
+    fn spawn(mut driver: Haproxy) -> (Reloader, mpsc::Receiver<u64>) {
+        let (want, mut wanted) = watch::channel::<Option<(u64, String)>>(None);
+        let (done, reloaded) = mpsc::channel(16);
+        let task = tokio::spawn(async move {
+            while wanted.changed().await.is_ok() {
+                let Some((generation, text)) = wanted.borrow_and_update().clone() else {
+                    continue;
+                };
+                match driver.apply(&text).await {
+                    Ok(a) => {
+                        applied(a);
+                        if done.send(generation).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::error!("{e}"),
+                }
+            }
+        });
+        (Reloader { want, task }, reloaded)
+    }
+
+    fn want(&self, generation: u64, text: String) {
+        self.want.send_replace(Some((generation, text)));
+    }
+
+    /// Lets a reload under way finish, then ends the task.
+    async fn stop(self) {
+        drop(self.want);
+        let _ = self.task.await;
+    }
 }
 
 fn on_fetched(follower: &mut Follower, result: Result<Vec<App>, FetchError>) -> Vec<Effect> {

@@ -27,6 +27,8 @@ pub struct Settings {
 pub struct Server {
     /// HAProxy's server name: host, address and port with other characters as `_`.
     pub name: String,
+    /// The task behind it (runtime API commands find a task's servers by it).
+    pub task_id: String,
     pub ip: IpAddr,
     pub port: u32,
     /// A task being killed: used only when no other server is left.
@@ -201,6 +203,7 @@ pub fn plan(apps: &[App], settings: &Settings) -> Plan {
                     };
                     Some(Server {
                         name,
+                        task_id: t.id.clone(),
                         ip,
                         port,
                         backup,

@@ -1,7 +1,8 @@
 //! The configuration and the driver against the real HAProxy (Debian's `haproxy`,
 //! installed by scripts/test.sh): what `render` writes passes `haproxy -c`, a reload under
-//! a steady stream of connections loses none, and a refused configuration leaves the
-//! running one serving.
+//! a steady stream of connections loses none, a refused configuration leaves the
+//! running one serving, and a server drained through the runtime API gets no new
+//! connection, reloads or not.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, TcpListener};
@@ -10,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use marathon_lb::driver::{runtime_api, Applied, DriverError, Haproxy};
+use marathon_lb::drain::{AdminState, Command, ServerRef};
+use marathon_lb::driver::{runtime_api, set_states, Applied, DriverError, Haproxy};
 use marathon_lb::model::{App, HealthCheck, Networking, Task};
 use marathon_lb::render::{render, Layout};
 use marathon_lb::services::{plan, Settings};
@@ -337,4 +339,80 @@ async fn a_server_found_down_stays_down_across_a_reload() {
     let after = server_states(dir.path(), &backend).await;
     assert!(after.contains(&(down_name, 0)), "{after:?}");
     assert!(after.contains(&(format!("127_0_0_1_{up}"), 2)), "{after:?}");
+}
+
+/// What one new connection to `port` answers (empty when refused or closed at once).
+async fn answer(port: u16) -> String {
+    let mut buf = String::new();
+    if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+        let _ = s.read_to_string(&mut buf).await;
+    }
+    buf
+}
+
+#[tokio::test]
+async fn a_drained_server_gets_no_new_connection_at_once_and_after_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (backend("a").await, backend("b").await);
+    let (service, other) = (free_port(), free_port());
+    let layout = layout(dir.path(), None);
+    let web = app("/web", u32::from(service), &[a, b], &[]);
+    let mut h = driver(dir.path());
+    let mut reaper = Reaper(vec![]);
+    h.apply(&render(
+        &plan(std::slice::from_ref(&web), &settings()),
+        &layout,
+    ))
+    .await
+    .unwrap();
+    reaper.0.extend(h.pids());
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        seen.insert(answer(service).await);
+    }
+    assert_eq!(seen, ["a", "b"].map(String::from).into(), "both serve");
+
+    // Drain a: no reload, and from the next connection on only b answers.
+    let socket = dir.path().join("haproxy.sock");
+    let server = |port: u16, state| Command {
+        server: ServerRef {
+            backend: format!("web_{service}"),
+            server: format!("127_0_0_1_{port}"),
+        },
+        state,
+    };
+    let pids = h.pids();
+    set_states(&socket, &[server(a, AdminState::Drain)])
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        assert_eq!(answer(service).await, "b");
+    }
+    // A reload (another app) keeps a drained: the state file carries it.
+    let two = render(
+        &plan(
+            &[web.clone(), app("/other", u32::from(other), &[a], &[])],
+            &settings(),
+        ),
+        &layout,
+    );
+    assert!(matches!(h.apply(&two).await, Ok(Applied::Reloaded(_))));
+    reaper.0.extend(h.pids());
+    assert_ne!(h.pids(), pids);
+    for _ in 0..20 {
+        assert_eq!(answer(service).await, "b");
+    }
+    // Ready: a serves again. A server HAProxy does not have is an error, named.
+    set_states(&socket, &[server(a, AdminState::Ready)])
+        .await
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        seen.insert(answer(service).await);
+    }
+    assert!(seen.contains("a"), "{seen:?}");
+    let e = set_states(&socket, &[server(1, AdminState::Maint)])
+        .await
+        .unwrap_err();
+    assert!(e.contains("No such server"), "{e}");
 }

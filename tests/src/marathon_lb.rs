@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::marathon::Marathon;
+use crate::marathon::{task_ids, Marathon};
 use crate::process::{binary, free_port, Proc};
 
 /// A running marathon-lb; on drop it and the HAProxy daemons it started are killed.
@@ -91,6 +91,71 @@ impl MarathonLb {
         crate::eventually(&format!("{n} servers in {backend}"), timeout, async || {
             let config = self.config();
             (servers_of(&config, backend).len() == n).then_some(config)
+        })
+        .await
+    }
+}
+
+/// An HTTP app that answers `GET /` with its task id and, on SIGTERM, serves on until the
+/// kill grace period ends (SIGKILL), as a service that wants to be drained does (like a
+/// container whose PID 1 has no SIGTERM handler). Run as `python3 <file>`.
+pub const DRAINED_SERVER_PY: &str = r#"
+import http.server, os, signal
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = os.environ["MESOS_TASK_ID"].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256
+    daemon_threads = True
+server = Server(("127.0.0.1", int(os.environ["PORT0"])), Handler)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+server.serve_forever()
+"#;
+
+/// A Marathon app of `instances` [`DRAINED_SERVER_PY`] servers (written under `root`) on
+/// one service port, killed with a `grace` s grace period, with an HTTP health check
+/// every second so that a rolling restart kills old tasks only as new ones answer
+/// (marathon-lb's advice for zero-downtime deployments).
+pub fn drained_web_app(root: &Path, id: &str, instances: usize, grace: u32) -> serde_json::Value {
+    let script = root.join("drained-server.py");
+    std::fs::write(&script, DRAINED_SERVER_PY).expect("write drained-server.py");
+    serde_json::json!({
+        "id": id, "cmd": format!("exec python3 {}", script.display()),
+        "cpus": 0.05, "mem": 32, "instances": instances,
+        "portDefinitions": [{"port": 0}], "taskKillGracePeriodSeconds": grace,
+        "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0,
+            "gracePeriodSeconds": 60, "intervalSeconds": 1, "timeoutSeconds": 2,
+            "maxConsecutiveFailures": 3}]
+    })
+}
+
+impl MarathonLb {
+    /// Waits until every one of `app`'s `n` tasks is new (none of `old`), running, and
+    /// served through `backend`.
+    pub async fn wait_replaced(
+        &self,
+        marathon: &Marathon,
+        app: &str,
+        backend: &str,
+        old: &[String],
+        n: usize,
+        timeout: Duration,
+    ) {
+        crate::eventually("every instance replaced and served", timeout, async || {
+            let tasks = marathon.tasks(app).await;
+            let fresh = tasks
+                .iter()
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .filter(|t| !old.contains(&t["id"].as_str().unwrap_or_default().to_string()))
+                .count();
+            let served = servers_of(&self.config(), backend);
+            (fresh == n && task_ids(&tasks).len() == n && served.len() == n).then_some(())
         })
         .await
     }

@@ -578,3 +578,76 @@ async fn a_bridge_docker_app_keeps_serving_while_it_rolls() {
         "both versions served during the roll"
     );
 }
+
+/// A group as `/v2/groups` shows it, without versions: id, dependencies, app ids and
+/// subgroups, recursively.
+fn group_shape(g: &Value) -> Value {
+    let ids = |list: &Value| -> Vec<Value> {
+        let mut ids: Vec<Value> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| a["id"].clone())
+            .collect();
+        ids.sort_by_key(|v| v.to_string());
+        ids
+    };
+    let mut groups: Vec<Value> = g["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(group_shape)
+        .collect();
+    groups.sort_by_key(|v| v["id"].to_string());
+    json!({"id": g["id"], "dependencies": g["dependencies"], "apps": ids(&g["apps"]),
+           "groups": groups})
+}
+
+/// DELETE of a group deployment (without force) takes the groups back as well as the apps,
+/// as Marathon's DeploymentPlan.revert does: the group it created, with its dependencies
+/// and subgroup, goes, and the rollback deployment finishes.
+#[tokio::test]
+async fn cancelling_a_group_deployment_restores_the_group_tree() {
+    let cluster = Cluster::start().await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let idle =
+        |id: &str| json!({"id": id, "cmd": "sleep 1000", "cpus": 0.01, "mem": 16, "instances": 0});
+    let r = marathon
+        .send(
+            "POST",
+            "/v2/groups",
+            Some(&json!({"id": "/base", "apps": [idle("/base/idle")]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    marathon.wait_deployments_done(LONG).await;
+    let before = group_shape(&marathon.get("/v2/groups").await.json());
+
+    // A new group that depends on /base, with a subgroup whose app no agent can take.
+    let big =
+        json!({"id": "/top/sub/big", "cmd": "sleep 1000", "cpus": 1000, "mem": 16, "instances": 1});
+    let r = marathon
+        .send(
+            "POST",
+            "/v2/groups",
+            Some(&json!({"id": "/top", "dependencies": ["/base"],
+                         "groups": [{"id": "/top/sub", "apps": [big]}]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["deploymentId"].as_str().unwrap().to_string();
+    let during = group_shape(&marathon.get("/v2/groups").await.json());
+    assert_ne!(during, before, "the deployment changed nothing: {during}");
+    assert!(deployment(&marathon, "", &id).await.is_some());
+
+    let r = marathon
+        .send("DELETE", &format!("/v2/deployments/{id}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_ne!(r.json()["deploymentId"], id.as_str());
+    marathon.wait_deployments_done(LONG).await;
+    let after = group_shape(&marathon.get("/v2/groups").await.json());
+    assert_eq!(after, before);
+    assert_eq!(marathon.get("/v2/groups/top").await.status, 404);
+    assert_eq!(marathon.get("/v2/apps/top/sub/big").await.status, 404);
+}

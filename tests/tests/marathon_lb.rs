@@ -1,14 +1,15 @@
 //! marathon-lb with the real Marathon, agent, Docker and HAProxy: an app answers through
 //! its service port while it scales with no failed request, a task being killed stops
-//! getting traffic while it still runs, and bad labels leave other apps served.
+//! getting traffic while it still runs, a rolling restart loses no request, and bad labels
+//! leave other apps served.
 
 use std::time::Duration;
 
-use mesos_tests::cluster::Cluster;
+use mesos_tests::cluster::{Cluster, ClusterOptions};
 use mesos_tests::docker::{docker_cluster, ContainerCleanup, IMAGE};
 use mesos_tests::eventually;
-use mesos_tests::marathon::Marathon;
-use mesos_tests::marathon_lb::{get, servers_of, LoadClient, MarathonLb};
+use mesos_tests::marathon::{task_ids, Marathon};
+use mesos_tests::marathon_lb::{drained_web_app, get, servers_of, LoadClient, MarathonLb};
 use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -131,6 +132,104 @@ async fn a_docker_app_scales_behind_its_service_port_and_a_killed_task_drains_fi
         .send("DELETE", "/v2/apps/lbweb?force=true", None)
         .await;
     assert_eq!(r.status, 200);
+}
+
+/// Marathon replaces the instances one by one (a new one healthy, then an old one killed);
+/// each old task, reported TASK_KILLING, is drained through HAProxy's runtime API at once
+/// and serves what it has until SIGKILL at the end of its grace period. The client, one
+/// new connection per request, must see every request answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_loses_no_request() {
+    // Host ports of its own: the Docker test beside it publishes ports of the default
+    // range, and Docker's NAT would take connections meant for these tasks.
+    let cluster = Cluster::start_with(ClusterOptions {
+        agent_resources: "cpus:2;mem:1024;disk:1024;ports:[31500-31600]".to_string(),
+        ..ClusterOptions::default()
+    })
+    .await;
+    let marathon = Marathon::start(&cluster, &[]).await;
+    let lb = MarathonLb::start(cluster.root(), &marathon, &["--group", "*"]).await;
+    let r = marathon
+        .send(
+            "POST",
+            "/v2/apps",
+            Some(&drained_web_app(cluster.root(), "/rollweb", 3, 5)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let port = r.json()["portDefinitions"][0]["port"].as_u64().unwrap() as u16;
+    let backend = format!("rollweb_{port}");
+    let old = task_ids(&marathon.wait_running("/rollweb", 3, LONG).await);
+    if tokio::time::timeout(LONG, lb.wait_servers(&backend, 3, LONG * 2))
+        .await
+        .is_err()
+    {
+        panic!(
+            "3 servers in {backend}: timed out after {LONG:?}\ntasks: {:#?}\nconfig:\n{}\nmarathon-lb:\n{}",
+            marathon.tasks("/rollweb").await,
+            lb.config(),
+            lb.proc.stderr()
+        );
+    }
+    // The file is written before the reload: wait for HAProxy to serve it.
+    eventually("the app through its service port", LONG, async || {
+        get(&lb.addr, port).await.ok()
+    })
+    .await;
+
+    let client = LoadClient::start(&lb.addr, port, 100);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let r = marathon
+        .send(
+            "PUT",
+            "/v2/apps/rollweb?force=true",
+            Some(&json!({"env": {"ROUND": "1"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    lb.wait_replaced(&marathon, "/rollweb", &backend, &old, 3, LONG)
+        .await;
+    // Past the last old task's grace period: whatever it had must have been answered.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let samples = client.finish().await;
+
+    let failed: Vec<_> = samples.iter().filter(|s| s.result.is_err()).collect();
+    eprintln!("{} requests, {} failed", samples.len(), failed.len());
+    assert!(samples.len() > 300, "{} requests", samples.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {:?}\nmarathon-lb:\n{}",
+        failed.len(),
+        samples.len(),
+        &failed[..failed.len().min(5)],
+        lb.proc.stderr()
+    );
+    // The old tasks served before the roll (all of them, unless one died on its own on a
+    // loaded machine and Marathon replaced it), and only new ones answer now.
+    let answered: std::collections::BTreeSet<&str> = samples
+        .iter()
+        .filter_map(|s| s.result.as_deref().ok())
+        .collect();
+    assert!(
+        old.iter().any(|id| answered.contains(id.as_str())),
+        "{answered:?}"
+    );
+    let new = task_ids(&marathon.tasks("/rollweb").await);
+    let recent: Vec<&str> = samples[samples.len() - 100..]
+        .iter()
+        .filter_map(|s| s.result.as_deref().ok())
+        .collect();
+    assert!(
+        recent.iter().all(|id| new.iter().any(|n| n == id)),
+        "{recent:?}"
+    );
+    // The old tasks left through the runtime API, not one reload later.
+    let log = lb.proc.stderr();
+    let drained = log
+        .lines()
+        .filter(|l| l.contains(&format!("set server {backend}/")) && l.contains("state drain"))
+        .count();
+    assert!(drained >= 1, "no drain through the runtime API:\n{log}");
 }
 
 #[tokio::test]

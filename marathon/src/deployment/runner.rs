@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::plan::{Action, ActionKind, Step};
 use super::rolling::{self, Decision, New, Old};
 use crate::app::{AppDefinition, PathId};
+use crate::group::GroupRecord;
 use crate::instance::{Condition, Instance};
 use crate::tracker::Hold;
 
@@ -39,6 +40,17 @@ pub struct Deployment {
     pub current_step: usize,
     /// Each affected app as it was before (None: it did not exist), for rollback.
     pub original: Vec<(PathId, Option<AppDefinition>)>,
+    /// The stored groups before and after, when the deployment changed them: a rollback
+    /// reverts that too ([`crate::group::revert`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<GroupChange>,
+}
+
+/// A deployment's change of the stored groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupChange {
+    pub original: Vec<GroupRecord>,
+    pub target: Vec<GroupRecord>,
 }
 
 /// An alive instance of an affected app, as the decisions need it.

@@ -11,6 +11,7 @@
 //! Pure: trees in, trees or every violation out. `view` renders Marathon's group JSON.
 
 pub mod deps;
+pub mod revert;
 pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -20,9 +20,11 @@ use crate::app::validate::Violation;
 use crate::app::{AppDefinition, PathId};
 use crate::deployment::plan::Action;
 use crate::deployment::readiness::ReadinessResult;
+use crate::deployment::runner::GroupChange;
 use crate::deployment::runner::{observe, ActionStatus, AppState, Observed};
 use crate::deployment::Deployment;
-use crate::group::{deps, Tree};
+use crate::group::revert::revert;
+use crate::group::{deps, GroupRecord, Tree};
 use crate::instance::Condition;
 use crate::storage::Op;
 use crate::tracker::{Hold, Tracker};
@@ -135,26 +137,16 @@ impl Service {
         let now = now_ms();
         let original_root = self.root_if_listened();
         let original = Tree {
-            apps: self
-                .tracker
-                .apps()
-                .map(|a| (a.id.clone(), a.clone()))
-                .collect(),
+            apps: self.apps(),
             groups: self.groups.clone(),
         };
-        let mut target = Tree {
-            apps: original.apps.clone(),
+        let target = Tree {
+            apps: with_targets(original.apps.clone(), &targets),
             groups: match &groups {
                 Some(g) => g.groups.clone(),
                 None => self.groups.clone(),
             },
         };
-        for (id, app) in &targets {
-            match app {
-                Some(app) => target.apps.insert(id.clone(), app.clone()),
-                None => target.apps.remove(id),
-            };
-        }
         check_dependencies(&targets, &target)?;
         let steps = deps::plan_between(&original, &target).map_err(|e| {
             ServiceError::Invalid(vec![Violation {
@@ -189,6 +181,10 @@ impl Service {
                 .iter()
                 .map(|(id, _)| (id.clone(), original.apps.get(id).cloned()))
                 .collect(),
+            groups: (original.groups != target.groups).then(|| GroupChange {
+                original: original.groups.values().cloned().collect(),
+                target: target.groups.values().cloned().collect(),
+            }),
         };
         ops.push(Op::put(
             deployment_key(&deployment.id),
@@ -310,9 +306,19 @@ impl Service {
         Ok(())
     }
 
+    /// Every app by id, as the tracker has them.
+    fn apps(&self) -> BTreeMap<PathId, AppDefinition> {
+        self.tracker
+            .apps()
+            .map(|a| (a.id.clone(), a.clone()))
+            .collect()
+    }
+
     /// `DELETE /v2/deployments/{id}`: with `force` the deployment is only forgotten;
     /// without, a new deployment takes its apps back to how they were (their config as it
-    /// was, so the instances of that config are kept and the new ones go).
+    /// was, so the instances of that config are kept and the new ones go), and reverts
+    /// what it changed in the groups (Marathon's `DeploymentPlan.revert`: groups it
+    /// created go, dependencies come back).
     pub(super) async fn cancel_deployment(
         &mut self,
         id: &str,
@@ -341,9 +347,25 @@ impl Service {
                 });
                 (app_id.clone(), restored)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let groups = deployment.groups.as_ref().map(|change| {
+            let now = Tree {
+                apps: with_targets(self.apps(), &targets),
+                groups: self.groups.clone(),
+            };
+            let by_id = |records: &[GroupRecord]| {
+                records
+                    .iter()
+                    .map(|g| (g.id.clone(), g.clone()))
+                    .collect::<BTreeMap<_, _>>()
+            };
+            GroupWrite {
+                id: PathId::root(),
+                groups: revert(&by_id(&change.original), &by_id(&change.target), &now),
+            }
+        });
         let rollback = self
-            .deploy(targets, &[id.to_string()], version, None)
+            .deploy(targets, &[id.to_string()], version, groups)
             .await?;
         Ok(Some(ChangeResult {
             deployment_id: rollback.id,
@@ -352,4 +374,18 @@ impl Service {
             created: false,
         }))
     }
+}
+
+/// `apps` with the targets of a change applied (None: removed).
+fn with_targets(
+    mut apps: BTreeMap<PathId, AppDefinition>,
+    targets: &[(PathId, Option<AppDefinition>)],
+) -> BTreeMap<PathId, AppDefinition> {
+    for (id, app) in targets {
+        match app {
+            Some(app) => apps.insert(id.clone(), app.clone()),
+            None => apps.remove(id),
+        };
+    }
+    apps
 }

@@ -17,37 +17,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mesos_tests::marathon::{task_ids, Marathon};
-use mesos_tests::marathon_lb::{get, LoadClient, MarathonLb, Sample};
+use mesos_tests::marathon_lb::{drained_web_app, get, LoadClient, MarathonLb, Sample};
 use mesos_tests::*;
 use serde_json::{json, Value};
 
 const REACH_ROUNDS: usize = 10;
-const RESTART_ROUNDS: usize = 2;
+const RESTART_ROUNDS: usize = 3;
 const INSTANCES: usize = 10;
 const RATE: u32 = 500;
 const LONG: Duration = Duration::from_secs(120);
-
-/// The app: answers `GET /` with its task id; on SIGTERM it serves on until the kill grace
-/// period ends (SIGKILL), as a service that wants to be drained does (like a container whose
-/// PID 1 has no SIGTERM handler).
-const SERVER_PY: &str = r#"
-import http.server, os, signal
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = os.environ["MESOS_TASK_ID"].encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-class Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 256
-    daemon_threads = True
-server = Server(("127.0.0.1", int(os.environ["PORT0"])), Handler)
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-server.serve_forever()
-"#;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -58,13 +36,6 @@ async fn main() {
     .await;
     let marathon = Marathon::start(&cluster, &[]).await;
     let lb = MarathonLb::start(cluster.root(), &marathon, &["--group", "*"]).await;
-    let script = cluster.root().join("server.py");
-    std::fs::write(&script, SERVER_PY).expect("write server.py");
-    let app = |id: &str, instances: usize| {
-        json!({"id": id, "cmd": format!("exec python3 {}", script.display()),
-               "cpus": 0.05, "mem": 32, "instances": instances,
-               "portDefinitions": [{"port": 0}], "taskKillGracePeriodSeconds": 5})
-    };
     let events = if marathon.get("/v2/events").await.status == 404 {
         "polling /v2/apps every second (Marathon has no /v2/events)"
     } else {
@@ -72,7 +43,10 @@ async fn main() {
     };
 
     // Reachability.
-    let port = create(&marathon, &app("/reach", 1)).await;
+    // No health checks here: "healthy" is TASK_RUNNING.
+    let mut reach_app = drained_web_app(cluster.root(), "/reach", 1, 5);
+    reach_app.as_object_mut().unwrap().remove("healthChecks");
+    let port = create(&marathon, &reach_app).await;
     eventually("/reach through its service port", LONG, async || {
         get(&lb.addr, port).await.ok()
     })
@@ -125,10 +99,7 @@ async fn main() {
     // Rolling restarts under load.
     // Zero-downtime restarts need Marathon to know when a new task serves: an HTTP health
     // check, so old tasks go only as new ones answer (marathon-lb's advice too).
-    let mut rolling = app("/rolling", INSTANCES);
-    rolling["healthChecks"] = json!([{"protocol": "HTTP", "path": "/", "portIndex": 0,
-        "gracePeriodSeconds": 60, "intervalSeconds": 1, "timeoutSeconds": 2,
-        "maxConsecutiveFailures": 3}]);
+    let rolling = drained_web_app(cluster.root(), "/rolling", INSTANCES, 5);
     let port = create(&marathon, &rolling).await;
     marathon.wait_running("/rolling", INSTANCES, LONG).await;
     lb.wait_servers(&format!("rolling_{port}"), INSTANCES, LONG)
@@ -147,19 +118,14 @@ async fn main() {
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
-        eventually("every instance replaced and served", LONG, async || {
-            let tasks = marathon.tasks("/rolling").await;
-            let ids = task_ids(&tasks);
-            let fresh = tasks
-                .iter()
-                .filter(|t| t["state"] == "TASK_RUNNING")
-                .filter(|t| !old.contains(&t["id"].as_str().unwrap_or_default().to_string()))
-                .count();
-            let served =
-                mesos_tests::marathon_lb::servers_of(&lb.config(), &format!("rolling_{port}"));
-            (fresh == INSTANCES && ids.len() == INSTANCES && served.len() == INSTANCES)
-                .then_some(())
-        })
+        lb.wait_replaced(
+            &marathon,
+            "/rolling",
+            &format!("rolling_{port}"),
+            &old,
+            INSTANCES,
+            LONG,
+        )
         .await;
         let took = started.elapsed();
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -27,6 +27,7 @@ fn deployment(steps: Vec<Step>, apps: &[&str]) -> Deployment {
         steps,
         current_step: 0,
         original: apps.iter().map(|a| (PathId::parse(a), None)).collect(),
+        groups: None,
     }
 }
 
