@@ -579,6 +579,22 @@ impl Scheduler {
         .await
     }
 
+    /// Follows `task_id` to its terminal update, acknowledging every update on the way;
+    /// waits up to `each` for every update.
+    pub async fn terminal_update(&mut self, task_id: &str, each: Duration) -> Value {
+        loop {
+            let status = self
+                .wait_for_update(task_id, "an UPDATE", each, |_| true)
+                .await;
+            if status.get("uuid").is_some() {
+                self.acknowledge(&status).await;
+            }
+            if is_terminal(state_of(&status)) {
+                return status;
+            }
+        }
+    }
+
     /// The next UPDATE for `task_id` whose status matches `pred`; returns the status.
     pub async fn wait_for_update(
         &mut self,

@@ -18,20 +18,6 @@ fn with_host_volume(mut task: Value, host_path: &str) -> Value {
     task
 }
 
-async fn terminal_update(sched: &mut Scheduler, task_id: &str) -> Value {
-    loop {
-        let status = sched
-            .wait_for_update(task_id, "an UPDATE", LAUNCH, |_| true)
-            .await;
-        if status.get("uuid").is_some() {
-            sched.acknowledge(&status).await;
-        }
-        if is_terminal(state_of(&status)) {
-            return status;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privileged_containers_and_foreign_host_paths_are_refused() {
     ensure_image();
@@ -90,7 +76,7 @@ async fn privileged_containers_and_foreign_host_paths_are_refused() {
         ),
         (&escape, "must not contain '..'"),
     ] {
-        let error = terminal_update(&mut sched, task_id).await;
+        let error = sched.terminal_update(task_id, LAUNCH).await;
         assert_eq!(state_of(&error), "TASK_ERROR", "{task_id}: {error}");
         assert_eq!(error["reason"], "REASON_TASK_INVALID", "{error}");
         assert!(
@@ -98,7 +84,7 @@ async fn privileged_containers_and_foreign_host_paths_are_refused() {
             "{task_id}: {error}"
         );
     }
-    let finished = terminal_update(&mut sched, &inside).await;
+    let finished = sched.terminal_update(&inside, LAUNCH).await;
     assert_eq!(state_of(&finished), "TASK_FINISHED", "{finished}");
     let out = cluster.read_sandbox_file(0, &inside, "stdout").await;
     assert!(out.contains("inside-the-prefix"), "{out}");

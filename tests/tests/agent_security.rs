@@ -30,21 +30,6 @@ fn with_user(mut task: Value, user: &str) -> Value {
     task
 }
 
-/// Follows the task to its terminal update (acknowledging on the way); returns it.
-async fn terminal_update(sched: &mut Scheduler, task_id: &str) -> Value {
-    loop {
-        let status = sched
-            .wait_for_update(task_id, "an UPDATE", LAUNCH, |_| true)
-            .await;
-        if status.get("uuid").is_some() {
-            sched.acknowledge(&status).await;
-        }
-        if is_terminal(state_of(&status)) {
-            return status;
-        }
-    }
-}
-
 /// What a finished task printed: `<uid> <owner of its sandbox>`.
 const WHO_AM_I: &str = "echo \"$(id -u) $(stat -c %U .)\"";
 
@@ -79,7 +64,7 @@ async fn tasks_run_as_their_user() {
         )
         .await;
     for task in [&as_nobody, &as_framework] {
-        let status = terminal_update(&mut sched, task).await;
+        let status = sched.terminal_update(task, LAUNCH).await;
         assert_eq!(state_of(&status), "TASK_FINISHED", "{status}");
     }
     assert_eq!(
@@ -96,7 +81,7 @@ async fn tasks_run_as_their_user() {
 
     // A user this machine does not know: the task fails as Mesos's does when its
     // executor cannot start, and the sandbox says why.
-    let failed = terminal_update(&mut sched, &unknown).await;
+    let failed = sched.terminal_update(&unknown, LAUNCH).await;
     assert_eq!(state_of(&failed), "TASK_FAILED", "{failed}");
     assert_eq!(failed["reason"], "REASON_EXECUTOR_TERMINATED", "{failed}");
     assert_eq!(failed["source"], "SOURCE_AGENT", "{failed}");
@@ -121,7 +106,7 @@ async fn tasks_run_as_their_user() {
             vec![command_task(&task, &agent_id, WHO_AM_I, 0.1, 32.0)],
         )
         .await;
-    let status = terminal_update(&mut nobody_sched, &task).await;
+    let status = nobody_sched.terminal_update(&task, LAUNCH).await;
     assert_eq!(state_of(&status), "TASK_FINISHED", "{status}");
     assert_eq!(
         cluster.read_sandbox_file(0, &task, "stdout").await,
@@ -150,7 +135,7 @@ async fn tasks_run_as_their_user() {
     let (code, body) = nobody_sched.accept(&[offer_id(&offer)], vec![group]).await;
     assert_eq!(code, 202, "{body}");
     for (task, uid) in [(&inherits, "65534\n"), (&own, "0\n")] {
-        let status = terminal_update(&mut nobody_sched, task).await;
+        let status = nobody_sched.terminal_update(task, LAUNCH).await;
         assert_eq!(state_of(&status), "TASK_FINISHED", "{status}");
         // The executor's sandbox links each task's own as `tasks/<task id>`.
         let stdout = cluster
@@ -223,7 +208,7 @@ async fn with_switch_user_off_tasks_run_as_the_agent() {
             )],
         )
         .await;
-    let status = terminal_update(&mut sched, &task).await;
+    let status = sched.terminal_update(&task, LAUNCH).await;
     assert_eq!(state_of(&status), "TASK_FINISHED", "{status}");
     let state = http::get_json(&format!("http://127.0.0.1:{port}/state")).await;
     let (executor, _) = mesos_tests::cluster::find_executor(&state, &task).expect("executor");
@@ -308,7 +293,7 @@ async fn agent_acls_guard_sandboxes_state_and_flags() {
             )],
         )
         .await;
-    let status = terminal_update(&mut sched, &task).await;
+    let status = sched.terminal_update(&task, LAUNCH).await;
     assert_eq!(state_of(&status), "TASK_FINISHED", "{status}");
 
     // /state: the owner sees the framework and its sandbox; the stranger sees no
@@ -484,6 +469,6 @@ async fn health_checks_run_as_the_task_s_user() {
     };
     assert_eq!(status["healthy"], true, "{status}");
     sched.kill(&task, &agent_id).await;
-    let killed = terminal_update(&mut sched, &task).await;
+    let killed = sched.terminal_update(&task, LAUNCH).await;
     assert_eq!(state_of(&killed), "TASK_KILLED", "{killed}");
 }
