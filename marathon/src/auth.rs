@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use mesos_common::exposure::{off, Exposure, ExposureWarning};
 use mesos_scheduler::Credential;
 
-use crate::config::ConfigError;
+use crate::config::{toggle_arg, ConfigError};
 
 /// The authentication flags, flattened into [`crate::Config`].
 #[derive(Debug, Clone, clap::Args)]
@@ -39,13 +39,13 @@ pub struct AuthFlags {
     /// Authenticate to the Mesos master with `--mesos_authentication_principal` and its
     /// secret (HTTP Basic on the scheduler API).
     #[arg(long = "mesos_authentication", env = "MARATHON_MESOS_AUTHENTICATION", num_args = 0..=1,
-          default_missing_value = "true", value_parser = flag_bool,
+          default_missing_value = "true", value_parser = toggle_arg,
           overrides_with = "disable_mesos_authentication", value_name = "BOOL")]
     mesos_authentication: Option<bool>,
 
     /// Do not authenticate to the Mesos master (default).
     #[arg(long = "disable_mesos_authentication", env = "MARATHON_DISABLE_MESOS_AUTHENTICATION",
-          num_args = 0..=1, default_missing_value = "true", value_parser = flag_bool,
+          num_args = 0..=1, default_missing_value = "true", value_parser = toggle_arg,
           overrides_with = "mesos_authentication", value_name = "BOOL")]
     disable_mesos_authentication: Option<bool>,
 
@@ -76,13 +76,6 @@ pub struct AuthFlags {
 
 /// Marathon's own name for the credentials variable, read when the flag is unset.
 pub const MESOSPHERE_HTTP_CREDENTIALS: &str = "MESOSPHERE_HTTP_CREDENTIALS";
-
-fn flag_bool(text: &str) -> Result<bool, String> {
-    if text.trim().is_empty() {
-        return Ok(true);
-    }
-    mesos_common::flags::bool_arg(text)
-}
 
 fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
