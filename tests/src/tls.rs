@@ -95,7 +95,6 @@ impl Processes {
         client: &reqwest::Client,
     ) -> u16 {
         let port = free_port();
-        let scheme = scheme_of(&env);
         let mut args = vec![
             "--ip=127.0.0.1".to_string(),
             format!("--port={port}"),
@@ -103,11 +102,8 @@ impl Processes {
             "--allocation_interval=100ms".to_string(),
         ];
         args.extend_from_slice(flags);
-        let proc = Proc::spawn_with_env("master", &binary("mesos-master"), args, env, self.root());
-        self.procs.push(proc);
-        self.ready(&format!("{scheme}://127.0.0.1:{port}/health"), client)
-            .await;
-        port
+        self.spawn_ready("master", "mesos-master", args, env, port, client)
+            .await
     }
 
     /// Starts an agent of `master` with `flags` after the standard ones and waits until
@@ -121,7 +117,6 @@ impl Processes {
         client: &reqwest::Client,
     ) -> u16 {
         let port = free_port();
-        let scheme = scheme_of(&env);
         let mut args = vec![
             format!("--master=127.0.0.1:{master}"),
             "--ip=127.0.0.1".to_string(),
@@ -130,7 +125,23 @@ impl Processes {
             "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-31100]".to_string(),
         ];
         args.extend_from_slice(flags);
-        let proc = Proc::spawn_with_env("agent", &binary("mesos-agent"), args, env, self.root());
+        self.spawn_ready("agent", "mesos-agent", args, env, port, client)
+            .await
+    }
+
+    /// Starts `program` as `name` and waits until `client` gets 200 from its /health on
+    /// `port` (over TLS when `env` turns it on); returns the port.
+    async fn spawn_ready(
+        &mut self,
+        name: &str,
+        program: &str,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        port: u16,
+        client: &reqwest::Client,
+    ) -> u16 {
+        let scheme = scheme_of(&env);
+        let proc = Proc::spawn_with_env(name, &binary(program), args, env, self.root());
         self.procs.push(proc);
         self.ready(&format!("{scheme}://127.0.0.1:{port}/health"), client)
             .await;
