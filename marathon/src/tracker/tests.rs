@@ -199,19 +199,29 @@ fn launch_timeout_kills_a_task_that_never_ran() {
     assert_eq!(t.launch_demand(&a.id, 300_001), 1);
 }
 
-#[test]
-fn unreachable_instances_are_replaced_after_inactive_after_seconds() {
+/// An app of one instance under (inactiveAfterSeconds, expungeAfterSeconds), whose
+/// instance ran at 1 ms and became unreachable at 1,000 ms.
+fn one_instance_unreachable_at_1000(
+    inactive_after_seconds: f64,
+    expunge_after_seconds: f64,
+) -> (Tracker, AppDefinition, Instance) {
     let mut t = tracker();
     let mut a = app("/web", 1);
     a.unreachable_strategy = UnreachableStrategy::Enabled {
-        inactive_after_seconds: 10.0,
-        expunge_after_seconds: 20.0,
+        inactive_after_seconds,
+        expunge_after_seconds,
     };
     t.put_app(a.clone(), 0);
     let i = instance(&a, 1, 0);
     t.provisioned(vec![i.clone()]);
     t.on_status(&status(&i.task_id, "TASK_RUNNING", 1), 1);
     t.on_status(&status(&i.task_id, "TASK_UNREACHABLE", 1000), 1000);
+    (t, a, i)
+}
+
+#[test]
+fn unreachable_instances_are_replaced_after_inactive_after_seconds() {
+    let (mut t, a, i) = one_instance_unreachable_at_1000(10.0, 20.0);
     t.tick(5000);
     assert_eq!(t.launch_demand(&a.id, 5000), 0, "still counts");
     t.tick(11_000);
@@ -332,17 +342,7 @@ fn an_instance_expunged_while_unreachable_is_killed_when_it_comes_back() {
 
 #[test]
 fn an_instance_that_comes_back_before_it_is_expunged_makes_the_app_kill_its_surplus() {
-    let mut t = tracker();
-    let mut a = app("/web", 1);
-    a.unreachable_strategy = UnreachableStrategy::Enabled {
-        inactive_after_seconds: 0.0,
-        expunge_after_seconds: 600.0,
-    };
-    t.put_app(a.clone(), 0);
-    let old = instance(&a, 1, 0);
-    t.provisioned(vec![old.clone()]);
-    t.on_status(&status(&old.task_id, "TASK_RUNNING", 1), 1);
-    t.on_status(&status(&old.task_id, "TASK_UNREACHABLE", 1000), 1000);
+    let (mut t, a, old) = one_instance_unreachable_at_1000(0.0, 600.0);
     t.tick(1250);
     let new = instance(&a, 2, 1300);
     t.provisioned(vec![new.clone()]);
